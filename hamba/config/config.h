@@ -1,0 +1,116 @@
+// The configuration model: plain data, one struct per frontend and backend.
+//
+// The command line (cli/), the YAML file (config/yaml_loader) and `reconfigure` all produce a
+// `Config`; `validate()` is the one place that checks it and `to_yaml()` the one place that
+// prints it (`debugconfig`, `showconfig`), so the three can never disagree. Every field has the
+// default the original jpetazzo/hamba (HAProxy) gave its users; "0" never means "unset".
+//
+// The YAML form, as printed by to_yaml() and read by load_yaml_*():
+//
+//   maxconn: 256            # global: above it new connections wait in the accept queue
+//   grace: 5s               # SIGTERM: how long established connections may finish
+//   admin: 127.0.0.1:8404   # optional: stats page, /metrics, /stats.json
+//   frontends:
+//     - name: "80"          # defaults to the bind port
+//       bind: "0.0.0.0:80"  # "[::1]:80" for IPv6; an empty host means all addresses
+//       balance: roundrobin # or leastconn
+//       connect_timeout: 5s
+//       idle_timeout: 50s
+//       retries: 3          # other backends tried when a connect fails, before giving up
+//       resolve_interval: 5s
+//       check: {interval: 2s, timeout: 2s, rise: 2, fall: 3}
+//       backends:
+//         - address: "rng1:80"
+//           maxconn: 32     # per server; excess connections queue, they are not refused
+//           state: enabled  # or disabled, drain
+//
+// Durations are written "250ms", "5s", "2m"; a bare number means milliseconds (HAProxy's rule).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace hamba::config {
+
+using Duration = std::chrono::milliseconds;
+
+// A host (DNS name, IPv4 or IPv6 literal without brackets; empty = any) and a port.
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  bool operator==(const Endpoint&) const = default;
+};
+
+enum class Balance { roundrobin, leastconn };
+
+// Administrative state of one backend, set in the config or by `hamba disable|enable|drain`.
+enum class ServerState { enabled, disabled, drain };
+
+struct HealthCheck {
+  bool enabled = true;
+  Duration interval{2000}; // HAProxy's `inter` default
+  Duration timeout{2000};  // a connect that takes longer counts as a failure
+  int rise = 2;            // consecutive successes before a down server is up
+  int fall = 3;            // consecutive failures before an up server is down
+  bool operator==(const HealthCheck&) const = default;
+};
+
+struct Backend {
+  Endpoint address;
+  int maxconn = 32;
+  ServerState state = ServerState::enabled;
+  bool operator==(const Backend&) const = default;
+};
+
+struct Frontend {
+  std::string name; // shown in logs, stats and metrics; defaults to the bind port
+  Endpoint bind;
+  std::vector<Backend> backends;
+  Balance balance = Balance::roundrobin;
+  Duration connect_timeout{5000};
+  Duration idle_timeout{50000};
+  int retries = 3;
+  Duration resolve_interval{5000}; // how often backend names are resolved again
+  HealthCheck check;
+  bool operator==(const Frontend&) const = default;
+};
+
+struct Config {
+  std::vector<Frontend> frontends;
+  int maxconn = 256;
+  Duration grace{5000};
+  std::string admin; // "ADDR:PORT" or empty (nothing served)
+  bool operator==(const Config&) const = default;
+};
+
+// A configuration that cannot be used; what() names the bad word and, for files, where it is
+// ("config.yaml:3:7: port 0 is out of range 1-65535").
+class ConfigError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// Checks everything that can be checked without the network (ports, duplicates, limits).
+// Throws ConfigError naming the first problem.
+void validate(const Config& config);
+
+// The configuration as YAML (the form above), for debugconfig and showconfig.
+std::string to_yaml(const Config& config);
+
+// "250ms", "5s", "2m", "1h" or a bare number of milliseconds. Throws ConfigError naming `text`.
+Duration parse_duration(const std::string& text);
+std::string format_duration(Duration d);
+
+// "host:port", "[v6]:port", ":port" or "port" (host empty). Throws ConfigError naming `text`.
+Endpoint parse_endpoint(const std::string& text);
+std::string format_endpoint(const Endpoint& e); // brackets IPv6 literals
+
+// Reads the YAML form (config/yaml_loader.cpp). `origin` names the source in errors (a path, or
+// "<control>"), with line and column. Throws ConfigError; the result is validated.
+Config load_yaml_text(const std::string& text, const std::string& origin);
+Config load_yaml_file(const std::string& path);
+
+} // namespace hamba::config
