@@ -1,0 +1,286 @@
+// Reads the YAML form of the configuration (the schema is in config.h) into a config::Config.
+//
+// Strict on purpose: an unknown or repeated key, a value of the wrong type or a bad word is an
+// error that names the source, the line and the column ("hamba.yaml:7:14: unknown key
+// 'conect_timeout' in frontend"), because a typo silently ignored is a setting silently lost.
+// What cannot be checked per value (duplicate binds, limits across frontends) is left to
+// config::validate(), the one place that checks a whole Config.
+#include "config.h"
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <yaml-cpp/yaml.h>
+
+namespace hamba::config {
+namespace {
+
+// Where a node is, as "origin:line:col" (yaml-cpp counts from 0, editors from 1).
+std::string where(const std::string& origin, const YAML::Mark& mark) {
+  if (mark.is_null())
+    return origin;
+  return origin + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+// Walks one document; every error it throws carries the position of the offending node.
+class Reader {
+public:
+  explicit Reader(std::string origin) : origin_(std::move(origin)) {}
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& message) const {
+    throw ConfigError(where(origin_, node.Mark()) + ": " + message);
+  }
+
+  // Runs `f` and prefixes a ConfigError it throws (e.g. from parse_duration) with node's place.
+  template <typename T> T at(const YAML::Node& node, const std::function<T()>& f) const {
+    try {
+      return f();
+    } catch (const ConfigError& e) {
+      fail(node, e.what());
+    }
+  }
+
+  std::string scalar(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsScalar())
+      fail(node, key + ": expected a single value, got " + kind(node));
+    return node.Scalar();
+  }
+
+  int integer(const YAML::Node& node, const std::string& key) const {
+    std::string text = scalar(node, key);
+    int value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size())
+      fail(node, key + ": '" + text + "' is not a whole number");
+    return value;
+  }
+
+  bool boolean(const YAML::Node& node, const std::string& key) const {
+    std::string text = scalar(node, key);
+    bool value = false;
+    if (!YAML::convert<bool>::decode(node, value))
+      fail(node, key + ": '" + text + "' is not true or false");
+    return value;
+  }
+
+  Duration duration(const YAML::Node& node, const std::string& key) const {
+    std::string text = scalar(node, key);
+    return at<Duration>(node, [&] { return parse_duration(text); });
+  }
+
+  Endpoint endpoint(const YAML::Node& node, const std::string& key) const {
+    std::string text = scalar(node, key);
+    return at<Endpoint>(node, [&] { return parse_endpoint(text); });
+  }
+
+  // Calls handlers[key](value) for every key of the map `node`; unknown and repeated keys are
+  // errors naming the key and `what` the map is.
+  void
+  each_key(const YAML::Node& node, const std::string& what,
+           const std::map<std::string, std::function<void(const YAML::Node&)>>& handlers) const {
+    if (!node.IsMap())
+      fail(node, what + ": expected a mapping (key: value), got " + kind(node));
+    std::set<std::string> seen;
+    for (const auto& item : node) {
+      std::string key = scalar(item.first, what + " key");
+      auto handler = handlers.find(key);
+      if (handler == handlers.end())
+        fail(item.first,
+             "unknown key '" + key + "' in " + what + " (known: " + known(handlers) + ")");
+      if (!seen.insert(key).second)
+        fail(item.first, "key '" + key + "' given twice in " + what);
+      handler->second(item.second);
+    }
+  }
+
+  Config config(const YAML::Node& root) {
+    Config config;
+    if (root.IsNull())
+      return config; // an empty file: no frontends, as `hamba run` with no config
+    each_key(root, "configuration",
+             {
+                 {"maxconn", [&](auto& n) { config.maxconn = integer(n, "maxconn"); }},
+                 {"grace", [&](auto& n) { config.grace = duration(n, "grace"); }},
+                 {"admin", [&](auto& n) { config.admin = admin(n); }},
+                 {"frontends",
+                  [&](auto& n) {
+                    for (const auto& f : sequence(n, "frontends"))
+                      config.frontends.push_back(frontend(f));
+                  }},
+             });
+    return config;
+  }
+
+private:
+  static std::string kind(const YAML::Node& node) {
+    switch (node.Type()) {
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "'" + node.Scalar() + "'";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "an undefined value";
+    }
+  }
+
+  template <typename Map> static std::string known(const Map& handlers) {
+    std::string names;
+    for (const auto& [name, handler] : handlers)
+      names += (names.empty() ? "" : ", ") + name;
+    return names;
+  }
+
+  std::vector<YAML::Node> sequence(const YAML::Node& node, const std::string& key) const {
+    if (node.IsNull())
+      return {};
+    if (!node.IsSequence())
+      fail(node, key + ": expected a list, got " + kind(node));
+    std::vector<YAML::Node> items;
+    for (const auto& item : node)
+      items.push_back(item);
+    return items;
+  }
+
+  std::string admin(const YAML::Node& node) const {
+    if (node.IsNull())
+      return {};
+    std::string text = scalar(node, "admin");
+    if (!text.empty())
+      endpoint(node, "admin"); // checked here so that the error has a line; kept as written
+    return text;
+  }
+
+  Frontend frontend(const YAML::Node& node) const {
+    Frontend f;
+    bool named = false;
+    each_key(node, "frontend",
+             {
+                 {"name",
+                  [&](auto& n) {
+                    f.name = scalar(n, "name");
+                    named = true;
+                  }},
+                 {"bind", [&](auto& n) { f.bind = endpoint(n, "bind"); }},
+                 {"balance", [&](auto& n) { f.balance = balance(n); }},
+                 {"connect_timeout",
+                  [&](auto& n) { f.connect_timeout = duration(n, "connect_timeout"); }},
+                 {"idle_timeout", [&](auto& n) { f.idle_timeout = duration(n, "idle_timeout"); }},
+                 {"retries", [&](auto& n) { f.retries = integer(n, "retries"); }},
+                 {"resolve_interval",
+                  [&](auto& n) { f.resolve_interval = duration(n, "resolve_interval"); }},
+                 {"check", [&](auto& n) { f.check = check(n); }},
+                 {"backends",
+                  [&](auto& n) {
+                    for (const auto& b : sequence(n, "backends"))
+                      f.backends.push_back(backend(b));
+                  }},
+             });
+    if (!node["bind"])
+      fail(node,
+           "frontend without 'bind' (the address and port it listens on, e.g. \"0.0.0.0:80\")");
+    if (!named)
+      f.name = std::to_string(f.bind.port);
+    return f;
+  }
+
+  Balance balance(const YAML::Node& node) const {
+    std::string text = scalar(node, "balance");
+    if (text == "roundrobin")
+      return Balance::roundrobin;
+    if (text == "leastconn")
+      return Balance::leastconn;
+    fail(node, "balance: unknown algorithm '" + text + "' (roundrobin or leastconn)");
+  }
+
+  HealthCheck check(const YAML::Node& node) const {
+    HealthCheck c;
+    if (node.IsScalar()) { // "check: false" turns checks off, "check: true" keeps the defaults
+      c.enabled = boolean(node, "check");
+      return c;
+    }
+    each_key(node, "check",
+             {
+                 {"enabled", [&](auto& n) { c.enabled = boolean(n, "enabled"); }},
+                 {"interval", [&](auto& n) { c.interval = duration(n, "interval"); }},
+                 {"timeout", [&](auto& n) { c.timeout = duration(n, "timeout"); }},
+                 {"rise", [&](auto& n) { c.rise = integer(n, "rise"); }},
+                 {"fall", [&](auto& n) { c.fall = integer(n, "fall"); }},
+             });
+    return c;
+  }
+
+  Backend backend(const YAML::Node& node) const {
+    Backend b;
+    if (node.IsScalar()) { // "- rng1:80", the short form
+      b.address = endpoint(node, "backend");
+      return b;
+    }
+    each_key(node, "backend",
+             {
+                 {"address", [&](auto& n) { b.address = endpoint(n, "address"); }},
+                 {"maxconn", [&](auto& n) { b.maxconn = integer(n, "maxconn"); }},
+                 {"state", [&](auto& n) { b.state = state(n); }},
+             });
+    if (!node["address"])
+      fail(node, "backend without 'address' (HOST:PORT)");
+    return b;
+  }
+
+  ServerState state(const YAML::Node& node) const {
+    std::string text = scalar(node, "state");
+    if (text == "enabled")
+      return ServerState::enabled;
+    if (text == "disabled")
+      return ServerState::disabled;
+    if (text == "drain")
+      return ServerState::drain;
+    fail(node, "state: unknown state '" + text + "' (enabled, disabled or drain)");
+  }
+
+  std::string origin_;
+};
+
+} // namespace
+
+Config load_yaml_text(const std::string& text, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(where(origin, e.mark) + ": " + e.msg);
+  }
+  Config config;
+  try {
+    config = Reader(origin).config(root);
+  } catch (const YAML::Exception& e) { // a conversion yaml-cpp itself refused
+    throw ConfigError(where(origin, e.mark) + ": " + e.msg);
+  }
+  try {
+    validate(config);
+  } catch (const ConfigError& e) {
+    throw ConfigError(origin + ": " + e.what());
+  }
+  return config;
+}
+
+Config load_yaml_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad())
+    throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+  return load_yaml_text(text.str(), path);
+}
+
+} // namespace hamba::config

@@ -1,0 +1,259 @@
+// Unit tests for config/yaml_loader.cpp: the YAML file form of the configuration, its defaults,
+// and errors that name the source, line, column and the bad word.
+#include "config/config.h"
+
+#include <cstdio>
+#include <doctest/doctest.h>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+using namespace hamba::config;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The message of the ConfigError that load_yaml_text throws for `text` (fails if none).
+std::string error_of(const std::string& text, const std::string& origin = "test.yaml") {
+  try {
+    load_yaml_text(text, origin);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  FAIL("no error for:\n" << text);
+  return {};
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+} // namespace
+
+TEST_CASE("yaml: the documented example reads into the model") {
+  Config c = load_yaml_text(R"(
+maxconn: 512
+grace: 3s
+admin: 127.0.0.1:8404
+frontends:
+  - name: rng
+    bind: "0.0.0.0:80"
+    balance: leastconn
+    connect_timeout: 250ms
+    idle_timeout: 2m
+    retries: 1
+    resolve_interval: 10s
+    check: {interval: 1s, timeout: 500ms, rise: 1, fall: 2}
+    backends:
+      - address: "rng1:80"
+        maxconn: 8
+        state: drain
+      - rng2:8080
+  - bind: "[::1]:6379"
+    backends: ["redis:6379"]
+)",
+                            "example.yaml");
+  CHECK(c.maxconn == 512);
+  CHECK(c.grace == 3s);
+  CHECK(c.admin == "127.0.0.1:8404");
+  REQUIRE(c.frontends.size() == 2);
+  const Frontend& rng = c.frontends[0];
+  CHECK(rng.name == "rng");
+  CHECK(rng.bind == Endpoint{"0.0.0.0", 80});
+  CHECK(rng.balance == Balance::leastconn);
+  CHECK(rng.connect_timeout == 250ms);
+  CHECK(rng.idle_timeout == 2min);
+  CHECK(rng.retries == 1);
+  CHECK(rng.resolve_interval == 10s);
+  CHECK(rng.check.enabled);
+  CHECK(rng.check.interval == 1s);
+  CHECK(rng.check.timeout == 500ms);
+  CHECK(rng.check.rise == 1);
+  CHECK(rng.check.fall == 2);
+  REQUIRE(rng.backends.size() == 2);
+  CHECK(rng.backends[0].address == Endpoint{"rng1", 80});
+  CHECK(rng.backends[0].maxconn == 8);
+  CHECK(rng.backends[0].state == ServerState::drain);
+  CHECK(rng.backends[1].address == Endpoint{"rng2", 8080});
+  CHECK(rng.backends[1].maxconn == Backend{}.maxconn);
+  CHECK(rng.backends[1].state == ServerState::enabled);
+
+  const Frontend& redis = c.frontends[1];
+  CHECK(redis.name == "6379"); // defaults to the bind port
+  CHECK(redis.bind == Endpoint{"::1", 6379});
+  CHECK(redis.balance == Balance::roundrobin);
+  CHECK(redis.connect_timeout == Frontend{}.connect_timeout);
+  CHECK(redis.check == HealthCheck{});
+}
+
+TEST_CASE("yaml: an empty document is an empty configuration") {
+  CHECK(load_yaml_text("", "empty.yaml") == Config{});
+  CHECK(load_yaml_text("# nothing yet\n", "empty.yaml") == Config{});
+  CHECK(load_yaml_text("frontends: []\n", "empty.yaml").frontends.empty());
+}
+
+TEST_CASE("yaml: check can be switched off in one word") {
+  Config c = load_yaml_text("frontends:\n  - bind: ':80'\n    check: false\n    backends: [a:1]\n",
+                            "t.yaml");
+  REQUIRE(c.frontends.size() == 1);
+  CHECK_FALSE(c.frontends[0].check.enabled);
+  c = load_yaml_text("frontends:\n  - bind: ':80'\n    check: {enabled: no}\n    backends: [a:1]\n",
+                     "t.yaml");
+  CHECK_FALSE(c.frontends[0].check.enabled);
+}
+
+TEST_CASE("yaml: what to_yaml prints reads back to the same configuration") {
+  Config c;
+  c.maxconn = 100;
+  c.grace = 1500ms;
+  c.admin = "127.0.0.1:9000";
+  Frontend f;
+  f.name = "web";
+  f.bind = {"127.0.0.1", 8080};
+  f.balance = Balance::leastconn;
+  f.connect_timeout = 1s;
+  f.idle_timeout = 30s;
+  f.retries = 2;
+  f.resolve_interval = 3s;
+  f.check = {false, 3s, 1s, 4, 5};
+  f.backends.push_back({{"web1", 80}, 10, ServerState::disabled});
+  f.backends.push_back({{"::1", 81}, 32, ServerState::drain});
+  f.backends.push_back({{"10.0.0.1", 82}, 32, ServerState::enabled});
+  c.frontends.push_back(f);
+  Frontend g;
+  g.name = "6379";
+  g.bind = {"", 6379};
+  g.backends.push_back({{"redis", 6379}});
+  c.frontends.push_back(g);
+  std::string text = to_yaml(c);
+  INFO(text);
+  CHECK(load_yaml_text(text, "<to_yaml>") == c);
+}
+
+TEST_CASE("yaml: unknown and repeated keys name the key and where it is") {
+  std::string e = error_of("frontends:\n  - bind: ':80'\n    conect_timeout: 5s\n");
+  CHECK(contains(e, "test.yaml:3:5:"));
+  CHECK(contains(e, "'conect_timeout'"));
+  CHECK(contains(e, "connect_timeout")); // the known keys are listed
+
+  e = error_of("maxconn: 10\nmaxconn: 20\n");
+  CHECK(contains(e, "test.yaml:2:1:"));
+  CHECK(contains(e, "'maxconn' given twice"));
+
+  e = error_of("frontends:\n  - bind: ':80'\n    backends:\n      - {address: a:1, weight: 3}\n");
+  CHECK(contains(e, "test.yaml:4:24:"));
+  CHECK(contains(e, "'weight'"));
+
+  e = error_of("frontend:\n  - bind: ':80'\n");
+  CHECK(contains(e, "test.yaml:1:1:"));
+  CHECK(contains(e, "'frontend'"));
+}
+
+TEST_CASE("yaml: bad values name the word and where it is") {
+  std::string e = error_of("grace: 5 seconds\n");
+  CHECK(contains(e, "test.yaml:1:8:"));
+  CHECK(contains(e, "5 seconds"));
+
+  e = error_of("maxconn: lots\n");
+  CHECK(contains(e, "test.yaml:1:10:"));
+  CHECK(contains(e, "'lots'"));
+
+  e = error_of("frontends:\n  - bind: ':80'\n    retries: 2.5\n");
+  CHECK(contains(e, "test.yaml:3:14:"));
+  CHECK(contains(e, "2.5"));
+
+  e = error_of("frontends:\n  - bind: ':99999'\n");
+  CHECK(contains(e, "test.yaml:2:11:"));
+  CHECK(contains(e, "99999"));
+
+  e = error_of("frontends:\n  - bind: ':80'\n    balance: random\n");
+  CHECK(contains(e, "test.yaml:3:14:"));
+  CHECK(contains(e, "'random'"));
+
+  e = error_of("frontends:\n  - bind: ':80'\n    backends:\n      - address: a:1\n        state: "
+               "sleeping\n");
+  CHECK(contains(e, "test.yaml:5:16:"));
+  CHECK(contains(e, "'sleeping'"));
+
+  e = error_of("frontends:\n  - bind: ':80'\n    backends:\n      - nohost\n");
+  CHECK(contains(e, "test.yaml:4:9:"));
+  CHECK(contains(e, "nohost"));
+
+  e = error_of("frontends:\n  - bind: ':80'\n    check: {interval: soon}\n");
+  CHECK(contains(e, "test.yaml:3:23:"));
+  CHECK(contains(e, "soon"));
+
+  e = error_of("admin: nowhere\n");
+  CHECK(contains(e, "test.yaml:1:8:"));
+  CHECK(contains(e, "nowhere"));
+}
+
+TEST_CASE("yaml: wrong shapes and missing keys are errors with a place") {
+  std::string e = error_of("frontends:\n  bind: ':80'\n");
+  CHECK(contains(e, "test.yaml:2:3:"));
+  CHECK(contains(e, "expected a list"));
+
+  e = error_of("frontends:\n  - backends: [a:1]\n");
+  CHECK(contains(e, "test.yaml:2:5:"));
+  CHECK(contains(e, "'bind'"));
+
+  e = error_of("frontends:\n  - bind: ':80'\n    backends:\n      - maxconn: 3\n");
+  CHECK(contains(e, "test.yaml:4:9:"));
+  CHECK(contains(e, "'address'"));
+
+  e = error_of("- 80\n- a:1\n");
+  CHECK(contains(e, "test.yaml:1:1:"));
+  CHECK(contains(e, "expected a mapping"));
+
+  e = error_of("maxconn: [1, 2]\n");
+  CHECK(contains(e, "test.yaml:1:10:"));
+}
+
+TEST_CASE("yaml: syntax errors carry yaml-cpp's position") {
+  std::string e = error_of("frontends:\n  - bind: ':80\n", "broken.yaml");
+  CHECK(contains(e, "broken.yaml:"));
+  e = error_of("maxconn: 10\n  grace: [\n", "broken.yaml");
+  CHECK(contains(e, "broken.yaml:2:"));
+}
+
+TEST_CASE("yaml: what validate() refuses is refused, named with the origin") {
+  std::string e =
+      error_of("frontends:\n  - bind: ':80'\n    backends: [a:1]\n  - bind: ':80'\n    backends: "
+               "[b:1]\n",
+               "<control>");
+  CHECK(contains(e, "<control>"));
+}
+
+TEST_CASE("yaml: files are read and named in errors") {
+  std::string e;
+  try {
+    load_yaml_file("/nonexistent/hamba.yaml");
+  } catch (const ConfigError& err) {
+    e = err.what();
+  }
+  CHECK(contains(e, "/nonexistent/hamba.yaml"));
+
+  char path[] = "/tmp/hamba-yaml-test-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  {
+    std::ofstream out(path);
+    out << "frontends:\n  - bind: '127.0.0.1:8080'\n    backends: [web:80]\n";
+  }
+  Config c = load_yaml_file(path);
+  REQUIRE(c.frontends.size() == 1);
+  CHECK(c.frontends[0].backends[0].address == Endpoint{"web", 80});
+  {
+    std::ofstream out(path);
+    out << "frontends:\n  - bind: '127.0.0.1:8080'\n    backends: [web:80]\n    bogus: 1\n";
+  }
+  e.clear();
+  try {
+    load_yaml_file(path);
+  } catch (const ConfigError& err) {
+    e = err.what();
+  }
+  CHECK(contains(e, std::string(path) + ":4:5:"));
+  std::remove(path);
+}
