@@ -1,0 +1,291 @@
+// Renders a StatsSnapshot as the HTML stats page, Prometheus metrics and JSON (stats_render.h).
+#include "control/stats_render.h"
+
+#include <fmt/format.h>
+#include <functional>
+
+namespace hamba::control {
+namespace {
+
+std::string html_escape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    case '\'':
+      out += "&#39;";
+      break;
+    default:
+      out += c;
+    }
+  }
+  return out;
+}
+
+// JSON string literal, quotes included.
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    default:
+      if (c < 0x20)
+        out += fmt::format("\\u{:04x}", c);
+      else
+        out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+// A Prometheus label value: backslash, quote and newline escaped.
+std::string label_value(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\' || c == '"')
+      out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+// "1.5 KiB", "3.2 MiB": bytes for a human.
+std::string human_bytes(uint64_t bytes) {
+  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
+}
+
+// "3s ago", "2m ago", "never".
+std::string age(int64_t then_ms, int64_t now_ms) {
+  if (then_ms <= 0)
+    return "never";
+  int64_t seconds = std::max<int64_t>(0, (now_ms - then_ms) / 1000);
+  if (seconds < 120)
+    return fmt::format("{}s ago", seconds);
+  if (seconds < 7200)
+    return fmt::format("{}m ago", seconds / 60);
+  return fmt::format("{}h ago", seconds / 3600);
+}
+
+std::string uptime(int64_t seconds) {
+  if (seconds < 60)
+    return fmt::format("{}s", seconds);
+  if (seconds < 3600)
+    return fmt::format("{}m {}s", seconds / 60, seconds % 60);
+  if (seconds < 86400)
+    return fmt::format("{}h {}m", seconds / 3600, (seconds % 3600) / 60);
+  return fmt::format("{}d {}h", seconds / 86400, (seconds % 86400) / 3600);
+}
+
+} // namespace
+
+std::string render_stats_html(const StatsSnapshot& stats, int refresh_seconds) {
+  std::string out = fmt::format(R"(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="{}">
+<title>hamba stats</title>
+<style>
+body {{ font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }}
+h1 {{ font-size: 1.3em; margin: 0 0 .2em; }}
+h2 {{ font-size: 1.1em; margin: 1.5em 0 .4em; }}
+.meta {{ color: #666; }}
+table {{ border-collapse: collapse; }}
+th, td {{ padding: .25em .7em; border-bottom: 1px solid #ddd; text-align: right; }}
+th {{ background: #f3f3f3; }}
+td.l, th.l {{ text-align: left; }}
+tr.total td {{ font-weight: bold; background: #fafafa; }}
+.up {{ background: #c8f0c8; }} .down {{ background: #f6b8b8; }}
+.disabled, .gone {{ background: #ddd; }} .drain {{ background: #f7e3a1; }}
+</style></head><body>
+<h1>hamba {}</h1>
+<p class="meta">up {} &middot; {} frontend(s) &middot; refreshes every {}s &middot;
+<a href="/metrics">/metrics</a> &middot; <a href="/stats.json">/stats.json</a></p>
+)",
+                                refresh_seconds, html_escape(stats.version),
+                                uptime((stats.now_ms - stats.started_ms) / 1000),
+                                stats.frontends.size(), refresh_seconds);
+  if (stats.frontends.empty())
+    out += "<p>No frontend configured yet: use <code>hamba reconfigure</code>.</p>\n";
+  for (const FrontendStats& f : stats.frontends) {
+    out += fmt::format("<h2>{} <span class=\"meta\">on {} &middot; {}</span></h2>\n",
+                       html_escape(f.name), html_escape(f.bind), html_escape(f.balance));
+    out += "<table><tr><th class=\"l\">server</th><th class=\"l\">address</th><th "
+           "class=\"l\">status</th><th class=\"l\">last check</th><th>current</th><th>max</"
+           "th><th>total</th><th>bytes in</th><th>bytes out</th><th>errors</th><th>retries</"
+           "th></tr>\n";
+    for (const ServerStats& s : f.servers) {
+      std::string check = s.last_check_time_ms > 0
+                              ? fmt::format("{} ({})", s.last_check.empty() ? "?" : s.last_check,
+                                            age(s.last_check_time_ms, stats.now_ms))
+                              : "never";
+      std::string status = s.status();
+      out += fmt::format(
+          "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l {}\">{}"
+          "</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td "
+          "title=\"{}\">{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td></tr>\n",
+          html_escape(s.name), html_escape(s.address), status, status, html_escape(check),
+          s.current, s.maxconn, s.total, s.bytes_in, human_bytes(s.bytes_in), s.bytes_out,
+          human_bytes(s.bytes_out), s.connect_errors, s.retries);
+    }
+    out += fmt::format("<tr class=\"total\"><td class=\"l\">frontend</td><td class=\"l\">{}</td>"
+                       "<td class=\"l\">{} queued</td><td></td><td>{}</td><td></td><td>{}</td><td "
+                       "title=\"{}\">{}</td><td title=\"{}\">{}</td><td>{}</td><td></td></tr>\n",
+                       html_escape(f.bind), f.queued, f.current, f.total, f.bytes_in,
+                       human_bytes(f.bytes_in), f.bytes_out, human_bytes(f.bytes_out), f.errors);
+    out += "</table>\n";
+  }
+  out += "</body></html>\n";
+  return out;
+}
+
+std::string render_metrics(const StatsSnapshot& stats) {
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  auto frontend_family = [&](const char* name, const char* type, const char* help,
+                             const std::function<uint64_t(const FrontendStats&)>& value) {
+    family(name, type, help);
+    for (const FrontendStats& f : stats.frontends)
+      out += fmt::format("{}{{frontend=\"{}\"}} {}\n", name, label_value(f.name), value(f));
+  };
+  auto server_family = [&](const char* name, const char* type, const char* help,
+                           const std::function<int64_t(const ServerStats&)>& value) {
+    family(name, type, help);
+    for (const FrontendStats& f : stats.frontends)
+      for (const ServerStats& s : f.servers)
+        out +=
+            fmt::format("{}{{frontend=\"{}\",server=\"{}\",address=\"{}\"}} {}\n", name,
+                        label_value(f.name), label_value(s.name), label_value(s.address), value(s));
+  };
+
+  family("hamba_start_time_seconds", "gauge", "Start time of hamba since the Unix epoch.");
+  out += fmt::format("hamba_start_time_seconds {:.3f}\n",
+                     static_cast<double>(stats.started_ms) / 1000.0);
+
+  frontend_family("hamba_frontend_current_connections", "gauge", "Client connections open now.",
+                  [](auto& f) { return f.current; });
+  frontend_family("hamba_frontend_connections_total", "counter", "Client connections accepted.",
+                  [](auto& f) { return f.total; });
+  frontend_family("hamba_frontend_bytes_in_total", "counter",
+                  "Bytes received from clients (and sent on to servers).",
+                  [](auto& f) { return f.bytes_in; });
+  frontend_family("hamba_frontend_bytes_out_total", "counter",
+                  "Bytes sent to clients (received from servers).",
+                  [](auto& f) { return f.bytes_out; });
+  frontend_family("hamba_frontend_errors_total", "counter",
+                  "Client connections closed because no server could take them.",
+                  [](auto& f) { return f.errors; });
+  frontend_family("hamba_frontend_queued_connections", "gauge",
+                  "Client connections waiting for a server with room.",
+                  [](auto& f) { return f.queued; });
+
+  server_family("hamba_server_up", "gauge", "1 when health checks find the server up, else 0.",
+                [](auto& s) { return s.up ? 1 : 0; });
+  family("hamba_server_admin_state", "gauge",
+         "Administrative state: 1 for the state the server is in (enabled, disabled, drain).");
+  for (const FrontendStats& f : stats.frontends)
+    for (const ServerStats& s : f.servers)
+      for (const char* state : {"enabled", "disabled", "drain"})
+        out += fmt::format(
+            "hamba_server_admin_state{{frontend=\"{}\",server=\"{}\",address=\"{}\",state=\"{}\"}} "
+            "{}\n",
+            label_value(f.name), label_value(s.name), label_value(s.address), state,
+            s.state == state ? 1 : 0);
+  server_family("hamba_server_current_connections", "gauge", "Connections to the server now.",
+                [](auto& s) { return static_cast<int64_t>(s.current); });
+  server_family("hamba_server_max_connections", "gauge",
+                "Connections the server may have at once (maxconn).",
+                [](auto& s) { return s.maxconn; });
+  server_family("hamba_server_connections_total", "counter", "Connections made to the server.",
+                [](auto& s) { return static_cast<int64_t>(s.total); });
+  server_family("hamba_server_bytes_in_total", "counter", "Bytes sent to the server.",
+                [](auto& s) { return static_cast<int64_t>(s.bytes_in); });
+  server_family("hamba_server_bytes_out_total", "counter", "Bytes received from the server.",
+                [](auto& s) { return static_cast<int64_t>(s.bytes_out); });
+  server_family("hamba_server_connect_errors_total", "counter",
+                "Connects to the server that were refused or timed out.",
+                [](auto& s) { return static_cast<int64_t>(s.connect_errors); });
+  server_family("hamba_server_retries_total", "counter",
+                "Failed connects to the server retried on another server.",
+                [](auto& s) { return static_cast<int64_t>(s.retries); });
+  server_family("hamba_server_check_failures_total", "counter", "Failed health checks.",
+                [](auto& s) { return static_cast<int64_t>(s.checks_failed); });
+  family("hamba_server_last_check_timestamp_seconds", "gauge",
+         "When the server was last checked, since the Unix epoch (0: never).");
+  for (const FrontendStats& f : stats.frontends)
+    for (const ServerStats& s : f.servers)
+      out += fmt::format("hamba_server_last_check_timestamp_seconds{{frontend=\"{}\",server=\"{}\","
+                         "address=\"{}\"}} {:.3f}\n",
+                         label_value(f.name), label_value(s.name), label_value(s.address),
+                         static_cast<double>(s.last_check_time_ms) / 1000.0);
+  return out;
+}
+
+std::string render_stats_json(const StatsSnapshot& stats) {
+  std::string out =
+      fmt::format("{{\"version\":{},\"now\":{:.3f},\"uptime_seconds\":{:.3f},\"frontends\":[",
+                  json_string(stats.version), static_cast<double>(stats.now_ms) / 1000.0,
+                  static_cast<double>(stats.now_ms - stats.started_ms) / 1000.0);
+  for (size_t i = 0; i < stats.frontends.size(); ++i) {
+    const FrontendStats& f = stats.frontends[i];
+    out +=
+        fmt::format("{}{{\"name\":{},\"bind\":{},\"balance\":{},\"current\":{},\"total\":{},"
+                    "\"bytes_in\":{},\"bytes_out\":{},\"errors\":{},\"queued\":{},\"servers\":[",
+                    i ? "," : "", json_string(f.name), json_string(f.bind), json_string(f.balance),
+                    f.current, f.total, f.bytes_in, f.bytes_out, f.errors, f.queued);
+    for (size_t j = 0; j < f.servers.size(); ++j) {
+      const ServerStats& s = f.servers[j];
+      out += fmt::format(
+          "{}{{\"name\":{},\"address\":{},\"status\":{},\"up\":{},\"state\":{},\"gone\":{},"
+          "\"last_check\":{},\"last_check_time\":{:.3f},\"maxconn\":{},\"current\":{},"
+          "\"total\":{},\"bytes_in\":{},\"bytes_out\":{},\"connect_errors\":{},\"retries\":{},"
+          "\"checks_failed\":{}}}",
+          j ? "," : "", json_string(s.name), json_string(s.address), json_string(s.status()), s.up,
+          json_string(s.state), s.gone, json_string(s.last_check),
+          static_cast<double>(s.last_check_time_ms) / 1000.0, s.maxconn, s.current, s.total,
+          s.bytes_in, s.bytes_out, s.connect_errors, s.retries, s.checks_failed);
+    }
+    out += "]}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+} // namespace hamba::control

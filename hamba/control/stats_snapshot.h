@@ -1,0 +1,61 @@
+// A copy of every counter the admin endpoints show, taken at one instant on the loop thread.
+//
+// The HTML page, /metrics and /stats.json are all rendered from one StatsSnapshot (see
+// stats_render.h), so they can never disagree with each other; stats_collect.cpp fills it from
+// the engine. Byte directions follow HAProxy: "in" is client -> server, "out" server -> client.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hamba::control {
+
+struct ServerStats {
+  std::string name;               // the backend as configured, "rng:80"
+  std::string address;            // the address it resolved to, "10.0.0.3:80"
+  bool up = true;                 // health, from checks and failed connects
+  std::string state = "enabled";  // administrative: "enabled", "disabled", "drain"
+  bool gone = false;              // the name no longer resolves to this address (draining)
+  std::string last_check;         // "ok", the failure reason, or "" when never checked
+  int64_t last_check_time_ms = 0; // Unix ms, 0 = never
+  int maxconn = 0;
+  uint64_t current = 0; // connections now
+  uint64_t total = 0;   // connections since start
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  uint64_t connect_errors = 0;
+  uint64_t retries = 0;
+  uint64_t checks_failed = 0;
+
+  // What a human wants to see first: "gone", "disabled", "drain", else "up" or "down".
+  std::string status() const {
+    if (gone)
+      return "gone";
+    if (state != "enabled")
+      return state;
+    return up ? "up" : "down";
+  }
+};
+
+struct FrontendStats {
+  std::string name; // "80" or the configured name
+  std::string bind; // "0.0.0.0:80"
+  std::string balance;
+  uint64_t current = 0;
+  uint64_t total = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  uint64_t errors = 0; // clients closed because no server could take them
+  uint64_t queued = 0; // clients waiting for a server with room
+  std::vector<ServerStats> servers;
+};
+
+struct StatsSnapshot {
+  std::string version;
+  int64_t now_ms = 0;     // Unix ms when the snapshot was taken
+  int64_t started_ms = 0; // Unix ms when hamba started
+  std::vector<FrontendStats> frontends;
+};
+
+} // namespace hamba::control
