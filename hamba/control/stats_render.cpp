@@ -1,6 +1,8 @@
 // Renders a StatsSnapshot as the HTML stats page, Prometheus metrics and JSON (stats_render.h).
 #include "control/stats_render.h"
 
+#include "control/json_quote.h"
+
 #include <fmt/format.h>
 #include <functional>
 
@@ -32,36 +34,6 @@ std::string html_escape(const std::string& text) {
     }
   }
   return out;
-}
-
-// JSON string literal, quotes included.
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    default:
-      if (c < 0x20)
-        out += fmt::format("\\u{:04x}", c);
-      else
-        out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
 }
 
 // A Prometheus label value: backslash, quote and newline escaped.
@@ -261,15 +233,14 @@ std::string render_metrics(const StatsSnapshot& stats) {
 std::string render_stats_json(const StatsSnapshot& stats) {
   std::string out =
       fmt::format("{{\"version\":{},\"now\":{:.3f},\"uptime_seconds\":{:.3f},\"frontends\":[",
-                  json_string(stats.version), static_cast<double>(stats.now_ms) / 1000.0,
+                  json_quote(stats.version), static_cast<double>(stats.now_ms) / 1000.0,
                   static_cast<double>(stats.now_ms - stats.started_ms) / 1000.0);
   for (size_t i = 0; i < stats.frontends.size(); ++i) {
     const FrontendStats& f = stats.frontends[i];
-    out +=
-        fmt::format("{}{{\"name\":{},\"bind\":{},\"balance\":{},\"current\":{},\"total\":{},"
-                    "\"bytes_in\":{},\"bytes_out\":{},\"errors\":{},\"queued\":{},\"servers\":[",
-                    i ? "," : "", json_string(f.name), json_string(f.bind), json_string(f.balance),
-                    f.current, f.total, f.bytes_in, f.bytes_out, f.errors, f.queued);
+    out += fmt::format("{}{{\"name\":{},\"bind\":{},\"balance\":{},\"current\":{},\"total\":{},"
+                       "\"bytes_in\":{},\"bytes_out\":{},\"errors\":{},\"queued\":{},\"servers\":[",
+                       i ? "," : "", json_quote(f.name), json_quote(f.bind), json_quote(f.balance),
+                       f.current, f.total, f.bytes_in, f.bytes_out, f.errors, f.queued);
     for (size_t j = 0; j < f.servers.size(); ++j) {
       const ServerStats& s = f.servers[j];
       out += fmt::format(
@@ -277,8 +248,8 @@ std::string render_stats_json(const StatsSnapshot& stats) {
           "\"last_check\":{},\"last_check_time\":{:.3f},\"maxconn\":{},\"current\":{},"
           "\"total\":{},\"bytes_in\":{},\"bytes_out\":{},\"connect_errors\":{},\"retries\":{},"
           "\"checks_failed\":{}}}",
-          j ? "," : "", json_string(s.name), json_string(s.address), json_string(s.status()), s.up,
-          json_string(s.state), s.gone, json_string(s.last_check),
+          j ? "," : "", json_quote(s.name), json_quote(s.address), json_quote(s.status()), s.up,
+          json_quote(s.state), s.gone, json_quote(s.last_check),
           static_cast<double>(s.last_check_time_ms) / 1000.0, s.maxconn, s.current, s.total,
           s.bytes_in, s.bytes_out, s.connect_errors, s.retries, s.checks_failed);
     }
