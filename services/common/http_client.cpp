@@ -1,0 +1,355 @@
+// HttpClient: resolve, connect, write one request, parse the answer with http-parser, keep the
+// connection for the next request (see http_client.h).
+#include "http_client.h"
+
+#include <cstring>
+#include <fmt/format.h>
+#include <http_parser.h>
+#include <stdexcept>
+
+namespace http {
+
+struct HttpClient::Alive {
+  HttpClient* client;
+};
+
+// The http-parser callbacks, translated into calls on the client (parser->data).
+struct ClientParserCallbacks {
+  static HttpClient* client(http_parser* p) { return static_cast<HttpClient*>(p->data); }
+  static const http_parser_settings& settings() {
+    static const http_parser_settings s = [] {
+      http_parser_settings x{};
+      x.on_message_begin = [](http_parser* p) { return client(p)->on_message_begin(); };
+      x.on_header_field = [](http_parser* p, const char* at, size_t n) {
+        return client(p)->on_header_field(at, n);
+      };
+      x.on_header_value = [](http_parser* p, const char* at, size_t n) {
+        return client(p)->on_header_value(at, n);
+      };
+      x.on_headers_complete = [](http_parser* p) { return client(p)->on_headers_complete(); };
+      x.on_body = [](http_parser* p, const char* at, size_t n) {
+        return client(p)->on_body(at, n);
+      };
+      x.on_message_complete = [](http_parser* p) { return client(p)->on_message_complete(); };
+      return x;
+    }();
+    return s;
+  }
+};
+
+HttpClient::HttpClient(uv_loop_t* loop, HostPort server, ClientOptions options)
+    : loop_(loop), server_(std::move(server)), options_(options),
+      alive_(std::make_shared<Alive>(Alive{this})), parser_(std::make_unique<http_parser>()) {
+  uvx::check(timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }), "uv_timer_init");
+  timer_.set_data(this);
+}
+
+HttpClient::~HttpClient() {
+  alive_->client = nullptr;
+  close();
+}
+
+void HttpClient::close() {
+  callback_ = nullptr;
+  disconnect();
+  if (timer_)
+    uv_timer_stop(timer_.get());
+}
+
+void HttpClient::disconnect() {
+  ++generation_;
+  connected_ = false;
+  tcp_.close();
+}
+
+void HttpClient::request(std::string method, std::string target, std::string body, Headers headers,
+                         ResponseCallback callback) {
+  if (busy())
+    throw std::logic_error("HttpClient::request while a request is in flight");
+  callback_ = std::move(callback);
+  head_request_ = method == "HEAD";
+  wire_ = fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\n", method, target, to_string(server_));
+  if (!body.empty() || method == "POST" || method == "PUT")
+    wire_ += fmt::format("Content-Length: {}\r\n", body.size());
+  for (const auto& h : headers)
+    wire_ += fmt::format("{}: {}\r\n", h.name, h.value);
+  wire_ += "\r\n";
+  wire_ += body;
+  retried_ = false;
+  if (connected_) {
+    reused_ = true;
+    send_request();
+  } else {
+    connect_start();
+  }
+}
+
+void HttpClient::arm_timer(std::uint64_t ms) {
+  uv_timer_stop(timer_.get());
+  uv_timer_start(
+      timer_.get(),
+      [](uv_timer_t* t) {
+        if (auto* c = uvx::Handle<uv_timer_t>::owner<HttpClient>(t))
+          c->fail(c->connected_ ? "waiting for the answer of " + to_string(c->server_)
+                                : "connecting to " + to_string(c->server_),
+                  UV_ETIMEDOUT);
+      },
+      ms, 0);
+}
+
+void HttpClient::connect_start() {
+  disconnect();
+  reused_ = false;
+  const std::uint64_t generation = generation_;
+  arm_timer(options_.connect_timeout_ms);
+  sockaddr_storage numeric{};
+  if (numeric_sockaddr(server_.host, server_.port, numeric)) {
+    addresses_.assign(1, numeric);
+    next_address_ = 0;
+    connect_next();
+    return;
+  }
+  struct Resolve {
+    uv_getaddrinfo_t req{};
+    std::shared_ptr<Alive> alive;
+    std::uint64_t generation;
+  };
+  auto* r = new Resolve{{}, alive_, generation};
+  r->req.data = r;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  const std::string port = std::to_string(server_.port);
+  int rc = uv_getaddrinfo(
+      loop_, &r->req,
+      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+        auto* done = static_cast<Resolve*>(req->data);
+        HttpClient* c = done->alive->client;
+        const bool current = c && c->generation_ == done->generation && c->busy();
+        delete done;
+        if (current)
+          c->on_resolved(status, res);
+        uv_freeaddrinfo(res);
+      },
+      server_.host.c_str(), port.c_str(), &hints);
+  if (rc < 0) {
+    delete r;
+    fail("resolving " + server_.host, rc);
+  }
+}
+
+void HttpClient::on_resolved(int status, addrinfo* result) {
+  if (status < 0) {
+    fail("resolving " + server_.host, status);
+    return;
+  }
+  addresses_.clear();
+  for (addrinfo* a = result; a; a = a->ai_next) {
+    sockaddr_storage s{};
+    std::memcpy(&s, a->ai_addr, a->ai_addrlen);
+    addresses_.push_back(s);
+  }
+  next_address_ = 0;
+  connect_next();
+}
+
+void HttpClient::connect_next() {
+  if (next_address_ >= addresses_.size()) {
+    fail("connecting to " + to_string(server_), UV_ECONNREFUSED);
+    return;
+  }
+  tcp_.close();
+  const sockaddr_storage& addr = addresses_[next_address_++];
+  int rc = tcp_.init([&](uv_tcp_t* t) { return uv_tcp_init(loop_, t); });
+  if (rc < 0) {
+    fail("connecting to " + to_string(server_), rc);
+    return;
+  }
+  tcp_.set_data(this);
+  struct Connect {
+    uv_connect_t req{};
+    std::shared_ptr<Alive> alive;
+    std::uint64_t generation;
+  };
+  auto* c = new Connect{{}, alive_, generation_};
+  c->req.data = c;
+  rc = uv_tcp_connect(&c->req, tcp_.get(), reinterpret_cast<const sockaddr*>(&addr),
+                      [](uv_connect_t* req, int status) {
+                        auto* done = static_cast<Connect*>(req->data);
+                        HttpClient* client = done->alive->client;
+                        const bool current = client && client->generation_ == done->generation;
+                        delete done;
+                        if (current)
+                          client->on_connected(status);
+                      });
+  if (rc < 0) {
+    delete c;
+    on_connected(rc);
+  }
+}
+
+void HttpClient::on_connected(int status) {
+  if (status < 0) {
+    if (next_address_ < addresses_.size()) {
+      connect_next();
+      return;
+    }
+    fail("connecting to " + to_string(server_), status);
+    return;
+  }
+  connected_ = true;
+  uv_tcp_nodelay(tcp_.get(), 1);
+  send_request();
+}
+
+void HttpClient::send_request() {
+  arm_timer(options_.request_timeout_ms);
+  http_parser_init(parser_.get(), HTTP_RESPONSE);
+  parser_->data = this;
+  result_ = ClientResult{};
+  in_field_ = false;
+  complete_ = false;
+  got_bytes_ = false;
+
+  struct Write {
+    uv_write_t req{};
+    std::shared_ptr<Alive> alive;
+    std::uint64_t generation;
+    std::string data;
+  };
+  auto* w = new Write{{}, alive_, generation_, wire_};
+  w->req.data = w;
+  uv_buf_t out = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  int rc = uv_write(&w->req, tcp_.stream(), &out, 1, [](uv_write_t* req, int status) {
+    auto* done = static_cast<Write*>(req->data);
+    HttpClient* client = done->alive->client;
+    const bool current = client && client->generation_ == done->generation;
+    delete done;
+    if (current && status < 0 && !client->retry_on_fresh_connection())
+      client->fail("sending to " + to_string(client->server_), status);
+  });
+  if (rc < 0) {
+    delete w;
+    fail("sending to " + to_string(server_), rc);
+    return;
+  }
+  rc = uv_read_start(
+      tcp_.stream(),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* c = uvx::Handle<uv_tcp_t>::owner<HttpClient>(h);
+        *buf = uv_buf_init(c->read_buffer_, sizeof c->read_buffer_);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        if (auto* c = uvx::Handle<uv_tcp_t>::owner<HttpClient>(s))
+          c->on_read(nread, buf->base);
+      });
+  if (rc < 0)
+    fail("reading from " + to_string(server_), rc);
+}
+
+bool HttpClient::retry_on_fresh_connection() {
+  if (!reused_ || got_bytes_ || retried_)
+    return false;
+  retried_ = true; // the server closed the idle connection: the request never reached it
+  connect_start();
+  return true;
+}
+
+void HttpClient::on_read(ssize_t nread, const char* data) {
+  if (!busy()) { // the server closed an idle connection, or sent something unasked
+    disconnect();
+    return;
+  }
+  if (nread == 0)
+    return;
+  auto* settings = &ClientParserCallbacks::settings();
+  if (nread < 0) {
+    if (nread == UV_EOF && got_bytes_) // ends an answer whose body runs to the close
+      http_parser_execute(parser_.get(), settings, nullptr, 0);
+    if (complete_) {
+      disconnect();
+      finish(std::move(result_));
+      return;
+    }
+    if (retry_on_fresh_connection())
+      return;
+    fail(nread == UV_EOF ? "connection closed early by " + to_string(server_)
+                         : "reading from " + to_string(server_),
+         nread == UV_EOF ? UV_ECONNRESET : static_cast<int>(nread));
+    return;
+  }
+  got_bytes_ = true;
+  const auto n = static_cast<std::size_t>(nread);
+  const std::size_t parsed = http_parser_execute(parser_.get(), settings, data, n);
+  if (complete_) {
+    // Bytes after the answer were never asked for: do not trust the connection again.
+    if (!http_should_keep_alive(parser_.get()) || parsed != n)
+      disconnect();
+    else
+      uv_read_stop(tcp_.stream());
+    finish(std::move(result_));
+    return;
+  }
+  auto err = HTTP_PARSER_ERRNO(parser_.get());
+  if (err != HPE_OK) {
+    disconnect();
+    const char* why =
+        err == HPE_CB_body ? "answer body over the size limit" : http_errno_description(err);
+    finish(ClientResult{fmt::format("bad answer from {}: {}", to_string(server_), why), 0, {}, {}});
+  }
+}
+
+int HttpClient::on_message_begin() {
+  result_ = ClientResult{};
+  in_field_ = false;
+  return 0;
+}
+
+int HttpClient::on_headers_complete() {
+  result_.status = static_cast<int>(parser_->status_code);
+  return head_request_ ? 1 : 0; // 1: no body follows, whatever Content-Length says
+}
+
+int HttpClient::on_header_field(const char* at, std::size_t n) {
+  if (!in_field_)
+    result_.headers.push_back({});
+  in_field_ = true;
+  result_.headers.back().name.append(at, n);
+  return 0;
+}
+
+int HttpClient::on_header_value(const char* at, std::size_t n) {
+  in_field_ = false;
+  result_.headers.back().value.append(at, n);
+  return 0;
+}
+
+int HttpClient::on_body(const char* at, std::size_t n) {
+  if (result_.body.size() + n > options_.max_body)
+    return 1;
+  result_.body.append(at, n);
+  return 0;
+}
+
+int HttpClient::on_message_complete() {
+  if (result_.status >= 100 && result_.status < 200)
+    return 0; // "100 Continue": the real answer follows
+  complete_ = true;
+  http_parser_pause(parser_.get(), 1);
+  return 0;
+}
+
+void HttpClient::fail(const std::string& what, int rc) {
+  disconnect();
+  finish(ClientResult{what + ": " + uvx::error_text(rc), 0, {}, {}});
+}
+
+void HttpClient::finish(ClientResult result) {
+  uv_timer_stop(timer_.get());
+  ResponseCallback callback = std::move(callback_);
+  callback_ = nullptr;
+  if (callback)
+    callback(std::move(result));
+}
+
+} // namespace http

@@ -1,0 +1,85 @@
+// A small HTTP/1.1 server on libuv: keep-alive, Content-Length (and chunked) request bodies,
+// bounded sizes, answers that may come later (from a timer, a Redis reply, ...).
+//
+//     http::HttpServer server(loop, [](http::Request&& req, http::Reply reply) {
+//       if (req.path != "/")
+//         return reply(http::Response::error(404));
+//       reply(http::Response::text(200, "hello\n"));
+//     });
+//     server.listen("0.0.0.0", 8000);       // throws uvx::Error when the bind fails
+//     ...                                   // uv_run(loop)
+//     server.close();                       // e.g. from the SIGTERM handler
+//
+// Each connection handles one request at a time: it stops reading when a request is complete and
+// reads (or parses pipelined bytes) again once the answer is written, so a connection holds at
+// most one request, one answer and one read buffer. Malformed requests get 400 (431 for huge
+// headers, 414 for a huge target, 413 for a body over ServerOptions::max_body, 501 for unknown
+// methods) and the connection is closed. Everything happens on the loop's thread.
+#pragma once
+
+#include "http_message.h"
+#include "uv_handle.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <uv.h>
+
+namespace http {
+
+// Sends the answer to one request. Call it exactly once, now or later on the loop thread; if the
+// connection is gone by then (client left, server closed), it does nothing.
+using Reply = std::function<void(Response)>;
+// Called once per complete request.
+using Handler = std::function<void(Request&&, Reply)>;
+
+struct ServerOptions {
+  std::size_t max_body = 1 << 20;        // request bodies above this get 413
+  std::size_t max_target = 8 << 10;      // request targets above this get 414
+  std::uint64_t idle_timeout_ms = 60000; // keep-alive connections idle this long are closed
+  std::size_t max_connections = 1024;    // connections beyond this are closed on accept
+  std::string server_name;               // sent as the Server header when not empty
+};
+
+class HttpConnection; // one accepted connection (http_server.cpp)
+
+class HttpServer {
+public:
+  HttpServer(uv_loop_t* loop, Handler handler, ServerOptions options = {});
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds host:port (host: a numeric IPv4/IPv6 address, "" for 0.0.0.0; port 0: the kernel
+  // picks one) and starts accepting. Throws uvx::Error naming the address when it fails.
+  void listen(const std::string& host, int port);
+  // The bound port (after listen), e.g. when listening on port 0.
+  int port() const { return port_; }
+  // Stops accepting and closes every connection; answers still pending are dropped. Idempotent;
+  // after it the server holds no handle, so the loop can end.
+  void close();
+
+  std::size_t connection_count() const { return connections_.size(); }
+  uv_loop_t* loop() const { return loop_; }
+  const ServerOptions& options() const { return options_; }
+
+private:
+  friend class HttpConnection;
+  void on_connection(int status);
+  void on_sweep();
+  void dispatch(Request&& request, Reply reply) { handler_(std::move(request), std::move(reply)); }
+  void forget(HttpConnection* connection);
+
+  uv_loop_t* loop_;
+  Handler handler_;
+  ServerOptions options_;
+  uvx::Handle<uv_tcp_t> listener_;
+  uvx::Handle<uv_timer_t> sweep_timer_; // closes idle keep-alive connections
+  int port_ = 0;
+  std::unordered_map<HttpConnection*, std::shared_ptr<HttpConnection>> connections_;
+};
+
+} // namespace http

@@ -1,0 +1,308 @@
+// RedisClient: hiredis async contexts attached to the libuv loop, reconnected on demand
+// (see redis_client.h).
+#include "redis_client.h"
+
+#include <fmt/format.h>
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+namespace services {
+
+struct RedisClient::Alive {
+  RedisClient* client;
+  std::uint64_t generation = 0; // bumped by close(): replies of older contexts are dropped
+};
+
+namespace {
+struct PendingCommand {
+  RedisCallback callback;
+  std::shared_ptr<void> alive; // RedisClient::Alive, kept while the command is in flight
+  std::uint64_t generation;
+};
+
+RedisReply convert(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+  case REDIS_REPLY_STRING:
+    out.type = RedisReply::Type::String;
+    out.str.assign(r->str, r->len);
+    break;
+  case REDIS_REPLY_STATUS:
+    out.type = RedisReply::Type::Status;
+    out.str.assign(r->str, r->len);
+    break;
+  case REDIS_REPLY_INTEGER:
+    out.type = RedisReply::Type::Integer;
+    out.integer = r->integer;
+    break;
+  case REDIS_REPLY_ARRAY:
+    out.type = RedisReply::Type::Array;
+    for (size_t i = 0; i < r->elements; ++i)
+      out.elements.push_back(convert(r->element[i]));
+    break;
+  case REDIS_REPLY_ERROR:
+    out.type = RedisReply::Type::Error;
+    out.error.assign(r->str, r->len);
+    break;
+  default:
+    out.type = RedisReply::Type::Nil;
+  }
+  return out;
+}
+} // namespace
+
+// hiredis's C callbacks, translated into calls on the client.
+struct RedisCallbacks {
+  static RedisClient* client_of(const redisAsyncContext* ac) {
+    return static_cast<RedisClient*>(ac->data);
+  }
+  static void on_connect(const redisAsyncContext* ac, int status) {
+    if (auto* c = client_of(ac)) {
+      if (status != REDIS_OK)
+        c->last_error_ = ac->errstr;
+      c->on_connect(status);
+    }
+  }
+  static void on_disconnect(const redisAsyncContext* ac, int status) {
+    if (auto* c = client_of(ac)) {
+      if (status != REDIS_OK)
+        c->last_error_ = ac->errstr;
+      c->on_disconnect(status);
+    }
+  }
+  static void on_reply(redisAsyncContext* ac, void* reply, void* privdata) {
+    std::unique_ptr<PendingCommand> pending(static_cast<PendingCommand*>(privdata));
+    auto* alive = static_cast<RedisClient::Alive*>(pending->alive.get());
+    RedisClient* c = alive->client;
+    if (!c || alive->generation != pending->generation)
+      return;
+    RedisReply out;
+    if (reply) {
+      out = convert(static_cast<redisReply*>(reply));
+    } else {
+      std::string why =
+          ac->err ? ac->errstr : (c->last_error_.empty() ? "connection lost" : c->last_error_);
+      out.error = fmt::format("{}: {}", http::to_string(c->server_), why);
+    }
+    pending->callback(std::move(out));
+  }
+};
+
+RedisClient::RedisClient(uv_loop_t* loop, http::HostPort server, RedisOptions options)
+    : loop_(loop), server_(std::move(server)), options_(options),
+      alive_(std::make_shared<Alive>(Alive{this})) {
+  uvx::check(connect_timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }),
+             "uv_timer_init");
+  connect_timer_.set_data(this);
+  uvx::check(deferred_timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }),
+             "uv_timer_init");
+  deferred_timer_.set_data(this);
+}
+
+RedisClient::~RedisClient() {
+  close();
+  alive_->client = nullptr;
+}
+
+void RedisClient::close() {
+  ++alive_->generation;
+  waiting_.clear();
+  deferred_.clear();
+  if (connect_timer_)
+    uv_timer_stop(connect_timer_.get());
+  if (context_) {
+    redisAsyncContext* ac = std::exchange(context_, nullptr);
+    ac->data = nullptr; // its callbacks, even deferred ones, no longer reach this object
+    redisAsyncFree(ac);
+  }
+  state_ = State::Idle;
+}
+
+void RedisClient::command(std::vector<std::string> args, RedisCallback callback) {
+  switch (state_) {
+  case State::Idle:
+    waiting_.push_back({std::move(args), std::move(callback)});
+    connect_start();
+    break;
+  case State::Resolving:
+    if (waiting_.size() >= options_.max_waiting)
+      fail_later(std::move(callback), "too many commands waiting for the connection");
+    else
+      waiting_.push_back({std::move(args), std::move(callback)});
+    break;
+  case State::Connecting:
+  case State::Connected:
+    send(std::move(args), std::move(callback));
+    break;
+  }
+}
+
+void RedisClient::connect_start() {
+  state_ = State::Resolving;
+  last_error_.clear();
+  uv_timer_start(
+      connect_timer_.get(),
+      [](uv_timer_t* t) {
+        if (auto* c = uvx::Handle<uv_timer_t>::owner<RedisClient>(t))
+          c->on_connect_timeout();
+      },
+      options_.connect_timeout_ms, 0);
+  sockaddr_storage numeric{};
+  if (http::numeric_sockaddr(server_.host, server_.port, numeric)) {
+    open_context(server_.host.empty() ? "127.0.0.1" : server_.host);
+    return;
+  }
+  struct Resolve {
+    uv_getaddrinfo_t req{};
+    std::shared_ptr<Alive> alive;
+    std::uint64_t generation;
+  };
+  auto* r = new Resolve{{}, alive_, alive_->generation};
+  r->req.data = r;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  int rc = uv_getaddrinfo(
+      loop_, &r->req,
+      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+        std::unique_ptr<Resolve> done(static_cast<Resolve*>(req->data));
+        RedisClient* c = done->alive->client;
+        std::string ip;
+        if (status == 0 && res) {
+          char text[64] = "";
+          if (res->ai_family == AF_INET6)
+            uv_ip6_name(reinterpret_cast<sockaddr_in6*>(res->ai_addr), text, sizeof text);
+          else
+            uv_ip4_name(reinterpret_cast<sockaddr_in*>(res->ai_addr), text, sizeof text);
+          ip = text;
+        }
+        uv_freeaddrinfo(res);
+        if (c && c->alive_->generation == done->generation && c->state_ == State::Resolving)
+          c->on_resolved(status, ip);
+      },
+      server_.host.c_str(), nullptr, &hints);
+  if (rc < 0) {
+    delete r;
+    on_resolved(rc, "");
+  }
+}
+
+void RedisClient::on_resolved(int status, const std::string& ip) {
+  if (status < 0 || ip.empty()) {
+    uv_timer_stop(connect_timer_.get());
+    state_ = State::Idle;
+    fail_waiting(fmt::format("{}: cannot resolve {}: {}", http::to_string(server_), server_.host,
+                             uvx::error_text(status < 0 ? status : UV_EAI_NONAME)));
+    return;
+  }
+  open_context(ip);
+}
+
+void RedisClient::open_context(const std::string& ip) {
+  redisAsyncContext* ac = redisAsyncConnect(ip.c_str(), server_.port);
+  if (!ac || ac->err) {
+    std::string why = ac ? ac->errstr : "out of memory";
+    if (ac)
+      redisAsyncFree(ac);
+    uv_timer_stop(connect_timer_.get());
+    state_ = State::Idle;
+    fail_waiting(fmt::format("{}: {}", http::to_string(server_), why));
+    return;
+  }
+  ac->data = this;
+  redisLibuvAttach(ac, loop_);
+  redisAsyncSetConnectCallback(ac, &RedisCallbacks::on_connect);
+  redisAsyncSetDisconnectCallback(ac, &RedisCallbacks::on_disconnect);
+  context_ = ac;
+  state_ = State::Connecting;
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
+  for (auto& w : waiting) // hiredis buffers them until the connection is up
+    send(std::move(w.args), std::move(w.callback));
+}
+
+void RedisClient::send(std::vector<std::string> args, RedisCallback callback) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lengths.push_back(a.size());
+  }
+  auto* pending = new PendingCommand{std::move(callback), alive_, alive_->generation};
+  int rc = redisAsyncCommandArgv(context_, &RedisCallbacks::on_reply, pending,
+                                 static_cast<int>(argv.size()), argv.data(), lengths.data());
+  if (rc != REDIS_OK) {
+    std::unique_ptr<PendingCommand> failed(pending);
+    fail_later(std::move(failed->callback),
+               fmt::format("{}: {}", http::to_string(server_),
+                           context_->err ? context_->errstr : "connection is closing"));
+  }
+}
+
+void RedisClient::fail_later(RedisCallback callback, std::string error) {
+  deferred_.emplace_back(std::move(callback), std::move(error));
+  uv_timer_start(
+      deferred_timer_.get(),
+      [](uv_timer_t* t) {
+        if (auto* c = uvx::Handle<uv_timer_t>::owner<RedisClient>(t))
+          c->run_deferred();
+      },
+      0, 0);
+}
+
+void RedisClient::run_deferred() {
+  auto failures = std::move(deferred_);
+  deferred_.clear();
+  const std::uint64_t generation = alive_->generation;
+  for (auto& [callback, error] : failures) {
+    if (alive_->generation != generation)
+      return; // a callback closed the client
+    RedisReply reply;
+    reply.error = std::move(error);
+    callback(std::move(reply));
+  }
+}
+
+void RedisClient::fail_waiting(const std::string& error) {
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
+  for (auto& w : waiting)
+    fail_later(std::move(w.callback), error);
+}
+
+void RedisClient::on_connect(int status) {
+  uv_timer_stop(connect_timer_.get());
+  if (status == REDIS_OK) {
+    state_ = State::Connected;
+    last_error_.clear();
+    return;
+  }
+  // hiredis frees the context after this callback and fails its commands (NULL replies).
+  context_ = nullptr;
+  state_ = State::Idle;
+}
+
+void RedisClient::on_disconnect(int) {
+  // hiredis frees the context after this callback; the next command reconnects.
+  context_ = nullptr;
+  state_ = State::Idle;
+}
+
+void RedisClient::on_connect_timeout() {
+  if (state_ == State::Resolving) {
+    ++alive_->generation; // ignore the late resolution
+    state_ = State::Idle;
+    fail_waiting(fmt::format("{}: no answer to name resolution within {} ms",
+                             http::to_string(server_), options_.connect_timeout_ms));
+    return;
+  }
+  if (state_ == State::Connecting && context_) {
+    last_error_ = fmt::format("no connection within {} ms", options_.connect_timeout_ms);
+    redisAsyncContext* ac = std::exchange(context_, nullptr);
+    state_ = State::Idle;
+    redisAsyncFree(ac); // fails the commands it holds, with last_error_
+  }
+}
+
+} // namespace services

@@ -1,0 +1,49 @@
+// Graceful stop on SIGTERM/SIGINT with a hard deadline (see stop_signals.h).
+#include "stop_signals.h"
+
+#include "log.h"
+
+namespace services {
+
+StopSignals::StopSignals(uv_loop_t* loop, std::function<void()> on_stop, std::uint64_t grace_ms)
+    : loop_(loop), on_stop_(std::move(on_stop)), grace_ms_(grace_ms) {
+  for (auto [handle, signum] : {std::pair{&sigterm_, SIGTERM}, std::pair{&sigint_, SIGINT}}) {
+    uvx::check(handle->init([&](uv_signal_t* s) { return uv_signal_init(loop_, s); }),
+               "uv_signal_init");
+    handle->set_data(this);
+    uvx::check(uv_signal_start(
+                   handle->get(),
+                   [](uv_signal_t* s, int sig) {
+                     auto* self = uvx::Handle<uv_signal_t>::owner<StopSignals>(s);
+                     if (!self)
+                       return;
+                     log::info("{} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+                     self->stop();
+                   },
+                   signum),
+               "uv_signal_start");
+    uv_unref(handle->base()); // waiting for a signal alone must not keep the loop running
+  }
+}
+
+void StopSignals::stop() {
+  if (std::exchange(stopping_, true))
+    return;
+  uvx::check(deadline_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }),
+             "uv_timer_init");
+  deadline_.set_data(this);
+  uv_timer_start(
+      deadline_.get(),
+      [](uv_timer_t* t) {
+        if (auto* self = uvx::Handle<uv_timer_t>::owner<StopSignals>(t))
+          uv_stop(self->loop_);
+      },
+      grace_ms_, 0);
+  uv_unref(deadline_.base());
+  sigterm_.close();
+  sigint_.close();
+  if (on_stop_)
+    on_stop_();
+}
+
+} // namespace services

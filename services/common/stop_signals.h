@@ -1,0 +1,36 @@
+// SIGTERM and SIGINT for a service: call `on_stop` once (it closes servers and clients so the
+// loop can end), and make sure the process is gone within a second even if something lingers.
+//
+//     services::StopSignals stop(loop, [&] { server.close(); });
+//     uv_run(loop, UV_RUN_DEFAULT);
+#pragma once
+
+#include "uv_handle.h"
+
+#include <functional>
+#include <uv.h>
+
+namespace services {
+
+class StopSignals {
+public:
+  // `grace_ms`: how long after the signal the loop may still run before uv_stop ends it.
+  StopSignals(uv_loop_t* loop, std::function<void()> on_stop, std::uint64_t grace_ms = 800);
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+  bool stopping() const { return stopping_; }
+  // Does what a signal does (for a service that decides to stop by itself).
+  void stop();
+
+private:
+  uv_loop_t* loop_;
+  std::function<void()> on_stop_;
+  std::uint64_t grace_ms_;
+  bool stopping_ = false;
+  uvx::Handle<uv_signal_t> sigterm_;
+  uvx::Handle<uv_signal_t> sigint_;
+  uvx::Handle<uv_timer_t> deadline_;
+};
+
+} // namespace services
