@@ -103,7 +103,7 @@ th {{ background: #f3f3f3; }}
 td.l, th.l {{ text-align: left; }}
 tr.total td {{ font-weight: bold; background: #fafafa; }}
 .up {{ background: #c8f0c8; }} .down {{ background: #f6b8b8; }}
-.disabled, .gone {{ background: #ddd; }} .drain {{ background: #f7e3a1; }}
+.disabled, .gone {{ background: #ddd; }} .unresolved {{ background: #f6b8b8; }} .drain {{ background: #f7e3a1; }}
 </style></head><body>
 <h1>hamba {}</h1>
 <p class="meta">up {} &middot; {} frontend(s) &middot; refreshes every {}s &middot;

@@ -17,6 +17,7 @@ struct ServerStats {
   bool up = true;                 // health, from checks and failed connects
   std::string state = "enabled";  // administrative: "enabled", "disabled", "drain"
   bool gone = false;              // the name no longer resolves to this address (draining)
+  bool unresolved = false;        // a name that resolves to nothing (yet): no address at all
   std::string last_check;         // "ok", the failure reason, or "" when never checked
   int64_t last_check_time_ms = 0; // Unix ms, 0 = never
   int maxconn = 0;
@@ -28,8 +29,11 @@ struct ServerStats {
   uint64_t retries = 0;
   uint64_t checks_failed = 0;
 
-  // What a human wants to see first: "gone", "disabled", "drain", else "up" or "down".
+  // What a human wants to see first: "unresolved", "gone", "disabled", "drain", else "up" or
+  // "down".
   std::string status() const {
+    if (unresolved)
+      return "unresolved";
     if (gone)
       return "gone";
     if (state != "enabled")

@@ -146,4 +146,6 @@ TEST_CASE("server status: administrative state and vanishing win over health") {
   CHECK(s.status() == "disabled");
   s.gone = true;
   CHECK(s.status() == "gone");
+  s.unresolved = true;
+  CHECK(s.status() == "unresolved");
 }
