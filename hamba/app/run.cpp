@@ -1,0 +1,71 @@
+// The serving process: engine, signals, extensions, and the graceful stop; see run.h.
+#include "app/run.h"
+
+#include "app/extensions.h"
+#include "engine/engine.h"
+#include "log/log.h"
+#include "net/listener.h"
+
+namespace hamba::app {
+
+int run(const cli::Command& command) {
+  uv_loop_t* loop = uv_default_loop();
+  int status = 0;
+  {
+    engine::Engine engine(loop);
+    config::Config config;
+    try {
+      config = load_config(command);
+      engine.apply(config);
+    } catch (const config::ConfigError& e) {
+      log::error("{}", e.what());
+      return 2;
+    } catch (const net::ListenError& e) {
+      log::error("{}", e.what());
+      return 1;
+    }
+    if (config.frontends.empty())
+      log::info("started with no frontend: waiting for `hamba reconfigure`");
+
+    RunContext context{loop, engine, command};
+    std::unique_ptr<Extension> extensions;
+    uvx::Handle<uv_signal_t> sigterm, sigint;
+    auto stop = [&](const char* why) {
+      log::info("{}: stopping", why);
+      sigterm.close();
+      sigint.close();
+      extensions.reset();
+      engine.shutdown(engine.config().grace, [loop] { uv_stop(loop); });
+    };
+    struct Stopper {
+      decltype(stop)* fn;
+      const char* name;
+    } on_term{&stop, "SIGTERM"}, on_int{&stop, "SIGINT"};
+    auto on_signal = [](uv_signal_t* s, int) {
+      auto* st = uvx::Handle<uv_signal_t>::owner<Stopper>(s);
+      if (st)
+        (*st->fn)(st->name);
+    };
+    uvx::check(sigterm.init([&](uv_signal_t* s) { return uv_signal_init(loop, s); }),
+               "uv_signal_init");
+    uvx::check(sigint.init([&](uv_signal_t* s) { return uv_signal_init(loop, s); }),
+               "uv_signal_init");
+    sigterm.set_data(&on_term);
+    sigint.set_data(&on_int);
+    uv_signal_start(sigterm.get(), on_signal, SIGTERM);
+    uv_signal_start(sigint.get(), on_signal, SIGINT);
+
+    try {
+      extensions = start_extensions(context);
+    } catch (const std::exception& e) {
+      log::error("{}", e.what());
+      return 1;
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+  }
+  // Let libuv run the close callbacks of everything the engine closed, so memory is freed.
+  uv_run(loop, UV_RUN_NOWAIT);
+  return status;
+}
+
+} // namespace hamba::app

@@ -1,0 +1,253 @@
+// Resolution, health and picking for one frontend's servers; see backend_set.h.
+#include "balance/backend_set.h"
+
+#include "log/log.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace hamba::balance {
+
+namespace {
+bool same_address(const sockaddr_storage& a, const Server& s) {
+  const sockaddr* b = s.sockaddr_ptr();
+  if (reinterpret_cast<const sockaddr*>(&a)->sa_family != b->sa_family)
+    return false;
+  size_t len = b->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  return std::memcmp(&a, b, len) == 0;
+}
+} // namespace
+
+BackendSet::BackendSet(uv_loop_t* loop, const config::Frontend& frontend,
+                       std::function<void()> on_available)
+    : loop_(loop), frontend_(frontend), on_available_(std::move(on_available)),
+      policy_(frontend.balance) {
+  for (const config::Backend& b : frontend_.backends) {
+    auto entry = std::make_unique<Entry>();
+    entry->backend = b;
+    entries_.push_back(std::move(entry));
+  }
+}
+
+BackendSet::~BackendSet() {
+  stop();
+}
+
+void BackendSet::start() {
+  started_ = true;
+  for (auto& entry : entries_)
+    start_entry(*entry);
+}
+
+void BackendSet::start_entry(Entry& entry) {
+  if (stopped_)
+    return;
+  Entry* e = &entry;
+  entry.resolver = std::make_unique<Resolver>(
+      loop_, entry.backend.address, frontend_.resolve_interval,
+      [this, e](int status, const std::vector<sockaddr_storage>& addresses) {
+        on_resolved(*e, status, addresses);
+      });
+  entry.resolver->start();
+}
+
+void BackendSet::stop() {
+  if (stopped_)
+    return;
+  stopped_ = true;
+  for (auto& entry : entries_) {
+    entry->resolver.reset();
+    for (Member& m : entry->members)
+      m.check.reset();
+  }
+}
+
+void BackendSet::on_resolved(Entry& entry, int status,
+                             const std::vector<sockaddr_storage>& addresses) {
+  std::string name = config::format_endpoint(entry.backend.address);
+  bool gone = status == UV_EAI_NONAME || status == UV_EAI_NODATA;
+  if (status != 0 && !gone) {
+    // A transient failure (no DNS server answering): keep what we have, try again later.
+    if (entry.error.empty())
+      log::warn("frontend {}: cannot resolve backend {}: {}; keeping {} known address(es), "
+                "trying again every {}",
+                frontend_.name, name, uvx::error_text(status), entry.members.size(),
+                config::format_duration(frontend_.resolve_interval));
+    entry.error = uvx::error_text(status);
+    return;
+  }
+  if (status != 0 && entry.error.empty())
+    log::warn("frontend {}: backend {} does not resolve ({}); counted as down, trying again "
+              "every {}",
+              frontend_.name, name, uvx::error_text(status),
+              config::format_duration(frontend_.resolve_interval));
+  entry.error = status == 0 ? std::string() : uvx::error_text(status);
+  bool changed = false, added = false;
+  // Addresses that vanished drain.
+  for (Member& m : entry.members) {
+    bool still = std::any_of(addresses.begin(), addresses.end(),
+                             [&](const sockaddr_storage& a) { return same_address(a, *m.server); });
+    if (!still && !m.server->vanished()) {
+      m.server->set_vanished(true);
+      m.check.reset();
+      changed = true;
+      log::info("frontend {}: server {} ({}) no longer in DNS: draining ({} session(s) left)",
+                frontend_.name, m.server->address(), name, m.server->counters.current);
+    } else if (still && m.server->vanished()) {
+      m.server->set_vanished(false);
+      m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
+                                              [this](Server& s) { on_health_change(s); });
+      changed = added = true;
+      log::info("frontend {}: server {} ({}) is back in DNS", frontend_.name, m.server->address(),
+                name);
+    }
+  }
+  for (const sockaddr_storage& a : addresses) {
+    bool known = std::any_of(entry.members.begin(), entry.members.end(),
+                             [&](const Member& m) { return same_address(a, *m.server); });
+    if (known)
+      continue;
+    Member m;
+    m.server = std::make_shared<Server>(
+        entry.backend.address, reinterpret_cast<const sockaddr*>(&a), entry.backend.maxconn);
+    m.server->set_state(entry.backend.state);
+    if (frontend_.check.enabled)
+      m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
+                                              [this](Server& s) { on_health_change(s); });
+    log::info("frontend {}: server {} ({}) added", frontend_.name, m.server->address(), name);
+    entry.members.push_back(std::move(m));
+    changed = added = true;
+  }
+  if (!addresses.empty())
+    entry.resolved = true;
+  if (changed)
+    rebuild();
+  if (added)
+    on_available_();
+}
+
+void BackendSet::on_health_change(Server& server) {
+  if (server.up())
+    log::info("frontend {}: server {} ({}) is UP", frontend_.name, server.address(),
+              config::format_endpoint(server.name()));
+  else
+    log::warn("frontend {}: server {} ({}) is DOWN: {}", frontend_.name, server.address(),
+              config::format_endpoint(server.name()), server.last_check_error());
+  if (server.up())
+    on_available_();
+}
+
+void BackendSet::rebuild() {
+  servers_.clear();
+  for (auto& entry : entries_) {
+    auto& members = entry->members;
+    members.erase(std::remove_if(members.begin(), members.end(),
+                                 [](const Member& m) {
+                                   return m.server->vanished() && m.server->counters.current == 0;
+                                 }),
+                  members.end());
+    for (Member& m : members)
+      servers_.push_back(m.server);
+  }
+}
+
+void BackendSet::released(Server& server) {
+  if (server.vanished() && server.counters.current == 0)
+    rebuild();
+}
+
+ServerPtr BackendSet::pick(const Server* avoid) {
+  bool any_up = std::any_of(servers_.begin(), servers_.end(),
+                            [](const ServerPtr& s) { return s->usable(false); });
+  Server* chosen = policy_.pick(
+      servers_, [any_up](const Server& s) { return s.usable(!any_up); }, avoid);
+  if (!chosen)
+    return nullptr;
+  for (const ServerPtr& s : servers_)
+    if (s.get() == chosen)
+      return s;
+  return nullptr;
+}
+
+int BackendSet::set_state(const std::string& address, config::ServerState state) {
+  int matched = 0;
+  for (auto& entry : entries_) {
+    bool by_name = config::format_endpoint(entry->backend.address) == address;
+    if (by_name) {
+      entry->backend.state = state;
+      for (config::Backend& b : frontend_.backends)
+        if (b.address == entry->backend.address)
+          b.state = state;
+      if (entry->members.empty())
+        ++matched;
+    }
+    for (Member& m : entry->members)
+      if (by_name || m.server->address() == address) {
+        m.server->set_state(state);
+        ++matched;
+      }
+  }
+  if (matched && state == config::ServerState::enabled)
+    on_available_();
+  return matched;
+}
+
+std::vector<BackendSet::Name> BackendSet::names() const {
+  std::vector<Name> out;
+  for (const auto& entry : entries_) {
+    Name n;
+    n.backend = entry->backend;
+    n.resolved = entry->resolved;
+    n.error = entry->error;
+    n.servers =
+        static_cast<size_t>(std::count_if(entry->members.begin(), entry->members.end(),
+                                          [](const Member& m) { return !m.server->vanished(); }));
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+void BackendSet::update(const config::Frontend& frontend) {
+  bool check_changed = !(frontend.check == frontend_.check);
+  frontend_ = frontend;
+  policy_.set_balance(frontend.balance);
+  std::vector<std::unique_ptr<Entry>> next;
+  for (const config::Backend& b : frontend.backends) {
+    auto it = std::find_if(entries_.begin(), entries_.end(),
+                           [&](const auto& e) { return e && e->backend.address == b.address; });
+    if (it != entries_.end()) {
+      Entry& e = **it;
+      e.backend = b;
+      for (Member& m : e.members) {
+        m.server->set_maxconn(b.maxconn);
+        m.server->set_state(b.state);
+        if (check_changed && !m.server->vanished()) {
+          m.check.reset();
+          if (frontend.check.enabled)
+            m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend.check,
+                                                    [this](Server& s) { on_health_change(s); });
+        }
+      }
+      if (e.resolver)
+        e.resolver->set_interval(frontend.resolve_interval);
+      next.push_back(std::move(*it));
+    } else {
+      auto e = std::make_unique<Entry>();
+      e->backend = b;
+      next.push_back(std::move(e));
+      if (started_)
+        start_entry(*next.back());
+    }
+  }
+  for (auto& old : entries_)
+    if (old)
+      for (Member& m : old->members)
+        log::info("frontend {}: server {} ({}) removed from the configuration", frontend_.name,
+                  m.server->address(), config::format_endpoint(m.server->name()));
+  entries_ = std::move(next); // removed entries: resolvers and checks stop; servers live on
+                              // in their sessions
+  rebuild();
+  on_available_();
+}
+
+} // namespace hamba::balance

@@ -1,0 +1,97 @@
+// TCP-connect health checks; see health_check.h.
+#include "balance/health_check.h"
+
+#include <chrono>
+
+namespace hamba::balance {
+
+namespace {
+int64_t unix_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+} // namespace
+
+HealthCheck::HealthCheck(uv_loop_t* loop, ServerPtr server, const config::HealthCheck& params,
+                         Callback on_change)
+    : loop_(loop), server_(std::move(server)), params_(params), on_change_(std::move(on_change)) {
+  uvx::check(timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }), "uv_timer_init");
+  timer_.set_data(this);
+  // The first probe soon, spread a little so many servers are not checked in one burst.
+  uint64_t first = reinterpret_cast<uintptr_t>(this) / 64 % 100;
+  uv_timer_start(
+      timer_.get(),
+      [](uv_timer_t* t) {
+        if (auto* self = uvx::Handle<uv_timer_t>::owner<HealthCheck>(t))
+          self->on_timer();
+      },
+      first, 0);
+}
+
+HealthCheck::~HealthCheck() {
+  if (connect_)
+    connect_->data = nullptr; // its callback (ECANCELED, after the close) only frees it
+}
+
+void HealthCheck::on_timer() {
+  if (probe_) {
+    finish_probe(false, "timeout");
+    return;
+  }
+  start_probe();
+}
+
+void HealthCheck::start_probe() {
+  auto restart = [this](uint64_t delay) {
+    uv_timer_start(
+        timer_.get(),
+        [](uv_timer_t* t) {
+          if (auto* self = uvx::Handle<uv_timer_t>::owner<HealthCheck>(t))
+            self->on_timer();
+        },
+        delay, 0);
+  };
+  int rc = probe_.init([&](uv_tcp_t* h) { return uv_tcp_init(loop_, h); });
+  if (rc == 0) {
+    auto* req = new uv_connect_t{};
+    req->data = this;
+    rc =
+        uv_tcp_connect(req, probe_.get(), server_->sockaddr_ptr(), [](uv_connect_t* r, int status) {
+          auto* self = static_cast<HealthCheck*>(r->data);
+          delete r;
+          if (!self)
+            return;
+          self->connect_ = nullptr;
+          self->finish_probe(status == 0, status == 0 ? std::string() : uvx::error_text(status));
+        });
+    if (rc == 0) {
+      connect_ = req;
+      restart(static_cast<uint64_t>(params_.timeout.count()));
+      return;
+    }
+    delete req;
+  }
+  probe_.close();
+  // Could not even start (no file descriptors?): a failure, like a refused connect.
+  server_->record_check(false, uvx::error_text(rc), params_.rise, params_.fall, unix_ms());
+  restart(static_cast<uint64_t>(params_.interval.count()));
+}
+
+void HealthCheck::finish_probe(bool ok, const std::string& error) {
+  if (connect_) {
+    connect_->data = nullptr;
+    connect_ = nullptr;
+  }
+  probe_.close();
+  uv_timer_start(
+      timer_.get(),
+      [](uv_timer_t* t) {
+        if (auto* self = uvx::Handle<uv_timer_t>::owner<HealthCheck>(t))
+          self->on_timer();
+      },
+      static_cast<uint64_t>(params_.interval.count()), 0);
+  if (server_->record_check(ok, error, params_.rise, params_.fall, unix_ms()))
+    on_change_(*server_); // last: the callback may destroy this check
+}
+
+} // namespace hamba::balance

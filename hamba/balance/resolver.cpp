@@ -1,0 +1,102 @@
+// Periodic, non-blocking name resolution for backends; see resolver.h.
+#include "balance/resolver.h"
+
+#include <algorithm>
+#include <cstring>
+#include <netdb.h>
+#include <netinet/in.h>
+
+namespace hamba::balance {
+
+bool parse_ip_literal(const std::string& host, uint16_t port, sockaddr_storage& out) {
+  std::memset(&out, 0, sizeof out);
+  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&out)) == 0)
+    return true;
+  std::memset(&out, 0, sizeof out);
+  return uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&out)) == 0;
+}
+
+Resolver::Resolver(uv_loop_t* loop, config::Endpoint name, config::Duration interval,
+                   Callback callback)
+    : loop_(loop), name_(std::move(name)), interval_(interval), callback_(std::move(callback)) {}
+
+Resolver::~Resolver() {
+  if (pending_) {
+    pending_->data = nullptr; // the callback only frees the request now
+    uv_cancel(reinterpret_cast<uv_req_t*>(pending_));
+  }
+}
+
+void Resolver::start() {
+  sockaddr_storage literal;
+  if (parse_ip_literal(name_.host, name_.port, literal)) {
+    callback_(0, {literal});
+    return;
+  }
+  uvx::check(timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }), "uv_timer_init");
+  timer_.set_data(this);
+  resolve_now();
+}
+
+void Resolver::schedule() {
+  uv_timer_start(
+      timer_.get(),
+      [](uv_timer_t* t) {
+        if (auto* self = uvx::Handle<uv_timer_t>::owner<Resolver>(t))
+          self->resolve_now();
+      },
+      static_cast<uint64_t>(interval_.count()), 0);
+}
+
+void Resolver::resolve_now() {
+  if (pending_)
+    return;
+  auto* req = new uv_getaddrinfo_t{};
+  req->data = this;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  std::string port = std::to_string(name_.port);
+  int rc = uv_getaddrinfo(
+      loop_, req,
+      [](uv_getaddrinfo_t* r, int status, addrinfo* result) {
+        auto* self = static_cast<Resolver*>(r->data);
+        if (self)
+          self->on_resolved(status, result);
+        else
+          uv_freeaddrinfo(result);
+        delete r;
+      },
+      name_.host.c_str(), port.c_str(), &hints);
+  if (rc < 0) {
+    delete req;
+    schedule();
+    callback_(rc, {}); // last: the callback may destroy this resolver
+    return;
+  }
+  pending_ = req;
+}
+
+void Resolver::on_resolved(int status, addrinfo* result) {
+  pending_ = nullptr;
+  std::vector<sockaddr_storage> addresses;
+  if (status == 0) {
+    for (addrinfo* ai = result; ai; ai = ai->ai_next) {
+      if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+        continue;
+      sockaddr_storage a{};
+      std::memcpy(&a, ai->ai_addr, ai->ai_addrlen);
+      bool seen = std::any_of(addresses.begin(), addresses.end(), [&](const sockaddr_storage& b) {
+        return std::memcmp(&a, &b, sizeof a) == 0;
+      });
+      if (!seen)
+        addresses.push_back(a);
+    }
+  }
+  uv_freeaddrinfo(result);
+  schedule();
+  callback_(status, addresses);
+}
+
+} // namespace hamba::balance

@@ -1,0 +1,48 @@
+// Resolves one backend name, again and again, without blocking the loop (uv_getaddrinfo runs
+// in libuv's thread pool). An IP literal is parsed at once and never resolved again.
+//
+//     Resolver r(loop, {"rng", 80}, 5s, [](int status, std::vector<sockaddr_storage> addrs) {...});
+//     r.start();   // first answer as soon as it comes, then every interval
+//
+// The callback gets status 0 and every address (IPv4 and IPv6, deduplicated, in resolver
+// order), or a libuv error (UV_EAI_NONAME: the name does not exist, now) and no address.
+#pragma once
+
+#include "config/config.h"
+#include "uv_handle.h"
+
+#include <functional>
+#include <sys/socket.h>
+#include <vector>
+
+namespace hamba::balance {
+
+class Resolver {
+public:
+  using Callback = std::function<void(int status, const std::vector<sockaddr_storage>& addresses)>;
+  Resolver(uv_loop_t* loop, config::Endpoint name, config::Duration interval, Callback callback);
+  ~Resolver();
+  Resolver(const Resolver&) = delete;
+  Resolver& operator=(const Resolver&) = delete;
+
+  void start();
+  void set_interval(config::Duration interval) { interval_ = interval; }
+  const config::Endpoint& name() const { return name_; }
+
+private:
+  void resolve_now();
+  void on_resolved(int status, addrinfo* result);
+  void schedule();
+
+  uv_loop_t* loop_;
+  config::Endpoint name_;
+  config::Duration interval_;
+  Callback callback_;
+  uvx::Handle<uv_timer_t> timer_;
+  uv_getaddrinfo_t* pending_ = nullptr; // owned by libuv until its callback runs
+};
+
+// Parses an IPv4 or IPv6 literal with a port; false when `host` is a name to resolve.
+bool parse_ip_literal(const std::string& host, uint16_t port, sockaddr_storage& out);
+
+} // namespace hamba::balance

@@ -1,0 +1,54 @@
+// Server health bookkeeping (rise/fall) and address formatting; see server.h.
+#include "balance/server.h"
+
+#include <cstring>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <uv.h>
+
+namespace hamba::balance {
+
+std::string format_sockaddr(const sockaddr* address) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (address->sa_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(address);
+    uv_ip6_name(in6, host, sizeof host);
+    return fmt::format("[{}]:{}", host, ntohs(in6->sin6_port));
+  }
+  auto* in4 = reinterpret_cast<const sockaddr_in*>(address);
+  uv_ip4_name(in4, host, sizeof host);
+  return fmt::format("{}:{}", host, ntohs(in4->sin_port));
+}
+
+Server::Server(config::Endpoint name, const sockaddr* address, int maxconn)
+    : name_(std::move(name)), maxconn_(maxconn) {
+  std::memcpy(&address_, address,
+              address->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+  address_text_ = format_sockaddr(address);
+}
+
+bool Server::record_check(bool ok, const std::string& error, int rise, int fall, int64_t now_ms) {
+  last_check_ok_ = ok;
+  last_check_time_ms_ = now_ms;
+  last_check_error_ = ok ? std::string() : error;
+  if (!ok)
+    ++counters.checks_failed;
+  if (up_) {
+    failures_ = ok ? 0 : failures_ + 1;
+    if (failures_ >= fall) {
+      up_ = false;
+      successes_ = 0;
+      return true;
+    }
+  } else {
+    successes_ = ok ? successes_ + 1 : 0;
+    if (successes_ >= rise) {
+      up_ = true;
+      failures_ = 0;
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace hamba::balance

@@ -1,0 +1,84 @@
+// One backend server: an address to connect to, its health, its administrative state and its
+// counters. Plain data shared (std::shared_ptr) by the BackendSet that lists it and by every
+// session connected to it, so a server that leaves the configuration or DNS keeps its counters
+// until its last session ends. Written only on the event loop thread; read by stats.
+#pragma once
+
+#include "config/config.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <sys/socket.h>
+
+namespace hamba::balance {
+
+struct ServerCounters {
+  uint64_t current = 0;        // sessions connecting or connected to this server now
+  uint64_t total = 0;          // sessions that got connected to it
+  uint64_t bytes_in = 0;       // client -> server
+  uint64_t bytes_out = 0;      // server -> client
+  uint64_t connect_errors = 0; // connects refused or timed out
+  uint64_t retries = 0;        // failed connects retried on another server
+  uint64_t checks_failed = 0;  // failed health checks
+};
+
+class Server {
+public:
+  Server(config::Endpoint name, const sockaddr* address, int maxconn);
+
+  // The backend as configured ("rng:80"): several servers share a name that resolves to
+  // several addresses.
+  const config::Endpoint& name() const { return name_; }
+  // The resolved address, "10.0.0.3:80" ("[fd00::3]:80").
+  const std::string& address() const { return address_text_; }
+  const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&address_); }
+
+  int maxconn() const { return maxconn_; }
+  void set_maxconn(int n) { maxconn_ = n; }
+
+  // Health (from checks): a server starts up, so the first connections need no wait; checks
+  // and failed connects (retried elsewhere) take it down.
+  bool up() const { return up_; }
+  config::ServerState state() const { return state_; }
+  void set_state(config::ServerState s) { state_ = s; }
+  // The name no longer resolves to this address: no new sessions, existing ones finish.
+  bool vanished() const { return vanished_; }
+  void set_vanished(bool v) { vanished_ = v; }
+
+  // May take a new session (ignoring maxconn): enabled, not vanished, and up (unless
+  // `ignore_health`, used when every server is down).
+  bool usable(bool ignore_health) const {
+    return state_ == config::ServerState::enabled && !vanished_ && (up_ || ignore_health);
+  }
+  bool has_room() const { return counters.current < static_cast<uint64_t>(maxconn_); }
+
+  // Records one health check; returns true when the server went up or down because of it.
+  bool record_check(bool ok, const std::string& error, int rise, int fall, int64_t now_ms);
+  bool last_check_ok() const { return last_check_ok_; }
+  int64_t last_check_time_ms() const { return last_check_time_ms_; } // Unix ms, 0 = never
+  const std::string& last_check_error() const { return last_check_error_; }
+
+  ServerCounters counters;
+
+private:
+  config::Endpoint name_;
+  sockaddr_storage address_{};
+  std::string address_text_;
+  int maxconn_;
+  bool up_ = true;
+  config::ServerState state_ = config::ServerState::enabled;
+  bool vanished_ = false;
+  int successes_ = 0; // consecutive, while down
+  int failures_ = 0;  // consecutive, while up
+  bool last_check_ok_ = false;
+  int64_t last_check_time_ms_ = 0;
+  std::string last_check_error_;
+};
+
+using ServerPtr = std::shared_ptr<Server>;
+
+// "10.0.0.3:80" or "[fd00::3]:80" for an IPv4 or IPv6 socket address.
+std::string format_sockaddr(const sockaddr* address);
+
+} // namespace hamba::balance

@@ -1,0 +1,79 @@
+// The command line as data: which action to run and with what configuration.
+//
+//     hamba 80 rng1:80 rng2 80          -> Action::run, one frontend on port 80, two backends
+//     hamba --balance leastconn 80 a:1  -> options apply to the frontend
+//     hamba debugconfig 80 a:1          -> Action::debugconfig (prints the config as YAML)
+//
+// parse() never touches the network or the file system; it only reads words and the
+// environment (every option also has a variable, for compose files). Errors throw UsageError,
+// whose what() names the bad word; main turns it into exit status 2.
+#pragma once
+
+#include "config/config.h"
+
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace hamba::cli {
+
+enum class Action {
+  usage,       // no argument at all: print the usage
+  help,        // --help
+  version,     // --version
+  run,         // `hamba [run] [CONFIG...]`: serve (an empty config is allowed with `run`)
+  reconfigure, // hand a new config to the running instance (control socket, issue 3)
+  debugconfig, // print the configuration the words mean, run nothing
+  showconfig,  // print the running instance's configuration
+  enable,      // server admin state of `target` (issue 3)
+  disable,
+  drain,
+};
+
+// Tunables given as options or environment variables; unset ones leave the config's defaults.
+struct Options {
+  std::optional<config::Duration> connect_timeout;  // --connect-timeout, HAMBA_CONNECT_TIMEOUT
+  std::optional<config::Duration> idle_timeout;     // --idle-timeout, HAMBA_IDLE_TIMEOUT
+  std::optional<config::Duration> check_interval;   // --check-interval, HAMBA_CHECK_INTERVAL
+  std::optional<config::Duration> resolve_interval; // --resolve-interval, HAMBA_RESOLVE_INTERVAL
+  std::optional<config::Duration> grace;            // --grace, HAMBA_GRACE
+  std::optional<int> maxconn;                       // --maxconn, HAMBA_MAXCONN (global)
+  std::optional<int> server_maxconn;                // --server-maxconn, HAMBA_SERVER_MAXCONN
+  std::optional<int> retries;                       // --retries, HAMBA_RETRIES
+  std::optional<config::Balance> balance;           // --balance, HAMBA_BALANCE
+  std::optional<std::string> admin;                 // --admin, ADMIN or HAMBA_ADMIN
+  bool operator==(const Options&) const = default;
+};
+
+struct Command {
+  Action action = Action::usage;
+  config::Config config;                 // from the words, with the options applied
+  bool has_frontend = false;             // the words named a port and backends
+  std::vector<std::string> config_files; // --config FILE (repeatable), HAMBA_CONFIG
+  std::string control_path;              // --control PATH, HAMBA_CONTROL ("" = the default)
+  std::string target;                    // enable|disable|drain HOST:PORT
+  Options options;                       // as given, to apply on top of --config files too
+};
+
+// Bad command line; what() is one line naming the bad word.
+class UsageError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// The environment variables parse() reads, by name (main passes the real ones; tests a map).
+using Environment = std::map<std::string, std::string>;
+Environment environment_from_process();
+
+// argv without the program name. Throws UsageError.
+Command parse(std::vector<std::string> args, const Environment& env);
+
+// Applies the options on top of a configuration (every frontend, every backend).
+void apply_options(const Options& options, config::Config& config);
+
+// The text printed for no argument and for --help.
+std::string usage_text();
+
+} // namespace hamba::cli

@@ -1,0 +1,45 @@
+// The usage text (no argument, --help): every form of the command line and every option.
+#include "cli/command.h"
+
+namespace hamba::cli {
+
+std::string usage_text() {
+  return R"(hamba: a small, fast TCP load balancer and ambassador.
+
+Usage:
+  hamba [OPTIONS] [ADDR:]PORT BACKEND...   listen on PORT (all addresses, or ADDR only) and
+                                           balance connections over the backends
+  hamba run [CONFIG...]                    the same; with no CONFIG start empty and wait for
+                                           `hamba reconfigure`
+  hamba reconfigure CONFIG...              hand a new configuration to the running hamba
+                                           (established connections finish on their backend)
+  hamba debugconfig CONFIG...              print the configuration CONFIG means (YAML), run nothing
+  hamba showconfig                         print the running hamba's configuration
+  hamba enable|disable|drain HOST:PORT     change one backend's state in the running hamba
+
+CONFIG is `[ADDR:]PORT BACKEND...` or `--config FILE.yaml`. A BACKEND is HOST:PORT or two words
+HOST PORT (forms may be mixed); IPv6 addresses go in brackets: [::1]:6379. A backend name is
+resolved again and again: every address it resolves to is a server of its own.
+
+Options (each also read from the environment variable shown; the option wins):
+  --connect-timeout D   HAMBA_CONNECT_TIMEOUT   backend connect timeout (default 5s)
+  --idle-timeout D      HAMBA_IDLE_TIMEOUT      close connections idle that long (default 50s)
+  --check-interval D    HAMBA_CHECK_INTERVAL    health check (TCP connect) interval (default 2s)
+  --resolve-interval D  HAMBA_RESOLVE_INTERVAL  backend names resolved again (default 5s)
+  --maxconn N           HAMBA_MAXCONN           connections in all; more wait to be accepted (256)
+  --server-maxconn N    HAMBA_SERVER_MAXCONN    connections per backend; more are queued (32)
+  --balance ALGO        HAMBA_BALANCE           roundrobin (default) or leastconn
+  --retries N           HAMBA_RETRIES           other backends tried when a connect fails (3)
+  --grace D             HAMBA_GRACE             on SIGTERM, time given to connections (5s)
+  --admin ADDR:PORT     ADMIN, HAMBA_ADMIN      serve the stats page and /metrics there
+  --control PATH        HAMBA_CONTROL           control socket of the running hamba
+  --config FILE         HAMBA_CONFIG            read the configuration from a YAML file
+  -h, --help                                    print this help
+  -V, --version                                 print the version
+Durations: 250ms, 5s, 2m, 1h (a bare number is milliseconds).
+
+Exit status: 0 success, 1 run-time error (address in use, ...), 2 bad command line.
+)";
+}
+
+} // namespace hamba::cli

@@ -1,0 +1,232 @@
+// The configuration model's checks and printing: validate(), to_yaml(), and the duration and
+// endpoint syntax shared by the command line and the YAML file (see config.h).
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <charconv>
+#include <fmt/format.h>
+#include <set>
+#include <yaml-cpp/yaml.h>
+
+namespace hamba::config {
+
+namespace {
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// `port` is the port part of `whole`; both are named in errors.
+uint16_t parse_port(std::string_view port, const std::string& whole) {
+  if (port.empty())
+    throw ConfigError(fmt::format("\"{}\" has no port (write HOST:PORT)", whole));
+  if (!all_digits(port))
+    throw ConfigError(fmt::format("port \"{}\" in \"{}\" is not a number", port, whole));
+  unsigned long value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc{} || value < 1 || value > 65535)
+    throw ConfigError(fmt::format("port {} in \"{}\" is out of range 1-65535", port, whole));
+  return static_cast<uint16_t>(value);
+}
+
+bool is_ip_literal(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+const char* balance_name(Balance b) {
+  return b == Balance::leastconn ? "leastconn" : "roundrobin";
+}
+
+const char* state_name(ServerState s) {
+  switch (s) {
+  case ServerState::enabled:
+    return "enabled";
+  case ServerState::disabled:
+    return "disabled";
+  case ServerState::drain:
+    return "drain";
+  }
+  return "enabled";
+}
+
+void check_positive(Duration d, const std::string& what, const std::string& where) {
+  if (d.count() <= 0)
+    throw ConfigError(fmt::format("{}: {} must be more than 0", where, what));
+}
+
+} // namespace
+
+Duration parse_duration(const std::string& text) {
+  std::string_view s = text;
+  size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9')
+    ++digits;
+  if (digits == 0)
+    throw ConfigError(fmt::format("\"{}\" is not a duration (write 250ms, 5s, 2m or 1h)", text));
+  long long value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + digits, value);
+  if (ec != std::errc{} || value > 1'000'000'000LL)
+    throw ConfigError(fmt::format("duration \"{}\" is too large", text));
+  std::string_view unit = s.substr(digits);
+  long long factor = 0;
+  if (unit.empty() || unit == "ms")
+    factor = 1;
+  else if (unit == "s")
+    factor = 1000;
+  else if (unit == "m")
+    factor = 60'000;
+  else if (unit == "h")
+    factor = 3'600'000;
+  else
+    throw ConfigError(fmt::format("\"{}\" is not a duration (write 250ms, 5s, 2m or 1h)", text));
+  return Duration(value * factor);
+}
+
+std::string format_duration(Duration d) {
+  long long ms = d.count();
+  if (ms != 0 && ms % 3'600'000 == 0)
+    return fmt::format("{}h", ms / 3'600'000);
+  if (ms != 0 && ms % 60'000 == 0)
+    return fmt::format("{}m", ms / 60'000);
+  if (ms != 0 && ms % 1000 == 0)
+    return fmt::format("{}s", ms / 1000);
+  return fmt::format("{}ms", ms);
+}
+
+Endpoint parse_endpoint(const std::string& text) {
+  Endpoint e;
+  if (text.empty())
+    throw ConfigError("empty address (write HOST:PORT)");
+  if (text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos)
+      throw ConfigError(fmt::format("\"{}\" has no closing ']'", text));
+    e.host = text.substr(1, close - 1);
+    unsigned char buf[16];
+    if (inet_pton(AF_INET6, e.host.c_str(), buf) != 1)
+      throw ConfigError(fmt::format("\"{}\" in \"{}\" is not an IPv6 address", e.host, text));
+    if (close + 1 >= text.size() || text[close + 1] != ':')
+      throw ConfigError(fmt::format("\"{}\" has no port (write [ADDRESS]:PORT)", text));
+    e.port = parse_port(std::string_view(text).substr(close + 2), text);
+    return e;
+  }
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    if (!all_digits(text))
+      throw ConfigError(fmt::format("\"{}\" has no port (write HOST:PORT)", text));
+    e.port = parse_port(text, text);
+    return e;
+  }
+  if (text.find(':') != colon)
+    throw ConfigError(
+        fmt::format("\"{}\": write IPv6 addresses in brackets, as [{}]:PORT", text, text));
+  e.host = text.substr(0, colon);
+  e.port = parse_port(std::string_view(text).substr(colon + 1), text);
+  return e;
+}
+
+std::string format_endpoint(const Endpoint& e) {
+  if (e.host.find(':') != std::string::npos)
+    return fmt::format("[{}]:{}", e.host, e.port);
+  return fmt::format("{}:{}", e.host, e.port);
+}
+
+void validate(const Config& config) {
+  if (config.maxconn < 1)
+    throw ConfigError(fmt::format("maxconn {} must be at least 1", config.maxconn));
+  if (config.grace.count() < 0)
+    throw ConfigError("grace must not be negative");
+  if (!config.admin.empty()) {
+    Endpoint admin = parse_endpoint(config.admin);
+    if (!admin.host.empty() && !is_ip_literal(admin.host))
+      throw ConfigError(fmt::format("admin address \"{}\" is not an IP address", admin.host));
+  }
+  std::set<std::string> names;
+  std::set<uint16_t> ports;
+  for (const Frontend& f : config.frontends) {
+    std::string where = fmt::format("frontend \"{}\"", f.name);
+    if (f.name.empty())
+      throw ConfigError(fmt::format("frontend on {} has no name", format_endpoint(f.bind)));
+    if (!names.insert(f.name).second)
+      throw ConfigError(fmt::format("two frontends are named \"{}\"", f.name));
+    if (f.bind.port == 0)
+      throw ConfigError(fmt::format("{}: port 0 is out of range 1-65535", where));
+    if (!f.bind.host.empty() && !is_ip_literal(f.bind.host))
+      throw ConfigError(
+          fmt::format("{}: bind address \"{}\" is not an IP address", where, f.bind.host));
+    // Two frontends on one port conflict unless both name distinct specific addresses; keep the
+    // rule simple and clear: one frontend per port.
+    if (!ports.insert(f.bind.port).second)
+      throw ConfigError(fmt::format("{}: port {} is used twice", where, f.bind.port));
+    if (f.backends.empty())
+      throw ConfigError(fmt::format("{}: no backend (write HOST:PORT after the port)", where));
+    check_positive(f.connect_timeout, "connect_timeout", where);
+    check_positive(f.idle_timeout, "idle_timeout", where);
+    check_positive(f.resolve_interval, "resolve_interval", where);
+    check_positive(f.check.interval, "check interval", where);
+    check_positive(f.check.timeout, "check timeout", where);
+    if (f.retries < 0)
+      throw ConfigError(fmt::format("{}: retries {} must not be negative", where, f.retries));
+    if (f.check.rise < 1 || f.check.fall < 1)
+      throw ConfigError(fmt::format("{}: check rise and fall must be at least 1", where));
+    std::set<std::string> seen;
+    for (const Backend& b : f.backends) {
+      std::string addr = format_endpoint(b.address);
+      if (b.address.host.empty())
+        throw ConfigError(fmt::format("{}: backend \"{}\" has no host", where, addr));
+      if (b.address.port == 0)
+        throw ConfigError(
+            fmt::format("{}: backend \"{}\": port 0 is out of range 1-65535", where, addr));
+      if (b.maxconn < 1)
+        throw ConfigError(fmt::format("{}: backend \"{}\": maxconn {} must be at least 1", where,
+                                      addr, b.maxconn));
+      if (!seen.insert(addr).second)
+        throw ConfigError(fmt::format("{}: backend \"{}\" is listed twice", where, addr));
+    }
+  }
+}
+
+std::string to_yaml(const Config& config) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "maxconn" << YAML::Value << config.maxconn;
+  out << YAML::Key << "grace" << YAML::Value << format_duration(config.grace);
+  if (!config.admin.empty())
+    out << YAML::Key << "admin" << YAML::Value << config.admin;
+  out << YAML::Key << "frontends" << YAML::Value << YAML::BeginSeq;
+  for (const Frontend& f : config.frontends) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << YAML::DoubleQuoted << f.name;
+    out << YAML::Key << "bind" << YAML::Value << YAML::DoubleQuoted << format_endpoint(f.bind);
+    out << YAML::Key << "balance" << YAML::Value << balance_name(f.balance);
+    out << YAML::Key << "connect_timeout" << YAML::Value << format_duration(f.connect_timeout);
+    out << YAML::Key << "idle_timeout" << YAML::Value << format_duration(f.idle_timeout);
+    out << YAML::Key << "retries" << YAML::Value << f.retries;
+    out << YAML::Key << "resolve_interval" << YAML::Value << format_duration(f.resolve_interval);
+    out << YAML::Key << "check" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    if (!f.check.enabled)
+      out << YAML::Key << "enabled" << YAML::Value << false;
+    out << YAML::Key << "interval" << YAML::Value << format_duration(f.check.interval);
+    out << YAML::Key << "timeout" << YAML::Value << format_duration(f.check.timeout);
+    out << YAML::Key << "rise" << YAML::Value << f.check.rise;
+    out << YAML::Key << "fall" << YAML::Value << f.check.fall;
+    out << YAML::EndMap;
+    out << YAML::Key << "backends" << YAML::Value << YAML::BeginSeq;
+    for (const Backend& b : f.backends) {
+      out << YAML::BeginMap;
+      out << YAML::Key << "address" << YAML::Value << YAML::DoubleQuoted
+          << format_endpoint(b.address);
+      out << YAML::Key << "maxconn" << YAML::Value << b.maxconn;
+      out << YAML::Key << "state" << YAML::Value << state_name(b.state);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+} // namespace hamba::config

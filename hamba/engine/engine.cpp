@@ -1,0 +1,210 @@
+// Frontends, sessions, timeouts and graceful shutdown; see engine.h.
+#include "engine/engine.h"
+
+#include "log/log.h"
+#include "net/session.h"
+
+#include <algorithm>
+
+namespace hamba::engine {
+
+namespace {
+// How often session timeouts are checked: timeouts are at most this late, and no session needs
+// a timer of its own.
+constexpr uint64_t kSweepMs = 250;
+
+std::string describe(const config::Frontend& f) {
+  std::string backends;
+  for (const config::Backend& b : f.backends)
+    backends += (backends.empty() ? "" : ", ") + config::format_endpoint(b.address);
+  return fmt::format(
+      "{} ({}): {}",
+      config::format_endpoint({f.bind.host.empty() ? "0.0.0.0" : f.bind.host, f.bind.port}),
+      f.balance == config::Balance::leastconn ? "leastconn" : "roundrobin", backends);
+}
+} // namespace
+
+Engine::Engine(uv_loop_t* loop) : loop_(loop) {
+  uvx::check(sweep_timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }),
+             "uv_timer_init");
+  sweep_timer_.set_data(this);
+  uv_timer_start(
+      sweep_timer_.get(),
+      [](uv_timer_t* t) {
+        if (auto* self = uvx::Handle<uv_timer_t>::owner<Engine>(t))
+          self->sweep();
+      },
+      kSweepMs, kSweepMs);
+  uvx::check(reaper_.init([&](uv_check_t* c) { return uv_check_init(loop_, c); }), "uv_check_init");
+  reaper_.set_data(this);
+}
+
+Engine::~Engine() {
+  for (net::Session* s = sessions_; s;) {
+    net::Session* next = s->next;
+    s->close();
+    s = next;
+  }
+  reap();
+  for (auto& f : frontends_)
+    f->retire();
+  for (auto& f : retired_)
+    f->retire();
+}
+
+void Engine::apply(const config::Config& config) {
+  config::validate(config);
+  std::vector<std::shared_ptr<Frontend>> next;
+  std::vector<std::shared_ptr<Frontend>> opened;
+  // Open the new listeners first: if one fails, nothing has changed yet.
+  try {
+    for (const config::Frontend& f : config.frontends) {
+      auto it = std::find_if(frontends_.begin(), frontends_.end(),
+                             [&](const auto& old) { return old->config().bind == f.bind; });
+      if (it != frontends_.end()) {
+        next.push_back(*it);
+        continue;
+      }
+      auto fe = std::make_shared<Frontend>(*this, f);
+      fe->start();
+      opened.push_back(fe);
+      next.push_back(fe);
+    }
+  } catch (...) {
+    for (auto& fe : opened)
+      fe->retire();
+    throw;
+  }
+  for (auto& old : frontends_) {
+    if (std::find(next.begin(), next.end(), old) != next.end())
+      continue;
+    log::info("frontend {}: removed, no longer listening on {}", old->config().name,
+              config::format_endpoint(old->config().bind));
+    old->retire();
+    if (old->counters().current > 0)
+      retired_.push_back(old);
+  }
+  for (size_t i = 0; i < next.size(); ++i) {
+    const config::Frontend& f = config.frontends[i];
+    bool is_new = std::find(opened.begin(), opened.end(), next[i]) != opened.end();
+    if (!is_new && next[i]->config() == f)
+      continue;
+    if (!is_new)
+      next[i]->update(f);
+    log::info("frontend {}: listening on {}", f.name, describe(f));
+  }
+  frontends_ = std::move(next);
+  config_ = config;
+  for (auto& f : frontends_)
+    f->accept_pending();
+}
+
+int Engine::set_server_state(const std::string& address, config::ServerState state) {
+  int matched = 0;
+  for (auto& f : frontends_)
+    matched += f->backends().set_state(address, state);
+  for (config::Frontend& f : config_.frontends)
+    for (config::Backend& b : f.backends)
+      if (config::format_endpoint(b.address) == address)
+        b.state = state;
+  return matched;
+}
+
+void Engine::add_session(net::Session* session) {
+  session->prev = nullptr;
+  session->next = sessions_;
+  if (sessions_)
+    sessions_->prev = session;
+  sessions_ = session;
+  ++session_count_;
+}
+
+void Engine::remove_session(net::Session* session) {
+  if (session->prev)
+    session->prev->next = session->next;
+  else
+    sessions_ = session->next;
+  if (session->next)
+    session->next->prev = session->prev;
+  // `next` is kept: the sweep may still be walking through this session.
+  --session_count_;
+  graveyard_.push_back(session);
+  if (graveyard_.size() == 1)
+    uv_check_start(reaper_.get(), [](uv_check_t* c) {
+      if (auto* self = uvx::Handle<uv_check_t>::owner<Engine>(c))
+        self->reap();
+    });
+  // A slot is free: clients waiting in the accept queue may come in.
+  if (can_accept())
+    for (auto& f : frontends_)
+      f->accept_pending();
+  std::erase_if(retired_, [](const auto& f) { return f->counters().current == 0; });
+  check_shutdown_done();
+}
+
+void Engine::reap() {
+  std::vector<net::Session*> dead;
+  dead.swap(graveyard_);
+  for (net::Session* s : dead)
+    delete s;
+  if (graveyard_.empty() && reaper_)
+    uv_check_stop(reaper_.get());
+}
+
+void Engine::sweep() {
+  uint64_t now = uv_now(loop_);
+  std::vector<net::Session*> expired;
+  for (net::Session* s = sessions_; s; s = s->next)
+    if (s->expired(now))
+      expired.push_back(s);
+  // Sessions finished meanwhile stay allocated until reap(), after this callback.
+  for (net::Session* s : expired)
+    s->on_timeout();
+}
+
+void Engine::shutdown(config::Duration grace, std::function<void()> done) {
+  if (shutting_down_)
+    return;
+  shutting_down_ = true;
+  on_shutdown_done_ = std::move(done);
+  for (auto& f : frontends_) {
+    f->stop_listening();
+    f->retire(); // also closes clients still waiting for a server
+  }
+  log::info("shutting down: {} connection(s) get up to {} to finish", session_count_,
+            config::format_duration(grace));
+  if (session_count_ > 0) {
+    uvx::check(grace_timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }),
+               "uv_timer_init");
+    grace_timer_.set_data(this);
+    uv_timer_start(
+        grace_timer_.get(),
+        [](uv_timer_t* t) {
+          auto* self = uvx::Handle<uv_timer_t>::owner<Engine>(t);
+          if (!self)
+            return;
+          log::warn("grace period over: closing {} connection(s)", self->session_count_);
+          std::vector<net::Session*> open;
+          for (net::Session* s = self->sessions_; s; s = s->next)
+            open.push_back(s);
+          for (net::Session* s : open)
+            s->close();
+          self->check_shutdown_done();
+        },
+        static_cast<uint64_t>(grace.count()), 0);
+  }
+  check_shutdown_done();
+}
+
+void Engine::check_shutdown_done() {
+  if (!shutting_down_ || session_count_ > 0 || !on_shutdown_done_)
+    return;
+  grace_timer_.close();
+  sweep_timer_.close();
+  auto done = std::move(on_shutdown_done_);
+  on_shutdown_done_ = nullptr;
+  log::info("all connections closed");
+  done();
+}
+
+} // namespace hamba::engine

@@ -1,0 +1,84 @@
+// The engine: every frontend and every session of one hamba process, on one libuv loop.
+//
+//     engine::Engine engine(loop);
+//     engine.apply(config);     // initial configuration, and every live reconfigure
+//     uv_run(loop, UV_RUN_DEFAULT);
+//
+// apply() keeps the listeners whose bind address is unchanged, opens new ones first (so a
+// bind error leaves the running configuration untouched) and closes removed ones; sessions
+// keep their server, new connections follow the new configuration. Counters are read through
+// frontends() (stats, /metrics); set_server_state() serves enable/disable/drain.
+//
+// Everything runs on the loop's thread; nothing here is thread-safe.
+#pragma once
+
+#include "config/config.h"
+#include "engine/frontend.h"
+#include "uv_handle.h"
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace hamba::net {
+class Session;
+}
+
+namespace hamba::engine {
+
+class Engine {
+public:
+  explicit Engine(uv_loop_t* loop);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Validates and applies `config`. Throws config::ConfigError (invalid) or net::ListenError
+  // (a new bind address cannot be used); either way the running configuration stays.
+  void apply(const config::Config& config);
+  // The configuration in use, with admin states changed by set_server_state().
+  const config::Config& config() const { return config_; }
+  const std::vector<std::shared_ptr<Frontend>>& frontends() const { return frontends_; }
+
+  // enable / disable / drain: every server whose backend name or address is `address`
+  // ("HOST:PORT"), in every frontend. Returns how many matched (0: unknown address).
+  int set_server_state(const std::string& address, config::ServerState state);
+
+  // Graceful stop: stop accepting, give established sessions up to `grace` to end, close the
+  // rest, then call `done` (once, from the loop). Health checks and DNS stop at once.
+  void shutdown(config::Duration grace, std::function<void()> done);
+  bool shutting_down() const { return shutting_down_; }
+
+  size_t session_count() const { return session_count_; }
+  uv_loop_t* loop() const { return loop_; }
+
+  // --- for frontends and sessions ---
+  bool can_accept() const {
+    return !shutting_down_ && session_count_ < static_cast<size_t>(config_.maxconn);
+  }
+  void add_session(net::Session* session);
+  // The session is finished and deletes itself after this returns.
+  void remove_session(net::Session* session);
+
+private:
+  void sweep();
+  void reap();
+  void check_shutdown_done();
+
+  uv_loop_t* loop_;
+  config::Config config_;
+  std::vector<std::shared_ptr<Frontend>> frontends_;
+  std::vector<std::shared_ptr<Frontend>> retired_; // removed; kept until their sessions end
+  net::Session* sessions_ = nullptr;               // intrusive list of every live session
+  size_t session_count_ = 0;
+  uvx::Handle<uv_timer_t> sweep_timer_; // timeouts: connect, queue, idle
+  uvx::Handle<uv_timer_t> grace_timer_;
+  // Deferred deletion: finished sessions are deleted after the current loop phase, so no
+  // callback of this round can see freed memory.
+  std::vector<net::Session*> graveyard_;
+  uvx::Handle<uv_check_t> reaper_;
+  bool shutting_down_ = false;
+  std::function<void()> on_shutdown_done_;
+};
+
+} // namespace hamba::engine

@@ -1,0 +1,73 @@
+// A frontend's listener, queue and backend set; see frontend.h.
+#include "engine/frontend.h"
+
+#include "engine/engine.h"
+#include "log/log.h"
+#include "net/session.h"
+
+#include <algorithm>
+
+namespace hamba::engine {
+
+Frontend::Frontend(Engine& engine, const config::Frontend& config)
+    : engine_(engine), config_(config),
+      backends_(engine.loop(), config, [this] { serve_queue(); }) {}
+
+Frontend::~Frontend() = default;
+
+void Frontend::start() {
+  listener_ =
+      std::make_unique<net::Listener>(engine_.loop(), config_.bind, [this] { accept_pending(); });
+  backends_.start();
+}
+
+void Frontend::update(const config::Frontend& config) {
+  config_ = config;
+  backends_.update(config);
+}
+
+void Frontend::stop_listening() {
+  if (listener_) {
+    listener_->close();
+    listener_.reset();
+  }
+}
+
+void Frontend::retire() {
+  stop_listening();
+  backends_.stop();
+  while (!queue_.empty())
+    queue_.front()->close(); // dequeues itself
+}
+
+void Frontend::accept_pending() {
+  // shared_from_this: the session keeps its frontend alive.
+  while (listener_ && listener_->pending() && engine_.can_accept())
+    net::Session::accept(shared_from_this(), *listener_);
+}
+
+void Frontend::enqueue(net::Session* session) {
+  queue_.push_back(session);
+  counters_.queued = queue_.size();
+}
+
+void Frontend::dequeue(net::Session* session) {
+  auto it = std::find(queue_.begin(), queue_.end(), session);
+  if (it != queue_.end())
+    queue_.erase(it);
+  counters_.queued = queue_.size();
+}
+
+void Frontend::serve_queue() {
+  while (!queue_.empty()) {
+    balance::ServerPtr server = backends_.pick();
+    if (!server)
+      return;
+    net::Session* s = queue_.front();
+    queue_.pop_front();
+    counters_.queued = queue_.size();
+    s->connect(std::move(server));
+  }
+}
+
+} // namespace hamba::engine

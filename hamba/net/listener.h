@@ -1,0 +1,46 @@
+// A listening TCP socket: binds [ADDR]:PORT and reports new connections.
+//
+// The owner decides when to accept: a connection that is not accepted stays with libuv, which
+// stops watching the socket until accept() is called, so further clients wait in the kernel's
+// accept queue (the global maxconn rule: above it, connections wait, none are refused).
+#pragma once
+
+#include "config/config.h"
+#include "uv_handle.h"
+
+#include <functional>
+#include <stdexcept>
+
+namespace hamba::net {
+
+// Binding failed; what() is a full sentence naming the address ("cannot listen on
+// 127.0.0.1:80: EADDRINUSE (address already in use)").
+class ListenError : public std::runtime_error {
+public:
+  ListenError(const std::string& what, int rc) : std::runtime_error(what), code(rc) {}
+  int code;
+};
+
+class Listener {
+public:
+  // Binds and listens at once; throws ListenError. An empty host means every IPv4 address.
+  Listener(uv_loop_t* loop, const config::Endpoint& bind, std::function<void()> on_connection);
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  // Accepts the waiting connection into `client` (initialised by the caller). Returns a libuv
+  // error code (0 on success).
+  int accept(uv_tcp_t* client);
+  // A connection is waiting to be accepted (reported but not accepted yet).
+  bool pending() const { return pending_; }
+  const config::Endpoint& bind() const { return bind_; }
+  void close() { tcp_.close(); }
+
+private:
+  config::Endpoint bind_;
+  std::function<void()> on_connection_;
+  uvx::Handle<uv_tcp_t> tcp_;
+  bool pending_ = false;
+};
+
+} // namespace hamba::net

@@ -1,0 +1,361 @@
+// The proxied connection: connect with retries, then the pump; see session.h.
+#include "net/session.h"
+
+#include "engine/engine.h"
+#include "engine/frontend.h"
+#include "log/log.h"
+
+#include <cstring>
+#include <sys/socket.h>
+
+namespace hamba::net {
+
+namespace {
+
+Session* session_of(const void* handle) {
+  return uvx::Handle<uv_tcp_t>::owner<Session>(handle);
+}
+
+void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
+  buf->base = read_buffer();
+  buf->len = kBufferSize;
+}
+
+// Makes the coming close send a RST instead of a FIN (what uv_tcp_close_reset does), so a
+// reset on one side is passed on as a reset.
+void arm_reset(const uvx::Handle<uv_tcp_t>& tcp) {
+  uv_os_fd_t fd;
+  if (tcp && uv_fileno(tcp.base(), &fd) == 0) {
+    linger l{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+}
+
+std::string peer_name(const uvx::Handle<uv_tcp_t>& tcp) {
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (!tcp || uv_tcp_getpeername(tcp.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return "?";
+  return balance::format_sockaddr(reinterpret_cast<sockaddr*>(&addr));
+}
+
+} // namespace
+
+void Session::accept(std::shared_ptr<engine::Frontend> frontend, Listener& listener) {
+  engine::Engine& engine = frontend->engine();
+  auto* s = new Session(std::move(frontend));
+  int rc = s->client_.init([&](uv_tcp_t* h) { return uv_tcp_init(engine.loop(), h); });
+  if (rc == 0)
+    rc = listener.accept(s->client_.get());
+  if (rc < 0) {
+    log::warn("frontend {}: accept failed: {}", s->frontend_->config().name, uvx::error_text(rc));
+    delete s;
+    return;
+  }
+  s->client_.set_data(s);
+  engine.add_session(s);
+  s->start();
+}
+
+Session::Session(std::shared_ptr<engine::Frontend> frontend) : frontend_(std::move(frontend)) {}
+
+Session::~Session() = default; // everything was released by finish()
+
+void Session::start() {
+  auto& c = frontend_->mutable_counters();
+  ++c.total;
+  ++c.current;
+  uv_tcp_nodelay(client_.get(), 1);
+  pick_and_connect(nullptr);
+}
+
+void Session::pick_and_connect(const balance::Server* failed) {
+  last_activity_ = uv_now(frontend_->engine().loop());
+  balance::ServerPtr server = frontend_->backends().pick(failed);
+  if (!server) {
+    // Every server is full (or none is known yet): wait, as HAProxy's queue does, until one
+    // has room or the connect timeout passes.
+    state_ = State::queued;
+    frontend_->enqueue(this);
+    return;
+  }
+  connect(std::move(server));
+}
+
+void Session::connect(balance::ServerPtr server) {
+  state_ = State::connecting;
+  server_ = std::move(server);
+  ++server_->counters.current;
+  ++attempts_;
+  last_activity_ = uv_now(frontend_->engine().loop());
+  int rc = backend_.init([&](uv_tcp_t* h) { return uv_tcp_init(frontend_->engine().loop(), h); });
+  if (rc == 0) {
+    backend_.set_data(this);
+    connect_ = new uv_connect_t{};
+    connect_->data = this;
+    rc = uv_tcp_connect(connect_, backend_.get(), server_->sockaddr_ptr(),
+                        [](uv_connect_t* req, int status) {
+                          auto* self = static_cast<Session*>(req->data);
+                          delete req;
+                          if (self) {
+                            self->connect_ = nullptr;
+                            self->on_connected(status);
+                          }
+                        });
+    if (rc < 0) {
+      delete connect_;
+      connect_ = nullptr;
+    }
+  }
+  if (rc < 0)
+    connect_failed(uvx::error_text(rc));
+}
+
+void Session::on_connected(int status) {
+  if (status < 0) {
+    connect_failed(uvx::error_text(status));
+    return;
+  }
+  ++server_->counters.total;
+  start_relaying();
+}
+
+void Session::connect_failed(const std::string& why) {
+  if (connect_) {
+    connect_->data = nullptr; // its callback (ECANCELED) only frees it
+    connect_ = nullptr;
+  }
+  backend_.close();
+  balance::ServerPtr failed = server_;
+  ++failed->counters.connect_errors;
+  const auto& cfg = frontend_->config();
+  bool retry = attempts_ <= cfg.retries && !frontend_->engine().shutting_down();
+  log::warn("frontend {}: cannot connect to server {} ({}): {}{}", cfg.name, failed->address(),
+            config::format_endpoint(failed->name()), why, retry ? "; trying the next server" : "");
+  release_server();
+  if (retry) {
+    ++failed->counters.retries;
+    pick_and_connect(failed.get());
+    return;
+  }
+  ++frontend_->mutable_counters().failed;
+  log::warn("frontend {}: closing client {}: no server reached after {} attempt(s)", cfg.name,
+            peer_name(client_), attempts_);
+  finish(End::no_server, false, false);
+}
+
+void Session::start_relaying() {
+  state_ = State::relaying;
+  last_activity_ = uv_now(frontend_->engine().loop());
+  uv_tcp_nodelay(backend_.get(), 1);
+  auto read_cb = [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    if (Session* self = session_of(stream))
+      self->on_read(stream, nread, buf);
+  };
+  int rc = uv_read_start(client_.stream(), on_alloc, read_cb);
+  if (rc == 0)
+    rc = uv_read_start(backend_.stream(), on_alloc, read_cb);
+  if (rc < 0)
+    finish(End::error, true, true);
+}
+
+void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  int dir = stream == client_.stream() ? 0 : 1;
+  if (nread > 0) {
+    last_activity_ = uv_now(frontend_->engine().loop());
+    auto n = static_cast<uint64_t>(nread);
+    if (dir == 0) {
+      server_->counters.bytes_in += n;
+      frontend_->mutable_counters().bytes_in += n;
+    } else {
+      server_->counters.bytes_out += n;
+      frontend_->mutable_counters().bytes_out += n;
+    }
+    forward(dir, buf->base, static_cast<size_t>(nread));
+  } else if (nread == UV_EOF) {
+    on_eof(dir);
+  } else if (nread < 0) {
+    // Reset (or another error) on the source: pass it on as a reset to the other side.
+    finish(End::reset, dir == 1, dir == 0);
+  }
+}
+
+void Session::forward(int dir, char* data, size_t len) {
+  Direction& d = dirs_[dir];
+  uv_stream_t* dst = destination(dir);
+  size_t written = 0;
+  if (d.pending == 0) {
+    uv_buf_t b = uv_buf_init(data, static_cast<unsigned>(len));
+    int rc = uv_try_write(dst, &b, 1);
+    if (rc >= 0)
+      written = static_cast<size_t>(rc);
+    else if (rc != UV_EAGAIN) {
+      // The destination is gone (reset, EPIPE): reset the source too.
+      finish(End::reset, dir == 0, dir == 1);
+      return;
+    }
+    if (written == len)
+      return;
+  }
+  WriteBlock* block = acquire_block();
+  block->req.data = this;
+  block->direction = static_cast<uint8_t>(dir);
+  block->size = static_cast<uint32_t>(len - written);
+  std::memcpy(block->data, data + written, len - written);
+  WriteBlock** tail = &d.in_flight;
+  while (*tail)
+    tail = &(*tail)->next;
+  *tail = block;
+  d.pending += block->size;
+  uv_buf_t b = uv_buf_init(block->data, block->size);
+  int rc = uv_write(&block->req, dst, &b, 1, [](uv_write_t* req, int status) {
+    auto* blk = reinterpret_cast<WriteBlock*>(req);
+    if (auto* self = static_cast<Session*>(req->data))
+      self->on_write_done(blk, status);
+    else
+      release_block(blk);
+  });
+  if (rc < 0) {
+    *tail = nullptr;
+    d.pending -= block->size;
+    release_block(block);
+    finish(End::reset, dir == 0, dir == 1);
+    return;
+  }
+  // Backpressure: read no more from this source until the remainder is written.
+  uv_read_stop(source(dir));
+}
+
+void Session::on_write_done(WriteBlock* block, int status) {
+  Direction& d = dirs_[block->direction];
+  int dir = block->direction;
+  for (WriteBlock** p = &d.in_flight; *p; p = &(*p)->next)
+    if (*p == block) {
+      *p = block->next;
+      break;
+    }
+  d.pending -= block->size;
+  release_block(block);
+  if (status < 0) {
+    finish(End::reset, dir == 0, dir == 1);
+    return;
+  }
+  last_activity_ = uv_now(frontend_->engine().loop());
+  if (d.pending == 0 && !d.eof && state_ == State::relaying) {
+    int rc = uv_read_start(source(dir), on_alloc,
+                           [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+                             if (Session* self = session_of(stream))
+                               self->on_read(stream, nread, buf);
+                           });
+    if (rc < 0)
+      finish(End::error, true, true);
+  }
+}
+
+void Session::on_eof(int dir) {
+  Direction& d = dirs_[dir];
+  d.eof = true;
+  uv_read_stop(source(dir));
+  // Half-close: shut the other side's write half; libuv does it after the pending writes.
+  d.shutdown = new uv_shutdown_t{};
+  d.shutdown->data = this;
+  int rc = uv_shutdown(d.shutdown, destination(dir), [](uv_shutdown_t* req, int status) {
+    auto* self = static_cast<Session*>(req->data);
+    if (self)
+      self->on_shutdown_done(self->dirs_[0].shutdown == req ? 0 : 1, status);
+    delete req;
+  });
+  if (rc < 0) {
+    delete d.shutdown;
+    d.shutdown = nullptr;
+    finish(End::error, false, false);
+  }
+}
+
+void Session::on_shutdown_done(int dir, int status) {
+  Direction& d = dirs_[dir];
+  d.shutdown = nullptr;
+  d.shut = true;
+  if (status < 0)
+    finish(End::reset, dir == 1, dir == 0);
+  else if (dirs_[0].shut && dirs_[1].shut)
+    finish(End::normal, false, false);
+}
+
+bool Session::expired(uint64_t now) const {
+  if (finished_)
+    return false;
+  const auto& cfg = frontend_->config();
+  uint64_t limit = static_cast<uint64_t>(
+      (state_ == State::relaying ? cfg.idle_timeout : cfg.connect_timeout).count());
+  return now - last_activity_ >= limit;
+}
+
+void Session::on_timeout() {
+  if (finished_)
+    return;
+  const auto& cfg = frontend_->config();
+  switch (state_) {
+  case State::connecting:
+    connect_failed("connect timeout");
+    return;
+  case State::queued:
+    ++frontend_->mutable_counters().timeouts;
+    ++frontend_->mutable_counters().failed;
+    log::warn("frontend {}: closing client {}: no server had room within {}", cfg.name,
+              peer_name(client_), config::format_duration(cfg.connect_timeout));
+    finish(End::timeout, false, false);
+    return;
+  case State::relaying:
+    ++frontend_->mutable_counters().timeouts;
+    finish(End::timeout, false, false);
+    return;
+  }
+}
+
+void Session::close() {
+  finish(End::normal, false, false);
+}
+
+void Session::release_server() {
+  if (!server_)
+    return;
+  --server_->counters.current;
+  balance::ServerPtr s = std::move(server_);
+  frontend_->backends().released(*s);
+  frontend_->serve_queue();
+}
+
+void Session::finish(End how, bool reset_client, bool reset_backend) {
+  if (finished_)
+    return;
+  finished_ = true;
+  (void)how;
+  if (state_ == State::queued)
+    frontend_->dequeue(this);
+  if (connect_) {
+    connect_->data = nullptr;
+    connect_ = nullptr;
+  }
+  for (Direction& d : dirs_) {
+    for (WriteBlock* b = d.in_flight; b; b = b->next)
+      b->req.data = nullptr; // libuv cancels them after the close; their callback frees them
+    d.in_flight = nullptr;
+    d.pending = 0;
+    if (d.shutdown) {
+      d.shutdown->data = nullptr;
+      d.shutdown = nullptr;
+    }
+  }
+  if (reset_client)
+    arm_reset(client_);
+  if (reset_backend)
+    arm_reset(backend_);
+  client_.close();
+  backend_.close();
+  --frontend_->mutable_counters().current;
+  release_server();
+  frontend_->engine().remove_session(this);
+}
+
+} // namespace hamba::net

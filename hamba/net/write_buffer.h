@@ -1,0 +1,35 @@
+// Buffers of the connection pump (net/session.cpp), sized once here.
+//
+// Every read goes into one loop-wide buffer (read_buffer()): nothing is allocated per read.
+// The pump first tries to write what it read straight to the other side (uv_try_write); only a
+// remainder the kernel did not take is copied into a WriteBlock, which carries its own
+// uv_write_t and lives until libuv's write callback, even if the session is gone by then. A
+// session holds blocks only while a write is pending, so an idle session holds none; released
+// blocks go to a small free list for the next one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <uv.h>
+
+namespace hamba::net {
+
+// Size of one read and of one WriteBlock: also the most a session buffers per direction, since
+// reading pauses as soon as anything is pending (the backpressure rule).
+constexpr size_t kBufferSize = 32 * 1024;
+
+struct WriteBlock {
+  uv_write_t req;    // req.data: the owning session, or nullptr once it is gone
+  WriteBlock* next;  // the owner's chain of blocks in flight
+  uint32_t size;     // bytes in data
+  uint8_t direction; // which of the owner's directions it belongs to
+  char data[kBufferSize];
+};
+
+// The one buffer reads land in (single-threaded loop; consumed before the next read).
+char* read_buffer();
+
+WriteBlock* acquire_block();
+void release_block(WriteBlock* block);
+
+} // namespace hamba::net
