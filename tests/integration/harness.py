@@ -103,8 +103,12 @@ class Process:
         """Wait for exit and return the exit code (negative: killed by that signal)."""
         return self.proc.wait(timeout=timeout)
 
-    def stop(self, sig=signal.SIGTERM, timeout=10.0):
-        """Send sig, wait for exit, SIGKILL if it does not come; return the exit code."""
+    def stop(self, sig=None, timeout=10.0):
+        """Send sig (default SIGTERM), wait for exit, SIGKILL if it does not come; return the
+        exit code."""
+        # (the default cannot be written signal.SIGTERM: in the class body `signal` is the method)
+        if sig is None:
+            sig = signal.SIGTERM
         self.signal(sig)
         try:
             return self.proc.wait(timeout=timeout)
