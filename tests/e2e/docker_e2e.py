@@ -1,0 +1,297 @@
+"""Shared helpers for the Docker end-to-end tests (stdlib only, real docker and docker-compose).
+
+Every test script builds the images once through `build_images()` (the Docker layer cache makes
+later calls cheap), runs compose projects and containers through context managers that tear them
+down even when a test fails, and ends by checking that nothing of its run is left behind.
+
+    from docker_e2e import Stack, build_images, require_docker, hash_rate
+    require_docker()                     # unittest.SkipTest when no Docker engine answers
+    build_images()
+    with Stack("examples/plain.yml") as stack:
+        stack.up("--scale", "worker=10")
+        print(hash_rate(stack.webui_port))
+
+Addresses used: published ports on 127.0.0.1 only, and the host's address on Docker's default
+bridge (the gateway, e.g. 172.17.0.1) for the "remote" Redis that stacks reach from their own
+networks. Nothing else.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+import urllib.request
+import uuid
+
+from harness import free_port
+
+SOURCE_DIR = os.environ.get("HAMBA_SOURCE_DIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+
+# Dockerfile target -> image name, as the compose files name them.
+IMAGES = {
+    "hamba": "hamba",
+    "rng": "dockercoins/rng",
+    "hasher": "dockercoins/hasher",
+    "worker": "dockercoins/worker",
+    "webui": "dockercoins/webui",
+}
+REDIS_IMAGE = "redis:7"
+
+# One id per test process: every project and container it makes carries it, so the final check
+# (and a human) can tell what belongs to which run.
+RUN_ID = f"e2e{os.getpid()}{uuid.uuid4().hex[:4]}"
+LABEL = f"hamba-e2e={RUN_ID}"
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run(args, timeout=300, check=True, env=None, quiet=False):
+    """Runs a command, returns its CompletedProcess (text); fails the test with its output."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                              env=full_env, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"{' '.join(args)}: still running after {timeout}s\n"
+                             f"{e.stdout or ''}{e.stderr or ''}") from None
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}\n"
+                             f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")
+    if not quiet and proc.returncode != 0:
+        log(f"{' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    return proc
+
+
+def require_docker():
+    """Skips the whole test (exit 0) when no Docker engine answers; anything else must work."""
+    if shutil.which("docker") is None:
+        raise unittest.SkipTest("docker is not installed (.ci/run installs it and starts dockerd)")
+    probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
+                           capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0:
+        why = (probe.stderr.strip().splitlines() or ["docker info failed"])[-1]
+        raise unittest.SkipTest(f"no Docker engine answers ({why}); start dockerd or run .ci/run")
+
+
+def compose_command():
+    """docker-compose (1.29, Debian's) when installed, else Compose v2 (`docker compose`)."""
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    raise AssertionError("neither docker-compose nor `docker compose` is installed "
+                         "(scripts/docker-setup installs Debian's docker-compose)")
+
+
+_built = False
+
+
+def build_images():
+    """Makes the base images if needed and builds every target of the Dockerfile once."""
+    global _built
+    if _built:
+        return
+    run([os.path.join(SOURCE_DIR, "scripts", "offline-images")], timeout=900)
+    for target, image in IMAGES.items():
+        start = time.monotonic()
+        # The legacy builder and BuildKit alike build only the stages up to these targets (the
+        # Dockerfile puts `test` after them), so no test suite runs here.
+        run(["docker", "build", "--target", target, "-t", image, SOURCE_DIR], timeout=1800)
+        log(f"built {image} ({time.monotonic() - start:.1f} s)")
+    _built = True
+
+
+def bridge_gateway():
+    """The host's address on Docker's default bridge: how containers reach the host."""
+    out = run(["docker", "network", "inspect", "bridge", "-f",
+               "{{range .IPAM.Config}}{{.Gateway}} {{end}}"]).stdout.split()
+    if not out:
+        raise AssertionError("Docker's default bridge network has no gateway address")
+    return out[0]
+
+
+def http_get(url, timeout=5.0):
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.status, resp.read()
+
+
+def webui_json(port):
+    _, body = http_get(f"http://127.0.0.1:{port}/json")
+    data = json.loads(body)
+    return float(data["now"]), int(data.get("hashes") or 0), int(data.get("coins") or 0)
+
+
+def rng_hostname(port):
+    """Which rng answered a new connection to 127.0.0.1:port (its `GET /` names its host)."""
+    _, body = http_get(f"http://127.0.0.1:{port}/", timeout=5)
+    text = body.decode()
+    if not text.startswith("RNG running on "):
+        raise AssertionError(f"unexpected answer from an rng: {text!r}")
+    return text.split()[-1]
+
+
+def hostnames_seen(port, requests=8):
+    """The set of rng hosts that answered `requests` new connections to port."""
+    return {rng_hostname(port) for _ in range(requests)}
+
+
+def wait_until(what, predicate, timeout=60.0, interval=0.25):
+    """Polls predicate() until it returns a true value (returned); fails after timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (OSError, ValueError, KeyError) as e:
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last})")
+
+
+def wait_mining(port, timeout=60.0):
+    """Waits until the webui on port shows the hash counter moving."""
+    first = wait_until(f"webui on port {port} to answer /json", lambda: webui_json(port),
+                       timeout=timeout)
+    wait_until(f"the hash counter behind port {port} to move",
+               lambda: webui_json(port)[1] > first[1], timeout=timeout)
+
+
+def hash_rate(port, window=10.0, poll=0.2):
+    """Hashes per second as the web page computes it, from /json's `hashes` and `now`, over about
+    `window` seconds. Workers add their work to the counter about once a second, so the rate is
+    taken between the first and the last change seen (both observed within `poll`), which keeps
+    the error near poll/window instead of one update in the window."""
+    def next_change(after_hashes, deadline):
+        while time.monotonic() < deadline:
+            now, hashes, _ = webui_json(port)
+            if hashes != after_hashes:
+                return now, hashes
+            time.sleep(poll)
+        raise AssertionError(f"hash counter behind port {port} stopped at {after_hashes}")
+
+    _, h = webui_json(port)
+    t0, h0 = next_change(h, time.monotonic() + 15)
+    t1, h1 = t0, h0
+    end = time.monotonic() + window
+    while time.monotonic() < end:
+        now, hashes, _ = webui_json(port)
+        if hashes != h1:
+            t1, h1 = now, hashes
+        time.sleep(poll)
+    if t1 - t0 < window / 2:
+        raise AssertionError(f"too few counter updates behind port {port} in {window}s")
+    return (h1 - h0) / (t1 - t0)
+
+
+class Stack:
+    """One compose project (one "host" of the workshop) from a compose file of the repository,
+    with its published ports on 127.0.0.1 at free ports. Torn down (containers, networks,
+    volumes) on exit, whatever happened."""
+
+    def __init__(self, compose_file, name="stack", env=None):
+        self.file = os.path.join(SOURCE_DIR, compose_file)
+        self.project = f"{RUN_ID}{name}".lower()
+        self.webui_port, self.rng_port, self.hasher_port = free_port(), free_port(), free_port()
+        self.env = {"PUBLISH_IP": "127.0.0.1", "WEBUI_PORT": str(self.webui_port),
+                    "RNG_PORT": str(self.rng_port), "HASHER_PORT": str(self.hasher_port)}
+        self.env.update(env or {})
+        self.compose = compose_command()
+
+    def cmd(self, *args, timeout=300, check=True):
+        return run([*self.compose, "-f", self.file, "-p", self.project, *args], timeout=timeout,
+                   check=check, env=self.env)
+
+    def up(self, *args):
+        self.cmd("up", "-d", "--no-build", *args)
+        return self
+
+    def down(self):
+        """Stops and removes the project; returns how long that took in seconds."""
+        start = time.monotonic()
+        self.cmd("down", "-v", "--remove-orphans", timeout=120)
+        return time.monotonic() - start
+
+    def containers(self, service=None, all_states=False):
+        """Ids of the project's containers (of one service if given)."""
+        filters = ["--filter", f"label=com.docker.compose.project={self.project}"]
+        if service:
+            filters += ["--filter", f"label=com.docker.compose.service={service}"]
+        return run(["docker", "ps", "-q", "--no-trunc", *(["-a"] if all_states else []),
+                    *filters]).stdout.split()
+
+    def logs(self, service):
+        return self.cmd("logs", "--no-color", service).stdout
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cmd("down", "-v", "--remove-orphans", "-t", "5", timeout=180, check=False)
+        return False
+
+
+class Container:
+    """One `docker run -d` container labelled with this run's id, removed on exit."""
+
+    def __init__(self, image, *args, docker_args=()):
+        self.id = run(["docker", "run", "-d", "--label", LABEL, *docker_args, image,
+                       *args]).stdout.strip()
+
+    def port(self, private):
+        """(host address, host port) that the container's private port is published on."""
+        out = run(["docker", "port", self.id, str(private)]).stdout.split()[0]
+        host, _, port = out.rpartition(":")
+        return host, int(port)
+
+    def exec(self, *args, check=True):
+        return run(["docker", "exec", self.id, *args], check=check)
+
+    def inspect(self, fmt):
+        return run(["docker", "inspect", "-f", fmt, self.id]).stdout.strip()
+
+    def remove(self):
+        run(["docker", "rm", "-f", "-v", self.id], check=False, quiet=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def redis_hashes(container_id):
+    """The `hashes` counter of the Redis running in a container, read with its own redis-cli."""
+    out = run(["docker", "exec", container_id, "redis-cli", "GET", "hashes"]).stdout.strip()
+    return int(out) if out.isdigit() else 0
+
+
+def assert_nothing_left(test):
+    """Fails if any container, network or volume of this run still exists."""
+    leftovers = run(["docker", "ps", "-a", "-q", "--filter", f"label={LABEL}"]).stdout.split()
+    names = run(["docker", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()
+    leftovers += [n for n in names if n.startswith(RUN_ID)]
+    networks = run(["docker", "network", "ls", "--format", "{{.Name}}"]).stdout.split()
+    leftovers += [n for n in networks if n.startswith(RUN_ID)]
+    volumes = run(["docker", "volume", "ls", "--format", "{{.Name}}"]).stdout.split()
+    leftovers += [v for v in volumes if v.startswith(RUN_ID)]
+    test.assertEqual(leftovers, [], "left behind after the test")
+
+
+def main():
+    """unittest.main with output that says what was skipped and why."""
+    unittest.main(verbosity=2, buffer=False)
+
+
+if __name__ == "__main__":
+    sys.exit("docker_e2e.py is a helper module; run the test_*.py scripts")

@@ -1,0 +1,128 @@
+"""The images themselves: runtime-only contents and sizes, hamba as a drop-in for jpetazzo/hamba
+(both argument forms, ADMIN stats, reconfigure through `docker exec`, usage), and a `docker stop`
+of every image that takes well under a second (the programs handle SIGTERM as PID 1)."""
+
+import time
+import unittest
+
+from docker_e2e import (IMAGES, LABEL, REDIS_IMAGE, RUN_ID, Container, assert_nothing_left,
+                        build_images, hostnames_seen, http_get, log, main, require_docker, run,
+                        wait_until)
+
+
+class ImagesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_docker()
+        build_images()
+        cls.net = f"{RUN_ID}net"
+        run(["docker", "network", "create", "--label", LABEL, cls.net])
+        # Two rng backends that hamba finds by name on the test's network, like www1 and www2 in
+        # the workshop's `docker run -d -p 80 jpetazzo/hamba 80 www1:1234 www2:2345`.
+        cls.backends = []
+        for name in ("www1", "www2"):
+            cls.backends.append(Container(IMAGES["rng"], docker_args=[
+                "--network", cls.net, "--network-alias", name, "--hostname", name]))
+
+    @classmethod
+    def tearDownClass(cls):
+        for c in getattr(cls, "backends", []):
+            c.remove()
+        if hasattr(cls, "net"):
+            run(["docker", "network", "rm", cls.net], check=False)
+
+    def hamba(self, *args, docker_args=()):
+        return Container(IMAGES["hamba"], *args, docker_args=[
+            "--network", self.net, "-p", "127.0.0.1::80", *docker_args])
+
+    def test_runtime_images_hold_no_build_tools_and_are_small(self):
+        size = {}
+        for image in [*IMAGES.values(), REDIS_IMAGE, "debian:bookworm-slim"]:
+            size[image] = int(run(["docker", "image", "inspect", "-f", "{{.Size}}",
+                                   image]).stdout) / 1e6
+            log(f"image size {image}: {size[image]:.1f} MB")
+        for image in IMAGES.values():
+            probe = run(["docker", "run", "--rm", "--entrypoint", "/bin/sh", image, "-c",
+                         "command -v cc c++ g++ cmake make apt-get >/dev/null && "
+                         "command -v cc c++ g++ cmake make || true"])
+            self.assertEqual(probe.stdout.strip(), "", f"{image} carries build tools")
+            # The runtime libraries and one stripped executable on top of the base image.
+            self.assertLess(size[image] - size["debian:bookworm-slim"], 40, image)
+
+    def test_both_argument_forms_balance_over_both_backends(self):
+        for form in (["80", "www1:80", "www2:80"], ["80", "www1", "80", "www2", "80"]):
+            with self.subTest(form=" ".join(form)), self.hamba(*form) as lb:
+                _, port = lb.port(80)
+                seen = wait_until(f"hamba {' '.join(form)} to reach both rng",
+                                  lambda: (s := hostnames_seen(port)) == {"www1", "www2"} and s,
+                                  timeout=30)
+                self.assertEqual(seen, {"www1", "www2"})
+
+    def test_whole_command_in_one_word_is_split(self):
+        with self.hamba("80 www1:80 www2:80") as lb:
+            _, port = lb.port(80)
+            wait_until("hamba given one word to reach both rng",
+                       lambda: hostnames_seen(port) == {"www1", "www2"}, timeout=30)
+
+    def test_admin_serves_stats(self):
+        with self.hamba("80", "www1:80", docker_args=["-e", "ADMIN=0.0.0.0:9000",
+                                                      "-p", "127.0.0.1::9000"]) as lb:
+            _, port = lb.port(9000)
+            status, body = wait_until("the ADMIN stats page",
+                                      lambda: http_get(f"http://127.0.0.1:{port}/"), timeout=20)
+            self.assertEqual(status, 200)
+            self.assertIn("www1", body.decode(errors="replace"))
+
+    def test_reconfigure_through_docker_exec(self):
+        with self.hamba("80", "www1:80") as lb:
+            _, port = lb.port(80)
+            wait_until("hamba to reach www1", lambda: hostnames_seen(port, 3) == {"www1"},
+                       timeout=30)
+            lb.exec("hamba", "reconfigure", "80", "www2", "80")
+            wait_until("new connections to go to www2 only",
+                       lambda: hostnames_seen(port, 4) == {"www2"}, timeout=30)
+            self.assertIn("www2", lb.exec("hamba", "showconfig").stdout)
+            bad = lb.exec("hamba", "reconfigure", "80", "www1:notaport", check=False)
+            self.assertNotEqual(bad.returncode, 0, "an invalid reconfigure was accepted")
+            self.assertIn("notaport", bad.stdout + bad.stderr)
+            self.assertEqual(hostnames_seen(port, 4), {"www2"}, "invalid config replaced the good one")
+            self.assertEqual(lb.inspect("{{.RestartCount}} {{.State.Running}}"), "0 true")
+
+    def test_no_argument_prints_usage(self):
+        out = run(["docker", "run", "--rm", "--label", LABEL, IMAGES["hamba"]], check=False)
+        text = out.stdout + out.stderr
+        for word in ("reconfigure", "debugconfig", "showconfig", "run"):
+            self.assertIn(word, text)
+
+    def test_docker_stop_takes_well_under_a_second(self):
+        cases = {
+            "hamba": (IMAGES["hamba"], ["80", "www1:80"]),
+            "rng": (IMAGES["rng"], []),
+            "hasher": (IMAGES["hasher"], []),
+            # No Redis, rng or hasher on this network: both keep retrying, and must still stop.
+            "webui": (IMAGES["webui"], []),
+            "worker": (IMAGES["worker"], []),
+        }
+        for name, (image, args) in cases.items():
+            with self.subTest(image=name), Container(image, *args,
+                                                     docker_args=["--network", self.net]) as c:
+                time.sleep(1.0)  # let it start and reach its steady state (serving or retrying)
+                self.assertEqual(c.inspect("{{.State.Running}}"), "true",
+                                 f"{name} exited at start: {run(['docker', 'logs', c.id]).stderr}")
+                start = time.monotonic()
+                run(["docker", "stop", "-t", "10", c.id])
+                took = time.monotonic() - start
+                code = c.inspect("{{.State.ExitCode}}")
+                log(f"docker stop {name}: {took:.2f} s, exit code {code}")
+                self.assertLess(took, 1.0, f"docker stop {name} waited for the kill")
+                self.assertNotEqual(code, "137", f"{name} was killed, not stopped")
+
+
+class NothingLeftTest(unittest.TestCase):
+    def test_zz_nothing_left(self):
+        require_docker()
+        assert_nothing_left(self)
+
+
+if __name__ == "__main__":
+    main()

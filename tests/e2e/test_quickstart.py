@@ -1,0 +1,58 @@
+"""The README's Quick start: the root docker-compose.yml runs DockerCoins with hamba as `rng`, the
+web UI answers and mines, and `docker-compose down` is done in seconds with nothing left. Also:
+every compose file of the repository is valid for the installed Compose, and the remote-Redis
+ones refuse to start without the variables that say where Redis is."""
+
+import glob
+import os
+import unittest
+
+from docker_e2e import (SOURCE_DIR, Stack, assert_nothing_left, build_images, http_get, log, main,
+                        require_docker, rng_hostname, wait_mining, wait_until)
+
+
+class QuickStartTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_docker()
+
+    def test_compose_files_are_valid(self):
+        files = ["docker-compose.yml"] + sorted(
+            os.path.relpath(f, SOURCE_DIR) for f in glob.glob(os.path.join(SOURCE_DIR,
+                                                                          "examples", "*.yml")))
+        self.assertGreaterEqual(len(files), 6)
+        for f in files:
+            with self.subTest(file=f):
+                stack = Stack(f, "config", env={"REDIS_HOST": "172.17.0.1", "REDIS_PORT": "1234"})
+                stack.cmd("config", "-q")
+        for f in ("examples/extra-hosts.yml", "examples/ambassador.yml"):
+            with self.subTest(file=f, variables="missing"):
+                stack = Stack(f, "config")
+                stack.env["REDIS_HOST"] = ""
+                out = stack.cmd("config", "-q", check=False)
+                self.assertNotEqual(out.returncode, 0)
+                self.assertIn("REDIS_HOST", out.stderr)
+
+    def test_root_compose_file_runs_dockercoins_with_hamba(self):
+        build_images()
+        with Stack("docker-compose.yml", "quickstart") as stack:
+            stack.up()
+            wait_mining(stack.webui_port)
+            status, body = http_get(f"http://127.0.0.1:{stack.webui_port}/")  # -> /index.html
+            self.assertEqual(status, 200)
+            self.assertIn(b"<html", body.lower())
+            # rng published on its port is hamba in front of rng1..rng3.
+            seen = wait_until("three rng behind hamba",
+                              lambda: len({rng_hostname(stack.rng_port) for _ in range(30)}) == 3,
+                              timeout=30)
+            self.assertTrue(seen)
+            took = stack.down()
+            log(f"docker-compose down (quick start stack): {took:.1f} s")
+            self.assertLess(took, 8.0)
+
+    def test_zz_nothing_left(self):
+        assert_nothing_left(self)
+
+
+if __name__ == "__main__":
+    main()
