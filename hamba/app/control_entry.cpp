@@ -1,26 +1,221 @@
-// Stand-ins for the run-time features (see extensions.h), until the run-time work replaces this
-// file: only the command line is supported, and the client commands say so.
+// The run-time features plugged into a running hamba (see extensions.h): the configuration from
+// --config files, the control socket and the client commands that talk to it, reload on SIGHUP
+// and file change, and the admin endpoints.
+//
+//     hamba run --config hamba.yaml          # serves; `kill -HUP` or editing the file reloads
+//     hamba reconfigure 80 web1:80 web2:80   # same forms as the command line; validated here,
+//                                            # applied there, refused with the reason otherwise
+//     hamba showconfig | hamba drain web1:80
 #include "app/extensions.h"
+#include "control/admin_server.h"
+#include "control/config_watcher.h"
+#include "control/control_client.h"
+#include "control/control_server.h"
+#include "control/stats_collect.h"
+#include "log/log.h"
+#include "net/listener.h"
 
 #include <cstdio>
 
 namespace hamba::app {
+namespace {
+
+const char* action_name(cli::Action action) {
+  switch (action) {
+  case cli::Action::reconfigure:
+    return "reconfigure";
+  case cli::Action::showconfig:
+    return "showconfig";
+  case cli::Action::enable:
+    return "enable";
+  case cli::Action::disable:
+    return "disable";
+  case cli::Action::drain:
+    return "drain";
+  default:
+    return "?";
+  }
+}
+
+std::string frontend_count(const config::Config& config) {
+  size_t n = config.frontends.size();
+  return fmt::format("{} frontend{}", n, n == 1 ? "" : "s");
+}
+
+// Everything a running hamba adds to the engine: owns the control socket, the admin server and
+// the file watcher; all of them call back into the engine on the loop thread.
+class Runtime : public Extension {
+public:
+  explicit Runtime(RunContext& context)
+      : context_(context), engine_(context.engine), started_ms_(control::unix_now_ms()),
+        admin_(context.loop, [this] { return control::collect_stats(engine_, started_ms_); }) {
+    listen_admin(engine_.config().admin);
+    start_control();
+    if (!context.command.config_files.empty())
+      watcher_ = std::make_unique<control::ConfigWatcher>(
+          context.loop, context.command.config_files,
+          [command = context.command] { return load_config(command); }, // on the thread pool
+          [this](config::Config config) { reloaded(config); },
+          [](const std::string& reason) {
+            log::error("configuration not reloaded, the running one stays: {}", reason);
+          });
+  }
+
+private:
+  void listen_admin(const std::string& address) {
+    admin_.listen(address);
+    if (!address.empty())
+      log::info("admin endpoints on http://{}/ (/metrics, /stats.json)", address);
+  }
+
+  void start_control() {
+    const cli::Command& command = context_.command;
+    std::string path = control::socket_path(command.control_path);
+    try {
+      control_ = std::make_unique<control::ControlServer>(
+          context_.loop, path, [this](const control::Request& r) { return handle(r); });
+      log::info("control socket {} (hamba reconfigure, showconfig, enable, disable, drain)", path);
+    } catch (const std::exception& e) {
+      // Asked for by name: failing to provide it is fatal. The default is a convenience: a
+      // balancer that cannot write to $HOME still balances.
+      if (!command.control_path.empty())
+        throw;
+      log::warn("no control socket: {}", e.what());
+    }
+  }
+
+  // Applies `config` to the engine and the admin server, or throws leaving both as they were.
+  void apply(const config::Config& config) {
+    std::string old_admin = admin_.address();
+    if (config.admin != old_admin)
+      try {
+        listen_admin(config.admin);
+      } catch (...) {
+        restore_admin(old_admin);
+        throw;
+      }
+    try {
+      engine_.apply(config);
+    } catch (...) {
+      if (config.admin != old_admin)
+        restore_admin(old_admin);
+      throw;
+    }
+  }
+
+  void restore_admin(const std::string& address) {
+    try {
+      admin_.listen(address);
+    } catch (const std::exception& e) {
+      log::error("admin endpoints lost: {}", e.what());
+    }
+  }
+
+  void reloaded(const config::Config& config) {
+    if (config == engine_.config()) {
+      log::info("configuration file reloaded: unchanged");
+      return;
+    }
+    try {
+      apply(config);
+      log::info("configuration file reloaded: {}", frontend_count(config));
+    } catch (const std::exception& e) {
+      log::error("configuration not reloaded, the running one stays: {}", e.what());
+    }
+  }
+
+  control::Reply handle(const control::Request& request) {
+    using control::Reply;
+    if (request.command == "reconfigure") {
+      config::Config config;
+      try {
+        config = config::load_yaml_text(request.payload, "<control>");
+        apply(config);
+      } catch (const std::exception& e) {
+        log::error("reconfigure refused, the running configuration stays: {}", e.what());
+        return Reply::failure(e.what());
+      }
+      log::info("reconfigured: {}", frontend_count(config));
+      return Reply::success("configuration applied: " + frontend_count(config));
+    }
+    if (request.command == "showconfig")
+      return Reply::success({}, config::to_yaml(engine_.config()));
+    config::ServerState state;
+    if (request.command == "enable")
+      state = config::ServerState::enabled;
+    else if (request.command == "disable")
+      state = config::ServerState::disabled;
+    else if (request.command == "drain")
+      state = config::ServerState::drain;
+    else
+      return Reply::failure("unknown command '" + request.command +
+                            "' (reconfigure, showconfig, enable, disable, drain)");
+    int matched = engine_.set_server_state(request.argument, state);
+    if (matched == 0)
+      return Reply::failure("no backend " + request.argument + " in the running configuration");
+    log::info("{} {}: {} server{}", request.command, request.argument, matched,
+              matched == 1 ? "" : "s");
+    return Reply::success(fmt::format("{} {}: {} server{}", request.command, request.argument,
+                                      matched, matched == 1 ? "" : "s"));
+  }
+
+  RunContext& context_;
+  engine::Engine& engine_;
+  int64_t started_ms_;
+  control::AdminServer admin_;
+  std::unique_ptr<control::ControlServer> control_;
+  std::unique_ptr<control::ConfigWatcher> watcher_;
+};
+
+} // namespace
 
 config::Config load_config(const cli::Command& command) {
-  if (!command.config_files.empty())
-    throw config::ConfigError("--config is not supported by this build");
-  return command.config;
+  if (command.config_files.empty())
+    return command.config;
+  // Several files: their frontends side by side; global settings from the first file.
+  config::Config config;
+  for (size_t i = 0; i < command.config_files.size(); ++i) {
+    config::Config file = config::load_yaml_file(command.config_files[i]);
+    if (i == 0)
+      config = std::move(file);
+    else
+      config.frontends.insert(config.frontends.end(), file.frontends.begin(), file.frontends.end());
+  }
+  if (command.has_frontend)
+    config.frontends.insert(config.frontends.end(), command.config.frontends.begin(),
+                            command.config.frontends.end());
+  cli::apply_options(command.options, config); // the command line and variables win
+  config::validate(config);
+  return config;
 }
 
-std::unique_ptr<Extension> start_extensions(RunContext&) {
-  return nullptr;
+std::unique_ptr<Extension> start_extensions(RunContext& context) {
+  return std::make_unique<Runtime>(context);
 }
 
-int run_client_command(const cli::Command&) {
-  std::fputs("hamba: this build has no control socket (reconfigure, showconfig, enable, disable, "
-             "drain)\n",
-             stderr);
-  return 1;
+int run_client_command(const cli::Command& command) {
+  control::Request request{action_name(command.action), command.target, {}};
+  if (command.action == cli::Action::reconfigure)
+    request.payload = config::to_yaml(load_config(command)); // invalid: main says why, exit 2
+  std::string path = control::socket_path(command.control_path);
+  control::Reply reply;
+  try {
+    reply = control::send_request(path, request);
+  } catch (const control::Unreachable& e) {
+    std::fprintf(stderr, "hamba: %s\n", e.what());
+    return 1;
+  }
+  if (!reply.ok) {
+    std::fprintf(stderr, "hamba: %s refused%s: %s\n", request.command.c_str(),
+                 command.action == cli::Action::reconfigure ? ", the running configuration stays"
+                                                            : "",
+                 reply.message.c_str());
+    return 1;
+  }
+  if (!reply.message.empty())
+    std::fprintf(stderr, "hamba: %s\n", reply.message.c_str());
+  std::fputs(reply.body.c_str(), stdout);
+  return 0;
 }
 
 } // namespace hamba::app

@@ -1,0 +1,91 @@
+// Copies the engine's counters into a StatsSnapshot (see stats_collect.h).
+#include "control/stats_collect.h"
+
+#include "engine/engine.h"
+
+#include <chrono>
+
+namespace hamba::control {
+namespace {
+
+const char* state_name(config::ServerState state) {
+  switch (state) {
+  case config::ServerState::disabled:
+    return "disabled";
+  case config::ServerState::drain:
+    return "drain";
+  case config::ServerState::enabled:
+    break;
+  }
+  return "enabled";
+}
+
+ServerStats server_stats(const balance::Server& server) {
+  ServerStats s;
+  s.name = config::format_endpoint(server.name());
+  s.address = server.address();
+  s.up = server.up();
+  s.state = state_name(server.state());
+  s.gone = server.vanished();
+  if (server.last_check_time_ms() > 0)
+    s.last_check = server.last_check_ok() ? "ok" : server.last_check_error();
+  s.last_check_time_ms = server.last_check_time_ms();
+  s.maxconn = server.maxconn();
+  s.current = server.counters.current;
+  s.total = server.counters.total;
+  s.bytes_in = server.counters.bytes_in;
+  s.bytes_out = server.counters.bytes_out;
+  s.connect_errors = server.counters.connect_errors;
+  s.retries = server.counters.retries;
+  s.checks_failed = server.counters.checks_failed;
+  return s;
+}
+
+} // namespace
+
+int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+StatsSnapshot collect_stats(const engine::Engine& engine, int64_t started_ms) {
+  StatsSnapshot stats;
+  stats.version = HAMBA_VERSION;
+  stats.now_ms = unix_now_ms();
+  stats.started_ms = started_ms;
+  for (const auto& frontend : engine.frontends()) {
+    const config::Frontend& config = frontend->config();
+    const engine::FrontendCounters& counters = frontend->counters();
+    FrontendStats f;
+    f.name = config.name;
+    f.bind = config::format_endpoint(config.bind);
+    f.balance = config.balance == config::Balance::leastconn ? "leastconn" : "roundrobin";
+    f.current = counters.current;
+    f.total = counters.total;
+    f.bytes_in = counters.bytes_in;
+    f.bytes_out = counters.bytes_out;
+    f.errors = counters.failed;
+    f.queued = counters.queued;
+    for (const auto& server : frontend->backends().servers())
+      f.servers.push_back(server_stats(*server));
+    // A name that resolves to nothing (yet) has no server: show it, so that a typo or a
+    // service not started yet is visible at a glance.
+    for (const auto& name : frontend->backends().names()) {
+      if (name.servers > 0)
+        continue;
+      ServerStats s;
+      s.name = config::format_endpoint(name.backend.address);
+      s.up = false;
+      s.state = state_name(name.backend.state);
+      s.unresolved = true;
+      s.last_check = name.error.empty() ? "not resolved yet" : name.error;
+      s.maxconn = name.backend.maxconn;
+      f.servers.push_back(std::move(s));
+    }
+    stats.frontends.push_back(std::move(f));
+  }
+  return stats;
+}
+
+} // namespace hamba::control
