@@ -16,8 +16,10 @@
 #include "engine/frontend.h"
 #include "uv_handle.h"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace hamba::net {
@@ -25,6 +27,18 @@ class Session;
 }
 
 namespace hamba::engine {
+
+// One client connection as it ends, for the optional per-connection log (issue 3).
+struct SessionEnd {
+  std::string frontend;
+  std::string client;     // "127.0.0.1:40112"
+  std::string server;     // the backend as configured, "" when none was reached
+  std::string backend;    // the resolved address connected to, "" when none
+  uint64_t bytes_in = 0;  // client -> server
+  uint64_t bytes_out = 0; // server -> client
+  uint64_t duration_ms = 0;
+  const char* end = ""; // "closed", "client reset", "server reset", "idle timeout", ...
+};
 
 class Engine {
 public:
@@ -51,6 +65,9 @@ public:
 
   size_t session_count() const { return session_count_; }
   uv_loop_t* loop() const { return loop_; }
+
+  // Called as each session ends, when set (the per-connection log); unset costs nothing.
+  std::function<void(const SessionEnd&)> on_session_end;
 
   // --- for frontends and sessions ---
   bool can_accept() const {

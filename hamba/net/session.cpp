@@ -65,6 +65,8 @@ void Session::start() {
   auto& c = frontend_->mutable_counters();
   ++c.total;
   ++c.current;
+  if (frontend_->engine().on_session_end)
+    log_.reset(new LogState{uv_now(frontend_->engine().loop()), {0, 0}, peer_name(client_)});
   uv_tcp_nodelay(client_.get(), 1);
   pick_and_connect(nullptr);
 }
@@ -164,6 +166,8 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   if (nread > 0) {
     last_activity_ = uv_now(frontend_->engine().loop());
     auto n = static_cast<uint64_t>(nread);
+    if (log_)
+      log_->bytes[dir] += n;
     if (dir == 0) {
       server_->counters.bytes_in += n;
       frontend_->mutable_counters().bytes_in += n;
@@ -326,11 +330,43 @@ void Session::release_server() {
   frontend_->serve_queue();
 }
 
+void Session::report_end(End how, bool reset_backend) {
+  engine::SessionEnd e;
+  e.frontend = frontend_->config().name;
+  e.client = log_->client;
+  if (server_) {
+    e.server = config::format_endpoint(server_->name());
+    e.backend = server_->address();
+  }
+  e.bytes_in = log_->bytes[0];
+  e.bytes_out = log_->bytes[1];
+  e.duration_ms = uv_now(frontend_->engine().loop()) - log_->started;
+  switch (how) {
+  case End::normal:
+    e.end = "closed";
+    break;
+  case End::reset:
+    e.end = reset_backend ? "client reset" : "server reset";
+    break;
+  case End::error:
+    e.end = "error";
+    break;
+  case End::timeout:
+    e.end = state_ == State::queued ? "queue timeout" : "idle timeout";
+    break;
+  case End::no_server:
+    e.end = "no server";
+    break;
+  }
+  frontend_->engine().on_session_end(e);
+}
+
 void Session::finish(End how, bool reset_client, bool reset_backend) {
   if (finished_)
     return;
   finished_ = true;
-  (void)how;
+  if (log_ && frontend_->engine().on_session_end)
+    report_end(how, reset_backend);
   if (state_ == State::queued)
     frontend_->dequeue(this);
   if (connect_) {

@@ -18,6 +18,7 @@
 #include "uv_handle.h"
 
 #include <memory>
+#include <string>
 
 namespace hamba::engine {
 class Frontend;
@@ -74,6 +75,7 @@ private:
   void on_eof(int dir);
   void on_shutdown_done(int dir, int status);
   void finish(End how, bool reset_client, bool reset_backend);
+  void report_end(End how, bool reset_backend); // engine.on_session_end
   void release_server();
 
   uv_stream_t* source(int dir) const { return dir == 0 ? client_.stream() : backend_.stream(); }
@@ -88,6 +90,14 @@ private:
   uv_connect_t* connect_ = nullptr;
   Direction dirs_[2];          // 0: client -> server, 1: server -> client
   uint64_t last_activity_ = 0; // loop time (ms) of the last read or state change
+  // What the per-connection log needs; allocated only while engine.on_session_end is set, so
+  // sessions cost one pointer more without it.
+  struct LogState {
+    uint64_t started = 0;       // loop time (ms) of the accept
+    uint64_t bytes[2] = {0, 0}; // per direction
+    std::string client;         // the peer is gone by the end, so it is noted at the start
+  };
+  std::unique_ptr<LogState> log_;
   State state_ = State::queued;
   uint8_t attempts_ = 0; // connects tried
   bool finished_ = false;
