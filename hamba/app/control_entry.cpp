@@ -9,6 +9,7 @@
 #include "app/extensions.h"
 #include "control/admin_server.h"
 #include "control/config_watcher.h"
+#include "control/connection_log.h"
 #include "control/control_client.h"
 #include "control/control_server.h"
 #include "control/stats_collect.h"
@@ -16,6 +17,8 @@
 #include "net/listener.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
 
 namespace hamba::app {
 namespace {
@@ -51,6 +54,7 @@ public:
         admin_(context.loop, [this] { return control::collect_stats(engine_, started_ms_); }) {
     listen_admin(engine_.config().admin);
     start_control();
+    start_connection_log();
     if (!context.command.config_files.empty())
       watcher_ = std::make_unique<control::ConfigWatcher>(
           context.loop, context.command.config_files,
@@ -82,6 +86,26 @@ private:
         throw;
       log::warn("no control socket: {}", e.what());
     }
+  }
+
+  // HAMBA_LOG_CONNECTIONS=text|json: one line per connection as it ends. The hook stays set
+  // after this object goes (it captures nothing of it), so connections that finish during the
+  // shutdown grace are logged too.
+  void start_connection_log() {
+    const char* word = std::getenv("HAMBA_LOG_CONNECTIONS");
+    control::ConnectionLogFormat format;
+    try {
+      format = control::parse_connection_log_format(word ? word : "");
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(std::string("HAMBA_LOG_CONNECTIONS: ") + e.what());
+    }
+    if (format == control::ConnectionLogFormat::off)
+      return;
+    engine_.on_session_end = [format](const engine::SessionEnd& e) {
+      control::log_connection({e.frontend, e.client, e.server, e.backend, e.bytes_in, e.bytes_out,
+                               std::chrono::milliseconds(e.duration_ms), e.end},
+                              format);
+    };
   }
 
   // Applies `config` to the engine and the admin server, or throws leaving both as they were.
