@@ -1,0 +1,157 @@
+"""hamba's control socket and the original's commands, against a real running hamba:
+
+- `hamba run` with no config starts empty; `reconfigure PORT BACKEND` configures it;
+  `showconfig` prints it; `debugconfig` prints any command line as YAML that --config reads back;
+- an invalid reconfigure (bad port, a bind address already in use) is refused with the reason,
+  exits non-zero, and the running configuration stays (still served, still shown);
+- disable / enable / drain HOST:PORT steer new connections; drain lets an open one finish;
+- the control socket is mode 0600.
+"""
+
+import os
+import socket
+import stat
+import tempfile
+import unittest
+
+from harness import bin_path, free_port, run, wait_port
+from runtime_support import RuntimeHamba, TaggedEcho, exchange
+
+
+class ControlTest(unittest.TestCase):
+    def test_run_empty_then_reconfigure_and_showconfig(self):
+        port = free_port()
+        with TaggedEcho("a") as a, RuntimeHamba(["run"]) as h:
+            shown = h.ctl("showconfig")
+            self.assertEqual(shown.returncode, 0, shown.stderr)
+            self.assertIn("frontends:", shown.stdout)
+            self.assertNotIn("bind:", shown.stdout)
+            st = os.stat(h.control)
+            self.assertTrue(stat.S_ISSOCK(st.st_mode))
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+
+            r = h.ctl("reconfigure", f"127.0.0.1:{port}", a.address())
+            self.assertEqual(r.returncode, 0, r.stderr)
+            wait_port(port)
+            self.assertEqual(exchange(port, b"x" * 1000), ("a", True))
+
+            shown = h.ctl("showconfig")
+            self.assertEqual(shown.returncode, 0, shown.stderr)
+            self.assertIn(f'bind: "127.0.0.1:{port}"', shown.stdout)
+            self.assertIn(f'address: "{a.address()}"', shown.stdout)
+            self.assertIn("reconfigured: 1 frontend", h.log())
+
+    def test_debugconfig_prints_yaml_that_config_reads_back(self):
+        port = free_port()
+        r = run([bin_path("hamba"), "debugconfig", "--balance", "leastconn", str(port), "web1",
+                 "80", "web2:8080"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("balance: leastconn", r.stdout)
+        self.assertIn('address: "web1:80"', r.stdout)
+        self.assertIn('address: "web2:8080"', r.stdout)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write(r.stdout)
+        try:
+            again = run([bin_path("hamba"), "debugconfig", "--config", f.name])
+            self.assertEqual(again.returncode, 0, again.stderr)
+            self.assertEqual(again.stdout, r.stdout)
+        finally:
+            os.unlink(f.name)
+
+    def test_invalid_reconfigure_keeps_the_running_config(self):
+        port = free_port()
+        with TaggedEcho("a") as a, TaggedEcho("b") as b, \
+                RuntimeHamba([f"127.0.0.1:{port}", a.address()], wait_for=port) as h:
+            before = h.ctl("showconfig").stdout
+
+            # Refused by the client before sending: a port out of range.
+            r = h.ctl("reconfigure", "127.0.0.1:99999", b.address())
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("99999", r.stderr)
+
+            # Refused by the running hamba: the new bind address is taken by someone else.
+            with socket.socket() as squatter:
+                squatter.bind(("127.0.0.1", 0))
+                squatter.listen(1)
+                taken = squatter.getsockname()[1]
+                r = h.ctl("reconfigure", f"127.0.0.1:{taken}", b.address())
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn("refused", r.stderr)
+                self.assertIn(str(taken), r.stderr)
+                self.assertIn("EADDRINUSE", r.stderr)
+
+            # A YAML file with a typo: refused with the file, line and column.
+            with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+                f.write(f"frontends:\n  - bind: '127.0.0.1:{port}'\n    backendz: [{b.address()}]\n")
+            try:
+                r = h.ctl("reconfigure", "--config", f.name)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(f"{f.name}:3:5:", r.stderr)
+                self.assertIn("'backendz'", r.stderr)
+            finally:
+                os.unlink(f.name)
+
+            self.assertEqual(h.ctl("showconfig").stdout, before)
+            for _ in range(5):
+                self.assertEqual(exchange(port, b"still here"), ("a", True))
+            self.assertEqual(b.count, 0)
+
+    def test_nothing_listening_is_a_clear_error(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = run([bin_path("hamba"), "showconfig"], env={"HAMBA_CONTROL": f"{d}/none.sock"})
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("cannot reach hamba", r.stderr)
+            self.assertIn(f"{d}/none.sock", r.stderr)
+
+    def test_disable_enable_drain(self):
+        port = free_port()
+        with TaggedEcho("a") as a, TaggedEcho("b") as b, \
+                RuntimeHamba([f"127.0.0.1:{port}", a.address(), b.address()],
+                             wait_for=port) as h:
+            tags = [exchange(port, b"p")[0] for _ in range(10)]
+            self.assertEqual(sorted(set(tags)), ["a", "b"])
+
+            r = h.ctl("disable", a.address())
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("state: disabled", h.ctl("showconfig").stdout)
+            tags = [exchange(port, b"p")[0] for _ in range(10)]
+            self.assertEqual(tags, ["b"] * 10)
+
+            r = h.ctl("enable", a.address())
+            self.assertEqual(r.returncode, 0, r.stderr)
+            tags = [exchange(port, b"p")[0] for _ in range(10)]
+            self.assertEqual(tags.count("a"), 5)
+            self.assertEqual(tags.count("b"), 5)
+
+            # drain: a connection already on `a` goes on; new ones go to `b` only.
+            open_conn = None
+            for _ in range(4):
+                s = socket.create_connection(("127.0.0.1", port), timeout=10)
+                if s.recv(2) == b"a\n":
+                    open_conn = s
+                    break
+                s.close()
+            self.assertIsNotNone(open_conn, "no connection landed on a")
+            with open_conn:
+                r = h.ctl("drain", a.address())
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("state: drain", h.ctl("showconfig").stdout)
+                tags = [exchange(port, b"p")[0] for _ in range(6)]
+                self.assertEqual(tags, ["b"] * 6)
+                open_conn.sendall(b"finishing on a")
+                open_conn.shutdown(socket.SHUT_WR)
+                got = b""
+                while True:
+                    data = open_conn.recv(4096)
+                    if not data:
+                        break
+                    got += data
+                self.assertEqual(got, b"finishing on a")
+
+            r = h.ctl("disable", "127.0.0.1:1")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("no backend 127.0.0.1:1", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
