@@ -87,7 +87,11 @@ void Engine::apply(const config::Config& config) {
   for (size_t i = 0; i < next.size(); ++i) {
     const config::Frontend& f = config.frontends[i];
     bool is_new = std::find(opened.begin(), opened.end(), next[i]) != opened.end();
-    if (!is_new && next[i]->config() == f)
+    // Compared with the running config, which includes enable/disable/drain: a reload of an
+    // unchanged file must still undo a `hamba disable` (the frontend's own copy does not know).
+    auto running = std::find_if(config_.frontends.begin(), config_.frontends.end(),
+                                [&](const config::Frontend& r) { return r.bind == f.bind; });
+    if (!is_new && running != config_.frontends.end() && *running == f)
       continue;
     if (!is_new)
       next[i]->update(f);
