@@ -46,4 +46,10 @@ void StopSignals::stop() {
     on_stop_();
 }
 
+void finish_loop(uv_loop_t* loop) {
+  for (int i = 0; i < 4; ++i)
+    uv_run(loop, UV_RUN_NOWAIT);
+  uv_loop_close(loop);
+}
+
 } // namespace services

@@ -1,0 +1,72 @@
+// hasher: DockerCoins' hashing service. `POST /` answers the lowercase hex SHA-256 of the body
+// (as `sha256sum` prints it) after a simulated delay; requests are served concurrently, as the
+// original Ruby/Sinatra service did.
+//
+//     hasher --listen 0.0.0.0:80 --delay-ms 100 --max-body 16777216
+#include "crypto.h"
+#include "delayed_calls.h"
+#include "flags.h"
+#include "hostname.h"
+#include "http_server.h"
+#include "log.h"
+#include "stop_signals.h"
+
+#include <uv.h>
+
+int main(int argc, char** argv) {
+  services::Flags flags("hasher", "DockerCoins hasher: POST / answers the SHA-256 of the body.");
+  flags.add("listen", "0.0.0.0:80", "ADDR:PORT to listen on");
+  flags.add("delay-ms", "100", "simulated work per request, in milliseconds");
+  flags.add("max-body", "16777216", "largest body accepted, in bytes (more: 413)");
+  flags.add_switch("debug", "debug logs (also DEBUG=y)");
+  flags.parse_or_exit(argc, argv);
+
+  uv_loop_t* loop = uv_default_loop();
+  int status = 0;
+  try {
+    const auto listen = flags.host_port("listen");
+    const auto delay_ms = flags.number("delay-ms", 0, 600000);
+    const auto max_body = flags.number("max-body", 0, 1ull << 30);
+    services::log::init("hasher", flags.on("debug"));
+
+    services::DelayedCalls delays(loop);
+    const std::string hello = "HASHER running on " + services::hostname() + "\n";
+    http::ServerOptions options;
+    options.max_body = max_body;
+    http::HttpServer server(
+        loop,
+        [&](http::Request&& req, http::Reply reply) {
+          services::log::debug("{} {} ({} bytes) from {}", req.method, req.target, req.body.size(),
+                               req.peer);
+          if (req.path != "/")
+            return reply(http::Response::error(404));
+          if (req.method == "GET" || req.method == "HEAD")
+            return reply(http::Response::text(200, hello));
+          if (req.method != "POST") {
+            http::Response r = http::Response::error(405);
+            r.headers.push_back({"Allow", "GET, HEAD, POST"});
+            return reply(std::move(r));
+          }
+          delays.after(delay_ms,
+                       [reply = std::move(reply), hash = services::sha256_hex(req.body)]() mutable {
+                         reply(http::Response::text(200, std::move(hash)));
+                       });
+        },
+        options);
+    server.listen(listen.host, listen.port);
+    services::StopSignals stop(loop, [&] {
+      server.close();
+      delays.cancel_all();
+    });
+    services::log::info("listening on {} (delay {} ms)", http::to_string(listen), delay_ms);
+    uv_run(loop, UV_RUN_DEFAULT);
+  } catch (const services::UsageError& e) {
+    fmt::print(stderr, "{}\n", e.what());
+    status = 2;
+  } catch (const std::exception& e) {
+    services::log::error("{}", e.what());
+    status = 1;
+  }
+  services::finish_loop(loop);
+  return status;
+}
