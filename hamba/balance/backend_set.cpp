@@ -212,6 +212,8 @@ void BackendSet::update(const config::Frontend& frontend) {
   frontend_ = frontend;
   policy_.set_balance(frontend.balance);
   std::vector<std::unique_ptr<Entry>> next;
+  std::vector<Entry*> added; // started once entries_ is whole again: a literal address
+                             // resolves at once, and rebuild() walks entries_
   for (const config::Backend& b : frontend.backends) {
     auto it = std::find_if(entries_.begin(), entries_.end(),
                            [&](const auto& e) { return e && e->backend.address == b.address; });
@@ -234,9 +236,8 @@ void BackendSet::update(const config::Frontend& frontend) {
     } else {
       auto e = std::make_unique<Entry>();
       e->backend = b;
+      added.push_back(e.get());
       next.push_back(std::move(e));
-      if (started_)
-        start_entry(*next.back());
     }
   }
   for (auto& old : entries_)
@@ -246,6 +247,9 @@ void BackendSet::update(const config::Frontend& frontend) {
                   m.server->address(), config::format_endpoint(m.server->name()));
   entries_ = std::move(next); // removed entries: resolvers and checks stop; servers live on
                               // in their sessions
+  if (started_)
+    for (Entry* e : added)
+      start_entry(*e);
   rebuild();
   on_available_();
 }
