@@ -51,6 +51,7 @@ class Runtime : public Extension {
 public:
   explicit Runtime(RunContext& context)
       : context_(context), engine_(context.engine), started_ms_(control::unix_now_ms()),
+        started_with_(context.engine.config()),
         admin_(context.loop, [this] { return control::collect_stats(engine_, started_ms_); }) {
     listen_admin(engine_.config().admin);
     start_control();
@@ -59,7 +60,7 @@ public:
       watcher_ = std::make_unique<control::ConfigWatcher>(
           context.loop, context.command.config_files,
           [command = context.command] { return load_config(command); }, // on the thread pool
-          [this](config::Config config) { reloaded(config); },
+          [this](config::Config config, bool startup_check) { reloaded(config, startup_check); },
           [](const std::string& reason) {
             log::error("configuration not reloaded, the running one stays: {}", reason);
           });
@@ -135,8 +136,14 @@ private:
     }
   }
 
-  void reloaded(const config::Config& config) {
-    if (config == engine_.config()) {
+  void reloaded(const config::Config& config, bool startup_check) {
+    if (startup_check) {
+      // The file changed while hamba started? Otherwise keep quiet, and keep any enable,
+      // disable or drain made meanwhile.
+      if (config == started_with_)
+        return;
+      log::info("configuration file changed while starting: applying it");
+    } else if (config == engine_.config()) {
       log::info("configuration file reloaded: unchanged");
       return;
     }
@@ -186,6 +193,7 @@ private:
   RunContext& context_;
   engine::Engine& engine_;
   int64_t started_ms_;
+  config::Config started_with_; // as read at start, for the watcher's startup check
   control::AdminServer admin_;
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<control::ConfigWatcher> watcher_;

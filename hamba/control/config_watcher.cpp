@@ -16,6 +16,7 @@ struct ConfigWatcher::Job {
   uv_work_t work{};
   ConfigWatcher* owner;
   ConfigWatcher::Load load; // a copy: the pool thread touches nothing of the watcher
+  bool startup_check;
   std::optional<config::Config> result;
   std::string error;
 };
@@ -35,6 +36,17 @@ ConfigWatcher::ConfigWatcher(uv_loop_t* loop, std::vector<std::string> files, Lo
              "SIGHUP");
   uvx::check(settle_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }), "timer");
   settle_.set_data(this);
+  uvx::check(startup_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }), "timer");
+  startup_.set_data(this);
+  // By then every poller has its first stat: later changes are seen by them.
+  uv_timer_start(
+      startup_.get(),
+      [](uv_timer_t* t) {
+        auto* self = uvx::Handle<uv_timer_t>::owner<ConfigWatcher>(t);
+        if (!self->running_)
+          self->start_job(true);
+      },
+      static_cast<uint64_t>(2 * poll_interval.count() + 100), 0);
   for (const std::string& file : files_) {
     auto poll = std::make_unique<uvx::Handle<uv_fs_poll_t>>();
     uvx::check(poll->init([&](uv_fs_poll_t* p) { return uv_fs_poll_init(loop_, p); }),
@@ -79,11 +91,11 @@ void ConfigWatcher::reload(const std::string& why) {
     again_ = true;
     return;
   }
-  start_job();
+  start_job(false);
 }
 
-void ConfigWatcher::start_job() {
-  auto* job = new Job{{}, this, load_, std::nullopt, {}};
+void ConfigWatcher::start_job(bool startup_check) {
+  auto* job = new Job{{}, this, load_, startup_check, std::nullopt, {}};
   job->work.data = job;
   int rc = uv_queue_work(
       loop_, &job->work,
@@ -112,11 +124,11 @@ void ConfigWatcher::start_job() {
 void ConfigWatcher::job_done(Job* job) {
   running_ = nullptr;
   if (job->result)
-    loaded_(std::move(*job->result));
+    loaded_(std::move(*job->result), job->startup_check);
   else
     failed_(job->error);
   if (std::exchange(again_, false))
-    start_job();
+    start_job(false);
 }
 
 } // namespace hamba::control

@@ -10,6 +10,11 @@
 // on the old inode never sees. A burst of changes is settled for a moment and then loaded once;
 // the loading (file reads and parsing) runs on libuv's thread pool. A file that fails to load is
 // reported through on_error and the running configuration stays.
+//
+// A change made while hamba was starting (after it read the file, before the first stat) would
+// go unseen, so the files are also loaded once shortly after the start: `loaded` is then called
+// with `startup_check` true, and the owner applies the result only if it differs from what it
+// read at start.
 #pragma once
 
 #include "config/config.h"
@@ -26,7 +31,7 @@ namespace hamba::control {
 class ConfigWatcher {
 public:
   using Load = std::function<config::Config()>; // runs on a pool thread; throws on failure
-  using Loaded = std::function<void(config::Config)>;
+  using Loaded = std::function<void(config::Config, bool startup_check)>;
   using Failed = std::function<void(const std::string& reason)>;
 
   // Starts watching at once; `poll_interval` is how often files are stat-ed.
@@ -43,7 +48,7 @@ public:
 private:
   struct Job;
   void changed(const std::string& file);
-  void start_job();
+  void start_job(bool startup_check);
   void job_done(Job* job);
 
   uv_loop_t* loop_;
@@ -53,9 +58,10 @@ private:
   Failed failed_;
   uvx::Handle<uv_signal_t> sighup_;
   std::vector<std::unique_ptr<uvx::Handle<uv_fs_poll_t>>> polls_;
-  uvx::Handle<uv_timer_t> settle_; // coalesces a burst of file events into one reload
-  Job* running_ = nullptr;         // the load on the thread pool, if any
-  bool again_ = false;             // something changed while it ran: load once more after
+  uvx::Handle<uv_timer_t> settle_;  // coalesces a burst of file events into one reload
+  uvx::Handle<uv_timer_t> startup_; // the one load shortly after the start
+  Job* running_ = nullptr;          // the load on the thread pool, if any
+  bool again_ = false;              // something changed while it ran: load once more after
   std::string why_;
 };
 

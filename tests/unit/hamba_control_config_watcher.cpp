@@ -49,10 +49,16 @@ TEST_CASE("config watcher: file changes and SIGHUP reload, broken files are repo
 
   std::vector<config::Config> loaded;
   std::vector<std::string> failures;
+  int startup_checks = 0;
   {
     control::ConfigWatcher watcher(
         &loop, {path}, [path] { return config::load_yaml_file(path); },
-        [&](config::Config c) { loaded.push_back(std::move(c)); },
+        [&](config::Config c, bool startup_check) {
+          if (startup_check)
+            ++startup_checks;
+          else
+            loaded.push_back(std::move(c));
+        },
         [&](const std::string& e) { failures.push_back(e); }, 50ms);
 
     // Let the poller take its first stat before the change, then change the file.
@@ -60,6 +66,8 @@ TEST_CASE("config watcher: file changes and SIGHUP reload, broken files are repo
       return std::chrono::steady_clock::now() - start > 200ms;
     });
     CHECK(loaded.empty());
+    run_until(&loop, [&] { return startup_checks == 1; });
+    CHECK(startup_checks == 1);
     write_file(path, yaml_for_port(1002));
     run_until(&loop, [&] { return !loaded.empty(); });
     REQUIRE(loaded.size() == 1);
