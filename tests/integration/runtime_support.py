@@ -20,12 +20,14 @@ from harness import Process, bin_path, run, wait_port, wait_until
 class TaggedEcho:
     """A backend that greets each connection with "<tag>\\n", then echoes until EOF.
 
-    Counts the connections it served (`count`), so tests can see where hamba sent them.
+    Counts the connections it accepted (`count`, health checks included) and those that sent
+    data (`served`), so tests can see where hamba sent them.
     """
 
     def __init__(self, tag, host="127.0.0.1", port=0):
         self.tag = tag
         self.count = 0
+        self.served = 0
         self._lock = threading.Lock()
         outer = self
 
@@ -36,10 +38,15 @@ class TaggedEcho:
                 conn = self.request
                 try:
                     conn.sendall(outer.tag.encode() + b"\n")
+                    first = True
                     while True:
                         data = conn.recv(65536)
                         if not data:
                             break
+                        if first:
+                            first = False
+                            with outer._lock:
+                                outer.served += 1
                         conn.sendall(data)
                     conn.shutdown(socket.SHUT_WR)
                 except OSError:

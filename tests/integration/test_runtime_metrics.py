@@ -1,0 +1,178 @@
+"""The admin endpoints and the per-connection log agree with the traffic the test sent:
+
+- ADMIN=ADDR:PORT (the original's variable) serves /, /metrics and /stats.json;
+- after N connections with known payloads, connections and bytes (per frontend and per server)
+  in /stats.json and /metrics equal what the clients sent and received;
+- /metrics follows the Prometheus text format (HELP/TYPE before samples, counters end in _total);
+- the stats page shows every server and refreshes itself;
+- HAMBA_LOG_CONNECTIONS=json writes one JSON line per connection with the same bytes;
+- without ADMIN nothing but the frontend listens.
+"""
+
+import json
+import os
+import re
+import unittest
+import urllib.error
+import urllib.request
+
+from harness import free_port, wait_port, wait_until
+from runtime_support import RuntimeHamba, TaggedEcho, exchange
+
+N = 24
+SAMPLE = re.compile(r'^([a-z_]+)(\{[a-z_]+="(?:[^"\\]|\\.)*"(?:,[a-z_]+="(?:[^"\\]|\\.)*")*\})? '
+                    r'(-?[0-9.e+]+)$')
+
+
+def get(port, path, method="GET"):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status, r.headers.get("Content-Type"), r.read().decode()
+
+
+def parse_metrics(text):
+    """{(name, labels-text): value}, checking the format on the way."""
+    samples, declared = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            declared[name] = kind
+            if kind == "counter":
+                assert name.endswith("_total"), line
+            continue
+        if line.startswith("# HELP ") or not line:
+            continue
+        m = SAMPLE.match(line)
+        assert m, f"not a Prometheus sample: {line!r}"
+        assert m.group(1) in declared, f"sample before its TYPE: {line!r}"
+        assert m.group(1).startswith("hamba_"), line
+        samples[(m.group(1), m.group(2) or "")] = float(m.group(3))
+    return samples
+
+
+def log_lines(h):
+    """The JSON connection log lines hamba wrote so far."""
+    return [json.loads(line) for line in h.log().splitlines() if line.startswith('{"time"')]
+
+
+def listening_ports(pid):
+    """TCP ports the process `pid` listens on (from /proc, no external tools)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for row in f.readlines()[1:]:
+                cols = row.split()
+                if cols[3] == "0A" and cols[9] in inodes:  # 0A: LISTEN
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+class MetricsTest(unittest.TestCase):
+    def test_stats_agree_with_traffic(self):
+        port, admin = free_port(), free_port()
+        with TaggedEcho("a") as a, TaggedEcho("b") as b, \
+                RuntimeHamba(["--check-interval", "1h", f"127.0.0.1:{port}", a.address(),
+                              b.address()], wait_for=port,
+                             env={"ADMIN": f"127.0.0.1:{admin}",
+                                  "HAMBA_LOG_CONNECTIONS": "json"}) as h:
+            wait_port(admin)
+
+            def settled():
+                s = json.loads(get(admin, "/stats.json")[2])
+                return s if s["frontends"][0]["current"] == 0 else None
+
+            # wait_port's probe was a connection too: count from here.
+            base = wait_until(settled, what="the probe connection closed")["frontends"][0]
+            base_servers = {s["address"]: s for s in base["servers"]}
+            base_log = len(log_lines(h))
+            sent = received = 0
+            for i in range(N):
+                payload = bytes([i % 251]) * (1000 * i + 1)
+                tag, intact = exchange(port, payload)
+                self.assertTrue(intact)
+                sent += len(payload)
+                received += len(tag) + 1 + len(payload)
+
+            stats = wait_until(settled, what="every session closed")
+            f = stats["frontends"][0]
+            self.assertEqual(f["name"], str(port))
+            self.assertEqual(f["total"] - base["total"], N)
+            self.assertEqual(f["bytes_in"] - base["bytes_in"], sent)
+            self.assertEqual(f["bytes_out"] - base["bytes_out"], received)
+            self.assertEqual(f["errors"], 0)
+            servers = {s["address"]: s for s in f["servers"]}
+            self.assertEqual(set(servers), {a.address(), b.address()})
+            for backend in (a, b):  # `served`: connections that carried data (not checks/probe)
+                addr = backend.address()
+                self.assertEqual(servers[addr]["total"] - base_servers[addr]["total"],
+                                 backend.served)
+            self.assertEqual(a.served + b.served, N)
+            self.assertEqual(sum(s["bytes_in"] for s in f["servers"]), f["bytes_in"])
+            self.assertEqual(sum(s["bytes_out"] for s in f["servers"]), f["bytes_out"])
+            self.assertEqual(sum(s["bytes_in"] for s in base_servers.values()), base["bytes_in"])
+            self.assertTrue(all(s["status"] == "up" for s in f["servers"]))
+
+            status, ctype, text = get(admin, "/metrics")
+            self.assertEqual(status, 200)
+            self.assertTrue(ctype.startswith("text/plain; version=0.0.4"), ctype)
+            m = parse_metrics(text)
+            fl = f'{{frontend="{port}"}}'
+            self.assertEqual(m[("hamba_frontend_connections_total", fl)], f["total"])
+            self.assertEqual(m[("hamba_frontend_bytes_in_total", fl)], f["bytes_in"])
+            self.assertEqual(m[("hamba_frontend_bytes_out_total", fl)], f["bytes_out"])
+            self.assertEqual(m[("hamba_frontend_current_connections", fl)], 0)
+            for backend in (a, b):
+                sl = (f'{{frontend="{port}",server="{backend.address()}",'
+                      f'address="{backend.address()}"}}')
+                self.assertEqual(m[("hamba_server_connections_total", sl)],
+                                 servers[backend.address()]["total"])
+                self.assertEqual(m[("hamba_server_up", sl)], 1)
+                self.assertEqual(m[("hamba_server_bytes_in_total", sl)],
+                                 servers[backend.address()]["bytes_in"])
+
+            status, ctype, page = get(admin, "/")
+            self.assertEqual(status, 200)
+            self.assertTrue(ctype.startswith("text/html"))
+            self.assertIn('http-equiv="refresh"', page)
+            self.assertIn(a.address(), page)
+            self.assertIn(b.address(), page)
+            self.assertIn(">up<", page)
+
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                get(admin, "/nothing")
+            self.assertEqual(e.exception.code, 404)
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                get(admin, "/metrics", method="POST")
+            self.assertEqual(e.exception.code, 405)
+
+            lines = log_lines(h)[base_log:]
+            self.assertEqual(len(lines), N)
+            self.assertEqual(sum(r["bytes_in"] for r in lines), sent)
+            self.assertEqual(sum(r["bytes_out"] for r in lines), received)
+            self.assertTrue(all(r["end"] == "closed" for r in lines), lines)
+            self.assertTrue(all(r["backend"] in (a.address(), b.address()) for r in lines))
+            self.assertTrue(all(r["client"].startswith("127.0.0.1:") for r in lines))
+            self.assertTrue(all(r["frontend"] == str(port) for r in lines))
+
+    def test_nothing_served_unless_asked(self):
+        port = free_port()
+        with TaggedEcho("a") as a, \
+                RuntimeHamba([f"127.0.0.1:{port}", a.address()], wait_for=port,
+                             env={"ADMIN": "", "HAMBA_ADMIN": ""}) as h:
+            self.assertEqual(listening_ports(h.proc.pid), {port})
+            self.assertNotIn("admin", h.log())
+            self.assertNotIn('{"time"', h.log())  # no connection log either
+            exchange(port, b"x")
+            self.assertNotIn('{"time"', h.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
