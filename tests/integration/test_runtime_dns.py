@@ -1,0 +1,91 @@
+"""DNS discovery through the real resolver path: hamba runs in its own mount namespace where
+/etc/hosts is a file this test controls (bind-mounted over it), so getaddrinfo() answers what the
+test writes. The backend name first resolves to 127.0.0.2; the test adds 127.0.0.3 (a server of
+its own: connections reach both), then removes 127.0.0.2 (it drains: new connections reach
+127.0.0.3 only, a connection already open on 127.0.0.2 finishes), with no restart and no
+reconfigure.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import unittest
+
+from harness import free_port, wait_until
+from runtime_support import RuntimeHamba, TaggedEcho, exchange
+
+NAME = "svc.hamba.test"
+
+
+def tags_seen(port, n=8):
+    return {exchange(port, b"dns")[0] for _ in range(n)}
+
+
+class DnsDiscoveryTest(unittest.TestCase):
+    def setUp(self):
+        if not shutil.which("unshare"):
+            raise unittest.SkipTest("unshare (util-linux) not installed")
+        probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
+        if probe.returncode != 0:
+            raise unittest.SkipTest(f"cannot create a mount namespace: {probe.stderr!r}")
+        self.dir = tempfile.mkdtemp(prefix="hamba-dns-")
+        self.hosts = os.path.join(self.dir, "hosts")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write_hosts(self, *addresses):
+        # In place: the bind mount follows this inode, not the name.
+        with open(self.hosts, "w") as f:
+            f.write("127.0.0.1 localhost\n")
+            for a in addresses:
+                f.write(f"{a} {NAME}\n")
+
+    def test_addresses_added_and_removed(self):
+        backend_port = free_port("127.0.0.2")
+        port = free_port()
+        self.write_hosts("127.0.0.2")
+        namespace = ["unshare", "--mount", "sh", "-c",
+                     'mount --bind "$0" /etc/hosts && exec "$@"', self.hosts]
+        with TaggedEcho("two", host="127.0.0.2", port=backend_port) as two, \
+                TaggedEcho("three", host="127.0.0.3", port=backend_port) as three, \
+                RuntimeHamba(["--resolve-interval", "200ms", "--check-interval", "500ms",
+                              f"127.0.0.1:{port}", f"{NAME}:{backend_port}"],
+                             prefix=namespace, wait_for=port) as h:
+            self.assertEqual(tags_seen(port), {"two"})
+
+            self.write_hosts("127.0.0.2", "127.0.0.3")
+            wait_until(lambda: tags_seen(port) == {"two", "three"}, what="127.0.0.3 added")
+            self.assertIn(f"127.0.0.3:{backend_port}", h.log())
+
+            held = socket.create_connection(("127.0.0.1", port), timeout=10)
+            while held.recv(4) != b"two\n":  # a connection open on 127.0.0.2
+                held.close()
+                held = socket.create_connection(("127.0.0.1", port), timeout=10)
+
+            self.write_hosts("127.0.0.3")
+            wait_until(lambda: tags_seen(port) == {"three"}, what="127.0.0.2 removed")
+            self.assertIn("no longer in DNS", h.log())
+
+            with held:
+                held.sendall(b"still served by two")
+                held.shutdown(socket.SHUT_WR)
+                got = b""
+                while True:
+                    data = held.recv(4096)
+                    if not data:
+                        break
+                    got += data
+                self.assertEqual(got, b"still served by two")
+            self.assertGreater(two.served, 0)
+            self.assertGreater(three.served, 0)
+
+            # And back: the vanished address returns as a server again.
+            self.write_hosts("127.0.0.2", "127.0.0.3")
+            wait_until(lambda: tags_seen(port) == {"two", "three"}, what="127.0.0.2 back")
+
+
+if __name__ == "__main__":
+    unittest.main()
