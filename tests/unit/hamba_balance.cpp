@@ -1,0 +1,190 @@
+// Balancing: the policies, server health (rise/fall) and the backend set's choices.
+#include "balance/backend_set.h"
+#include "balance/policy.h"
+#include "balance/resolver.h"
+
+#include <doctest/doctest.h>
+#include <map>
+
+using namespace hamba;
+using namespace hamba::balance;
+
+namespace {
+ServerPtr make_server(const std::string& ip, uint16_t port, int maxconn = 32) {
+  sockaddr_storage a;
+  REQUIRE(parse_ip_literal(ip, port, a));
+  return std::make_shared<Server>(config::Endpoint{ip, port}, reinterpret_cast<sockaddr*>(&a),
+                                  maxconn);
+}
+
+std::vector<ServerPtr> three() {
+  return {make_server("10.0.0.1", 80), make_server("10.0.0.2", 80), make_server("10.0.0.3", 80)};
+}
+
+auto usable = [](const Server& s) { return s.usable(false); };
+
+// Simulates sequential connections that end before the next one starts.
+std::map<std::string, int> sequential(Policy& p, const std::vector<ServerPtr>& servers, int n) {
+  std::map<std::string, int> count;
+  for (int i = 0; i < n; ++i) {
+    Server* s = p.pick(servers, usable, nullptr);
+    REQUIRE(s);
+    ++count[s->address()];
+  }
+  return count;
+}
+
+void take_down(Server& s) {
+  for (int i = 0; i < 3; ++i)
+    s.record_check(false, "ECONNREFUSED", 2, 3, 1);
+}
+} // namespace
+
+TEST_CASE("roundrobin is strict: 30 sequential connections over 3 servers land 10/10/10") {
+  auto servers = three();
+  Policy p(config::Balance::roundrobin);
+  auto count = sequential(p, servers, 30);
+  CHECK(count["10.0.0.1:80"] == 10);
+  CHECK(count["10.0.0.2:80"] == 10);
+  CHECK(count["10.0.0.3:80"] == 10);
+  // In order, too.
+  CHECK(p.pick(servers, usable, nullptr) == servers[0].get());
+  CHECK(p.pick(servers, usable, nullptr) == servers[1].get());
+}
+
+TEST_CASE("roundrobin skips servers that are down, disabled, draining, vanished or full") {
+  auto servers = three();
+  take_down(*servers[1]);
+  CHECK_FALSE(servers[1]->up());
+  Policy p;
+  auto count = sequential(p, servers, 20);
+  CHECK(count["10.0.0.1:80"] == 10);
+  CHECK(count["10.0.0.3:80"] == 10);
+  CHECK(count.count("10.0.0.2:80") == 0);
+
+  servers[0]->set_state(config::ServerState::disabled);
+  servers[2]->set_state(config::ServerState::drain);
+  CHECK(p.pick(servers, usable, nullptr) == nullptr);
+  servers[2]->set_state(config::ServerState::enabled);
+  servers[2]->set_vanished(true);
+  CHECK(p.pick(servers, usable, nullptr) == nullptr);
+  servers[2]->set_vanished(false);
+  servers[2]->counters.current = 32; // full
+  CHECK(p.pick(servers, usable, nullptr) == nullptr);
+  servers[2]->counters.current = 31;
+  CHECK(p.pick(servers, usable, nullptr) == servers[2].get());
+}
+
+TEST_CASE("a server that just failed is avoided unless it is the only one") {
+  auto servers = three();
+  Policy p;
+  for (int i = 0; i < 6; ++i)
+    CHECK(p.pick(servers, usable, servers[1].get()) != servers[1].get());
+  std::vector<ServerPtr> one{servers[0]};
+  CHECK(p.pick(one, usable, servers[0].get()) == servers[0].get());
+}
+
+TEST_CASE("leastconn picks the server with the fewest sessions, taking turns among equals") {
+  auto servers = three();
+  Policy p(config::Balance::leastconn);
+  servers[0]->counters.current = 5;
+  servers[1]->counters.current = 2;
+  servers[2]->counters.current = 7;
+  CHECK(p.pick(servers, usable, nullptr) == servers[1].get());
+  // Equal counts: turns, like roundrobin.
+  for (auto& s : servers)
+    s->counters.current = 0;
+  auto count = sequential(p, servers, 30);
+  CHECK(count["10.0.0.1:80"] == 10);
+  CHECK(count["10.0.0.2:80"] == 10);
+  CHECK(count["10.0.0.3:80"] == 10);
+  // Long sessions accumulate: each new one goes to the least loaded.
+  for (int i = 0; i < 9; ++i)
+    ++p.pick(servers, usable, nullptr)->counters.current;
+  for (auto& s : servers)
+    CHECK(s->counters.current == 3);
+}
+
+TEST_CASE("health: down after fall failures, up after rise successes") {
+  auto s = make_server("10.0.0.1", 80);
+  CHECK(s->up());
+  CHECK_FALSE(s->record_check(false, "ECONNREFUSED", 2, 3, 1));
+  CHECK_FALSE(s->record_check(false, "ECONNREFUSED", 2, 3, 2));
+  CHECK(s->up());
+  CHECK(s->record_check(false, "ECONNREFUSED", 2, 3, 3));
+  CHECK_FALSE(s->up());
+  CHECK(s->last_check_error() == "ECONNREFUSED");
+  CHECK(s->last_check_time_ms() == 3);
+  CHECK_FALSE(s->record_check(true, "", 2, 3, 4));
+  CHECK_FALSE(s->up());
+  CHECK_FALSE(s->record_check(false, "x", 2, 3, 5)); // resets the successes
+  CHECK_FALSE(s->record_check(true, "", 2, 3, 6));
+  CHECK(s->record_check(true, "", 2, 3, 7));
+  CHECK(s->up());
+  CHECK(s->last_check_ok());
+  // A success in between resets the failures.
+  s->record_check(false, "x", 2, 3, 8);
+  s->record_check(false, "x", 2, 3, 9);
+  s->record_check(true, "", 2, 3, 10);
+  s->record_check(false, "x", 2, 3, 11);
+  CHECK(s->up());
+  CHECK(s->counters.checks_failed == 7);
+}
+
+namespace {
+config::Frontend frontend_of(std::vector<std::string> backends) {
+  config::Frontend f;
+  f.name = "test";
+  f.bind = {"", 80};
+  f.check.enabled = false;
+  for (auto& b : backends)
+    f.backends.push_back(config::Backend{config::parse_endpoint(b)});
+  return f;
+}
+} // namespace
+
+TEST_CASE("backend set: literal addresses, update keeps servers, admin states, all-down fallback") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    int available = 0;
+    BackendSet set(&loop, frontend_of({"127.0.0.1:1001", "127.0.0.1:1002"}), [&] { ++available; });
+    set.start();
+    REQUIRE(set.servers().size() == 2);
+    CHECK(set.servers()[0]->address() == "127.0.0.1:1001");
+    CHECK(available > 0);
+    ServerPtr first = set.servers()[0];
+    first->counters.total = 42;
+
+    // A new configuration: 1001 stays (with its counters), 1002 goes, 1003 comes.
+    set.update(frontend_of({"127.0.0.1:1001", "127.0.0.1:1003"}));
+    REQUIRE(set.servers().size() == 2);
+    CHECK(set.servers()[0] == first);
+    CHECK(set.servers()[0]->counters.total == 42);
+    CHECK(set.servers()[1]->address() == "127.0.0.1:1003");
+
+    // drain by address: no new sessions there.
+    CHECK(set.set_state("127.0.0.1:1001", config::ServerState::drain) == 1);
+    for (int i = 0; i < 4; ++i)
+      CHECK(set.pick()->address() == "127.0.0.1:1003");
+    CHECK(set.set_state("127.0.0.1:9999", config::ServerState::drain) == 0);
+    CHECK(set.set_state("127.0.0.1:1001", config::ServerState::enabled) == 1);
+
+    // Every server down: try them anyway rather than refuse everyone.
+    for (auto& s : set.servers())
+      take_down(*s);
+    CHECK(set.pick() != nullptr);
+    // ...but never a disabled one.
+    for (auto& s : set.servers())
+      s->set_state(config::ServerState::disabled);
+    CHECK(set.pick() == nullptr);
+
+    auto names = set.names();
+    REQUIRE(names.size() == 2);
+    CHECK(names[0].resolved);
+    CHECK(names[0].servers == 1);
+    set.stop();
+  }
+  uv_run(&loop, UV_RUN_DEFAULT); // runs the close callbacks
+  CHECK(uv_loop_close(&loop) == 0);
+}

@@ -1,0 +1,130 @@
+// The configuration model: durations, endpoints, validation and the YAML printout.
+#include "config/config.h"
+
+#include <doctest/doctest.h>
+#include <yaml-cpp/yaml.h>
+
+using namespace hamba::config;
+
+TEST_CASE("durations") {
+  CHECK(parse_duration("250ms") == Duration(250));
+  CHECK(parse_duration("5s") == Duration(5000));
+  CHECK(parse_duration("2m") == Duration(120000));
+  CHECK(parse_duration("1h") == Duration(3600000));
+  CHECK(parse_duration("1500") == Duration(1500));
+  CHECK_THROWS_AS(parse_duration(""), ConfigError);
+  CHECK_THROWS_AS(parse_duration("s"), ConfigError);
+  CHECK_THROWS_AS(parse_duration("5 s"), ConfigError);
+  CHECK_THROWS_AS(parse_duration("-1s"), ConfigError);
+  CHECK_THROWS_WITH_AS(parse_duration("5days"), doctest::Contains("5days"), ConfigError);
+  CHECK(format_duration(Duration(250)) == "250ms");
+  CHECK(format_duration(Duration(5000)) == "5s");
+  CHECK(format_duration(Duration(120000)) == "2m");
+  CHECK(format_duration(Duration(3600000)) == "1h");
+  CHECK(format_duration(Duration(1500)) == "1500ms");
+  CHECK(format_duration(Duration(0)) == "0ms");
+  for (long long ms : {1LL, 999LL, 1000LL, 61000LL, 7200000LL})
+    CHECK(parse_duration(format_duration(Duration(ms))) == Duration(ms));
+}
+
+TEST_CASE("endpoints") {
+  CHECK(parse_endpoint("rng:80") == Endpoint{"rng", 80});
+  CHECK(parse_endpoint("80") == Endpoint{"", 80});
+  CHECK(parse_endpoint(":80") == Endpoint{"", 80});
+  CHECK(parse_endpoint("[::1]:6379") == Endpoint{"::1", 6379});
+  CHECK(parse_endpoint("10.0.0.1:65535") == Endpoint{"10.0.0.1", 65535});
+  CHECK_THROWS_WITH_AS(parse_endpoint("rng"), doctest::Contains("\"rng\" has no port"),
+                       ConfigError);
+  CHECK_THROWS_WITH_AS(parse_endpoint("rng:"), doctest::Contains("rng:"), ConfigError);
+  CHECK_THROWS_WITH_AS(parse_endpoint("rng:0"), doctest::Contains("out of range"), ConfigError);
+  CHECK_THROWS_WITH_AS(parse_endpoint("rng:65536"), doctest::Contains("65536"), ConfigError);
+  CHECK_THROWS_WITH_AS(parse_endpoint("rng:http"), doctest::Contains("\"http\""), ConfigError);
+  CHECK_THROWS_AS(parse_endpoint("[::1]"), ConfigError);
+  CHECK_THROWS_AS(parse_endpoint("[::1:80"), ConfigError);
+  CHECK_THROWS_AS(parse_endpoint("[rng]:80"), ConfigError);
+  CHECK_THROWS_AS(parse_endpoint("::1:80"), ConfigError);
+  CHECK(format_endpoint({"rng", 80}) == "rng:80");
+  CHECK(format_endpoint({"::1", 80}) == "[::1]:80");
+  CHECK(format_endpoint({"", 80}) == ":80");
+}
+
+namespace {
+Config one_frontend() {
+  Config c;
+  Frontend f;
+  f.name = "80";
+  f.bind = {"", 80};
+  f.backends.push_back(Backend{{"rng1", 80}});
+  f.backends.push_back(Backend{{"rng2", 80}});
+  c.frontends.push_back(f);
+  return c;
+}
+} // namespace
+
+TEST_CASE("validate") {
+  CHECK_NOTHROW(validate(Config{}));
+  CHECK_NOTHROW(validate(one_frontend()));
+  auto bad = [](auto change) {
+    Config c = one_frontend();
+    change(c);
+    return c;
+  };
+  CHECK_THROWS_WITH_AS(validate(bad([](Config& c) { c.frontends[0].bind.port = 0; })),
+                       doctest::Contains("port 0"), ConfigError);
+  CHECK_THROWS_WITH_AS(validate(bad([](Config& c) { c.frontends[0].backends.clear(); })),
+                       doctest::Contains("no backend"), ConfigError);
+  CHECK_THROWS_WITH_AS(
+      validate(bad([](Config& c) { c.frontends[0].backends[1] = c.frontends[0].backends[0]; })),
+      doctest::Contains("rng1:80"), ConfigError);
+  CHECK_THROWS_WITH_AS(validate(bad([](Config& c) { c.frontends.push_back(c.frontends[0]); })),
+                       doctest::Contains("\"80\""), ConfigError);
+  CHECK_THROWS_WITH_AS(validate(bad([](Config& c) {
+                         c.frontends.push_back(c.frontends[0]);
+                         c.frontends[1].name = "other";
+                       })),
+                       doctest::Contains("port 80"), ConfigError);
+  CHECK_THROWS_AS(validate(bad([](Config& c) { c.maxconn = 0; })), ConfigError);
+  CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].backends[0].maxconn = 0; })),
+                  ConfigError);
+  CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].retries = -1; })), ConfigError);
+  CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].check.rise = 0; })), ConfigError);
+  CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].connect_timeout = Duration(0); })),
+                  ConfigError);
+  CHECK_THROWS_WITH_AS(validate(bad([](Config& c) { c.frontends[0].bind.host = "myhost"; })),
+                       doctest::Contains("\"myhost\""), ConfigError);
+  CHECK_THROWS_AS(validate(bad([](Config& c) { c.admin = "nowhere"; })), ConfigError);
+  CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].backends[0].address.host = ""; })),
+                  ConfigError);
+}
+
+TEST_CASE("to_yaml prints every field in the documented form") {
+  Config c = one_frontend();
+  c.admin = "127.0.0.1:8404";
+  c.frontends[0].balance = Balance::leastconn;
+  c.frontends[0].backends[1].state = ServerState::drain;
+  c.frontends[0].backends[1].address = {"::1", 81};
+  std::string text = to_yaml(c);
+  YAML::Node n = YAML::Load(text);
+  CHECK(n["maxconn"].as<int>() == 256);
+  CHECK(n["grace"].as<std::string>() == "5s");
+  CHECK(n["admin"].as<std::string>() == "127.0.0.1:8404");
+  YAML::Node f = n["frontends"][0];
+  CHECK(f["name"].as<std::string>() == "80");
+  CHECK(f["bind"].as<std::string>() == ":80");
+  CHECK(f["balance"].as<std::string>() == "leastconn");
+  CHECK(f["connect_timeout"].as<std::string>() == "5s");
+  CHECK(f["idle_timeout"].as<std::string>() == "50s");
+  CHECK(f["retries"].as<int>() == 3);
+  CHECK(f["resolve_interval"].as<std::string>() == "5s");
+  CHECK(f["check"]["interval"].as<std::string>() == "2s");
+  CHECK(f["check"]["rise"].as<int>() == 2);
+  CHECK(f["check"]["fall"].as<int>() == 3);
+  CHECK(f["backends"][0]["address"].as<std::string>() == "rng1:80");
+  CHECK(f["backends"][0]["maxconn"].as<int>() == 32);
+  CHECK(f["backends"][0]["state"].as<std::string>() == "enabled");
+  CHECK(f["backends"][1]["address"].as<std::string>() == "[::1]:81");
+  CHECK(f["backends"][1]["state"].as<std::string>() == "drain");
+  YAML::Node empty = YAML::Load(to_yaml(Config{}));
+  CHECK(empty["frontends"].IsSequence());
+  CHECK(empty["frontends"].size() == 0);
+}
