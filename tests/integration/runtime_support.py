@@ -78,18 +78,23 @@ class TaggedEcho:
         return False
 
 
+def finish(sock, payload):
+    """Sends payload on an open connection, shuts its write side, returns all it gets back."""
+    sock.sendall(payload)
+    sock.shutdown(socket.SHUT_WR)
+    chunks = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
 def exchange(port, payload, host="127.0.0.1", timeout=10.0):
     """One connection through hamba to a TaggedEcho: returns (tag, payload came back intact)."""
     with socket.create_connection((host, port), timeout=timeout) as s:
-        s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
-        chunks = []
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-    reply = b"".join(chunks)
+        reply = finish(s, payload)
     tag, _, echoed = reply.partition(b"\n")
     return tag.decode(errors="replace"), hashlib.sha256(echoed).digest() == hashlib.sha256(
         payload).digest()

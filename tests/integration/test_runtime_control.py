@@ -15,7 +15,7 @@ import tempfile
 import unittest
 
 from harness import bin_path, free_port, run, wait_port
-from runtime_support import RuntimeHamba, TaggedEcho, exchange
+from runtime_support import RuntimeHamba, TaggedEcho, exchange, finish
 
 
 class ControlTest(unittest.TestCase):
@@ -138,15 +138,7 @@ class ControlTest(unittest.TestCase):
                 self.assertIn("state: drain", h.ctl("showconfig").stdout)
                 tags = [exchange(port, b"p")[0] for _ in range(6)]
                 self.assertEqual(tags, ["b"] * 6)
-                open_conn.sendall(b"finishing on a")
-                open_conn.shutdown(socket.SHUT_WR)
-                got = b""
-                while True:
-                    data = open_conn.recv(4096)
-                    if not data:
-                        break
-                    got += data
-                self.assertEqual(got, b"finishing on a")
+                self.assertEqual(finish(open_conn, b"finishing on a"), b"finishing on a")
 
             r = h.ctl("disable", "127.0.0.1:1")
             self.assertEqual(r.returncode, 1)

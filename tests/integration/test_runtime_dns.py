@@ -14,7 +14,7 @@ import tempfile
 import unittest
 
 from harness import free_port, wait_until
-from runtime_support import RuntimeHamba, TaggedEcho, exchange
+from runtime_support import RuntimeHamba, TaggedEcho, exchange, finish
 
 NAME = "svc.hamba.test"
 
@@ -70,15 +70,7 @@ class DnsDiscoveryTest(unittest.TestCase):
             self.assertIn("no longer in DNS", h.log())
 
             with held:
-                held.sendall(b"still served by two")
-                held.shutdown(socket.SHUT_WR)
-                got = b""
-                while True:
-                    data = held.recv(4096)
-                    if not data:
-                        break
-                    got += data
-                self.assertEqual(got, b"still served by two")
+                self.assertEqual(finish(held, b"still served by two"), b"still served by two")
             self.assertGreater(two.served, 0)
             self.assertGreater(three.served, 0)
 

@@ -13,7 +13,7 @@ import time
 import unittest
 
 from harness import free_port
-from runtime_support import RuntimeHamba, TaggedEcho, exchange
+from runtime_support import RuntimeHamba, TaggedEcho, exchange, finish
 
 MIN_CONNECTIONS = 1000
 RECONFIGURES = 12
@@ -93,15 +93,7 @@ class UnderLoadTest(unittest.TestCase):
             for s, tag in held:
                 with s:
                     payload = os.urandom(100_000)
-                    s.sendall(payload)
-                    s.shutdown(socket.SHUT_WR)
-                    got = b""
-                    while True:
-                        data = s.recv(65536)
-                        if not data:
-                            break
-                        got += data
-                    self.assertEqual(got, payload, f"held connection on {tag}")
+                    self.assertEqual(finish(s, payload), payload, f"held connection on {tag}")
 
             print(f"{stats['done']} connections, {len(results)} reconfigures, "
                   f"{stats['before_first']} before the first, {stats['after_last']} after the "
