@@ -1,0 +1,143 @@
+"""hamba balancing with real sockets: strict round robin, failover past a dead backend, a
+backend name that does not resolve at start, leastconn, and the per-server queue."""
+
+import socket
+import time
+import unittest
+
+from harness import Process, bin_path, free_port, wait_port, wait_until
+from hamba_helpers import SlowServer, TagServer
+
+
+def fetch(port, timeout=10.0):
+    """One connection through hamba: what the backend sent before closing."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+        data = b""
+        while True:
+            chunk = c.recv(100)
+            if not chunk:
+                return data.decode()
+            data += chunk
+
+
+class Balance(unittest.TestCase):
+    def test_round_robin_is_exact(self):
+        with TagServer("a") as a, TagServer("b") as b, TagServer("c") as c:
+            port = free_port()
+            with Process([bin_path("hamba"), port, f"127.0.0.1:{a.port}", "127.0.0.1",
+                          b.port, f"127.0.0.1:{c.port}"]) as hamba:
+                wait_port(port)
+                # wait_port's probe connection went to one backend; start counting after it.
+                counts = {"a": 0, "b": 0, "c": 0}
+                for _ in range(30):
+                    counts[fetch(port)] += 1
+                self.assertEqual(counts, {"a": 10, "b": 10, "c": 10}, hamba.log())
+
+    def test_failover_dead_backend_costs_nothing(self):
+        dead = free_port()  # nothing listens there
+        with TagServer("a") as a, TagServer("b") as b:
+            port = free_port()
+            with Process([bin_path("hamba"), port, f"127.0.0.1:{a.port}", f"127.0.0.1:{dead}",
+                          f"127.0.0.1:{b.port}"]) as hamba:
+                wait_port(port)
+                errors = 0
+                got = {}
+                for _ in range(100):
+                    try:
+                        tag = fetch(port)
+                        got[tag] = got.get(tag, 0) + 1
+                        if tag not in ("a", "b"):
+                            errors += 1
+                    except OSError:
+                        errors += 1
+                self.assertEqual(errors, 0, hamba.log())
+                self.assertEqual(sum(got.values()), 100)
+                self.assertGreater(got.get("a", 0), 30)
+                self.assertGreater(got.get("b", 0), 30)
+                # The health check takes the dead one out, and says so.
+                wait_until(lambda: "is DOWN" in hamba.log(), timeout=15, what="DOWN logged")
+                self.assertIn(f"127.0.0.1:{dead}", hamba.log())
+
+    def test_all_backends_dead_client_closed_not_hung(self):
+        dead = free_port()
+        port = free_port()
+        with Process([bin_path("hamba"), port, f"127.0.0.1:{dead}"]) as hamba:
+            wait_port(port)
+            start = time.monotonic()
+            self.assertEqual(fetch(port), "")  # closed by hamba after its retries
+            self.assertLess(time.monotonic() - start, 5)
+            wait_until(lambda: "no server reached after 4 attempt(s)" in hamba.log(), timeout=5,
+                       what="give-up logged")
+
+    def test_unresolvable_name_does_not_stop_startup(self):
+        with TagServer("a") as a:
+            port = free_port()
+            with Process([bin_path("hamba"), "--resolve-interval", "200ms", port,
+                          "no-such-host.invalid:80", f"127.0.0.1:{a.port}"]) as hamba:
+                wait_port(port)
+                for _ in range(10):
+                    self.assertEqual(fetch(port), "a")
+                self.assertTrue(hamba.running())
+                log = hamba.log()
+                self.assertIn("no-such-host.invalid:80 does not resolve", log)
+                self.assertIn("counted as down", log)
+
+    def test_leastconn_prefers_idle_backend(self):
+        with SlowServer() as busy, TagServer("idle") as idle:
+            port = free_port()
+            with Process([bin_path("hamba"), "--balance", "leastconn", port,
+                          f"127.0.0.1:{busy.port}", f"127.0.0.1:{idle.port}"]) as hamba:
+                wait_port(port)
+                # Hold two connections on `busy` (those that `idle` answers are closed at once).
+                held = []
+                try:
+                    for _ in range(10):
+                        c = socket.create_connection(("127.0.0.1", port))
+                        c.settimeout(0.3)
+                        try:
+                            answered = c.recv(10)
+                        except socket.timeout:
+                            answered = None
+                        if answered is None:
+                            held.append(c)
+                            if len(held) == 2:
+                                break
+                        else:
+                            c.close()
+                    self.assertEqual(len(held), 2)
+                    wait_until(lambda: busy.active >= 2, what="busy holds two")
+                    for _ in range(10):
+                        self.assertEqual(fetch(port), "idle", hamba.log())
+                finally:
+                    for h in held:
+                        h.close()
+
+    def test_server_maxconn_queues_instead_of_refusing(self):
+        with SlowServer() as slow:
+            port = free_port()
+            with Process([bin_path("hamba"), "--server-maxconn", "2", port,
+                          f"127.0.0.1:{slow.port}"]) as hamba:
+                wait_port(port)
+                wait_until(lambda: slow.active == 0, what="probes done")
+                held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+                try:
+                    wait_until(lambda: slow.active >= 2, what="two connected")
+                    time.sleep(0.5)
+                    # (a health check may add a short-lived connection: allow for it)
+                    self.assertLessEqual(slow.active, 2 + 1)
+                    wait_until(lambda: slow.active == 2, what="exactly two, third queued")
+                    held[0].close()  # frees a slot: the queued client gets it
+                    time.sleep(0.3)
+                    wait_until(lambda: slow.active == 2, what="queued one connected")
+                    held[1].sendall(b"ping")
+                    self.assertTrue(hamba.running())
+                    # The queued client is connected now: three different clients were served.
+                    wait_until(lambda: slow.accepted >= 3, what="third accepted")
+                finally:
+                    for h in held:
+                        h.close()
+                self.assertTrue(hamba.running())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

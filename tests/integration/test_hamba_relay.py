@@ -1,0 +1,160 @@
+"""hamba's pump with real sockets: half-close both ways, 100 MiB each way at once with sha256
+checksums, a reset passed on, and the memory bound with a client that does not read."""
+
+import hashlib
+import socket
+import threading
+import time
+import unittest
+
+from harness import Process, bin_path, free_port, wait_port, wait_until
+from hamba_helpers import (EchoServer, FirehoseServer, HashServer, SlowServer, rss_kib,
+                           send_stream, stream_digest)
+
+MIB = 1 << 20
+
+
+class Relay(unittest.TestCase):
+    def start_hamba(self, backend_port, *options):
+        port = free_port()
+        proc = Process([bin_path("hamba"), *options, port, f"127.0.0.1:{backend_port}"])
+        wait_port(port)
+        return proc, port
+
+    def test_client_half_close_still_gets_the_answer(self):
+        with EchoServer() as echo:
+            hamba, port = self.start_hamba(echo.port)
+            with hamba, socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                c.sendall(b"hello ")
+                c.sendall(b"world")
+                c.shutdown(socket.SHUT_WR)  # the backend sees EOF, answers after it
+                data = b""
+                while True:
+                    chunk = c.recv(1000)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.assertEqual(data, b"hello world<eof seen>")
+
+    def test_server_half_close_client_keeps_sending(self):
+        # The server sends everything and shuts its write side; the client reads EOF, then
+        # still sends, and the server still receives.
+        got = []
+        done = threading.Event()
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+
+        def serve():
+            while True:
+                conn, _ = srv.accept()
+                conn.sendall(b"greeting")
+                conn.shutdown(socket.SHUT_WR)
+                data = b""
+                while True:
+                    chunk = conn.recv(1000)
+                    if not chunk:
+                        break
+                    data += chunk
+                conn.close()
+                if data:
+                    got.append(data)
+                    done.set()
+                    return
+
+        threading.Thread(target=serve, daemon=True).start()
+        with srv:
+            hamba, port = self.start_hamba(srv.getsockname()[1], "--check-interval", "1h")
+            with hamba, socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                data = b""
+                while True:
+                    chunk = c.recv(1000)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.assertEqual(data, b"greeting")
+                c.sendall(b"after your EOF")
+                c.shutdown(socket.SHUT_WR)
+                self.assertTrue(done.wait(10))
+                self.assertEqual(got, [b"after your EOF"])
+
+    def test_100_mib_both_ways_with_checksums(self):
+        size = 100 * MIB
+        with HashServer(size) as server:
+            hamba, port = self.start_hamba(server.port)
+            with hamba, socket.create_connection(("127.0.0.1", port), timeout=60) as c:
+                sender = threading.Thread(target=send_stream, args=(c, size, b"client"))
+                sender.start()
+                digest = hashlib.sha256()
+                count = 0
+                while True:
+                    chunk = c.recv(1 << 16)
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                    count += len(chunk)
+                sender.join()
+                self.assertEqual(count, size)
+                self.assertEqual(digest.hexdigest(), stream_digest(size, b"server"))
+                wait_until(lambda: server.received, timeout=30, what="server finished")
+                self.assertEqual(server.received[-1], (size, stream_digest(size, b"client")))
+
+    def test_reset_is_passed_on(self):
+        with SlowServer() as slow:
+            hamba, port = self.start_hamba(slow.port, "--check-interval", "1h")
+            with hamba:
+                wait_until(lambda: slow.active == 0, what="probe done")
+                c = socket.create_connection(("127.0.0.1", port), timeout=10)
+                wait_until(lambda: slow.active == 1, what="connected through")
+                # SO_LINGER 0: close sends a RST.
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                c.close()
+                # The backend's connection is reset (or closed) in turn.
+                wait_until(lambda: slow.active == 0, timeout=5, what="backend side closed")
+                self.assertTrue(hamba.running())
+
+    def test_slow_reader_memory_is_bounded(self):
+        # 20 clients that do not read, each behind a backend sending 20 MiB as fast as it can:
+        # hamba must hold at most a few tens of KiB per connection, not the stream.
+        clients = 20
+        with FirehoseServer(20 * MIB) as fire:
+            hamba, port = self.start_hamba(fire.port, "--check-interval", "1h")
+            with hamba:
+                wait_until(lambda: fire.active == 0, what="probe done")
+                before = rss_kib(hamba.pid)
+                conns = []
+                try:
+                    for _ in range(clients):
+                        c = socket.socket()
+                        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                        c.connect(("127.0.0.1", port))
+                        conns.append(c)
+                    # Let the backends push until every buffer on the way is full.
+                    last = -1
+                    deadline = time.monotonic() + 20
+                    while time.monotonic() < deadline:
+                        time.sleep(0.5)
+                        if fire.sent == last:
+                            break
+                        last = fire.sent
+                    self.assertLess(fire.sent, clients * 20 * MIB, "backpressure never kicked in")
+                    grown = rss_kib(hamba.pid) - before
+                    per_conn = grown / clients
+                    print(f"hamba RSS grew {grown} KiB for {clients} stalled clients "
+                          f"({per_conn:.1f} KiB each); backends sent {fire.sent / MIB:.1f} MiB")
+                    self.assertLess(per_conn, 64, hamba.log())
+                    # Reading again: the data flows (the pause was only backpressure).
+                    c = conns[0]
+                    c.settimeout(10)
+                    got = 0
+                    while got < 5 * MIB:
+                        chunk = c.recv(1 << 16)
+                        self.assertTrue(chunk)
+                        got += len(chunk)
+                finally:
+                    for c in conns:
+                        c.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
