@@ -44,6 +44,7 @@ struct Options {
   std::optional<int> retries;                       // --retries, HAMBA_RETRIES
   std::optional<config::Balance> balance;           // --balance, HAMBA_BALANCE
   std::optional<std::string> admin;                 // --admin, ADMIN or HAMBA_ADMIN
+  std::optional<std::string> log_connections;       // --log-connections, HAMBA_LOG_CONNECTIONS
   bool operator==(const Options&) const = default;
 };
 

@@ -34,6 +34,7 @@ const OptionSpec option_specs[] = {
     {"--admin", "HAMBA_ADMIN"},
     {"--control", "HAMBA_CONTROL"},
     {"--config", "HAMBA_CONFIG"},
+    {"--log-connections", "HAMBA_LOG_CONNECTIONS"},
 };
 
 config::Duration duration_value(const std::string& name, const std::string& value) {
@@ -94,6 +95,12 @@ void set_option(Command& cmd, const std::string& flag, const std::string& name,
     cmd.control_path = value;
   else if (flag == "--config")
     cmd.config_files.push_back(value);
+  else if (flag == "--log-connections") {
+    if (value != "text" && value != "json" && value != "off")
+      throw UsageError(
+          fmt::format("{} \"{}\" is not a log format (text, json or off)", name, value));
+    o.log_connections = value;
+  }
 }
 
 const OptionSpec* find_option(const std::string& flag) {

@@ -34,6 +34,7 @@ Options (each also read from the environment variable shown; the option wins):
   --admin ADDR:PORT     ADMIN, HAMBA_ADMIN      serve the stats page and /metrics there
   --control PATH        HAMBA_CONTROL           control socket of the running hamba
   --config FILE         HAMBA_CONFIG            read the configuration from a YAML file
+  --log-connections F   HAMBA_LOG_CONNECTIONS   one log line per connection: text, json or off
   -h, --help                                    print this help
   -V, --version                                 print the version
 Durations: 250ms, 5s, 2m, 1h (a bare number is milliseconds).
