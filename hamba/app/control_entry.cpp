@@ -17,8 +17,6 @@
 #include "net/listener.h"
 
 #include <cstdio>
-#include <cstdlib>
-#include <stdexcept>
 
 namespace hamba::app {
 namespace {
@@ -89,17 +87,12 @@ private:
     }
   }
 
-  // HAMBA_LOG_CONNECTIONS=text|json: one line per connection as it ends. The hook stays set
-  // after this object goes (it captures nothing of it), so connections that finish during the
-  // shutdown grace are logged too.
+  // --log-connections / HAMBA_LOG_CONNECTIONS = text|json: one line per connection as it ends
+  // (the command line checked the word). The hook stays set after this object goes (it captures
+  // nothing of it), so connections that finish during the shutdown grace are logged too.
   void start_connection_log() {
-    const char* word = std::getenv("HAMBA_LOG_CONNECTIONS");
-    control::ConnectionLogFormat format;
-    try {
-      format = control::parse_connection_log_format(word ? word : "");
-    } catch (const std::invalid_argument& e) {
-      throw std::runtime_error(std::string("HAMBA_LOG_CONNECTIONS: ") + e.what());
-    }
+    auto format = control::parse_connection_log_format(
+        context_.command.options.log_connections.value_or("off"));
     if (format == control::ConnectionLogFormat::off)
       return;
     engine_.on_session_end = [format](const engine::SessionEnd& e) {

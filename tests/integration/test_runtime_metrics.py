@@ -16,7 +16,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import free_port, wait_port, wait_until
+from harness import bin_path, free_port, run, wait_port, wait_until
 from runtime_support import RuntimeHamba, TaggedEcho, exchange
 
 N = 24
@@ -161,6 +161,20 @@ class MetricsTest(unittest.TestCase):
             self.assertTrue(all(r["backend"] in (a.address(), b.address()) for r in lines))
             self.assertTrue(all(r["client"].startswith("127.0.0.1:") for r in lines))
             self.assertTrue(all(r["frontend"] == str(port) for r in lines))
+
+    def test_text_connection_log_and_bad_format(self):
+        port = free_port()
+        with TaggedEcho("a") as a, \
+                RuntimeHamba(["--log-connections", "text", f"127.0.0.1:{port}", a.address()],
+                             wait_for=port) as h:
+            self.assertEqual(exchange(port, b"z" * 5000), ("a", True))
+            pattern = (rf"conn frontend={port} client=127\.0\.0\.1:\d+ server={a.address()} "
+                       rf"backend={a.address()} bytes_in=5000 bytes_out=5002 duration_ms=\d+ "
+                       rf"end=closed")
+            wait_until(lambda: re.search(pattern, h.log()), what="the connection's log line")
+        r = run([bin_path("hamba"), "--log-connections", "xml", "80", "a:1"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('"xml"', r.stderr)
 
     def test_nothing_served_unless_asked(self):
         port = free_port()
