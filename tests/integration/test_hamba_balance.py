@@ -32,6 +32,8 @@ class Balance(unittest.TestCase):
                 for _ in range(30):
                     counts[fetch(port)] += 1
                 self.assertEqual(counts, {"a": 10, "b": 10, "c": 10}, hamba.log())
+                self.assertEqual(hamba.stop(), 0, hamba.log())
+                self.assertNotIn("Sanitizer", hamba.log())
 
     def test_failover_dead_backend_costs_nothing(self):
         dead = free_port()  # nothing listens there
@@ -57,6 +59,8 @@ class Balance(unittest.TestCase):
                 # The health check takes the dead one out, and says so.
                 wait_until(lambda: "is DOWN" in hamba.log(), timeout=15, what="DOWN logged")
                 self.assertIn(f"127.0.0.1:{dead}", hamba.log())
+                self.assertEqual(hamba.stop(), 0, hamba.log())
+                self.assertNotIn("Sanitizer", hamba.log())
 
     def test_all_backends_dead_client_closed_not_hung(self):
         dead = free_port()
@@ -137,6 +141,8 @@ class Balance(unittest.TestCase):
                     for h in held:
                         h.close()
                 self.assertTrue(hamba.running())
+                self.assertEqual(hamba.stop(), 0, hamba.log())
+                self.assertNotIn("Sanitizer", hamba.log())
 
 
 if __name__ == "__main__":

@@ -15,6 +15,12 @@ MIB = 1 << 20
 
 
 class Relay(unittest.TestCase):
+    def stop_clean(self, proc):
+        """SIGTERM: exit 0, and nothing from the sanitizers (the ASan build runs these too)."""
+        self.assertEqual(proc.stop(), 0, proc.log())
+        self.assertNotIn("Sanitizer", proc.log())
+        self.assertNotIn("runtime error", proc.log())
+
     def start_hamba(self, backend_port, *options):
         port = free_port()
         proc = Process([bin_path("hamba"), *options, port, f"127.0.0.1:{backend_port}"])
@@ -35,6 +41,7 @@ class Relay(unittest.TestCase):
                         break
                     data += chunk
                 self.assertEqual(data, b"hello world<eof seen>")
+                self.stop_clean(hamba)
 
     def test_server_half_close_client_keeps_sending(self):
         # The server sends everything and shuts its write side; the client reads EOF, then
@@ -98,6 +105,7 @@ class Relay(unittest.TestCase):
                 self.assertEqual(digest.hexdigest(), stream_digest(size, b"server"))
                 wait_until(lambda: server.received, timeout=30, what="server finished")
                 self.assertEqual(server.received[-1], (size, stream_digest(size, b"client")))
+                self.stop_clean(hamba)
 
     def test_reset_is_passed_on(self):
         with SlowServer() as slow:
@@ -112,6 +120,7 @@ class Relay(unittest.TestCase):
                 # The backend's connection is reset (or closed) in turn.
                 wait_until(lambda: slow.active == 0, timeout=5, what="backend side closed")
                 self.assertTrue(hamba.running())
+                self.stop_clean(hamba)
 
     def test_slow_reader_memory_is_bounded(self):
         # 20 clients that do not read, each behind a backend sending 20 MiB as fast as it can:
@@ -154,6 +163,7 @@ class Relay(unittest.TestCase):
                 finally:
                     for c in conns:
                         c.close()
+                self.stop_clean(hamba)
 
 
 if __name__ == "__main__":
