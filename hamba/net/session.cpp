@@ -260,6 +260,13 @@ void Session::on_eof(int dir) {
   Direction& d = dirs_[dir];
   d.eof = true;
   uv_read_stop(source(dir));
+  // Both sides have now sent EOF and the other direction's data is all written: closing sends
+  // the FINs itself (both receive queues are empty), so a shutdown first would only cost a
+  // syscall and a loop iteration per connection.
+  if (dirs_[1 - dir].shut && d.pending == 0) {
+    finish(End::normal, false, false);
+    return;
+  }
   // Half-close: shut the other side's write half; libuv does it after the pending writes.
   d.shutdown = new uv_shutdown_t{};
   d.shutdown->data = this;
