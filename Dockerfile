@@ -53,8 +53,8 @@ ENTRYPOINT ["worker"]
 
 FROM runtime AS webui
 COPY --from=builder /out/webui /usr/local/bin/webui
-COPY services/webui/files /files
-ENV FILES=/files
+COPY services/webui/files /usr/local/share/dockercoins/webui
+ENV FILES=/usr/local/share/dockercoins/webui
 EXPOSE 80
 ENTRYPOINT ["webui"]
 

@@ -101,7 +101,8 @@ class ImagesTest(unittest.TestCase):
             self.assertEqual(lb.inspect("{{.RestartCount}} {{.State.Running}}"), "0 true")
 
     def test_no_argument_prints_usage(self):
-        out = run(["docker", "run", "--rm", "--label", LABEL, IMAGES["hamba"]], check=False)
+        out = run(["docker", "run", "--rm", "--label", LABEL, IMAGES["hamba"]], check=False,
+                  quiet=True)
         text = out.stdout + out.stderr
         for word in ("reconfigure", "debugconfig", "showconfig", "run"):
             self.assertIn(word, text)
