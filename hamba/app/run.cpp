@@ -63,8 +63,13 @@ int run(const cli::Command& command) {
     }
     uv_run(loop, UV_RUN_DEFAULT);
   }
-  // Let libuv run the close callbacks of everything the engine closed, so memory is freed.
-  uv_run(loop, UV_RUN_NOWAIT);
+  // Let libuv run the close callbacks of everything the engine closed (and the cancelled name
+  // lookups), so memory is freed; bounded, in case something is still alive.
+  for (int i = 0; i < 100 && uv_loop_alive(loop); ++i) {
+    uv_run(loop, UV_RUN_NOWAIT);
+    if (uv_loop_alive(loop))
+      uv_sleep(10);
+  }
   return status;
 }
 

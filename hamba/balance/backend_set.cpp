@@ -9,6 +9,12 @@
 namespace hamba::balance {
 
 namespace {
+// "10.0.0.3:80 (rng:80)" for a resolved name, "10.0.0.3:80" for a literal address.
+std::string label(const Server& s) {
+  std::string name = config::format_endpoint(s.name());
+  return name == s.address() ? name : s.address() + " (" + name + ")";
+}
+
 bool same_address(const sockaddr_storage& a, const Server& s) {
   const sockaddr* b = s.sockaddr_ptr();
   if (reinterpret_cast<const sockaddr*>(&a)->sa_family != b->sa_family)
@@ -91,15 +97,14 @@ void BackendSet::on_resolved(Entry& entry, int status,
       m.server->set_vanished(true);
       m.check.reset();
       changed = true;
-      log::info("frontend {}: server {} ({}) no longer in DNS: draining ({} session(s) left)",
-                frontend_.name, m.server->address(), name, m.server->counters.current);
+      log::info("frontend {}: server {} no longer in DNS: draining ({} session(s) left)",
+                frontend_.name, label(*m.server), m.server->counters.current);
     } else if (still && m.server->vanished()) {
       m.server->set_vanished(false);
       m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
                                               [this](Server& s) { on_health_change(s); });
       changed = added = true;
-      log::info("frontend {}: server {} ({}) is back in DNS", frontend_.name, m.server->address(),
-                name);
+      log::info("frontend {}: server {} is back in DNS", frontend_.name, label(*m.server));
     }
   }
   for (const sockaddr_storage& a : addresses) {
@@ -114,7 +119,7 @@ void BackendSet::on_resolved(Entry& entry, int status,
     if (frontend_.check.enabled)
       m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
                                               [this](Server& s) { on_health_change(s); });
-    log::info("frontend {}: server {} ({}) added", frontend_.name, m.server->address(), name);
+    log::info("frontend {}: server {} added", frontend_.name, label(*m.server));
     entry.members.push_back(std::move(m));
     changed = added = true;
   }
@@ -128,11 +133,10 @@ void BackendSet::on_resolved(Entry& entry, int status,
 
 void BackendSet::on_health_change(Server& server) {
   if (server.up())
-    log::info("frontend {}: server {} ({}) is UP", frontend_.name, server.address(),
-              config::format_endpoint(server.name()));
+    log::info("frontend {}: server {} is UP", frontend_.name, label(server));
   else
-    log::warn("frontend {}: server {} ({}) is DOWN: {}", frontend_.name, server.address(),
-              config::format_endpoint(server.name()), server.last_check_error());
+    log::warn("frontend {}: server {} is DOWN: {}", frontend_.name, label(server),
+              server.last_check_error());
   if (server.up())
     on_available_();
 }
@@ -243,8 +247,8 @@ void BackendSet::update(const config::Frontend& frontend) {
   for (auto& old : entries_)
     if (old)
       for (Member& m : old->members)
-        log::info("frontend {}: server {} ({}) removed from the configuration", frontend_.name,
-                  m.server->address(), config::format_endpoint(m.server->name()));
+        log::info("frontend {}: server {} removed from the configuration", frontend_.name,
+                  label(*m.server));
   entries_ = std::move(next); // removed entries: resolvers and checks stop; servers live on
                               // in their sessions
   if (started_)

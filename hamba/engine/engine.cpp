@@ -13,15 +13,6 @@ namespace {
 // a timer of its own.
 constexpr uint64_t kSweepMs = 250;
 
-std::string describe(const config::Frontend& f) {
-  std::string backends;
-  for (const config::Backend& b : f.backends)
-    backends += (backends.empty() ? "" : ", ") + config::format_endpoint(b.address);
-  return fmt::format(
-      "{} ({}): {}",
-      config::format_endpoint({f.bind.host.empty() ? "0.0.0.0" : f.bind.host, f.bind.port}),
-      f.balance == config::Balance::leastconn ? "leastconn" : "roundrobin", backends);
-}
 } // namespace
 
 Engine::Engine(uv_loop_t* loop) : loop_(loop) {
@@ -40,16 +31,18 @@ Engine::Engine(uv_loop_t* loop) : loop_(loop) {
 }
 
 Engine::~Engine() {
-  for (net::Session* s = sessions_; s;) {
-    net::Session* next = s->next;
-    s->close();
-    s = next;
-  }
-  reap();
+  shutting_down_ = true; // nothing is accepted or served from a queue any more
+  on_shutdown_done_ = nullptr;
   for (auto& f : frontends_)
     f->retire();
   for (auto& f : retired_)
     f->retire();
+  std::vector<net::Session*> open;
+  for (net::Session* s = sessions_; s; s = s->next)
+    open.push_back(s);
+  for (net::Session* s : open)
+    s->close();
+  reap();
 }
 
 void Engine::apply(const config::Config& config) {
@@ -93,9 +86,10 @@ void Engine::apply(const config::Config& config) {
                                 [&](const config::Frontend& r) { return r.bind == f.bind; });
     if (!is_new && running != config_.frontends.end() && *running == f)
       continue;
-    if (!is_new)
-      next[i]->update(f);
-    log::info("frontend {}: listening on {}", f.name, describe(f));
+    if (is_new)
+      continue; // Frontend::start logged it
+    next[i]->update(f);
+    log::info("frontend {}: reconfigured: {}", f.name, describe(f));
   }
   frontends_ = std::move(next);
   config_ = config;

@@ -9,6 +9,16 @@
 
 namespace hamba::engine {
 
+std::string describe(const config::Frontend& f) {
+  std::string backends;
+  for (const config::Backend& b : f.backends)
+    backends += (backends.empty() ? "" : ", ") + config::format_endpoint(b.address);
+  return fmt::format(
+      "{} ({}): {}",
+      config::format_endpoint({f.bind.host.empty() ? "0.0.0.0" : f.bind.host, f.bind.port}),
+      f.balance == config::Balance::leastconn ? "leastconn" : "roundrobin", backends);
+}
+
 Frontend::Frontend(Engine& engine, const config::Frontend& config)
     : engine_(engine), config_(config),
       backends_(engine.loop(), config, [this] { serve_queue(); }) {}
@@ -18,6 +28,7 @@ Frontend::~Frontend() = default;
 void Frontend::start() {
   listener_ =
       std::make_unique<net::Listener>(engine_.loop(), config_.bind, [this] { accept_pending(); });
+  log::info("frontend {}: listening on {}", config_.name, describe(config_));
   backends_.start();
 }
 

@@ -30,6 +30,9 @@ struct FrontendCounters {
   uint64_t timeouts = 0;  // sessions closed by the idle or queue timeout
 };
 
+// "0.0.0.0:80 (roundrobin): rng1:80, rng2:80", for logs.
+std::string describe(const config::Frontend& frontend);
+
 class Frontend : public std::enable_shared_from_this<Frontend> {
 public:
   Frontend(Engine& engine, const config::Frontend& config);

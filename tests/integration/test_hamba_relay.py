@@ -52,22 +52,31 @@ class Relay(unittest.TestCase):
         srv.bind(("127.0.0.1", 0))
         srv.listen(4)
 
+        def handle(conn):
+            # Probes (wait_port, the health check) close at once: errors here are theirs.
+            with conn:
+                try:
+                    conn.sendall(b"greeting")
+                    conn.shutdown(socket.SHUT_WR)
+                    data = b""
+                    while True:
+                        chunk = conn.recv(1000)
+                        if not chunk:
+                            break
+                        data += chunk
+                except OSError:
+                    return
+            if data:
+                got.append(data)
+                done.set()
+
         def serve():
             while True:
-                conn, _ = srv.accept()
-                conn.sendall(b"greeting")
-                conn.shutdown(socket.SHUT_WR)
-                data = b""
-                while True:
-                    chunk = conn.recv(1000)
-                    if not chunk:
-                        break
-                    data += chunk
-                conn.close()
-                if data:
-                    got.append(data)
-                    done.set()
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
                     return
+                threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
         threading.Thread(target=serve, daemon=True).start()
         with srv:
