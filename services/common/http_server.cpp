@@ -121,7 +121,7 @@ private:
     if (err != HPE_OK) {
       int status = reject_status_;
       if (status == 0)
-        status = err == HPE_HEADER_OVERFLOW ? 431 : err == HPE_INVALID_METHOD ? 501 : 400;
+        status = err == HPE_HEADER_OVERFLOW ? 431 : 400;
       fail(status, http_errno_description(err));
       return;
     }

@@ -13,8 +13,8 @@
 // Each connection handles one request at a time: it stops reading when a request is complete and
 // reads (or parses pipelined bytes) again once the answer is written, so a connection holds at
 // most one request, one answer and one read buffer. Malformed requests get 400 (431 for huge
-// headers, 414 for a huge target, 413 for a body over ServerOptions::max_body, 501 for unknown
-// methods) and the connection is closed. Everything happens on the loop's thread.
+// headers, 414 for a huge target, 413 for a body over ServerOptions::max_body) and the
+// connection is closed. Everything happens on the loop's thread.
 #pragma once
 
 #include "http_message.h"

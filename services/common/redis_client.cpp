@@ -2,8 +2,9 @@
 // (see redis_client.h).
 #include "redis_client.h"
 
+#include "redis_uv_events.h"
+
 #include <fmt/format.h>
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -211,7 +212,7 @@ void RedisClient::open_context(const std::string& ip) {
     return;
   }
   ac->data = this;
-  redisLibuvAttach(ac, loop_);
+  attach_to_loop(ac, loop_);
   redisAsyncSetConnectCallback(ac, &RedisCallbacks::on_connect);
   redisAsyncSetDisconnectCallback(ac, &RedisCallbacks::on_disconnect);
   context_ = ac;

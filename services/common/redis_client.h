@@ -1,4 +1,5 @@
-// A Redis client on the service's libuv loop, through hiredis's async API and its libuv adapter.
+// A Redis client on the service's libuv loop, through hiredis's async API (event hooks in
+// redis_uv_events.h).
 // Connects on first use and again after the connection is lost; the host name is resolved with
 // uv_getaddrinfo (never blocking the loop).
 //
