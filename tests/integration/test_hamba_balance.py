@@ -86,35 +86,36 @@ class Balance(unittest.TestCase):
                 self.assertIn("no-such-host.invalid:80 does not resolve", log)
                 self.assertIn("counted as down", log)
 
-    def test_leastconn_prefers_idle_backend(self):
-        with SlowServer() as busy, TagServer("idle") as idle:
+    def test_leastconn_prefers_the_least_loaded_backend(self):
+        # Each backend keeps its connections open and names itself every 50 ms.
+        with SlowServer(b"A", 0.05) as a, SlowServer(b"B", 0.05) as b:
             port = free_port()
-            with Process([bin_path("hamba"), "--balance", "leastconn", port,
-                          f"127.0.0.1:{busy.port}", f"127.0.0.1:{idle.port}"]) as hamba:
+            with Process([bin_path("hamba"), "--balance", "leastconn", "--check-interval", "1h",
+                          port, f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}"]) as hamba:
                 wait_port(port)
-                # Hold two connections on `busy` (those that `idle` answers are closed at once).
-                held = []
+                wait_until(lambda: a.active == 0 and b.active == 0, what="probes done")
+
+                def connect():
+                    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+                    return c.recv(1).decode(), c
+
+                held = [connect() for _ in range(4)]
                 try:
-                    for _ in range(10):
-                        c = socket.create_connection(("127.0.0.1", port))
-                        c.settimeout(0.3)
-                        try:
-                            answered = c.recv(10)
-                        except socket.timeout:
-                            answered = None
-                        if answered is None:
-                            held.append(c)
-                            if len(held) == 2:
-                                break
-                        else:
+                    self.assertEqual(sorted(name for name, _ in held), ["A", "A", "B", "B"])
+                    # Free A completely: B keeps 2, so the next two both go to A (round robin
+                    # would alternate).
+                    for name, c in held:
+                        if name == "A":
                             c.close()
-                    self.assertEqual(len(held), 2)
-                    wait_until(lambda: busy.active >= 2, what="busy holds two")
-                    for _ in range(10):
-                        self.assertEqual(fetch(port), "idle", hamba.log())
+                    held = [(n, c) for n, c in held if n == "B"]
+                    wait_until(lambda: a.active == 0, what="A idle")
+                    time.sleep(0.2)  # hamba sees the closes too
+                    more = [connect() for _ in range(2)]
+                    held += more
+                    self.assertEqual([name for name, _ in more], ["A", "A"], hamba.log())
                 finally:
-                    for h in held:
-                        h.close()
+                    for _, c in held:
+                        c.close()
 
     def test_server_maxconn_queues_instead_of_refusing(self):
         with SlowServer() as slow:
