@@ -9,12 +9,6 @@
 namespace hamba::balance {
 
 namespace {
-// "10.0.0.3:80 (rng:80)" for a resolved name, "10.0.0.3:80" for a literal address.
-std::string label(const Server& s) {
-  std::string name = config::format_endpoint(s.name());
-  return name == s.address() ? name : s.address() + " (" + name + ")";
-}
-
 bool same_address(const sockaddr_storage& a, const Server& s) {
   const sockaddr* b = s.sockaddr_ptr();
   if (reinterpret_cast<const sockaddr*>(&a)->sa_family != b->sa_family)
@@ -98,13 +92,13 @@ void BackendSet::on_resolved(Entry& entry, int status,
       m.check.reset();
       changed = true;
       log::info("frontend {}: server {} no longer in DNS: draining ({} session(s) left)",
-                frontend_.name, label(*m.server), m.server->counters.current);
+                frontend_.name, m.server->label(), m.server->counters.current);
     } else if (still && m.server->vanished()) {
       m.server->set_vanished(false);
       m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
                                               [this](Server& s) { on_health_change(s); });
       changed = added = true;
-      log::info("frontend {}: server {} is back in DNS", frontend_.name, label(*m.server));
+      log::info("frontend {}: server {} is back in DNS", frontend_.name, m.server->label());
     }
   }
   for (const sockaddr_storage& a : addresses) {
@@ -119,7 +113,7 @@ void BackendSet::on_resolved(Entry& entry, int status,
     if (frontend_.check.enabled)
       m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
                                               [this](Server& s) { on_health_change(s); });
-    log::info("frontend {}: server {} added", frontend_.name, label(*m.server));
+    log::info("frontend {}: server {} added", frontend_.name, m.server->label());
     entry.members.push_back(std::move(m));
     changed = added = true;
   }
@@ -133,9 +127,9 @@ void BackendSet::on_resolved(Entry& entry, int status,
 
 void BackendSet::on_health_change(Server& server) {
   if (server.up())
-    log::info("frontend {}: server {} is UP", frontend_.name, label(server));
+    log::info("frontend {}: server {} is UP", frontend_.name, server.label());
   else
-    log::warn("frontend {}: server {} is DOWN: {}", frontend_.name, label(server),
+    log::warn("frontend {}: server {} is DOWN: {}", frontend_.name, server.label(),
               server.last_check_error());
   if (server.up())
     on_available_();
@@ -248,7 +242,7 @@ void BackendSet::update(const config::Frontend& frontend) {
     if (old)
       for (Member& m : old->members)
         log::info("frontend {}: server {} removed from the configuration", frontend_.name,
-                  label(*m.server));
+                  m.server->label());
   entries_ = std::move(next); // removed entries: resolvers and checks stop; servers live on
                               // in their sessions
   if (started_)

@@ -27,6 +27,11 @@ Server::Server(config::Endpoint name, const sockaddr* address, int maxconn)
   address_text_ = format_sockaddr(address);
 }
 
+std::string Server::label() const {
+  std::string name = config::format_endpoint(name_);
+  return name == address_text_ ? name : address_text_ + " (" + name + ")";
+}
+
 bool Server::record_check(bool ok, const std::string& error, int rise, int fall, int64_t now_ms) {
   last_check_ok_ = ok;
   last_check_time_ms_ = now_ms;

@@ -32,6 +32,8 @@ public:
   const config::Endpoint& name() const { return name_; }
   // The resolved address, "10.0.0.3:80" ("[fd00::3]:80").
   const std::string& address() const { return address_text_; }
+  // "10.0.0.3:80 (rng:80)" for a resolved name, "10.0.0.3:80" for a literal: for logs.
+  std::string label() const;
   const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&address_); }
 
   int maxconn() const { return maxconn_; }

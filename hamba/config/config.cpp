@@ -166,8 +166,8 @@ void validate(const Config& config) {
     check_positive(f.resolve_interval, "resolve_interval", where);
     check_positive(f.check.interval, "check interval", where);
     check_positive(f.check.timeout, "check timeout", where);
-    if (f.retries < 0)
-      throw ConfigError(fmt::format("{}: retries {} must not be negative", where, f.retries));
+    if (f.retries < 0 || f.retries > 100)
+      throw ConfigError(fmt::format("{}: retries {} must be between 0 and 100", where, f.retries));
     if (f.check.rise < 1 || f.check.fall < 1)
       throw ConfigError(fmt::format("{}: check rise and fall must be at least 1", where));
     std::set<std::string> seen;

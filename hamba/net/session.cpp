@@ -5,6 +5,7 @@
 #include "engine/frontend.h"
 #include "log/log.h"
 
+#include <cerrno>
 #include <cstring>
 #include <sys/socket.h>
 
@@ -132,8 +133,8 @@ void Session::connect_failed(const std::string& why) {
   ++failed->counters.connect_errors;
   const auto& cfg = frontend_->config();
   bool retry = attempts_ <= cfg.retries && !frontend_->engine().shutting_down();
-  log::warn("frontend {}: cannot connect to server {} ({}): {}{}", cfg.name, failed->address(),
-            config::format_endpoint(failed->name()), why, retry ? "; trying the next server" : "");
+  log::warn("frontend {}: cannot connect to server {}: {}{}", cfg.name, failed->label(), why,
+            retry ? "; trying the next server" : "");
   release_server();
   if (retry) {
     ++failed->counters.retries;
@@ -189,11 +190,18 @@ void Session::forward(int dir, char* data, size_t len) {
   uv_stream_t* dst = destination(dir);
   size_t written = 0;
   if (d.pending == 0) {
-    uv_buf_t b = uv_buf_init(data, static_cast<unsigned>(len));
-    int rc = uv_try_write(dst, &b, 1);
-    if (rc >= 0)
-      written = static_cast<size_t>(rc);
-    else if (rc != UV_EAGAIN) {
+    // Straight to the kernel: nothing of ours is queued on this stream (pending == 0), so
+    // bypassing libuv's write queue keeps the order. send() rather than uv_try_write's write():
+    // a little less work in the kernel per call, and MSG_NOSIGNAL besides.
+    uv_os_fd_t fd = -1;
+    uv_fileno(reinterpret_cast<uv_handle_t*>(dst), &fd);
+    ssize_t n;
+    do
+      n = ::send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n >= 0)
+      written = static_cast<size_t>(n);
+    else if (errno != EAGAIN && errno != EWOULDBLOCK) {
       // The destination is gone (reset, EPIPE): reset the source too.
       finish(End::reset, dir == 0, dir == 1);
       return;

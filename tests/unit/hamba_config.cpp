@@ -87,6 +87,7 @@ TEST_CASE("validate") {
   CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].backends[0].maxconn = 0; })),
                   ConfigError);
   CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].retries = -1; })), ConfigError);
+  CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].retries = 101; })), ConfigError);
   CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].check.rise = 0; })), ConfigError);
   CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].connect_timeout = Duration(0); })),
                   ConfigError);
