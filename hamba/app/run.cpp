@@ -6,9 +6,24 @@
 #include "log/log.h"
 #include "net/listener.h"
 
+#include <sys/resource.h>
+
 namespace hamba::app {
 
+namespace {
+// Each proxied connection needs two descriptors (HAProxy raises its limit from maxconn the same
+// way); the soft limit is often 1024 while the hard one allows far more.
+void raise_fd_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+} // namespace
+
 int run(const cli::Command& command) {
+  raise_fd_limit();
   uv_loop_t* loop = uv_default_loop();
   int status = 0;
   {
