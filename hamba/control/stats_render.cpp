@@ -98,7 +98,7 @@ h1 {{ font-size: 1.3em; margin: 0 0 .2em; }}
 h2 {{ font-size: 1.1em; margin: 1.5em 0 .4em; }}
 .meta {{ color: #666; }}
 table {{ border-collapse: collapse; }}
-th, td {{ padding: .25em .7em; border-bottom: 1px solid #ddd; text-align: right; }}
+th, td {{ padding: .25em .7em; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }}
 th {{ background: #f3f3f3; }}
 td.l, th.l {{ text-align: left; }}
 tr.total td {{ font-weight: bold; background: #fafafa; }}
@@ -122,7 +122,8 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
            "th><th>total</th><th>bytes in</th><th>bytes out</th><th>errors</th><th>retries</"
            "th></tr>\n";
     for (const ServerStats& s : f.servers) {
-      std::string check = s.last_check_time_ms > 0
+      std::string check = s.unresolved ? s.last_check
+                          : s.last_check_time_ms > 0
                               ? fmt::format("{} ({})", s.last_check.empty() ? "?" : s.last_check,
                                             age(s.last_check_time_ms, stats.now_ms))
                               : "never";

@@ -132,6 +132,17 @@ TEST_CASE("stats page: refreshes itself, one row per server, status visible, esc
   CHECK(h.find("ok (1s ago)") != std::string::npos);
   CHECK(h.find("up 1m 5s") != std::string::npos);
 
+  StatsSnapshot lost = sample();
+  ServerStats u;
+  u.name = "web.invalid:80";
+  u.unresolved = true;
+  u.up = false;
+  u.last_check = "EAI_NONAME (unknown node or service)";
+  lost.frontends[0].servers.push_back(u);
+  std::string h2 = render_stats_html(lost);
+  CHECK(h2.find("class=\"l unresolved\">unresolved<") != std::string::npos);
+  CHECK(h2.find("EAI_NONAME (unknown node or service)</td>") != std::string::npos);
+
   StatsSnapshot empty;
   CHECK(render_stats_html(empty).find("No frontend configured") != std::string::npos);
   CHECK(render_stats_json(empty).find("\"frontends\":[]") != std::string::npos);
