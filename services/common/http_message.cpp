@@ -37,6 +37,12 @@ Response Response::error(int status, std::string_view detail) {
   return text(status, std::move(body));
 }
 
+Response Response::method_not_allowed(std::string allow) {
+  Response r = error(405);
+  r.headers.push_back({"Allow", std::move(allow)});
+  return r;
+}
+
 Response Response::redirect(std::string location) {
   Response r = text(302, fmt::format("Found. Redirecting to {}\n", location));
   r.headers.push_back({"Location", std::move(location)});

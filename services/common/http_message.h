@@ -52,6 +52,8 @@ struct Response {
   static Response text(int status, std::string body);
   // A short text/plain error page: "<status> <reason>\n" plus an optional detail line.
   static Response error(int status, std::string_view detail = {});
+  // 405 with the Allow header listing the methods the resource takes ("GET, HEAD").
+  static Response method_not_allowed(std::string allow);
   // A 302 redirect to `location`.
   static Response redirect(std::string location);
 

@@ -9,6 +9,7 @@
 #include "hostname.h"
 #include "http_server.h"
 #include "log.h"
+#include "service_main.h"
 #include "stop_signals.h"
 
 #include <uv.h>
@@ -21,9 +22,7 @@ int main(int argc, char** argv) {
   flags.add_switch("debug", "debug logs (also DEBUG=y)");
   flags.parse_or_exit(argc, argv);
 
-  uv_loop_t* loop = uv_default_loop();
-  int status = 0;
-  try {
+  return services::run_service([&](uv_loop_t* loop) {
     const auto listen = flags.host_port("listen");
     const auto delay_ms = flags.number("delay-ms", 0, 600000);
     const auto max_body = flags.number("max-body", 0, 1ull << 30);
@@ -42,11 +41,8 @@ int main(int argc, char** argv) {
             return reply(http::Response::error(404));
           if (req.method == "GET" || req.method == "HEAD")
             return reply(http::Response::text(200, hello));
-          if (req.method != "POST") {
-            http::Response r = http::Response::error(405);
-            r.headers.push_back({"Allow", "GET, HEAD, POST"});
-            return reply(std::move(r));
-          }
+          if (req.method != "POST")
+            return reply(http::Response::method_not_allowed("GET, HEAD, POST"));
           delays.after(delay_ms,
                        [reply = std::move(reply), hash = services::sha256_hex(req.body)]() mutable {
                          reply(http::Response::text(200, std::move(hash)));
@@ -60,13 +56,5 @@ int main(int argc, char** argv) {
     });
     services::log::info("listening on {} (delay {} ms)", http::to_string(listen), delay_ms);
     uv_run(loop, UV_RUN_DEFAULT);
-  } catch (const services::UsageError& e) {
-    fmt::print(stderr, "{}\n", e.what());
-    status = 2;
-  } catch (const std::exception& e) {
-    services::log::error("{}", e.what());
-    status = 1;
-  }
-  services::finish_loop(loop);
-  return status;
+  });
 }

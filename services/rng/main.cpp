@@ -9,6 +9,7 @@
 #include "hostname.h"
 #include "http_server.h"
 #include "log.h"
+#include "service_main.h"
 #include "stop_signals.h"
 
 #include <charconv>
@@ -77,9 +78,7 @@ int main(int argc, char** argv) {
   flags.add("max-bytes", "1048576", "largest n accepted in GET /<n> (more: 400)");
   flags.add_switch("debug", "debug logs (also DEBUG=y)");
   flags.parse_or_exit(argc, argv);
-  uv_loop_t* loop = uv_default_loop();
-  int status = 0;
-  try {
+  return services::run_service([&](uv_loop_t* loop) {
     const auto listen = flags.host_port("listen");
     const auto delay_ms = flags.number("delay-ms", 0, 600000);
     const auto concurrency = flags.number("concurrency", 1, 10000);
@@ -93,11 +92,8 @@ int main(int argc, char** argv) {
       const std::string_view path = req.path;
       if (path.size() < 1 || path.find('/', 1) != std::string_view::npos)
         return reply(http::Response::error(404));
-      if (req.method != "GET" && req.method != "HEAD") {
-        http::Response r = http::Response::error(405);
-        r.headers.push_back({"Allow", "GET, HEAD"});
-        return reply(std::move(r));
-      }
+      if (req.method != "GET" && req.method != "HEAD")
+        return reply(http::Response::method_not_allowed("GET, HEAD"));
       if (path == "/")
         return reply(http::Response::text(200, hello));
       const std::string_view digits = path.substr(1);
@@ -118,13 +114,5 @@ int main(int argc, char** argv) {
     services::log::info("listening on {} (delay {} ms, concurrency {})", http::to_string(listen),
                         delay_ms, concurrency);
     uv_run(loop, UV_RUN_DEFAULT);
-  } catch (const services::UsageError& e) {
-    fmt::print(stderr, "{}\n", e.what());
-    status = 2;
-  } catch (const std::exception& e) {
-    services::log::error("{}", e.what());
-    status = 1;
-  }
-  services::finish_loop(loop);
-  return status;
+  });
 }

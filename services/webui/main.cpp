@@ -6,6 +6,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "redis_client.h"
+#include "service_main.h"
 #include "static_files.h"
 #include "stop_signals.h"
 
@@ -96,9 +97,7 @@ int main(int argc, char** argv) {
   flags.add_switch("debug", "debug logs (also DEBUG=y)");
   flags.parse_or_exit(argc, argv);
 
-  uv_loop_t* loop = uv_default_loop();
-  int status = 0;
-  try {
+  return services::run_service([&](uv_loop_t* loop) {
     const auto listen = flags.host_port("listen");
     const auto redis_at = flags.host_port("redis");
     services::log::init("webui", flags.on("debug"));
@@ -108,11 +107,8 @@ int main(int argc, char** argv) {
     services::RedisClient redis(loop, redis_at);
     http::HttpServer server(loop, [&](http::Request&& req, http::Reply reply) {
       services::log::debug("{} {} from {}", req.method, req.target, req.peer);
-      if (req.method != "GET" && req.method != "HEAD") {
-        http::Response r = http::Response::error(405);
-        r.headers.push_back({"Allow", "GET, HEAD"});
-        return reply(std::move(r));
-      }
+      if (req.method != "GET" && req.method != "HEAD")
+        return reply(http::Response::method_not_allowed("GET, HEAD"));
       if (req.path == "/")
         return reply(http::Response::redirect("/index.html"));
       if (req.path == "/json")
@@ -134,13 +130,5 @@ int main(int argc, char** argv) {
     services::log::info("listening on {}, Redis {}, {} files from {}", http::to_string(listen),
                         http::to_string(redis_at), files.size(), flags.get("files"));
     uv_run(loop, UV_RUN_DEFAULT);
-  } catch (const services::UsageError& e) {
-    fmt::print(stderr, "{}\n", e.what());
-    status = 2;
-  } catch (const std::exception& e) {
-    services::log::error("{}", e.what());
-    status = 1;
-  }
-  services::finish_loop(loop);
-  return status;
+  });
 }

@@ -5,6 +5,7 @@
 #include "flags.h"
 #include "log.h"
 #include "miner.h"
+#include "service_main.h"
 #include "stop_signals.h"
 
 #include <uv.h>
@@ -22,9 +23,7 @@ int main(int argc, char** argv) {
   flags.add_switch("debug", "debug logs (also DEBUG=y)");
   flags.parse_or_exit(argc, argv);
 
-  uv_loop_t* loop = uv_default_loop();
-  int status = 0;
-  try {
+  return services::run_service([&](uv_loop_t* loop) {
     worker::MinerOptions options;
     options.rng = flags.host_port("rng");
     options.hasher = flags.host_port("hasher");
@@ -44,13 +43,5 @@ int main(int argc, char** argv) {
     services::StopSignals stop(loop, [&] { miner.stop(500, [] {}); });
     miner.start();
     uv_run(loop, UV_RUN_DEFAULT);
-  } catch (const services::UsageError& e) {
-    fmt::print(stderr, "{}\n", e.what());
-    status = 2;
-  } catch (const std::exception& e) {
-    services::log::error("{}", e.what());
-    status = 1;
-  }
-  services::finish_loop(loop);
-  return status;
+  });
 }
