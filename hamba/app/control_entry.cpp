@@ -16,6 +16,7 @@
 #include "log/log.h"
 #include "net/listener.h"
 
+#include <csignal>
 #include <cstdio>
 
 namespace hamba::app {
@@ -54,7 +55,9 @@ public:
     listen_admin(engine_.config().admin);
     start_control();
     start_connection_log();
-    if (!context.command.config_files.empty())
+    if (context.command.config_files.empty())
+      ignore_sighup();
+    else
       watcher_ = std::make_unique<control::ConfigWatcher>(
           context.loop, context.command.config_files,
           [command = context.command] { return load_config(command); }, // on the thread pool
@@ -65,6 +68,19 @@ public:
   }
 
 private:
+  // With no file to reload, SIGHUP must not do its default (end the process): it only logs.
+  void ignore_sighup() {
+    uvx::check(sighup_.init([&](uv_signal_t* s) { return uv_signal_init(context_.loop, s); }),
+               "SIGHUP");
+    uvx::check(uv_signal_start(
+                   sighup_.get(),
+                   [](uv_signal_t*, int) {
+                     log::info("SIGHUP: no --config file to reload (use hamba reconfigure)");
+                   },
+                   SIGHUP),
+               "SIGHUP");
+  }
+
   void listen_admin(const std::string& address) {
     admin_.listen(address);
     if (!address.empty())
@@ -190,6 +206,7 @@ private:
   control::AdminServer admin_;
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<control::ConfigWatcher> watcher_;
+  uvx::Handle<uv_signal_t> sighup_; // only when there is no watcher
 };
 
 } // namespace

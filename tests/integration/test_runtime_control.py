@@ -9,12 +9,13 @@
 """
 
 import os
+import signal
 import socket
 import stat
 import tempfile
 import unittest
 
-from harness import bin_path, free_port, run, wait_port
+from harness import bin_path, free_port, run, wait_port, wait_until
 from runtime_support import RuntimeHamba, TaggedEcho, exchange, finish
 
 
@@ -40,6 +41,12 @@ class ControlTest(unittest.TestCase):
             self.assertIn(f'bind: "127.0.0.1:{port}"', shown.stdout)
             self.assertIn(f'address: "{a.address()}"', shown.stdout)
             self.assertIn("reconfigured: 1 frontend", h.log())
+
+            # No --config: SIGHUP has nothing to reload and must not end the process.
+            h.proc.signal(signal.SIGHUP)
+            wait_until(lambda: "SIGHUP: no --config file" in h.log(), what="SIGHUP logged")
+            self.assertTrue(h.proc.running())
+            self.assertEqual(exchange(port, b"after SIGHUP"), ("a", True))
 
     def test_debugconfig_prints_yaml_that_config_reads_back(self):
         port = free_port()
