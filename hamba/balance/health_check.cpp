@@ -18,14 +18,7 @@ HealthCheck::HealthCheck(uv_loop_t* loop, ServerPtr server, const config::Health
   uvx::check(timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }), "uv_timer_init");
   timer_.set_data(this);
   // The first probe soon, spread a little so many servers are not checked in one burst.
-  uint64_t first = reinterpret_cast<uintptr_t>(this) / 64 % 100;
-  uv_timer_start(
-      timer_.get(),
-      [](uv_timer_t* t) {
-        if (auto* self = uvx::Handle<uv_timer_t>::owner<HealthCheck>(t))
-          self->on_timer();
-      },
-      first, 0);
+  arm(reinterpret_cast<uintptr_t>(this) / 64 % 100);
 }
 
 HealthCheck::~HealthCheck() {
@@ -33,24 +26,24 @@ HealthCheck::~HealthCheck() {
     connect_->data = nullptr; // its callback (ECANCELED, after the close) only frees it
 }
 
+void HealthCheck::arm(uint64_t delay_ms) {
+  uv_timer_start(
+      timer_.get(),
+      [](uv_timer_t* t) {
+        if (auto* self = uvx::Handle<uv_timer_t>::owner<HealthCheck>(t))
+          self->on_timer();
+      },
+      delay_ms, 0);
+}
+
 void HealthCheck::on_timer() {
-  if (probe_) {
-    finish_probe(false, "timeout");
-    return;
-  }
-  start_probe();
+  if (probe_)
+    finish_probe(false, "timeout"); // the timer was the probe's timeout
+  else
+    start_probe();
 }
 
 void HealthCheck::start_probe() {
-  auto restart = [this](uint64_t delay) {
-    uv_timer_start(
-        timer_.get(),
-        [](uv_timer_t* t) {
-          if (auto* self = uvx::Handle<uv_timer_t>::owner<HealthCheck>(t))
-            self->on_timer();
-        },
-        delay, 0);
-  };
   int rc = probe_.init([&](uv_tcp_t* h) { return uv_tcp_init(loop_, h); });
   if (rc == 0) {
     auto* req = new uv_connect_t{};
@@ -66,15 +59,13 @@ void HealthCheck::start_probe() {
         });
     if (rc == 0) {
       connect_ = req;
-      restart(static_cast<uint64_t>(params_.timeout.count()));
+      arm(static_cast<uint64_t>(params_.timeout.count()));
       return;
     }
     delete req;
   }
-  probe_.close();
   // Could not even start (no file descriptors?): a failure, like a refused connect.
-  server_->record_check(false, uvx::error_text(rc), params_.rise, params_.fall, unix_ms());
-  restart(static_cast<uint64_t>(params_.interval.count()));
+  finish_probe(false, uvx::error_text(rc));
 }
 
 void HealthCheck::finish_probe(bool ok, const std::string& error) {
@@ -83,13 +74,7 @@ void HealthCheck::finish_probe(bool ok, const std::string& error) {
     connect_ = nullptr;
   }
   probe_.close();
-  uv_timer_start(
-      timer_.get(),
-      [](uv_timer_t* t) {
-        if (auto* self = uvx::Handle<uv_timer_t>::owner<HealthCheck>(t))
-          self->on_timer();
-      },
-      static_cast<uint64_t>(params_.interval.count()), 0);
+  arm(static_cast<uint64_t>(params_.interval.count()));
   if (server_->record_check(ok, error, params_.rise, params_.fall, unix_ms()))
     on_change_(*server_); // last: the callback may destroy this check
 }

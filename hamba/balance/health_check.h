@@ -23,6 +23,7 @@ public:
   void set_params(const config::HealthCheck& params) { params_ = params; }
 
 private:
+  void arm(uint64_t delay_ms); // the timer fires on_timer() once, after delay_ms
   void on_timer();
   void start_probe();
   void finish_probe(bool ok, const std::string& error);

@@ -161,6 +161,16 @@ class FirehoseServer(_Server):
             self.sent += n
 
 
+def read_all(sock, size=65536):
+    """Everything `sock` receives until EOF."""
+    data = b""
+    while True:
+        chunk = sock.recv(size)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def stream_block(seed, index):
     """Block `index` of a deterministic pseudo-random stream (1 MiB blocks)."""
     return hashlib.sha256(seed + index.to_bytes(8, "big")).digest() * (1 << 15)

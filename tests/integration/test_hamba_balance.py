@@ -6,18 +6,13 @@ import time
 import unittest
 
 from harness import Process, bin_path, free_port, wait_port, wait_until
-from hamba_helpers import SlowServer, TagServer
+from hamba_helpers import SlowServer, TagServer, read_all
 
 
 def fetch(port, timeout=10.0):
     """One connection through hamba: what the backend sent before closing."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
-        data = b""
-        while True:
-            chunk = c.recv(100)
-            if not chunk:
-                return data.decode()
-            data += chunk
+        return read_all(c).decode()
 
 
 class Balance(unittest.TestCase):

@@ -10,7 +10,7 @@ import time
 import unittest
 
 from harness import Process, bin_path, free_port, wait_port, wait_until
-from hamba_helpers import SlowServer, TagServer
+from hamba_helpers import SlowServer, TagServer, read_all
 
 
 class Lifecycle(unittest.TestCase):
@@ -60,11 +60,7 @@ class Lifecycle(unittest.TestCase):
                 wait_until(lambda: "stopping" in p.log(), timeout=5, what="stop logged")
                 with self.assertRaises(OSError):
                     socket.create_connection(("127.0.0.1", port), timeout=2).close()
-                while True:
-                    chunk = c.recv(1 << 16)
-                    if not chunk:
-                        break
-                    got += chunk
+                got += read_all(c)
                 c.close()
                 self.assertEqual(len(got), size)
                 self.assertEqual(bytes(got), payload)

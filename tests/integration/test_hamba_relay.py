@@ -8,8 +8,8 @@ import time
 import unittest
 
 from harness import Process, bin_path, free_port, wait_port, wait_until
-from hamba_helpers import (EchoServer, FirehoseServer, HashServer, SlowServer, rss_kib,
-                           send_stream, stream_digest)
+from hamba_helpers import (EchoServer, FirehoseServer, HashServer, SlowServer, read_all,
+                           rss_kib, send_stream, stream_digest)
 
 MIB = 1 << 20
 
@@ -34,13 +34,7 @@ class Relay(unittest.TestCase):
                 c.sendall(b"hello ")
                 c.sendall(b"world")
                 c.shutdown(socket.SHUT_WR)  # the backend sees EOF, answers after it
-                data = b""
-                while True:
-                    chunk = c.recv(1000)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.assertEqual(data, b"hello world<eof seen>")
+                self.assertEqual(read_all(c), b"hello world<eof seen>")
                 self.stop_clean(hamba)
 
     def test_server_half_close_client_keeps_sending(self):
@@ -58,12 +52,7 @@ class Relay(unittest.TestCase):
                 try:
                     conn.sendall(b"greeting")
                     conn.shutdown(socket.SHUT_WR)
-                    data = b""
-                    while True:
-                        chunk = conn.recv(1000)
-                        if not chunk:
-                            break
-                        data += chunk
+                    data = read_all(conn)
                 except OSError:
                     return
             if data:
@@ -82,13 +71,7 @@ class Relay(unittest.TestCase):
         with srv:
             hamba, port = self.start_hamba(srv.getsockname()[1], "--check-interval", "1h")
             with hamba, socket.create_connection(("127.0.0.1", port), timeout=10) as c:
-                data = b""
-                while True:
-                    chunk = c.recv(1000)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.assertEqual(data, b"greeting")
+                self.assertEqual(read_all(c), b"greeting")
                 c.sendall(b"after your EOF")
                 c.shutdown(socket.SHUT_WR)
                 self.assertTrue(done.wait(10))
