@@ -169,6 +169,10 @@ void ControlServer::on_connection(int status) {
   auto connection = std::make_unique<Connection>(*this);
   if (connection->accept(loop_, listener_.stream()) < 0)
     return;
+  // A client that never ends its request holds a connection: keep at most a few, the newest
+  // (commands come one at a time; a pile-up means clients that went astray).
+  if (connections_.size() >= max_connections)
+    connections_.pop_front();
   connections_.push_back(std::move(connection));
 }
 

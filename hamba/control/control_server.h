@@ -32,6 +32,9 @@ public:
 
   const std::string& path() const { return path_; }
 
+  // Connections kept at once; the oldest is closed to make room.
+  static constexpr size_t max_connections = 16;
+
 private:
   class Connection;
   void on_connection(int status);

@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <functional>
 #include <optional>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -153,6 +154,43 @@ TEST_CASE("control socket: a stale socket file is replaced, any other file is no
   std::fclose(plain);
   CHECK_THROWS_WITH_AS(ControlServer(&loop, tmp.path, [](const Request&) { return Reply{}; }),
                        doctest::Contains("not a socket"), std::runtime_error);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("control socket: clients that never finish their request cannot pile up") {
+  TempSocketPath tmp;
+  uv_loop_t loop;
+  REQUIRE(uv_loop_init(&loop) == 0);
+  {
+    ControlServer server(&loop, tmp.path, [](const Request&) { return Reply::success("fine"); });
+    std::vector<int> stuck;
+    Reply reply;
+    bool all_connected = true;
+    ssize_t oldest_read = 1;
+    run_client(&loop, [&] { // no doctest assertion on this thread: results are checked after
+      for (size_t i = 0; i < ControlServer::max_connections + 4; ++i) {
+        int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", tmp.path.c_str());
+        all_connected &= ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+        (void)!::write(fd, "showconfig", 10); // and never an end of file
+        stuck.push_back(fd);
+      }
+      reply = send_request(tmp.path, {"showconfig", "", ""});
+      // The oldest stuck client was closed to make room: it reads an end of file (or a reset).
+      pollfd p{stuck.front(), POLLIN, 0};
+      char c;
+      if (::poll(&p, 1, 5000) == 1) // not closed: the test fails instead of hanging
+        oldest_read = ::read(stuck.front(), &c, 1);
+    });
+    CHECK(all_connected);
+    CHECK(oldest_read <= 0);
+    CHECK(reply.message == "fine");
+    for (int fd : stuck)
+      ::close(fd);
+  }
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK(uv_loop_close(&loop) == 0);
 }
