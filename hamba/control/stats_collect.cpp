@@ -67,6 +67,7 @@ StatsSnapshot collect_stats(const engine::Engine& engine, int64_t started_ms) {
     f.bytes_out = counters.bytes_out;
     f.errors = counters.failed;
     f.queued = counters.queued;
+    f.timeouts = counters.timeouts;
     for (const auto& server : frontend->backends().servers())
       f.servers.push_back(server_stats(*server));
     // A name that resolves to nothing (yet) has no server: show it, so that a typo or a

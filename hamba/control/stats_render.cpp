@@ -185,6 +185,9 @@ std::string render_metrics(const StatsSnapshot& stats) {
   frontend_family("hamba_frontend_errors_total", "counter",
                   "Client connections closed because no server could take them.",
                   [](auto& f) { return f.errors; });
+  frontend_family("hamba_frontend_timeouts_total", "counter",
+                  "Client connections closed by the idle or the queue timeout.",
+                  [](auto& f) { return f.timeouts; });
   frontend_family("hamba_frontend_queued_connections", "gauge",
                   "Client connections waiting for a server with room.",
                   [](auto& f) { return f.queued; });
@@ -239,9 +242,10 @@ std::string render_stats_json(const StatsSnapshot& stats) {
   for (size_t i = 0; i < stats.frontends.size(); ++i) {
     const FrontendStats& f = stats.frontends[i];
     out += fmt::format("{}{{\"name\":{},\"bind\":{},\"balance\":{},\"current\":{},\"total\":{},"
-                       "\"bytes_in\":{},\"bytes_out\":{},\"errors\":{},\"queued\":{},\"servers\":[",
+                       "\"bytes_in\":{},\"bytes_out\":{},\"errors\":{},\"timeouts\":{},\"queued\":{"
+                       "},\"servers\":[",
                        i ? "," : "", json_quote(f.name), json_quote(f.bind), json_quote(f.balance),
-                       f.current, f.total, f.bytes_in, f.bytes_out, f.errors, f.queued);
+                       f.current, f.total, f.bytes_in, f.bytes_out, f.errors, f.timeouts, f.queued);
     for (size_t j = 0; j < f.servers.size(); ++j) {
       const ServerStats& s = f.servers[j];
       out += fmt::format(

@@ -50,8 +50,9 @@ struct FrontendStats {
   uint64_t total = 0;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
-  uint64_t errors = 0; // clients closed because no server could take them
-  uint64_t queued = 0; // clients waiting for a server with room
+  uint64_t errors = 0;   // clients closed because no server could take them
+  uint64_t queued = 0;   // clients waiting for a server with room
+  uint64_t timeouts = 0; // connections closed by the idle or queue timeout
   std::vector<ServerStats> servers;
 };
 

@@ -23,6 +23,7 @@ StatsSnapshot sample() {
   f.bytes_in = 5000;
   f.bytes_out = 3 * 1024 * 1024;
   f.errors = 1;
+  f.timeouts = 4;
   f.queued = 0;
   ServerStats a;
   a.name = "rng1:80";
@@ -71,6 +72,7 @@ TEST_CASE("metrics: Prometheus names, types, labels and values") {
   CHECK(has_line(m, "hamba_frontend_bytes_out_total{frontend=\"rng\"} 3145728"));
   CHECK(has_line(m, "# TYPE hamba_frontend_current_connections gauge"));
   CHECK(has_line(m, "hamba_frontend_current_connections{frontend=\"rng\"} 2"));
+  CHECK(has_line(m, "hamba_frontend_timeouts_total{frontend=\"rng\"} 4"));
   CHECK(has_line(m, "hamba_server_connections_total{frontend=\"rng\",server=\"rng1:80\","
                     "address=\"127.0.0.2:80\"} 1000"));
   CHECK(has_line(
@@ -113,8 +115,8 @@ TEST_CASE("stats.json: every counter, escaped strings") {
   INFO(j);
   CHECK(j.find("\"uptime_seconds\":65.000") != std::string::npos);
   CHECK(j.find("\"name\":\"rng\",\"bind\":\"0.0.0.0:8001\"") != std::string::npos);
-  CHECK(j.find("\"total\":1234,\"bytes_in\":5000,\"bytes_out\":3145728,\"errors\":1") !=
-        std::string::npos);
+  CHECK(j.find("\"total\":1234,\"bytes_in\":5000,\"bytes_out\":3145728,\"errors\":1,"
+               "\"timeouts\":4") != std::string::npos);
   CHECK(j.find("\"name\":\"rng\\\"2\\\":80\"") != std::string::npos);
   CHECK(j.find("\"status\":\"drain\",\"up\":false,\"state\":\"drain\"") != std::string::npos);
   CHECK(j.find("\"connect_errors\":7,\"retries\":5,\"checks_failed\":9") != std::string::npos);
