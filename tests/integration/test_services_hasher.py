@@ -52,6 +52,18 @@ class HasherTest(unittest.TestCase):
                 self.assertEqual(r.read(), sha256sum(body))
             conn.close()
 
+    def test_pipelined_requests(self):
+        with service("hasher", "--delay-ms", "0") as hasher:
+            answer = raw_request(hasher.port,
+                                 b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+                                 b"POST / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"
+                                 b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+            self.assertEqual(answer.count(b"HTTP/1.1 200 OK"), 3, answer)
+            first, second = sha256sum(b"hello"), sha256sum(b"x")
+            self.assertLess(answer.index(first), answer.index(second))
+            self.assertTrue(answer.endswith(b"HASHER running on " +
+                                            socket.gethostname().encode() + b"\n"))
+
     def test_sigterm(self):
         with service("hasher") as hasher:
             self.assertEqual(hasher.stop(timeout=5.0), 0)
