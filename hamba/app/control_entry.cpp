@@ -14,7 +14,6 @@
 #include "control/control_server.h"
 #include "control/stats_collect.h"
 #include "log/log.h"
-#include "net/listener.h"
 
 #include <csignal>
 #include <cstdio>
