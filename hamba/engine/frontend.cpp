@@ -70,15 +70,21 @@ void Frontend::dequeue(net::Session* session) {
 }
 
 void Frontend::serve_queue() {
+  // A connect that fails at once releases its server and calls back here: the outer call goes
+  // on instead, so a long queue cannot recurse deeply.
+  if (serving_queue_)
+    return;
+  serving_queue_ = true;
   while (!queue_.empty()) {
     balance::ServerPtr server = backends_.pick();
     if (!server)
-      return;
+      break;
     net::Session* s = queue_.front();
     queue_.pop_front();
     counters_.queued = queue_.size();
     s->connect(std::move(server));
   }
+  serving_queue_ = false;
 }
 
 } // namespace hamba::engine

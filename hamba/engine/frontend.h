@@ -70,6 +70,7 @@ private:
   balance::BackendSet backends_;
   std::unique_ptr<net::Listener> listener_;
   std::deque<net::Session*> queue_;
+  bool serving_queue_ = false;
   FrontendCounters counters_;
 };
 
