@@ -114,6 +114,37 @@ class Relay(unittest.TestCase):
                 self.assertTrue(hamba.running())
                 self.stop_clean(hamba)
 
+    def test_backend_reset_reaches_the_client(self):
+        # The backend answers, then resets (SO_LINGER 0): the client sees a reset, not an EOF.
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+
+        def serve():
+            while True:
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    return
+                try:
+                    conn.settimeout(2)
+                    if conn.recv(10) == b"go":
+                        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                        b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                except OSError:
+                    pass
+                conn.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        with srv:
+            hamba, port = self.start_hamba(srv.getsockname()[1], "--check-interval", "1h")
+            with hamba, socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                c.sendall(b"go")
+                with self.assertRaises(ConnectionResetError):
+                    while c.recv(100):
+                        pass
+                self.stop_clean(hamba)
+
     def test_slow_reader_memory_is_bounded(self):
         # 20 clients that do not read, each behind a backend sending 20 MiB as fast as it can:
         # hamba must hold at most a few tens of KiB per connection, not the stream.
