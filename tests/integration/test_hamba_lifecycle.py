@@ -10,7 +10,7 @@ import time
 import unittest
 
 from harness import Process, bin_path, free_port, wait_port, wait_until
-from hamba_helpers import SlowServer, TagServer, read_all
+from hamba_helpers import SlowServer, read_all
 
 
 class Lifecycle(unittest.TestCase):
@@ -103,7 +103,7 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(p.wait(timeout=10), 0)
 
     def test_above_maxconn_connections_wait_not_refused(self):
-        with SlowServer() as slow, TagServer("t") as tag:
+        with SlowServer() as slow:
             port = free_port()
             with Process([bin_path("hamba"), "--maxconn", "2", "--check-interval", "1h", port,
                           f"127.0.0.1:{slow.port}"]) as p:
@@ -124,7 +124,6 @@ class Lifecycle(unittest.TestCase):
                 finally:
                     for h in held:
                         h.close()
-            del tag
 
 
 if __name__ == "__main__":
