@@ -238,8 +238,8 @@ class Stack:
         return took, exits
 
     def assert_down_is_prompt(self, test):
-        """`down`, then checks that every container exited on its SIGTERM within a second (none
-        killed after docker's 10 s) and that the whole `down` took seconds."""
+        """`down`, then checks that every container exited on its SIGTERM within 2 s (none killed
+        after docker's 10 s) and that the whole `down` took seconds."""
         running = len(self.containers())
         took, exits = self.down()
         slowest = max((t for t, _ in exits.values()), default=0.0)
@@ -248,7 +248,10 @@ class Stack:
         test.assertEqual(len(exits), running, "not every container reported its exit")
         for name, (after, code) in exits.items():
             test.assertEqual(code, "0", f"{name} exited with {code} (137: killed after the grace)")
-            test.assertLess(after, 1.0, f"{name} took {after:.1f} s to exit on SIGTERM")
+            # A worker gives its last count to Redis before it exits (at most 0.8 s, then it
+            # stops anyway), and Redis may be stopping at the same moment: hence 2 s, still far
+            # from the 10 s after which docker kills.
+            test.assertLess(after, 2.0, f"{name} took {after:.1f} s to exit on SIGTERM")
         # The rest is Docker's own teardown of each container's network namespace, 0.4 to 0.7 s
         # here and one at a time (the same for `sleep` in a container with --init). Programs that
         # ignored SIGTERM would add docker's 10 s wait on top.
