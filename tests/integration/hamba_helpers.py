@@ -1,22 +1,42 @@
-"""Small TCP backends for the hamba integration tests (stdlib only, threads in the test process).
+"""Small TCP backends for the hamba integration tests (stdlib only, threads in the test process),
+and hamba started on a free port.
 
     with TagServer("a") as a:            # answers every connection with "a", then closes
-        hamba = Process([bin_path("hamba"), port, f"127.0.0.1:{a.port}"])
+        hamba, port = start_hamba([f"127.0.0.1:{a.port}"], "--check-interval", "1h")
+        with hamba:
+            ...
 
-Every server listens on 127.0.0.1 on a kernel-chosen port and stops (closing its socket) on exit
-from the `with` block.
+Every server listens on 127.0.0.1 (or the loopback `host` given) on a kernel-chosen port (or the
+`port` given) and stops (closing its socket) on exit from the `with` block.
 """
 
 import hashlib
 import socket
+import sys
 import threading
+
+from harness import Process, bin_path, free_port, wait_port
+
+
+def start_hamba(backends, *options, env=None):
+    """`hamba OPTIONS... PORT BACKENDS...` on a free port, returned once it accepts connections:
+    (Process, port). Use the Process in a `with` block; it is killed if it does not come up."""
+    port = free_port()
+    proc = Process([bin_path("hamba"), *options, port, *backends], env=env)
+    try:
+        wait_port(port)
+    except BaseException:
+        proc.__exit__(*sys.exc_info())
+        raise
+    return proc, port
 
 
 class _Server:
-    def __init__(self):
-        self.sock = socket.socket()
+    def __init__(self, host="127.0.0.1", port=0):
+        self.host = host
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, port))
         self.sock.listen(256)
         self.port = self.sock.getsockname()[1]
         self.accepted = 0
@@ -50,6 +70,9 @@ class _Server:
     def serve(self, conn):
         raise NotImplementedError
 
+    def address(self):
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
     def close(self):
         self._stop = True
         try:
@@ -64,6 +87,17 @@ class _Server:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+class Backend(_Server):
+    """Runs `handler(conn)` in a thread of its own for each connection (closed afterwards)."""
+
+    def __init__(self, handler, host="127.0.0.1", port=0):
+        self.handler = handler
+        super().__init__(host, port)
+
+    def serve(self, conn):
+        self.handler(conn)
 
 
 class TagServer(_Server):
@@ -89,6 +123,37 @@ class EchoServer(_Server):
         conn.sendall(b"<eof seen>")
 
 
+class TaggedEcho(_Server):
+    """Greets each connection with "<tag>\\n", then echoes until EOF and shuts its write side.
+
+    `count`: connections accepted (health checks included); `served`: those that sent data, so
+    tests can see where hamba sent them.
+    """
+
+    def __init__(self, tag, host="127.0.0.1", port=0):
+        self.tag = tag
+        self.served = 0
+        super().__init__(host, port)
+
+    @property
+    def count(self):
+        return self.accepted
+
+    def serve(self, conn):
+        conn.sendall(self.tag.encode() + b"\n")
+        first = True
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                break
+            if first:
+                first = False
+                with self._lock:
+                    self.served += 1
+            conn.sendall(data)
+        conn.shutdown(socket.SHUT_WR)
+
+
 class HashServer(_Server):
     """Sends `size` bytes of a deterministic stream while hashing what it receives.
 
@@ -101,18 +166,11 @@ class HashServer(_Server):
         super().__init__()
 
     def serve(self, conn):
-        digest = hashlib.sha256()
         sender = threading.Thread(target=self._send, args=(conn,))
         sender.start()
-        count = 0
-        while True:
-            data = conn.recv(1 << 16)
-            if not data:
-                break
-            digest.update(data)
-            count += len(data)
+        received = read_digest(conn)
         sender.join()
-        self.received.append((count, digest.hexdigest()))
+        self.received.append(received)
 
     def _send(self, conn):
         try:
@@ -161,42 +219,41 @@ class FirehoseServer(_Server):
             self.sent += n
 
 
-def read_all(sock, size=65536):
-    """Everything `sock` receives until EOF."""
-    data = b""
+def read_digest(sock):
+    """Reads `sock` until EOF: (bytes received, their sha256 hex digest)."""
+    digest = hashlib.sha256()
+    count = 0
     while True:
-        chunk = sock.recv(size)
-        if not chunk:
-            return data
-        data += chunk
+        data = sock.recv(1 << 16)
+        if not data:
+            return count, digest.hexdigest()
+        digest.update(data)
+        count += len(data)
 
 
-def stream_block(seed, index):
-    """Block `index` of a deterministic pseudo-random stream (1 MiB blocks)."""
-    return hashlib.sha256(seed + index.to_bytes(8, "big")).digest() * (1 << 15)
+def stream_blocks(size, seed):
+    """The first `size` bytes of a deterministic pseudo-random stream for `seed`, in blocks of
+    up to 1 MiB."""
+    index = 0
+    left = size
+    while left > 0:
+        block = hashlib.sha256(seed + index.to_bytes(8, "big")).digest() * (1 << 15)
+        yield block[:left]
+        left -= min(left, len(block))
+        index += 1
 
 
 def send_stream(conn, size, seed):
     """Sends `size` bytes of the stream for `seed`, then shuts the write side."""
-    index = 0
-    left = size
-    while left > 0:
-        block = stream_block(seed, index)[:left]
+    for block in stream_blocks(size, seed):
         conn.sendall(block)
-        left -= len(block)
-        index += 1
     conn.shutdown(socket.SHUT_WR)
 
 
 def stream_digest(size, seed):
     digest = hashlib.sha256()
-    index = 0
-    left = size
-    while left > 0:
-        block = stream_block(seed, index)[:left]
+    for block in stream_blocks(size, seed):
         digest.update(block)
-        left -= len(block)
-        index += 1
     return digest.hexdigest()
 
 

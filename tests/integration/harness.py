@@ -11,6 +11,7 @@ use `with Process(...)` or `ProcessGroup`, which kill what they started on exit.
         ...
 """
 
+import http.client
 import os
 import shutil
 import signal
@@ -158,6 +159,35 @@ def start_redis(port=None):
                     "--appendonly", "no", "--daemonize", "no"])
     wait_port(port)
     return proc, port
+
+
+def read_all(sock, size=65536):
+    """Everything `sock` receives until the other side closes (EOF)."""
+    chunks = []
+    while True:
+        chunk = sock.recv(size)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def send_and_read_all(sock, payload):
+    """Sends payload on an open connection, shuts its write side, returns all it gets back."""
+    sock.sendall(payload)
+    sock.shutdown(socket.SHUT_WR)
+    return read_all(sock)
+
+
+def http_request(port, method, path, body=None, headers=None, host="127.0.0.1", timeout=15.0):
+    """One HTTP request on a new connection; returns (status, headers with lower-case names,
+    body). Any status is returned, 4xx and 5xx too."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
 
 
 def artifact_path(name):

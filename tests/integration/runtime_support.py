@@ -1,5 +1,5 @@
-"""Helpers for the run-time tests (test_runtime_*.py): tagged echo backends, a hamba with its own
-control socket, and a client that checks every byte it gets back.
+"""Helpers for the run-time tests (test_runtime_*.py): a hamba with its own control socket, and a
+client that checks every byte a TaggedEcho backend (hamba_helpers) sends back.
 
     with TaggedEcho("a") as a, RuntimeHamba([port, f"127.0.0.1:{a.port}"]) as h:
         tag, ok = exchange(port, b"hello")        # ("a", True)
@@ -10,91 +10,15 @@ import hashlib
 import os
 import shutil
 import socket
-import socketserver
 import tempfile
-import threading
 
-from harness import Process, bin_path, run, wait_port, wait_until
-
-
-class TaggedEcho:
-    """A backend that greets each connection with "<tag>\\n", then echoes until EOF.
-
-    Counts the connections it accepted (`count`, health checks included) and those that sent
-    data (`served`), so tests can see where hamba sent them.
-    """
-
-    def __init__(self, tag, host="127.0.0.1", port=0):
-        self.tag = tag
-        self.count = 0
-        self.served = 0
-        self._lock = threading.Lock()
-        outer = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self):
-                with outer._lock:
-                    outer.count += 1
-                conn = self.request
-                try:
-                    conn.sendall(outer.tag.encode() + b"\n")
-                    first = True
-                    while True:
-                        data = conn.recv(65536)
-                        if not data:
-                            break
-                        if first:
-                            first = False
-                            with outer._lock:
-                                outer.served += 1
-                        conn.sendall(data)
-                    conn.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
-
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-            request_queue_size = 128
-
-        self.server = Server((host, port), Handler)
-        self.host = host
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def address(self):
-        return f"{self.host}:{self.port}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-
-def finish(sock, payload):
-    """Sends payload on an open connection, shuts its write side, returns all it gets back."""
-    sock.sendall(payload)
-    sock.shutdown(socket.SHUT_WR)
-    chunks = []
-    while True:
-        data = sock.recv(65536)
-        if not data:
-            break
-        chunks.append(data)
-    return b"".join(chunks)
+from harness import Process, bin_path, run, send_and_read_all, wait_port, wait_until
 
 
 def exchange(port, payload, host="127.0.0.1", timeout=10.0):
     """One connection through hamba to a TaggedEcho: returns (tag, payload came back intact)."""
     with socket.create_connection((host, port), timeout=timeout) as s:
-        reply = finish(s, payload)
+        reply = send_and_read_all(s, payload)
     tag, _, echoed = reply.partition(b"\n")
     return tag.decode(errors="replace"), hashlib.sha256(echoed).digest() == hashlib.sha256(
         payload).digest()

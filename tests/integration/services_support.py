@@ -7,7 +7,6 @@ whole topologies started with scripts/run-local, and the mining rate measured fr
         rate = measure_rate(stack.webui_port, 12)     # hashes/s, as the web page computes it
 """
 
-import http.client as httpclient
 import json
 import os
 import shutil
@@ -16,31 +15,15 @@ import sys
 import time
 import unittest
 
-from harness import BIN_DIR, SOURCE_DIR, Process, bin_path, free_port, run, wait_port
-
-
-def http_request(port, method, path, body=None, headers=None, host="127.0.0.1", timeout=15.0):
-    """One request on a new connection; returns (status, headers with lower-case names, body)."""
-    conn = httpclient.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
+from harness import (BIN_DIR, SOURCE_DIR, Process, bin_path, free_port, http_request, read_all,
+                     run, wait_port)
 
 
 def raw_request(port, data, host="127.0.0.1", timeout=10.0):
     """Sends raw bytes, returns everything the server sent until it closed the connection."""
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(data)
-        chunks = []
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return read_all(s)
 
 
 def get_json(port):
@@ -48,6 +31,14 @@ def get_json(port):
     if status != 200:
         raise AssertionError(f"/json answered {status}: {body!r}")
     return json.loads(body)
+
+
+def assert_hello(test, name, banner):
+    """GET / on service `name` answers 200 with "<banner> running on <hostname>\\n"."""
+    with service(name, "--delay-ms", "0") as svc:
+        status, _, body = http_request(svc.port, "GET", "/")
+        test.assertEqual(status, 200)
+        test.assertEqual(body, f"{banner} running on {socket.gethostname()}\n".encode())
 
 
 def redis_cli(port, *args):

@@ -6,8 +6,8 @@ import signal
 import time
 import unittest
 
-from harness import start_redis, wait_until
-from services_support import RunLocal, get_json, http_request, redis_cli
+from harness import http_request, start_redis, wait_until
+from services_support import RunLocal, get_json, redis_cli
 
 OUTAGE_S = 4
 

@@ -5,8 +5,8 @@ import socket
 import time
 import unittest
 
-from harness import Process, bin_path, free_port, wait_port, wait_until
-from hamba_helpers import SlowServer, TagServer, read_all
+from harness import free_port, read_all, wait_until
+from hamba_helpers import SlowServer, TagServer, start_hamba
 
 
 def fetch(port, timeout=10.0):
@@ -18,10 +18,9 @@ def fetch(port, timeout=10.0):
 class Balance(unittest.TestCase):
     def test_round_robin_is_exact(self):
         with TagServer("a") as a, TagServer("b") as b, TagServer("c") as c:
-            port = free_port()
-            with Process([bin_path("hamba"), port, f"127.0.0.1:{a.port}", "127.0.0.1",
-                          b.port, f"127.0.0.1:{c.port}"]) as hamba:
-                wait_port(port)
+            hamba, port = start_hamba([f"127.0.0.1:{a.port}", "127.0.0.1", b.port,
+                                       f"127.0.0.1:{c.port}"])
+            with hamba:
                 # wait_port's probe connection went to one backend; start counting after it.
                 counts = {"a": 0, "b": 0, "c": 0}
                 for _ in range(30):
@@ -33,10 +32,9 @@ class Balance(unittest.TestCase):
     def test_failover_dead_backend_costs_nothing(self):
         dead = free_port()  # nothing listens there
         with TagServer("a") as a, TagServer("b") as b:
-            port = free_port()
-            with Process([bin_path("hamba"), port, f"127.0.0.1:{a.port}", f"127.0.0.1:{dead}",
-                          f"127.0.0.1:{b.port}"]) as hamba:
-                wait_port(port)
+            hamba, port = start_hamba([f"127.0.0.1:{a.port}", f"127.0.0.1:{dead}",
+                                       f"127.0.0.1:{b.port}"])
+            with hamba:
                 errors = 0
                 got = {}
                 for _ in range(100):
@@ -59,9 +57,8 @@ class Balance(unittest.TestCase):
 
     def test_all_backends_dead_client_closed_not_hung(self):
         dead = free_port()
-        port = free_port()
-        with Process([bin_path("hamba"), port, f"127.0.0.1:{dead}"]) as hamba:
-            wait_port(port)
+        hamba, port = start_hamba([f"127.0.0.1:{dead}"])
+        with hamba:
             start = time.monotonic()
             self.assertEqual(fetch(port), "")  # closed by hamba after its retries
             self.assertLess(time.monotonic() - start, 5)
@@ -70,10 +67,9 @@ class Balance(unittest.TestCase):
 
     def test_unresolvable_name_does_not_stop_startup(self):
         with TagServer("a") as a:
-            port = free_port()
-            with Process([bin_path("hamba"), "--resolve-interval", "200ms", port,
-                          "no-such-host.invalid:80", f"127.0.0.1:{a.port}"]) as hamba:
-                wait_port(port)
+            hamba, port = start_hamba(["no-such-host.invalid:80", f"127.0.0.1:{a.port}"],
+                                      "--resolve-interval", "200ms")
+            with hamba:
                 for _ in range(10):
                     self.assertEqual(fetch(port), "a")
                 self.assertTrue(hamba.running())
@@ -85,10 +81,9 @@ class Balance(unittest.TestCase):
     def test_leastconn_prefers_the_least_loaded_backend(self):
         # Each backend keeps its connections open and names itself every 50 ms.
         with SlowServer(b"A", 0.05) as a, SlowServer(b"B", 0.05) as b:
-            port = free_port()
-            with Process([bin_path("hamba"), "--balance", "leastconn", "--check-interval", "1h",
-                          port, f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}"]) as hamba:
-                wait_port(port)
+            hamba, port = start_hamba([f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}"],
+                                      "--balance", "leastconn", "--check-interval", "1h")
+            with hamba:
                 wait_until(lambda: a.active == 0 and b.active == 0, what="probes done")
 
                 def connect():
@@ -115,10 +110,8 @@ class Balance(unittest.TestCase):
 
     def test_server_maxconn_queues_instead_of_refusing(self):
         with SlowServer() as slow:
-            port = free_port()
-            with Process([bin_path("hamba"), "--server-maxconn", "2", port,
-                          f"127.0.0.1:{slow.port}"]) as hamba:
-                wait_port(port)
+            hamba, port = start_hamba([f"127.0.0.1:{slow.port}"], "--server-maxconn", "2")
+            with hamba:
                 wait_until(lambda: slow.active == 0, what="probes done")
                 held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
                 try:

@@ -5,12 +5,11 @@ maxconn new connections wait in the accept queue instead of being refused."""
 import hashlib
 import signal
 import socket
-import threading
 import time
 import unittest
 
-from harness import Process, bin_path, free_port, wait_port, wait_until
-from hamba_helpers import SlowServer, read_all
+from harness import Process, bin_path, read_all, wait_until
+from hamba_helpers import Backend, SlowServer, start_hamba
 
 
 class Lifecycle(unittest.TestCase):
@@ -18,38 +17,21 @@ class Lifecycle(unittest.TestCase):
         # A backend that sends 8 MiB slowly (about 2 s): SIGTERM arrives in the middle.
         size = 8 << 20
         payload = hashlib.sha256(b"x").digest() * (size // 32)
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(8)
-
-        def serve():
-            while True:
-                try:
-                    conn, _ = srv.accept()
-                except OSError:
-                    return
-                threading.Thread(target=trickle, args=(conn,), daemon=True).start()
 
         def trickle(conn):
-            with conn:
-                try:
-                    conn.settimeout(0.2)
-                    try:
-                        if conn.recv(1) == b"":
-                            return  # a probe
-                    except socket.timeout:
-                        pass
-                    for i in range(0, size, 256 << 10):
-                        conn.sendall(payload[i:i + (256 << 10)])
-                        time.sleep(0.06)
-                except OSError:
-                    pass
+            conn.settimeout(0.2)
+            try:
+                if conn.recv(1) == b"":
+                    return  # a probe
+            except socket.timeout:
+                pass
+            for i in range(0, size, 256 << 10):
+                conn.sendall(payload[i:i + (256 << 10)])
+                time.sleep(0.06)
 
-        threading.Thread(target=serve, daemon=True).start()
-        with srv:
-            port = free_port()
-            with Process([bin_path("hamba"), port, f"127.0.0.1:{srv.getsockname()[1]}"]) as p:
-                wait_port(port)
+        with Backend(trickle) as srv:
+            p, port = start_hamba([f"127.0.0.1:{srv.port}"])
+            with p:
                 c = socket.create_connection(("127.0.0.1", port), timeout=15)
                 got = bytearray()
                 first = c.recv(1 << 16)
@@ -70,10 +52,8 @@ class Lifecycle(unittest.TestCase):
 
     def test_grace_period_bounds_the_wait(self):
         with SlowServer() as slow:
-            port = free_port()
-            with Process([bin_path("hamba"), "--grace", "1s", port,
-                          f"127.0.0.1:{slow.port}"]) as p:
-                wait_port(port)
+            p, port = start_hamba([f"127.0.0.1:{slow.port}"], "--grace", "1s")
+            with p:
                 idle = socket.create_connection(("127.0.0.1", port))
                 wait_until(lambda: slow.active >= 1, what="connected through")
                 start = time.monotonic()
@@ -86,9 +66,8 @@ class Lifecycle(unittest.TestCase):
                 idle.close()
 
     def test_sigint_with_nothing_open_exits_at_once(self):
-        port = free_port()
-        with Process([bin_path("hamba"), port, "127.0.0.1:9"]) as p:
-            wait_port(port)
+        p, port = start_hamba(["127.0.0.1:9"])
+        with p:
             start = time.monotonic()
             p.signal(signal.SIGINT)
             self.assertEqual(p.wait(timeout=10), 0)
@@ -104,10 +83,9 @@ class Lifecycle(unittest.TestCase):
 
     def test_above_maxconn_connections_wait_not_refused(self):
         with SlowServer() as slow:
-            port = free_port()
-            with Process([bin_path("hamba"), "--maxconn", "2", "--check-interval", "1h", port,
-                          f"127.0.0.1:{slow.port}"]) as p:
-                wait_port(port)
+            p, port = start_hamba([f"127.0.0.1:{slow.port}"],
+                                  "--maxconn", "2", "--check-interval", "1h")
+            with p:
                 wait_until(lambda: slow.active == 0, what="probe done")
                 held = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
                 try:

@@ -1,15 +1,14 @@
 """hamba's pump with real sockets: half-close both ways, 100 MiB each way at once with sha256
 checksums, a reset passed on, and the memory bound with a client that does not read."""
 
-import hashlib
 import socket
 import threading
 import time
 import unittest
 
-from harness import Process, bin_path, free_port, wait_port, wait_until
-from hamba_helpers import (EchoServer, FirehoseServer, HashServer, SlowServer, read_all,
-                           rss_kib, send_stream, stream_digest)
+from harness import read_all, wait_until
+from hamba_helpers import (Backend, EchoServer, FirehoseServer, HashServer, SlowServer,
+                           read_digest, rss_kib, send_stream, start_hamba, stream_digest)
 
 MIB = 1 << 20
 
@@ -22,10 +21,7 @@ class Relay(unittest.TestCase):
         self.assertNotIn("runtime error", proc.log())
 
     def start_hamba(self, backend_port, *options):
-        port = free_port()
-        proc = Process([bin_path("hamba"), *options, port, f"127.0.0.1:{backend_port}"])
-        wait_port(port)
-        return proc, port
+        return start_hamba([f"127.0.0.1:{backend_port}"], *options)
 
     def test_client_half_close_still_gets_the_answer(self):
         with EchoServer() as echo:
@@ -42,9 +38,6 @@ class Relay(unittest.TestCase):
         # still sends, and the server still receives.
         got = []
         done = threading.Event()
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(4)
 
         def handle(conn):
             # Probes (wait_port, the health check) close at once: errors here are theirs.
@@ -59,17 +52,8 @@ class Relay(unittest.TestCase):
                 got.append(data)
                 done.set()
 
-        def serve():
-            while True:
-                try:
-                    conn, _ = srv.accept()
-                except OSError:
-                    return
-                threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-        threading.Thread(target=serve, daemon=True).start()
-        with srv:
-            hamba, port = self.start_hamba(srv.getsockname()[1], "--check-interval", "1h")
+        with Backend(handle) as srv:
+            hamba, port = self.start_hamba(srv.port, "--check-interval", "1h")
             with hamba, socket.create_connection(("127.0.0.1", port), timeout=10) as c:
                 self.assertEqual(read_all(c), b"greeting")
                 c.sendall(b"after your EOF")
@@ -84,17 +68,10 @@ class Relay(unittest.TestCase):
             with hamba, socket.create_connection(("127.0.0.1", port), timeout=60) as c:
                 sender = threading.Thread(target=send_stream, args=(c, size, b"client"))
                 sender.start()
-                digest = hashlib.sha256()
-                count = 0
-                while True:
-                    chunk = c.recv(1 << 16)
-                    if not chunk:
-                        break
-                    digest.update(chunk)
-                    count += len(chunk)
+                count, digest = read_digest(c)
                 sender.join()
                 self.assertEqual(count, size)
-                self.assertEqual(digest.hexdigest(), stream_digest(size, b"server"))
+                self.assertEqual(digest, stream_digest(size, b"server"))
                 wait_until(lambda: server.received, timeout=30, what="server finished")
                 self.assertEqual(server.received[-1], (size, stream_digest(size, b"client")))
                 self.stop_clean(hamba)
@@ -116,28 +93,14 @@ class Relay(unittest.TestCase):
 
     def test_backend_reset_reaches_the_client(self):
         # The backend answers, then resets (SO_LINGER 0): the client sees a reset, not an EOF.
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(8)
+        def handle(conn):
+            conn.settimeout(2)
+            if conn.recv(10) == b"go":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                b"\x01\x00\x00\x00\x00\x00\x00\x00")
 
-        def serve():
-            while True:
-                try:
-                    conn, _ = srv.accept()
-                except OSError:
-                    return
-                try:
-                    conn.settimeout(2)
-                    if conn.recv(10) == b"go":
-                        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                        b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                except OSError:
-                    pass
-                conn.close()
-
-        threading.Thread(target=serve, daemon=True).start()
-        with srv:
-            hamba, port = self.start_hamba(srv.getsockname()[1], "--check-interval", "1h")
+        with Backend(handle) as srv:
+            hamba, port = self.start_hamba(srv.port, "--check-interval", "1h")
             with hamba, socket.create_connection(("127.0.0.1", port), timeout=10) as c:
                 c.sendall(b"go")
                 with self.assertRaises(ConnectionResetError):

@@ -5,8 +5,8 @@ import socket
 import time
 import unittest
 
-from harness import Process, bin_path, free_port, wait_port, wait_until
-from hamba_helpers import SlowServer, TagServer
+from harness import wait_until
+from hamba_helpers import SlowServer, TagServer, start_hamba
 
 
 def black_hole():
@@ -31,10 +31,8 @@ def black_hole():
 class Timeouts(unittest.TestCase):
     def test_idle_connection_is_closed(self):
         with SlowServer() as slow:
-            port = free_port()
-            with Process([bin_path("hamba"), "--idle-timeout", "600ms", port,
-                          f"127.0.0.1:{slow.port}"]) as p:
-                wait_port(port)
+            p, port = start_hamba([f"127.0.0.1:{slow.port}"], "--idle-timeout", "600ms")
+            with p:
                 c = socket.create_connection(("127.0.0.1", port), timeout=10)
                 start = time.monotonic()
                 self.assertEqual(c.recv(10), b"")  # closed by hamba
@@ -47,11 +45,10 @@ class Timeouts(unittest.TestCase):
     def test_connect_timeout_then_next_server(self):
         srv, fillers = black_hole()
         with srv, TagServer("ok") as good:
-            port = free_port()
-            with Process([bin_path("hamba"), "--connect-timeout", "300ms", "--check-interval",
-                          "1h", port, f"127.0.0.1:{srv.getsockname()[1]}",
-                          f"127.0.0.1:{good.port}"]) as p:
-                wait_port(port)
+            p, port = start_hamba([f"127.0.0.1:{srv.getsockname()[1]}",
+                                   f"127.0.0.1:{good.port}"],
+                                  "--connect-timeout", "300ms", "--check-interval", "1h")
+            with p:
                 # Whichever server each connection tries first, every client gets "ok".
                 for _ in range(4):
                     with socket.create_connection(("127.0.0.1", port), timeout=10) as c:

@@ -15,8 +15,9 @@ import stat
 import tempfile
 import unittest
 
-from harness import bin_path, free_port, run, wait_port, wait_until
-from runtime_support import RuntimeHamba, TaggedEcho, exchange, finish
+from harness import bin_path, free_port, run, send_and_read_all, wait_port, wait_until
+from hamba_helpers import TaggedEcho
+from runtime_support import RuntimeHamba, exchange
 
 
 class ControlTest(unittest.TestCase):
@@ -145,7 +146,7 @@ class ControlTest(unittest.TestCase):
                 self.assertIn("state: drain", h.ctl("showconfig").stdout)
                 tags = [exchange(port, b"p")[0] for _ in range(6)]
                 self.assertEqual(tags, ["b"] * 6)
-                self.assertEqual(finish(open_conn, b"finishing on a"), b"finishing on a")
+                self.assertEqual(send_and_read_all(open_conn, b"finishing on a"), b"finishing on a")
 
             r = h.ctl("disable", "127.0.0.1:1")
             self.assertEqual(r.returncode, 1)

@@ -13,8 +13,9 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import free_port, wait_until
-from runtime_support import RuntimeHamba, TaggedEcho, exchange, finish
+from harness import free_port, send_and_read_all, wait_until
+from hamba_helpers import TaggedEcho
+from runtime_support import RuntimeHamba, exchange
 
 NAME = "svc.hamba.test"
 
@@ -70,7 +71,8 @@ class DnsDiscoveryTest(unittest.TestCase):
             self.assertIn("no longer in DNS", h.log())
 
             with held:
-                self.assertEqual(finish(held, b"still served by two"), b"still served by two")
+                self.assertEqual(send_and_read_all(held, b"still served by two"),
+                                 b"still served by two")
             self.assertGreater(two.served, 0)
             self.assertGreater(three.served, 0)
 

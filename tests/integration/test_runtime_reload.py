@@ -12,7 +12,8 @@ import tempfile
 import unittest
 
 from harness import free_port, wait_port, wait_until
-from runtime_support import RuntimeHamba, TaggedEcho, exchange
+from hamba_helpers import TaggedEcho
+from runtime_support import RuntimeHamba, exchange
 
 
 def frontend_yaml(port, *backends, extra=""):

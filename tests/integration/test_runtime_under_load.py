@@ -12,8 +12,9 @@ import threading
 import time
 import unittest
 
-from harness import free_port
-from runtime_support import RuntimeHamba, TaggedEcho, exchange, finish
+from harness import free_port, send_and_read_all
+from hamba_helpers import TaggedEcho
+from runtime_support import RuntimeHamba, exchange
 
 MIN_CONNECTIONS = 1000
 RECONFIGURES = 12
@@ -93,7 +94,8 @@ class UnderLoadTest(unittest.TestCase):
             for s, tag in held:
                 with s:
                     payload = os.urandom(100_000)
-                    self.assertEqual(finish(s, payload), payload, f"held connection on {tag}")
+                    self.assertEqual(send_and_read_all(s, payload), payload,
+                                     f"held connection on {tag}")
 
             print(f"{stats['done']} connections, {len(results)} reconfigures, "
                   f"{stats['before_first']} before the first, {stats['after_last']} after the "

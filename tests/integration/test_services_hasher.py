@@ -6,7 +6,8 @@ import socket
 import subprocess
 import unittest
 
-from services_support import http_request, raw_request, service
+from harness import http_request
+from services_support import assert_hello, raw_request, service
 
 
 def sha256sum(data):
@@ -24,10 +25,7 @@ class HasherTest(unittest.TestCase):
                 self.assertEqual(answer, sha256sum(body), f"body of {len(body)} bytes")
 
     def test_hello(self):
-        with service("hasher", "--delay-ms", "0") as hasher:
-            status, _, body = http_request(hasher.port, "GET", "/")
-            self.assertEqual(status, 200)
-            self.assertEqual(body, f"HASHER running on {socket.gethostname()}\n".encode())
+        assert_hello(self, "hasher", "HASHER")
 
     def test_bad_requests(self):
         with service("hasher", "--delay-ms", "0", "--max-body", "1000") as hasher:

@@ -1,11 +1,11 @@
 """rng with a real HTTP client: n random bytes, different each time; the hello line; 400, 404,
 405 for bad requests; one request at a time with --concurrency 1; prompt exit on SIGTERM."""
 
-import socket
 import threading
 import unittest
 
-from services_support import http_request, raw_request, service
+from harness import http_request
+from services_support import assert_hello, raw_request, service
 
 
 class RngTest(unittest.TestCase):
@@ -25,10 +25,7 @@ class RngTest(unittest.TestCase):
                                "4096 random bytes use few distinct byte values")
 
     def test_hello(self):
-        with service("rng", "--delay-ms", "0") as rng:
-            status, _, body = http_request(rng.port, "GET", "/")
-            self.assertEqual(status, 200)
-            self.assertEqual(body, f"RNG running on {socket.gethostname()}\n".encode())
+        assert_hello(self, "rng", "RNG")
 
     def test_bad_requests(self):
         with service("rng", "--delay-ms", "0", "--max-bytes", "1000") as rng:

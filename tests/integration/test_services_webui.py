@@ -5,8 +5,8 @@ import json
 import time
 import unittest
 
-from harness import start_redis
-from services_support import get_json, http_request, redis_cli, service
+from harness import http_request, start_redis
+from services_support import get_json, redis_cli, service
 
 
 class WebuiTest(unittest.TestCase):
