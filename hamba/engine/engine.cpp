@@ -5,6 +5,7 @@
 #include "net/session.h"
 
 #include <algorithm>
+#include <string_view>
 
 namespace hamba::engine {
 
@@ -12,6 +13,16 @@ namespace {
 // How often session timeouts are checked: timeouts are at most this late, and no session needs
 // a timer of its own.
 constexpr uint64_t kSweepMs = 250;
+
+// The same listening socket: an empty host means every IPv4 address (net/listener.cpp), so
+// ":80" (what `hamba 80 ...` and showconfig say) and "0.0.0.0:80" (what a YAML file may say)
+// must keep the frontend rather than open a second socket on a port that is already bound.
+bool same_bind(const config::Endpoint& a, const config::Endpoint& b) {
+  auto host = [](const config::Endpoint& e) {
+    return e.host.empty() ? std::string_view("0.0.0.0") : std::string_view(e.host);
+  };
+  return a.port == b.port && host(a) == host(b);
+}
 
 } // namespace
 
@@ -52,8 +63,9 @@ void Engine::apply(const config::Config& config) {
   // Open the new listeners first: if one fails, nothing has changed yet.
   try {
     for (const config::Frontend& f : config.frontends) {
-      auto it = std::find_if(frontends_.begin(), frontends_.end(),
-                             [&](const auto& old) { return old->config().bind == f.bind; });
+      auto it = std::find_if(frontends_.begin(), frontends_.end(), [&](const auto& old) {
+        return same_bind(old->config().bind, f.bind);
+      });
       if (it != frontends_.end()) {
         next.push_back(*it);
         continue;
@@ -82,8 +94,9 @@ void Engine::apply(const config::Config& config) {
     bool is_new = std::find(opened.begin(), opened.end(), next[i]) != opened.end();
     // Compared with the running config, which includes enable/disable/drain: a reload of an
     // unchanged file must still undo a `hamba disable` (the frontend's own copy does not know).
-    auto running = std::find_if(config_.frontends.begin(), config_.frontends.end(),
-                                [&](const config::Frontend& r) { return r.bind == f.bind; });
+    auto running =
+        std::find_if(config_.frontends.begin(), config_.frontends.end(),
+                     [&](const config::Frontend& r) { return same_bind(r.bind, f.bind); });
     if (!is_new && running != config_.frontends.end() && *running == f)
       continue;
     if (is_new)
