@@ -14,9 +14,10 @@ namespace {
 // a timer of its own.
 constexpr uint64_t kSweepMs = 250;
 
-// The same listening socket: an empty host means every IPv4 address (net/listener.cpp), so
-// ":80" (what `hamba 80 ...` and showconfig say) and "0.0.0.0:80" (what a YAML file may say)
-// must keep the frontend rather than open a second socket on a port that is already bound.
+// The same listening socket: an empty host listens on every address (net/listener.cpp), which
+// covers every IPv4 one, so ":80" (what `hamba 80 ...` and showconfig say) and "0.0.0.0:80"
+// (what a YAML file may say) keep the frontend rather than open a second socket on a port that
+// is already bound (EADDRINUSE: the reconfigure was refused).
 bool same_bind(const config::Endpoint& a, const config::Endpoint& b) {
   auto host = [](const config::Endpoint& e) {
     return e.host.empty() ? std::string_view("0.0.0.0") : std::string_view(e.host);
@@ -145,10 +146,14 @@ void Engine::remove_session(net::Session* session) {
       if (auto* self = uvx::Handle<uv_check_t>::owner<Engine>(c))
         self->reap();
     });
-  // A slot is free: clients waiting in the accept queue may come in.
-  if (can_accept())
-    for (auto& f : frontends_)
-      f->accept_pending();
+  // A slot is free: clients waiting in the accept queue may come in. The frontends are offered
+  // it in turn: always starting with the first one would give a busy first frontend every slot
+  // while the others' clients wait (global maxconn reached = each listener holds one waiting).
+  if (can_accept() && !frontends_.empty()) {
+    size_t n = frontends_.size(), first = accept_turn_++ % n;
+    for (size_t k = 0; k < n && can_accept(); ++k)
+      frontends_[(first + k) % n]->accept_pending();
+  }
   std::erase_if(retired_, [](const auto& f) { return f->counters().current == 0; });
   check_shutdown_done();
 }

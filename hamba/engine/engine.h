@@ -88,6 +88,7 @@ private:
   std::vector<std::shared_ptr<Frontend>> retired_; // removed; kept until their sessions end
   net::Session* sessions_ = nullptr;               // intrusive list of every live session
   size_t session_count_ = 0;
+  size_t accept_turn_ = 0; // the frontend offered the next free slot first (global maxconn)
   uvx::Handle<uv_timer_t> sweep_timer_; // timeouts: connect, queue, idle
   uvx::Handle<uv_timer_t> grace_timer_;
   // Deferred deletion: finished sessions are deleted after the current loop phase, so no
