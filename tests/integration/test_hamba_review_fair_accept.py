@@ -41,7 +41,9 @@ class FairAccept(unittest.TestCase):
                     for port in (port_a, port_b):
                         f.write(f'  - bind: "127.0.0.1:{port}"\n    check: false\n'
                                 f'    backends: ["127.0.0.1:{backend.port}"]\n')
-                with Process([bin_path("hamba"), "--config", config]) as hamba:
+                # Its own control socket: the default one may be another test's.
+                with Process([bin_path("hamba"), "--config", config, "--control",
+                              os.path.join(tmp, "ctl.sock")]) as hamba:
                     wait_port(port_a)
                     wait_port(port_b)
                     # A0 holds the only slot; five more clients of A, then one of B, wait.
