@@ -97,7 +97,8 @@ class ImagesTest(unittest.TestCase):
             bad = lb.exec("hamba", "reconfigure", "80", "www1:notaport", check=False)
             self.assertNotEqual(bad.returncode, 0, "an invalid reconfigure was accepted")
             self.assertIn("notaport", bad.stdout + bad.stderr)
-            self.assertEqual(hostnames_seen(port, 4), {"www2"}, "invalid config replaced the good one")
+            self.assertEqual(hostnames_seen(port, 4), {"www2"},
+                             "an invalid config replaced the good one")
             self.assertEqual(lb.inspect("{{.RestartCount}} {{.State.Running}}"), "0 true")
 
     def test_no_argument_prints_usage(self):

@@ -14,8 +14,16 @@ ONE_WORKER = 10 / 3
 HOSTS = 3
 
 
-def published_port(redis_stack):
-    return redis_stack.cmd("port", "redis", "6379").stdout.strip().rpartition(":")[2]
+def start_redis(cleanup, gateway, name):
+    """A Redis project published on gateway at a port Docker picks, torn down by cleanup.
+    Returns (stack, container id, port)."""
+    stack = cleanup.enter_context(Stack("examples/redis.yml", name,
+                                        env={"REDIS_BIND": gateway, "REDIS_PORT": ""}))
+    stack.up()
+    redis_id = stack.containers("redis")[0]
+    port = stack.cmd("port", "redis", "6379").stdout.strip().rpartition(":")[2]
+    wait_until(name, lambda: redis_hashes(redis_id) == 0, timeout=20)
+    return stack, redis_id, port
 
 
 def worker_identity(node):
@@ -35,12 +43,7 @@ class MultiHostTest(unittest.TestCase):
     def test_three_hosts_one_redis_then_redis_moves(self):
         gw = self.gateway
         with contextlib.ExitStack() as cleanup:
-            redis1 = cleanup.enter_context(Stack("examples/redis.yml", "redis1",
-                                                 env={"REDIS_BIND": gw, "REDIS_PORT": ""}))
-            redis1.up()
-            redis1_id = redis1.containers("redis")[0]
-            port1 = published_port(redis1)
-            wait_until("Redis 1", lambda: redis_hashes(redis1_id) == 0, timeout=20)
+            redis1, redis1_id, port1 = start_redis(cleanup, gw, "redis1")
 
             nodes = []
             for i in range(1, HOSTS + 1):
@@ -60,12 +63,7 @@ class MultiHostTest(unittest.TestCase):
 
             # Redis moves: a second one, every ambassador pointed at it, the first one gone.
             workers_before = [worker_identity(node) for node in nodes]
-            redis2 = cleanup.enter_context(Stack("examples/redis.yml", "redis2",
-                                                 env={"REDIS_BIND": gw, "REDIS_PORT": ""}))
-            redis2.up()
-            redis2_id = redis2.containers("redis")[0]
-            port2 = published_port(redis2)
-            wait_until("Redis 2", lambda: redis_hashes(redis2_id) == 0, timeout=20)
+            _, redis2_id, port2 = start_redis(cleanup, gw, "redis2")
             for node in nodes:
                 ambassador = node.containers("redis")[0]
                 run(["docker", "exec", ambassador, "hamba", "reconfigure", "6379", gw, port2])
