@@ -82,7 +82,7 @@ void BackendSet::on_resolved(Entry& entry, int status,
               frontend_.name, name, uvx::error_text(status),
               config::format_duration(frontend_.resolve_interval));
   entry.error = status == 0 ? std::string() : uvx::error_text(status);
-  bool changed = false, added = false;
+  bool changed = false;
   // Addresses that vanished drain.
   for (Member& m : entry.members) {
     bool still = std::any_of(addresses.begin(), addresses.end(),
@@ -97,7 +97,7 @@ void BackendSet::on_resolved(Entry& entry, int status,
       m.server->set_vanished(false);
       m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
                                               [this](Server& s) { on_health_change(s); });
-      changed = added = true;
+      changed = true;
       log::info("frontend {}: server {} is back in DNS", frontend_.name, m.server->label());
     }
   }
@@ -115,14 +115,14 @@ void BackendSet::on_resolved(Entry& entry, int status,
                                               [this](Server& s) { on_health_change(s); });
     log::info("frontend {}: server {} added", frontend_.name, m.server->label());
     entry.members.push_back(std::move(m));
-    changed = added = true;
+    changed = true;
   }
   if (!addresses.empty())
     entry.resolved = true;
-  if (changed)
+  if (changed) {
     rebuild();
-  if (added)
-    on_available_();
+    on_available_(); // added: room; vanished: maybe the last server up (see on_health_change)
+  }
 }
 
 void BackendSet::on_health_change(Server& server) {
@@ -131,8 +131,9 @@ void BackendSet::on_health_change(Server& server) {
   else
     log::warn("frontend {}: server {} is DOWN: {}", frontend_.name, server.label(),
               server.last_check_error());
-  if (server.up())
-    on_available_();
+  // Either way the queue may move: an UP server has room, and a DOWN one may have been the last
+  // one up, which makes the others eligible again (every server down: all are tried).
+  on_available_();
 }
 
 void BackendSet::rebuild() {
@@ -185,7 +186,9 @@ int BackendSet::set_state(const std::string& address, config::ServerState state)
         ++matched;
       }
   }
-  if (matched && state == config::ServerState::enabled)
+  // Enabled: it has room. Disabled or drained: it may have been the last server up, which
+  // makes the down ones eligible (all down: all are tried). Either way the queue may move.
+  if (matched)
     on_available_();
   return matched;
 }
