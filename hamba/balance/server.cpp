@@ -12,6 +12,14 @@ std::string format_sockaddr(const sockaddr* address) {
   char host[INET6_ADDRSTRLEN] = "?";
   if (address->sa_family == AF_INET6) {
     auto* in6 = reinterpret_cast<const sockaddr_in6*>(address);
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+      // An IPv4 client of a dual-stack listener ([::]): shown as the IPv4 address it is.
+      sockaddr_in in4{};
+      in4.sin_family = AF_INET;
+      in4.sin_port = in6->sin6_port;
+      std::memcpy(&in4.sin_addr, &in6->sin6_addr.s6_addr[12], 4);
+      return format_sockaddr(reinterpret_cast<const sockaddr*>(&in4));
+    }
     uv_ip6_name(in6, host, sizeof host);
     return fmt::format("[{}]:{}", host, ntohs(in6->sin6_port));
   }

@@ -9,14 +9,24 @@
 
 namespace hamba::engine {
 
-std::string describe(const config::Frontend& f) {
+namespace {
+
+std::string describe_at(const config::Frontend& f, const std::string& where) {
   std::string backends;
   for (const config::Backend& b : f.backends)
     backends += (backends.empty() ? "" : ", ") + config::format_endpoint(b.address);
-  return fmt::format(
-      "{} ({}): {}",
-      config::format_endpoint({f.bind.host.empty() ? "0.0.0.0" : f.bind.host, f.bind.port}),
-      f.balance == config::Balance::leastconn ? "leastconn" : "roundrobin", backends);
+  return fmt::format("{} ({}): {}", where,
+                     f.balance == config::Balance::leastconn ? "leastconn" : "roundrobin",
+                     backends);
+}
+
+} // namespace
+
+std::string describe(const config::Frontend& f) {
+  // An empty host is every address; which socket that took ([::] or 0.0.0.0) is logged when
+  // the frontend starts listening.
+  return describe_at(f, f.bind.host.empty() ? fmt::format("*:{}", f.bind.port)
+                                            : config::format_endpoint(f.bind));
 }
 
 Frontend::Frontend(Engine& engine, const config::Frontend& config)
@@ -28,7 +38,8 @@ Frontend::~Frontend() = default;
 void Frontend::start() {
   listener_ =
       std::make_unique<net::Listener>(engine_.loop(), config_.bind, [this] { accept_pending(); });
-  log::info("frontend {}: listening on {}", config_.name, describe(config_));
+  log::info("frontend {}: listening on {}", config_.name,
+            describe_at(config_, config::format_endpoint(listener_->bound())));
   backends_.start();
 }
 

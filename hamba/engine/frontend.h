@@ -30,7 +30,7 @@ struct FrontendCounters {
   uint64_t timeouts = 0;  // sessions closed by the idle or queue timeout
 };
 
-// "0.0.0.0:80 (roundrobin): rng1:80, rng2:80", for logs.
+// "0.0.0.0:80 (roundrobin): rng1:80, rng2:80", for logs ("*:80" for every address).
 std::string describe(const config::Frontend& frontend);
 
 class Frontend : public std::enable_shared_from_this<Frontend> {

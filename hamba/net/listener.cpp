@@ -10,15 +10,39 @@ namespace hamba::net {
 Listener::Listener(uv_loop_t* loop, const config::Endpoint& bind,
                    std::function<void()> on_connection)
     : bind_(bind), on_connection_(std::move(on_connection)) {
-  std::string host = bind.host.empty() ? "0.0.0.0" : bind.host;
-  std::string shown = config::format_endpoint({host, bind.port});
+  int rc;
+  if (bind.host.empty()) {
+    // Every address, IPv6 and IPv4 on one socket (IPV6_V6ONLY off, as HAProxy's
+    // "bind :::PORT v4v6"); a host or container without IPv6 fails the bind to [::] with one of
+    // these two, and gets every IPv4 address instead.
+    rc = listen_on(loop, "::", 0);
+    if (rc == UV_EAFNOSUPPORT || rc == UV_EADDRNOTAVAIL)
+      rc = listen_on(loop, "0.0.0.0", 0);
+  } else {
+    rc = listen_on(loop, bind.host, bind.host.find(':') != std::string::npos ? UV_TCP_IPV6ONLY : 0);
+  }
+  if (rc < 0) {
+    const char* hint = rc == UV_EADDRINUSE      ? " (another process listens there)"
+                       : rc == UV_EADDRNOTAVAIL ? " (that address is not one of this host's)"
+                       : rc == UV_EACCES        ? " (ports below 1024 need privileges)"
+                                                : "";
+    throw ListenError(fmt::format("cannot listen on {}: {}{}", config::format_endpoint(bound_),
+                                  uvx::error_text(rc), hint),
+                      rc);
+  }
+}
+
+int Listener::listen_on(uv_loop_t* loop, const std::string& host, unsigned flags) {
+  bound_ = {host, bind_.port};
+  tcp_.close(); // a failed first attempt leaves a socket of the other family
   sockaddr_storage addr;
-  if (!balance::parse_ip_literal(host, bind.port, addr))
-    throw ListenError(fmt::format("cannot listen on {}: not an IP address", shown), UV_EINVAL);
+  if (!balance::parse_ip_literal(host, bind_.port, addr))
+    throw ListenError(
+        fmt::format("cannot listen on {}: not an IP address", config::format_endpoint(bound_)),
+        UV_EINVAL);
   int rc = tcp_.init([&](uv_tcp_t* h) { return uv_tcp_init(loop, h); });
   if (rc == 0)
-    rc = uv_tcp_bind(tcp_.get(), reinterpret_cast<const sockaddr*>(&addr),
-                     addr.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+    rc = uv_tcp_bind(tcp_.get(), reinterpret_cast<const sockaddr*>(&addr), flags);
   if (rc == 0) {
     tcp_.set_data(this);
     rc = uv_listen(tcp_.stream(), 4096, [](uv_stream_t* server, int status) {
@@ -29,15 +53,9 @@ Listener::Listener(uv_loop_t* loop, const config::Endpoint& bind,
       self->on_connection_();
     });
   }
-  if (rc < 0) {
+  if (rc < 0)
     tcp_.close();
-    const char* hint = rc == UV_EADDRINUSE      ? " (another process listens there)"
-                       : rc == UV_EADDRNOTAVAIL ? " (that address is not one of this host's)"
-                       : rc == UV_EACCES        ? " (ports below 1024 need privileges)"
-                                                : "";
-    throw ListenError(fmt::format("cannot listen on {}: {}{}", shown, uvx::error_text(rc), hint),
-                      rc);
-  }
+  return rc;
 }
 
 int Listener::accept(uv_tcp_t* client) {
