@@ -229,6 +229,8 @@ void BackendSet::update(const config::Frontend& frontend) {
           if (frontend.check.enabled)
             m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend.check,
                                                     [this](Server& s) { on_health_change(s); });
+          else
+            m.server->forget_health();
         }
       }
       if (e.resolver)

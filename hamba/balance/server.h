@@ -42,6 +42,12 @@ public:
   // Health (from checks): a server starts up, so the first connections need no wait; checks
   // and failed connects (retried elsewhere) take it down.
   bool up() const { return up_; }
+  // Checks were turned off: nothing would ever bring a DOWN server back, so it counts as up
+  // again, as a server that is not checked does.
+  void forget_health() {
+    up_ = true;
+    successes_ = failures_ = 0;
+  }
   config::ServerState state() const { return state_; }
   void set_state(config::ServerState s) { state_ = s; }
   // The name no longer resolves to this address: no new sessions, existing ones finish.
