@@ -95,8 +95,11 @@ void BackendSet::on_resolved(Entry& entry, int status,
                 frontend_.name, m.server->label(), m.server->counters.current);
     } else if (still && m.server->vanished()) {
       m.server->set_vanished(false);
-      m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
-                                              [this](Server& s) { on_health_change(s); });
+      if (frontend_.check.enabled) // `check: false` stays off for an address that returns
+        m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
+                                                [this](Server& s) { on_health_change(s); });
+      else
+        m.server->forget_health(); // checks may have been turned off while it was gone
       changed = true;
       log::info("frontend {}: server {} is back in DNS", frontend_.name, m.server->label());
     }
