@@ -44,18 +44,28 @@ int run(const cli::Command& command) {
 
     RunContext context{loop, engine, command};
     std::unique_ptr<Extension> extensions;
-    uvx::Handle<uv_signal_t> sigterm, sigint;
-    auto stop = [&](const char* why) {
-      log::info("{}: stopping", why);
-      sigterm.close();
-      sigint.close();
+    uvx::Handle<uv_signal_t> sigterm, sigint, sighup;
+    // SIGTERM or SIGINT: a graceful stop; the second one during the grace period ends it at once
+    // (the engine, destroyed when the loop returns, closes what is still open): exit 0 either way.
+    auto on_stop_signal = [&](const char* name) {
+      if (engine.shutting_down()) {
+        log::warn("{} again: closing {} connection(s) now", name, engine.session_count());
+        uv_stop(loop);
+        return;
+      }
+      log::info("{}: stopping", name);
+      // The extensions go now (reload on SIGHUP among them); SIGHUP's default action would then
+      // end the process in the middle of the grace period, so it is caught and ignored first.
+      uv_signal_start(
+          sighup.get(), [](uv_signal_t*, int) { log::info("SIGHUP: ignored, shutting down"); },
+          SIGHUP);
       extensions.reset();
       engine.shutdown(engine.config().grace, [loop] { uv_stop(loop); });
     };
     struct Stopper {
-      decltype(stop)* fn;
+      decltype(on_stop_signal)* fn;
       const char* name;
-    } on_term{&stop, "SIGTERM"}, on_int{&stop, "SIGINT"};
+    } on_term{&on_stop_signal, "SIGTERM"}, on_int{&on_stop_signal, "SIGINT"};
     auto on_signal = [](uv_signal_t* s, int) {
       auto* st = uvx::Handle<uv_signal_t>::owner<Stopper>(s);
       if (st)
@@ -64,6 +74,8 @@ int run(const cli::Command& command) {
     uvx::check(sigterm.init([&](uv_signal_t* s) { return uv_signal_init(loop, s); }),
                "uv_signal_init");
     uvx::check(sigint.init([&](uv_signal_t* s) { return uv_signal_init(loop, s); }),
+               "uv_signal_init");
+    uvx::check(sighup.init([&](uv_signal_t* s) { return uv_signal_init(loop, s); }),
                "uv_signal_init");
     sigterm.set_data(&on_term);
     sigint.set_data(&on_int);
