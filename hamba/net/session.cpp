@@ -32,6 +32,18 @@ void arm_reset(const uvx::Handle<uv_tcp_t>& tcp) {
   }
 }
 
+// True when the socket holds an unreported reset. libuv reports UV_EOF without reading again
+// after a partial read when the poll said POLLHUP (unix stream.c), so a reset that came with the
+// last data arrives as an EOF; a FIN leaves no error, a reset leaves ECONNRESET (EPIPE after a
+// FIN: the data was complete, that stays an EOF).
+bool reset_pending(uv_stream_t* stream) {
+  uv_os_fd_t fd;
+  int error = 0;
+  socklen_t len = sizeof error;
+  return uv_fileno(reinterpret_cast<uv_handle_t*>(stream), &fd) == 0 &&
+         getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == ECONNRESET;
+}
+
 std::string peer_name(const uvx::Handle<uv_tcp_t>& tcp) {
   sockaddr_storage addr{};
   int len = sizeof addr;
@@ -177,7 +189,7 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
       frontend_->mutable_counters().bytes_out += n;
     }
     forward(dir, buf->base, static_cast<size_t>(nread));
-  } else if (nread == UV_EOF) {
+  } else if (nread == UV_EOF && !reset_pending(stream)) {
     on_eof(dir);
   } else if (nread < 0) {
     // Reset (or another error) on the source: pass it on as a reset to the other side.
