@@ -15,8 +15,7 @@ int64_t unix_ms() {
 HealthCheck::HealthCheck(uv_loop_t* loop, ServerPtr server, const config::HealthCheck& params,
                          Callback on_change)
     : loop_(loop), server_(std::move(server)), params_(params), on_change_(std::move(on_change)) {
-  uvx::check(timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }), "uv_timer_init");
-  timer_.set_data(this);
+  timer_.init(loop_, this);
   // The first probe soon, spread a little so many servers are not checked in one burst.
   arm(reinterpret_cast<uintptr_t>(this) / 64 % 100);
 }
@@ -27,13 +26,7 @@ HealthCheck::~HealthCheck() {
 }
 
 void HealthCheck::arm(uint64_t delay_ms) {
-  uv_timer_start(
-      timer_.get(),
-      [](uv_timer_t* t) {
-        if (auto* self = uvx::Handle<uv_timer_t>::owner<HealthCheck>(t))
-          self->on_timer();
-      },
-      delay_ms, 0);
+  timer_.start<&HealthCheck::on_timer>(delay_ms);
 }
 
 void HealthCheck::on_timer() {

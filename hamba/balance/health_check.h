@@ -32,8 +32,8 @@ private:
   ServerPtr server_;
   config::HealthCheck params_;
   Callback on_change_;
-  uvx::Handle<uv_timer_t> timer_; // next probe, or the running probe's timeout
-  uvx::Handle<uv_tcp_t> probe_;   // the connect in progress, if any
+  uvx::Timer timer_;            // next probe, or the running probe's timeout
+  uvx::Handle<uv_tcp_t> probe_; // the connect in progress, if any
   uv_connect_t* connect_ = nullptr;
 };
 

@@ -33,19 +33,12 @@ void Resolver::start() {
     callback_(0, {literal});
     return;
   }
-  uvx::check(timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }), "uv_timer_init");
-  timer_.set_data(this);
+  timer_.init(loop_, this);
   resolve_now();
 }
 
 void Resolver::schedule() {
-  uv_timer_start(
-      timer_.get(),
-      [](uv_timer_t* t) {
-        if (auto* self = uvx::Handle<uv_timer_t>::owner<Resolver>(t))
-          self->resolve_now();
-      },
-      static_cast<uint64_t>(interval_.count()), 0);
+  timer_.start<&Resolver::resolve_now>(static_cast<uint64_t>(interval_.count()));
 }
 
 void Resolver::resolve_now() {

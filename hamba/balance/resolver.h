@@ -38,7 +38,7 @@ private:
   config::Endpoint name_;
   config::Duration interval_;
   Callback callback_;
-  uvx::Handle<uv_timer_t> timer_;
+  uvx::Timer timer_;
   uv_getaddrinfo_t* pending_ = nullptr; // owned by libuv until its callback runs
 };
 

@@ -34,19 +34,11 @@ ConfigWatcher::ConfigWatcher(uv_loop_t* loop, std::vector<std::string> files, Lo
                  },
                  SIGHUP),
              "SIGHUP");
-  uvx::check(settle_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }), "timer");
-  settle_.set_data(this);
-  uvx::check(startup_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }), "timer");
-  startup_.set_data(this);
+  settle_.init(loop_, this);
+  startup_.init(loop_, this);
   // By then every poller has its first stat: later changes are seen by them.
-  uv_timer_start(
-      startup_.get(),
-      [](uv_timer_t* t) {
-        auto* self = uvx::Handle<uv_timer_t>::owner<ConfigWatcher>(t);
-        if (!self->running_)
-          self->start_job(true);
-      },
-      static_cast<uint64_t>(2 * poll_interval.count() + 100), 0);
+  startup_.start<&ConfigWatcher::startup_load>(
+      static_cast<uint64_t>(2 * poll_interval.count() + 100));
   for (const std::string& file : files_) {
     auto poll = std::make_unique<uvx::Handle<uv_fs_poll_t>>();
     uvx::check(poll->init([&](uv_fs_poll_t* p) { return uv_fs_poll_init(loop_, p); }),
@@ -74,13 +66,16 @@ ConfigWatcher::~ConfigWatcher() {
 void ConfigWatcher::changed(const std::string& file) {
   // Wait for the writer to finish (an editor writes, renames, touches) before reading.
   why_ = "change of " + file;
-  uv_timer_start(
-      settle_.get(),
-      [](uv_timer_t* t) {
-        auto* self = uvx::Handle<uv_timer_t>::owner<ConfigWatcher>(t);
-        self->reload(self->why_);
-      },
-      200, 0);
+  settle_.start<&ConfigWatcher::settled>(200);
+}
+
+void ConfigWatcher::settled() {
+  reload(why_);
+}
+
+void ConfigWatcher::startup_load() {
+  if (!running_)
+    start_job(true);
 }
 
 void ConfigWatcher::reload(const std::string& why) {

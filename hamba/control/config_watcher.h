@@ -48,6 +48,8 @@ public:
 private:
   struct Job;
   void changed(const std::string& file);
+  void settled();      // the settle_ wait after a change is over: reload
+  void startup_load(); // startup_'s one load
   void start_job(bool startup_check);
   void job_done(Job* job);
 
@@ -58,10 +60,10 @@ private:
   Failed failed_;
   uvx::Handle<uv_signal_t> sighup_;
   std::vector<std::unique_ptr<uvx::Handle<uv_fs_poll_t>>> polls_;
-  uvx::Handle<uv_timer_t> settle_;  // coalesces a burst of file events into one reload
-  uvx::Handle<uv_timer_t> startup_; // the one load shortly after the start
-  Job* running_ = nullptr;          // the load on the thread pool, if any
-  bool again_ = false;              // something changed while it ran: load once more after
+  uvx::Timer settle_;      // coalesces a burst of file events into one reload
+  uvx::Timer startup_;     // the one load shortly after the start
+  Job* running_ = nullptr; // the load on the thread pool, if any
+  bool again_ = false;     // something changed while it ran: load once more after
   std::string why_;
 };
 

@@ -28,16 +28,8 @@ bool same_bind(const config::Endpoint& a, const config::Endpoint& b) {
 } // namespace
 
 Engine::Engine(uv_loop_t* loop) : loop_(loop) {
-  uvx::check(sweep_timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }),
-             "uv_timer_init");
-  sweep_timer_.set_data(this);
-  uv_timer_start(
-      sweep_timer_.get(),
-      [](uv_timer_t* t) {
-        if (auto* self = uvx::Handle<uv_timer_t>::owner<Engine>(t))
-          self->sweep();
-      },
-      kSweepMs, kSweepMs);
+  sweep_timer_.init(loop_, this);
+  sweep_timer_.start<&Engine::sweep>(kSweepMs, kSweepMs);
   uvx::check(reaper_.init([&](uv_check_t* c) { return uv_check_init(loop_, c); }), "uv_check_init");
   reaper_.set_data(this);
 }
@@ -49,12 +41,16 @@ Engine::~Engine() {
     f->retire();
   for (auto& f : retired_)
     f->retire();
-  std::vector<net::Session*> open;
+  close_sessions();
+  reap();
+}
+
+void Engine::close_sessions() {
+  std::vector<net::Session*> open; // closing unlinks a session from the list
   for (net::Session* s = sessions_; s; s = s->next)
     open.push_back(s);
   for (net::Session* s : open)
     s->close();
-  reap();
 }
 
 void Engine::apply(const config::Config& config) {
@@ -190,25 +186,15 @@ void Engine::shutdown(config::Duration grace, std::function<void()> done) {
   log::info("shutting down: {} connection(s) get up to {} to finish", session_count_,
             config::format_duration(grace));
   if (session_count_ > 0) {
-    uvx::check(grace_timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }),
-               "uv_timer_init");
-    grace_timer_.set_data(this);
-    uv_timer_start(
-        grace_timer_.get(),
-        [](uv_timer_t* t) {
-          auto* self = uvx::Handle<uv_timer_t>::owner<Engine>(t);
-          if (!self)
-            return;
-          log::warn("grace period over: closing {} connection(s)", self->session_count_);
-          std::vector<net::Session*> open;
-          for (net::Session* s = self->sessions_; s; s = s->next)
-            open.push_back(s);
-          for (net::Session* s : open)
-            s->close();
-          self->check_shutdown_done();
-        },
-        static_cast<uint64_t>(grace.count()), 0);
+    grace_timer_.init(loop_, this);
+    grace_timer_.start<&Engine::grace_over>(static_cast<uint64_t>(grace.count()));
   }
+  check_shutdown_done();
+}
+
+void Engine::grace_over() {
+  log::warn("grace period over: closing {} connection(s)", session_count_);
+  close_sessions();
   check_shutdown_done();
 }
 

@@ -81,6 +81,8 @@ private:
   void sweep();
   void reap();
   void check_shutdown_done();
+  void grace_over(); // closes the sessions still open
+  void close_sessions();
 
   uv_loop_t* loop_;
   config::Config config_;
@@ -89,8 +91,8 @@ private:
   net::Session* sessions_ = nullptr;               // intrusive list of every live session
   size_t session_count_ = 0;
   size_t accept_turn_ = 0; // the frontend offered the next free slot first (global maxconn)
-  uvx::Handle<uv_timer_t> sweep_timer_; // timeouts: connect, queue, idle
-  uvx::Handle<uv_timer_t> grace_timer_;
+  uvx::Timer sweep_timer_; // timeouts: connect, queue, idle
+  uvx::Timer grace_timer_;
   // Deferred deletion: finished sessions are deleted after the current loop phase, so no
   // callback of this round can see freed memory.
   std::vector<net::Session*> graveyard_;

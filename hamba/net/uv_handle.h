@@ -12,8 +12,12 @@
 //     tcp.set_data(this);              // callbacks translate handle->data back to the owner
 //     ...
 //     tcp.close();                     // idempotent; also done by the destructor
+//
+// `Timer` is the common case made short: a timer whose callback is a member function of its
+// owner (`timer_.init(loop, this); timer_.start<&Owner::on_timeout>(ms);`).
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -101,6 +105,52 @@ public:
 private:
   T* handle_;
   bool initialized_ = false;
+};
+
+namespace detail {
+template <typename> struct MemberOf;
+template <typename C> struct MemberOf<void (C::*)()> { using type = C; };
+template <typename C> struct MemberOf<void (C::*)() noexcept> { using type = C; };
+} // namespace detail
+
+// A uv timer calling `owner->Member()`. The libuv callback is one plain function per Member,
+// made at compile time: nothing is allocated per start or per tick. Once closed (or destroyed)
+// it never calls again; an owner destroyed first must close it (as a member, it does).
+//
+//     uvx::Timer timer_;                      // a member of Owner
+//     timer_.init(loop, this);                // throws uvx::Error
+//     timer_.start<&Owner::on_timer>(100);    // once after 100 ms; (100, 100): every 100 ms
+class Timer {
+public:
+  template <typename Owner> void init(uv_loop_t* loop, Owner* owner) {
+    check(handle_.init([&](uv_timer_t* t) { return uv_timer_init(loop, t); }), "uv_timer_init");
+    handle_.set_data(owner);
+  }
+  // Starts (or restarts) the timer. Member: a `void Owner::f()` of the object given to init().
+  template <auto Member> void start(std::uint64_t ms, std::uint64_t repeat = 0) {
+    using Owner = typename detail::MemberOf<decltype(Member)>::type;
+    uv_timer_start(
+        handle_.get(),
+        [](uv_timer_t* t) {
+          if (auto* owner = Handle<uv_timer_t>::owner<Owner>(t))
+            (owner->*Member)();
+        },
+        ms, repeat);
+  }
+  void stop() {
+    if (handle_)
+      uv_timer_stop(handle_.get());
+  }
+  // The timer alone does not keep the loop running.
+  void unref() {
+    if (handle_)
+      uv_unref(handle_.base());
+  }
+  void close() { handle_.close(); }
+  explicit operator bool() const { return static_cast<bool>(handle_); }
+
+private:
+  Handle<uv_timer_t> handle_;
 };
 
 } // namespace uvx

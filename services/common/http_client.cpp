@@ -40,8 +40,7 @@ struct ClientParserCallbacks {
 HttpClient::HttpClient(uv_loop_t* loop, HostPort server, ClientOptions options)
     : loop_(loop), server_(std::move(server)), options_(options),
       alive_(std::make_shared<Alive>(Alive{this})), parser_(std::make_unique<http_parser>()) {
-  uvx::check(timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }), "uv_timer_init");
-  timer_.set_data(this);
+  timer_.init(loop_, this);
 }
 
 HttpClient::~HttpClient() {
@@ -52,8 +51,7 @@ HttpClient::~HttpClient() {
 void HttpClient::close() {
   callback_ = nullptr;
   disconnect();
-  if (timer_)
-    uv_timer_stop(timer_.get());
+  timer_.stop();
 }
 
 void HttpClient::disconnect() {
@@ -85,16 +83,13 @@ void HttpClient::request(std::string method, std::string target, std::string bod
 }
 
 void HttpClient::arm_timer(std::uint64_t ms) {
-  uv_timer_stop(timer_.get());
-  uv_timer_start(
-      timer_.get(),
-      [](uv_timer_t* t) {
-        if (auto* c = uvx::Handle<uv_timer_t>::owner<HttpClient>(t))
-          c->fail(c->connected_ ? "waiting for the answer of " + to_string(c->server_)
-                                : "connecting to " + to_string(c->server_),
-                  UV_ETIMEDOUT);
-      },
-      ms, 0);
+  timer_.start<&HttpClient::on_timeout>(ms);
+}
+
+void HttpClient::on_timeout() {
+  fail(connected_ ? "waiting for the answer of " + to_string(server_)
+                  : "connecting to " + to_string(server_),
+       UV_ETIMEDOUT);
 }
 
 void HttpClient::connect_start() {
@@ -345,7 +340,7 @@ void HttpClient::fail(const std::string& what, int rc) {
 }
 
 void HttpClient::finish(ClientResult result) {
-  uv_timer_stop(timer_.get());
+  timer_.stop();
   ResponseCallback callback = std::move(callback_);
   callback_ = nullptr;
   if (callback)

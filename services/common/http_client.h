@@ -78,6 +78,7 @@ private:
   bool retry_on_fresh_connection();
   void disconnect();
   void fail(const std::string& what, int rc);
+  void on_timeout(); // arm_timer's time is up: fails the request with ETIMEDOUT
   void finish(ClientResult result);
   void arm_timer(std::uint64_t ms);
 
@@ -96,7 +97,7 @@ private:
   std::shared_ptr<Alive> alive_;
   std::uint64_t generation_ = 0; // bumped per connection attempt; stale callbacks compare it
   uvx::Handle<uv_tcp_t> tcp_;
-  uvx::Handle<uv_timer_t> timer_;
+  uvx::Timer timer_;
   bool connected_ = false;
   bool reused_ = false;    // the request went out on a connection used before
   bool retried_ = false;   // the one retry on a fresh connection was spent

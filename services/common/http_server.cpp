@@ -319,17 +319,9 @@ void HttpServer::listen(const std::string& host, int port) {
                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 
   const std::uint64_t every = std::max<std::uint64_t>(options_.idle_timeout_ms / 4, 100);
-  uvx::check(sweep_timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }),
-             "uv_timer_init");
-  sweep_timer_.set_data(this);
-  uv_timer_start(
-      sweep_timer_.get(),
-      [](uv_timer_t* t) {
-        if (auto* server = uvx::Handle<uv_timer_t>::owner<HttpServer>(t))
-          server->on_sweep();
-      },
-      every, every);
-  uv_unref(sweep_timer_.base()); // the listener, not the sweeper, keeps the loop alive
+  sweep_timer_.init(loop_, this);
+  sweep_timer_.start<&HttpServer::on_sweep>(every, every);
+  sweep_timer_.unref(); // the listener, not the sweeper, keeps the loop alive
 }
 
 void HttpServer::on_connection(int status) {

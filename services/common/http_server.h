@@ -77,7 +77,7 @@ private:
   Handler handler_;
   ServerOptions options_;
   uvx::Handle<uv_tcp_t> listener_;
-  uvx::Handle<uv_timer_t> sweep_timer_; // closes idle keep-alive connections
+  uvx::Timer sweep_timer_; // closes idle keep-alive connections
   int port_ = 0;
   std::unordered_map<HttpConnection*, std::shared_ptr<HttpConnection>> connections_;
 };

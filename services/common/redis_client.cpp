@@ -93,12 +93,8 @@ struct RedisCallbacks {
 RedisClient::RedisClient(uv_loop_t* loop, http::HostPort server, RedisOptions options)
     : loop_(loop), server_(std::move(server)), options_(options),
       alive_(std::make_shared<Alive>(Alive{this})) {
-  uvx::check(connect_timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }),
-             "uv_timer_init");
-  connect_timer_.set_data(this);
-  uvx::check(deferred_timer_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }),
-             "uv_timer_init");
-  deferred_timer_.set_data(this);
+  connect_timer_.init(loop_, this);
+  deferred_timer_.init(loop_, this);
 }
 
 RedisClient::~RedisClient() {
@@ -110,8 +106,7 @@ void RedisClient::close() {
   ++alive_->generation;
   waiting_.clear();
   deferred_.clear();
-  if (connect_timer_)
-    uv_timer_stop(connect_timer_.get());
+  connect_timer_.stop();
   if (context_) {
     redisAsyncContext* ac = std::exchange(context_, nullptr);
     ac->data = nullptr; // its callbacks, even deferred ones, no longer reach this object
@@ -142,13 +137,7 @@ void RedisClient::command(std::vector<std::string> args, RedisCallback callback)
 void RedisClient::connect_start() {
   state_ = State::Resolving;
   last_error_.clear();
-  uv_timer_start(
-      connect_timer_.get(),
-      [](uv_timer_t* t) {
-        if (auto* c = uvx::Handle<uv_timer_t>::owner<RedisClient>(t))
-          c->on_connect_timeout();
-      },
-      options_.connect_timeout_ms, 0);
+  connect_timer_.start<&RedisClient::on_connect_timeout>(options_.connect_timeout_ms);
   sockaddr_storage numeric{};
   if (http::numeric_sockaddr(server_.host, server_.port, numeric)) {
     open_context(server_.host.empty() ? "127.0.0.1" : server_.host);
@@ -191,7 +180,7 @@ void RedisClient::connect_start() {
 
 void RedisClient::on_resolved(int status, const std::string& ip) {
   if (status < 0 || ip.empty()) {
-    uv_timer_stop(connect_timer_.get());
+    connect_timer_.stop();
     state_ = State::Idle;
     fail_waiting(fmt::format("{}: cannot resolve {}: {}", http::to_string(server_), server_.host,
                              uvx::error_text(status < 0 ? status : UV_EAI_NONAME)));
@@ -206,7 +195,7 @@ void RedisClient::open_context(const std::string& ip) {
     std::string why = ac ? ac->errstr : "out of memory";
     if (ac)
       redisAsyncFree(ac);
-    uv_timer_stop(connect_timer_.get());
+    connect_timer_.stop();
     state_ = State::Idle;
     fail_waiting(fmt::format("{}: {}", http::to_string(server_), why));
     return;
@@ -243,13 +232,7 @@ void RedisClient::send(std::vector<std::string> args, RedisCallback callback) {
 
 void RedisClient::fail_later(RedisCallback callback, std::string error) {
   deferred_.emplace_back(std::move(callback), std::move(error));
-  uv_timer_start(
-      deferred_timer_.get(),
-      [](uv_timer_t* t) {
-        if (auto* c = uvx::Handle<uv_timer_t>::owner<RedisClient>(t))
-          c->run_deferred();
-      },
-      0, 0);
+  deferred_timer_.start<&RedisClient::run_deferred>(0);
 }
 
 void RedisClient::run_deferred() {
@@ -273,7 +256,7 @@ void RedisClient::fail_waiting(const std::string& error) {
 }
 
 void RedisClient::on_connect(int status) {
-  uv_timer_stop(connect_timer_.get());
+  connect_timer_.stop();
   if (status == REDIS_OK) {
     state_ = State::Connected;
     last_error_.clear();

@@ -88,8 +88,8 @@ private:
   std::string last_error_;
   std::vector<Waiting> waiting_;                                // while resolving
   std::vector<std::pair<RedisCallback, std::string>> deferred_; // failures to report next tick
-  uvx::Handle<uv_timer_t> connect_timer_;
-  uvx::Handle<uv_timer_t> deferred_timer_;
+  uvx::Timer connect_timer_;
+  uvx::Timer deferred_timer_;
 };
 
 } // namespace services

@@ -26,20 +26,16 @@ StopSignals::StopSignals(uv_loop_t* loop, std::function<void()> on_stop, std::ui
   }
 }
 
+void StopSignals::on_deadline() {
+  uv_stop(loop_);
+}
+
 void StopSignals::stop() {
   if (std::exchange(stopping_, true))
     return;
-  uvx::check(deadline_.init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }),
-             "uv_timer_init");
-  deadline_.set_data(this);
-  uv_timer_start(
-      deadline_.get(),
-      [](uv_timer_t* t) {
-        if (auto* self = uvx::Handle<uv_timer_t>::owner<StopSignals>(t))
-          uv_stop(self->loop_);
-      },
-      grace_ms_, 0);
-  uv_unref(deadline_.base());
+  deadline_.init(loop_, this);
+  deadline_.start<&StopSignals::on_deadline>(grace_ms_);
+  deadline_.unref();
   sigterm_.close();
   sigint_.close();
   if (on_stop_)

@@ -26,13 +26,15 @@ public:
   void stop();
 
 private:
+  void on_deadline(); // the grace is over: uv_stop
+
   uv_loop_t* loop_;
   std::function<void()> on_stop_;
   std::uint64_t grace_ms_;
   bool stopping_ = false;
   uvx::Handle<uv_signal_t> sigterm_;
   uvx::Handle<uv_signal_t> sigint_;
-  uvx::Handle<uv_timer_t> deadline_;
+  uvx::Timer deadline_;
 };
 
 // Runs the loop a last few rounds so the handles closed by destructors are freed (no leak

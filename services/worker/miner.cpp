@@ -11,45 +11,23 @@ using services::log::debug;
 using services::log::error;
 using services::log::info;
 
-namespace {
-template <typename F>
-void start_timer(uvx::Handle<uv_timer_t>& timer, std::uint64_t ms, std::uint64_t repeat, F) {
-  uv_timer_start(
-      timer.get(),
-      [](uv_timer_t* t) {
-        if (auto* miner = uvx::Handle<uv_timer_t>::owner<Miner>(t))
-          F{}(*miner);
-      },
-      ms, repeat);
-}
-} // namespace
-
 Miner::Miner(uv_loop_t* loop, MinerOptions options)
     : loop_(loop), options_(std::move(options)), rng_(loop, options_.rng),
       hasher_(loop, options_.hasher), redis_(loop, options_.redis) {
-  for (auto* timer : {&work_timer_, &update_timer_, &flush_deadline_}) {
-    uvx::check(timer->init([&](uv_timer_t* t) { return uv_timer_init(loop_, t); }),
-               "uv_timer_init");
-    timer->set_data(this);
-  }
+  for (auto* timer : {&work_timer_, &update_timer_, &flush_deadline_})
+    timer->init(loop_, this);
 }
 
 void Miner::start() {
   info("mining with rng {}, hasher {}, redis {}", http::to_string(options_.rng),
        http::to_string(options_.hasher), http::to_string(options_.redis));
-  struct Update {
-    void operator()(Miner& m) const { m.update_counter(); }
-  };
   update_counter(); // like the original, the first update (of 0 units) happens at once
-  start_timer(update_timer_, options_.update_every_ms, options_.update_every_ms, Update{});
+  update_timer_.start<&Miner::update_counter>(options_.update_every_ms, options_.update_every_ms);
   schedule_work(options_.delay_ms);
 }
 
 void Miner::schedule_work(std::uint64_t ms) {
-  struct Work {
-    void operator()(Miner& m) const { m.work_once(); }
-  };
-  start_timer(work_timer_, ms, 0, Work{});
+  work_timer_.start<&Miner::work_once>(ms);
 }
 
 void Miner::work_once() {
@@ -162,8 +140,8 @@ void Miner::redis_failed(const std::string& what, const std::string& why) {
 void Miner::stop(std::uint64_t flush_ms, std::function<void()> done) {
   stopping_ = true;
   done_ = std::move(done);
-  uv_timer_stop(work_timer_.get());
-  uv_timer_stop(update_timer_.get());
+  work_timer_.stop();
+  update_timer_.stop();
   rng_.close();
   hasher_.close();
   if (units_done_ > 0)
@@ -172,15 +150,14 @@ void Miner::stop(std::uint64_t flush_ms, std::function<void()> done) {
   units_done_ = 0;
   redis_retry_at_ = 0; // one last try, whatever the retry wait says
   flush_to_redis();
-  struct Deadline {
-    void operator()(Miner& m) const {
-      m.redis_retry_at_ = UINT64_MAX; // nothing in flight counts any more
-      m.units_in_flight_ = 0;
-      m.coins_in_flight_ = 0;
-      m.maybe_stopped();
-    }
-  };
-  start_timer(flush_deadline_, flush_ms, 0, Deadline{});
+  flush_deadline_.start<&Miner::flush_deadline_passed>(flush_ms);
+  maybe_stopped();
+}
+
+void Miner::flush_deadline_passed() {
+  redis_retry_at_ = UINT64_MAX; // nothing in flight counts any more
+  units_in_flight_ = 0;
+  coins_in_flight_ = 0;
   maybe_stopped();
 }
 

@@ -59,15 +59,16 @@ private:
   void flush_to_redis();
   void redis_failed(const std::string& what, const std::string& error);
   void maybe_stopped();
+  void flush_deadline_passed(); // stop() waited long enough for Redis
 
   uv_loop_t* loop_;
   MinerOptions options_;
   http::HttpClient rng_;
   http::HttpClient hasher_;
   services::RedisClient redis_;
-  uvx::Handle<uv_timer_t> work_timer_;
-  uvx::Handle<uv_timer_t> update_timer_;
-  uvx::Handle<uv_timer_t> flush_deadline_;
+  uvx::Timer work_timer_;
+  uvx::Timer update_timer_;
+  uvx::Timer flush_deadline_;
 
   std::uint64_t units_done_ = 0;   // since the last "units of work done" line
   std::uint64_t units_unsent_ = 0; // done, not yet acknowledged by Redis nor in flight
