@@ -38,8 +38,9 @@ class Lifecycle(unittest.TestCase):
                 got += first
                 start = time.monotonic()
                 p.signal(signal.SIGTERM)
-                # New connections are refused from now on.
-                wait_until(lambda: "stopping" in p.log(), timeout=5, what="stop logged")
+                # New connections are refused once the listeners are closed, which hamba logs
+                # as "shutting down" ("stopping" comes before, when the signal is taken).
+                wait_until(lambda: "shutting down" in p.log(), timeout=5, what="stop logged")
                 with self.assertRaises(OSError):
                     socket.create_connection(("127.0.0.1", port), timeout=2).close()
                 got += read_all(c)
