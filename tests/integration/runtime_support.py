@@ -4,13 +4,18 @@ client that checks every byte a TaggedEcho backend (hamba_helpers) sends back.
     with TaggedEcho("a") as a, RuntimeHamba([port, f"127.0.0.1:{a.port}"]) as h:
         tag, ok = exchange(port, b"hello")        # ("a", True)
         h.ctl("showconfig")                       # CompletedProcess of `hamba showconfig`
+
+DNS tests subclass HostsNamespaceTest: hamba started with `prefix=self.namespace` sees
+`self.hosts` (rewritten by write_hosts) as its /etc/hosts.
 """
 
 import hashlib
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
+import unittest
 
 from harness import Process, bin_path, run, send_and_read_all, wait_port, wait_until
 
@@ -57,3 +62,34 @@ class RuntimeHamba:
         self.proc.__exit__(*exc)
         shutil.rmtree(self.dir, ignore_errors=True)
         return False
+
+
+class HostsNamespaceTest(unittest.TestCase):
+    """Base for tests of DNS through the real resolver: `self.namespace` is a command prefix that
+    runs its command in a mount namespace where /etc/hosts is `self.hosts`, a file of a private
+    directory (`self.dir`) that write_hosts() fills with addresses for the class's NAME. Skipped
+    where mount namespaces cannot be made."""
+
+    NAME = None  # the backend host name the subclass resolves
+
+    def setUp(self):
+        if not shutil.which("unshare"):
+            raise unittest.SkipTest("unshare (util-linux) not installed")
+        probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
+        if probe.returncode != 0:
+            raise unittest.SkipTest(f"cannot create a mount namespace: {probe.stderr!r}")
+        self.dir = tempfile.mkdtemp(prefix="hamba-dns-")
+        self.hosts = os.path.join(self.dir, "hosts")
+        self.namespace = ["unshare", "--mount", "sh", "-c",
+                          'mount --bind "$0" /etc/hosts && exec "$@"', self.hosts]
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write_hosts(self, *addresses):
+        """`addresses` (none: the name is gone) for NAME, plus localhost."""
+        # In place: the bind mount follows this inode, not the name.
+        with open(self.hosts, "w") as f:
+            f.write("127.0.0.1 localhost\n")
+            for a in addresses:
+                f.write(f"{a} {self.NAME}\n")

@@ -6,55 +6,30 @@ its own: connections reach both), then removes 127.0.0.2 (it drains: new connect
 reconfigure.
 """
 
-import os
-import shutil
 import socket
-import subprocess
-import tempfile
 import unittest
 
 from harness import free_port, send_and_read_all, wait_until
 from hamba_helpers import TaggedEcho
-from runtime_support import RuntimeHamba, exchange
-
-NAME = "svc.hamba.test"
+from runtime_support import HostsNamespaceTest, RuntimeHamba, exchange
 
 
 def tags_seen(port, n=8):
     return {exchange(port, b"dns")[0] for _ in range(n)}
 
 
-class DnsDiscoveryTest(unittest.TestCase):
-    def setUp(self):
-        if not shutil.which("unshare"):
-            raise unittest.SkipTest("unshare (util-linux) not installed")
-        probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
-        if probe.returncode != 0:
-            raise unittest.SkipTest(f"cannot create a mount namespace: {probe.stderr!r}")
-        self.dir = tempfile.mkdtemp(prefix="hamba-dns-")
-        self.hosts = os.path.join(self.dir, "hosts")
-
-    def tearDown(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def write_hosts(self, *addresses):
-        # In place: the bind mount follows this inode, not the name.
-        with open(self.hosts, "w") as f:
-            f.write("127.0.0.1 localhost\n")
-            for a in addresses:
-                f.write(f"{a} {NAME}\n")
+class DnsDiscoveryTest(HostsNamespaceTest):
+    NAME = "svc.hamba.test"
 
     def test_addresses_added_and_removed(self):
         backend_port = free_port("127.0.0.2")
         port = free_port()
         self.write_hosts("127.0.0.2")
-        namespace = ["unshare", "--mount", "sh", "-c",
-                     'mount --bind "$0" /etc/hosts && exec "$@"', self.hosts]
         with TaggedEcho("two", host="127.0.0.2", port=backend_port) as two, \
                 TaggedEcho("three", host="127.0.0.3", port=backend_port) as three, \
                 RuntimeHamba(["--resolve-interval", "200ms", "--check-interval", "500ms",
-                              f"127.0.0.1:{port}", f"{NAME}:{backend_port}"],
-                             prefix=namespace, wait_for=port) as h:
+                              f"127.0.0.1:{port}", f"{self.NAME}:{backend_port}"],
+                             prefix=self.namespace, wait_for=port) as h:
             self.assertEqual(tags_seen(port), {"two"})
 
             self.write_hosts("127.0.0.2", "127.0.0.3")
