@@ -11,11 +11,15 @@ Every server listens on 127.0.0.1 (or the loopback `host` given) on a kernel-cho
 """
 
 import hashlib
+import json
+import os
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 
-from harness import Process, bin_path, free_port, wait_port
+from harness import Process, bin_path, free_port, http_request, run, wait_port, wait_until
 
 
 def start_hamba(backends, *options, env=None):
@@ -29,6 +33,83 @@ def start_hamba(backends, *options, env=None):
         proc.__exit__(*sys.exc_info())
         raise
     return proc, port
+
+
+class HambaDir:
+    """A private temporary directory for one hamba: `control` is its control socket (so it never
+    meets another test's default one), `config` a YAML path that write_config() fills. Removed on
+    exit from the `with` block.
+
+        with HambaDir("hamba-x-") as d:
+            d.write_config(f'frontends:\n  - bind: "127.0.0.1:{port}"\n ...')
+            with d.start("--config", d.config, ports=[port]) as hamba:
+                d.ctl("reconfigure", "--config", d.config)
+                assert_stops_cleanly(self, hamba)
+    """
+
+    def __init__(self, prefix="hamba-test-"):
+        self.path = tempfile.mkdtemp(prefix=prefix)
+        self.control = os.path.join(self.path, "ctl.sock")
+        self.config = os.path.join(self.path, "hamba.yaml")
+
+    def write_config(self, text):
+        """(Re)writes `config` with `text`; returns its path."""
+        with open(self.config, "w") as f:
+            f.write(text)
+        return self.config
+
+    def start(self, *args, ports=()):
+        """`hamba --control CONTROL ARGS...` (a Process for a `with` block), returned once its
+        control socket exists and every port in `ports` accepts connections; killed if not."""
+        proc = Process([bin_path("hamba"), "--control", self.control, *args])
+        try:
+            wait_until(lambda: os.path.exists(self.control) or not proc.running(),
+                       what="control socket")
+            if not proc.running():
+                raise RuntimeError(f"hamba exited early:\n{proc.log()}")
+            for port in ports:
+                wait_port(port)
+        except BaseException:
+            proc.__exit__(*sys.exc_info())
+            raise
+        return proc
+
+    def ctl(self, *args):
+        """`hamba --control CONTROL ARGS...` run to completion (CompletedProcess)."""
+        return run([bin_path("hamba"), "--control", self.control, *args])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path, ignore_errors=True)
+        return False
+
+
+def assert_stops_cleanly(test, proc):
+    """SIGTERM: `proc` (a harness Process) exits 0 and its log holds no sanitizer report."""
+    test.assertEqual(proc.stop(), 0, proc.log())
+    test.assertNotIn("Sanitizer", proc.log())
+
+
+def connect(port, host="127.0.0.1", timeout=10.0):
+    """A client connection to host:port (blocking, with `timeout` on each operation)."""
+    return socket.create_connection((host, port), timeout=timeout)
+
+
+def greeting(port, host="127.0.0.1", size=64):
+    """The first bytes a new connection to `port` receives (one read): which TagServer ("a") or
+    TaggedEcho ("a\n") served it."""
+    with connect(port, host) as c:
+        return c.recv(size)
+
+
+def stats_json(admin_port):
+    """hamba's /stats.json from its admin listener, parsed."""
+    status, _, body = http_request(admin_port, "GET", "/stats.json")
+    if status != 200:
+        raise AssertionError(f"/stats.json answered {status}: {body!r}")
+    return json.loads(body)
 
 
 class _Server:

@@ -2,15 +2,12 @@
 to the first frontend in the list whenever that one had a client waiting, so a busy first
 frontend starved the others until its whole accept queue was drained."""
 
-import os
-import shutil
 import socket
-import tempfile
 import threading
 import unittest
 
-from harness import Process, bin_path, free_port, read_all, wait_port, wait_until
-from hamba_helpers import _Server
+from harness import free_port, read_all, wait_until
+from hamba_helpers import HambaDir, _Server, assert_stops_cleanly, connect
 
 
 class OrderServer(_Server):
@@ -31,46 +28,35 @@ class OrderServer(_Server):
 
 class FairAccept(unittest.TestCase):
     def test_second_frontend_is_not_starved(self):
-        tmp = tempfile.mkdtemp(prefix="hamba-review-fair-")
-        try:
-            with OrderServer() as backend:
-                port_a, port_b = free_port(), free_port()
-                config = os.path.join(tmp, "hamba.yaml")
-                with open(config, "w") as f:
-                    f.write("maxconn: 1\nfrontends:\n")
-                    for port in (port_a, port_b):
-                        f.write(f'  - bind: "127.0.0.1:{port}"\n    check: false\n'
-                                f'    backends: ["127.0.0.1:{backend.port}"]\n')
-                # Its own control socket: the default one may be another test's.
-                with Process([bin_path("hamba"), "--config", config, "--control",
-                              os.path.join(tmp, "ctl.sock")]) as hamba:
-                    wait_port(port_a)
-                    wait_port(port_b)
-                    # A0 holds the only slot; five more clients of A, then one of B, wait.
-                    holder = socket.create_connection(("127.0.0.1", port_a), timeout=10)
-                    holder.sendall(b"A0")
-                    wait_until(lambda: backend.active >= 1, what="A0 at the backend")
-                    waiting = []
-                    for name, port in [(f"A{i}", port_a) for i in range(1, 6)] + [("B1", port_b)]:
-                        c = socket.create_connection(("127.0.0.1", port), timeout=10)
-                        c.sendall(name.encode())
-                        c.shutdown(socket.SHUT_WR)
-                        waiting.append((name, c))
-                    holder.shutdown(socket.SHUT_WR)  # A0 ends: the queue moves, one at a time
-                    self.assertEqual(read_all(holder), b"A0")
-                    for name, c in waiting:
-                        self.assertEqual(read_all(c), name.encode(), hamba.log())
-                        c.close()
-                    holder.close()
-                    order = backend.order
-                    self.assertEqual(sorted(order), sorted(["A0", "B1"] + [f"A{i}" for i in
-                                                                            range(1, 6)]))
-                    # B1 is served within the next two freed slots, not after all of A.
-                    self.assertLessEqual(order.index("B1"), 3, order)
-                    self.assertEqual(hamba.stop(), 0, hamba.log())
-                    self.assertNotIn("Sanitizer", hamba.log())
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        port_a, port_b = free_port(), free_port()
+        with HambaDir("hamba-review-fair-") as d, OrderServer() as backend:
+            d.write_config("maxconn: 1\nfrontends:\n" + "".join(
+                f'  - bind: "127.0.0.1:{port}"\n    check: false\n'
+                f'    backends: ["127.0.0.1:{backend.port}"]\n' for port in (port_a, port_b)))
+            # Its own control socket (HambaDir): the default one may be another test's.
+            with d.start("--config", d.config, ports=[port_a, port_b]) as hamba:
+                # A0 holds the only slot; five more clients of A, then one of B, wait.
+                holder = connect(port_a)
+                holder.sendall(b"A0")
+                wait_until(lambda: backend.active >= 1, what="A0 at the backend")
+                waiting = []
+                for name, port in [(f"A{i}", port_a) for i in range(1, 6)] + [("B1", port_b)]:
+                    c = connect(port)
+                    c.sendall(name.encode())
+                    c.shutdown(socket.SHUT_WR)
+                    waiting.append((name, c))
+                holder.shutdown(socket.SHUT_WR)  # A0 ends: the queue moves, one at a time
+                self.assertEqual(read_all(holder), b"A0")
+                for name, c in waiting:
+                    self.assertEqual(read_all(c), name.encode(), hamba.log())
+                    c.close()
+                holder.close()
+                order = backend.order
+                self.assertEqual(sorted(order), sorted(["A0", "B1"] + [f"A{i}" for i in
+                                                                        range(1, 6)]))
+                # B1 is served within the next two freed slots, not after all of A.
+                self.assertLessEqual(order.index("B1"), 3, order)
+                assert_stops_cleanly(self, hamba)
 
 
 if __name__ == "__main__":

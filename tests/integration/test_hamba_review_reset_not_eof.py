@@ -6,16 +6,13 @@ half-close, so the other side took a cut stream for a complete one. Deterministi
 client sends and resets while it waits in the queue (hamba does not read it yet), so data and
 reset are both there at hamba's first read."""
 
-import os
-import shutil
 import socket
 import struct
-import tempfile
 import threading
 import unittest
 
-from harness import Process, bin_path, free_port, read_all, wait_port, wait_until
-from hamba_helpers import _Server
+from harness import free_port, read_all, wait_until
+from hamba_helpers import HambaDir, _Server, assert_stops_cleanly, connect
 
 
 class EndRecorder(_Server):
@@ -52,31 +49,24 @@ def reset(sock):
 
 class ResetNotEof(unittest.TestCase):
     def test_client_reset_with_its_last_data_reaches_the_backend_as_a_reset(self):
-        tmp = tempfile.mkdtemp(prefix="hamba-review-rst-")
-        try:
-            with EndRecorder() as backend:
-                port = free_port()
-                with Process([bin_path("hamba"), "--control", os.path.join(tmp, "ctl.sock"),
-                              "--check-interval", "1h", "--server-maxconn", "1", port,
-                              f"127.0.0.1:{backend.port}"]) as hamba:
-                    wait_port(port)
-                    holder = socket.create_connection(("127.0.0.1", port), timeout=10)
-                    holder.sendall(b"hold")
-                    self.assertEqual(holder.recv(4), b"held")  # the only slot is taken
-                    queued = socket.create_connection(("127.0.0.1", port), timeout=10)
-                    queued.sendall(b"cut short")
-                    reset(queued)  # still queued: data and reset wait in hamba's socket
-                    holder.shutdown(socket.SHUT_WR)
-                    read_all(holder)
-                    holder.close()
-                    wait_until(lambda: any(d == b"cut short" for d, _ in backend.ends),
-                               what="the queued client's bytes at the backend")
-                    ends = dict(backend.ends)
-                    self.assertEqual(ends[b"cut short"], "reset", hamba.log())
-                    self.assertEqual(hamba.stop(), 0, hamba.log())
-                    self.assertNotIn("Sanitizer", hamba.log())
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        port = free_port()
+        with HambaDir("hamba-review-rst-") as d, EndRecorder() as backend:
+            with d.start("--check-interval", "1h", "--server-maxconn", "1", port,
+                         f"127.0.0.1:{backend.port}", ports=[port]) as hamba:
+                holder = connect(port)
+                holder.sendall(b"hold")
+                self.assertEqual(holder.recv(4), b"held")  # the only slot is taken
+                queued = connect(port)
+                queued.sendall(b"cut short")
+                reset(queued)  # still queued: data and reset wait in hamba's socket
+                holder.shutdown(socket.SHUT_WR)
+                read_all(holder)
+                holder.close()
+                wait_until(lambda: any(data == b"cut short" for data, _ in backend.ends),
+                           what="the queued client's bytes at the backend")
+                ends = dict(backend.ends)
+                self.assertEqual(ends[b"cut short"], "reset", hamba.log())
+                assert_stops_cleanly(self, hamba)
 
 
 if __name__ == "__main__":
