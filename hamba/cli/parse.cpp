@@ -177,28 +177,23 @@ Environment environment_from_process() {
 }
 
 void apply_options(const Options& o, config::Config& config) {
-  if (o.maxconn)
-    config.maxconn = *o.maxconn;
-  if (o.grace)
-    config.grace = *o.grace;
-  if (o.admin)
-    config.admin = *o.admin;
+  // An option given overrides the field; one not given leaves the configuration's value.
+  const auto take = [](auto& field, const auto& option) {
+    if (option)
+      field = *option;
+  };
+  take(config.maxconn, o.maxconn);
+  take(config.grace, o.grace);
+  take(config.admin, o.admin);
   for (config::Frontend& f : config.frontends) {
-    if (o.connect_timeout)
-      f.connect_timeout = *o.connect_timeout;
-    if (o.idle_timeout)
-      f.idle_timeout = *o.idle_timeout;
-    if (o.check_interval)
-      f.check.interval = *o.check_interval;
-    if (o.resolve_interval)
-      f.resolve_interval = *o.resolve_interval;
-    if (o.retries)
-      f.retries = *o.retries;
-    if (o.balance)
-      f.balance = *o.balance;
-    if (o.server_maxconn)
-      for (config::Backend& b : f.backends)
-        b.maxconn = *o.server_maxconn;
+    take(f.connect_timeout, o.connect_timeout);
+    take(f.idle_timeout, o.idle_timeout);
+    take(f.check.interval, o.check_interval);
+    take(f.resolve_interval, o.resolve_interval);
+    take(f.retries, o.retries);
+    take(f.balance, o.balance);
+    for (config::Backend& b : f.backends)
+      take(b.maxconn, o.server_maxconn);
   }
 }
 
