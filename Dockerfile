@@ -11,11 +11,12 @@
 # final alias: there `--target hamba` or `--target rng` still skips the tests, and only the
 # default target runs them on the way.
 
-# Compilers, libraries and test tools, from the project's one list of Debian packages. Copied
-# alone so that this slow layer is rebuilt only when the list changes.
+# Compilers and libraries, from the project's one list of Debian packages (the test tools, such
+# as Chromium and HAProxy, come in the test stage only). Copied alone so that this slow layer is
+# rebuilt only when the list changes.
 FROM debian:bookworm-slim AS deps
 COPY scripts/install-deps /src/scripts/install-deps
-RUN DEBIAN_FRONTEND=noninteractive /src/scripts/install-deps
+RUN DEBIAN_FRONTEND=noninteractive /src/scripts/install-deps --build-only
 
 # The executables, stripped into /out for the runtime images.
 FROM deps AS builder
@@ -68,7 +69,8 @@ ENTRYPOINT ["hamba"]
 # The whole CTest suite but the Docker end-to-end tests (no Docker engine inside a build). It
 # reuses the builder's objects, so only the test programs are compiled here.
 FROM builder AS test
-RUN cmake --build /build -j2 \
+RUN DEBIAN_FRONTEND=noninteractive /src/scripts/install-deps \
+ && cmake --build /build -j2 \
  && ctest --test-dir /build --output-on-failure -j2 -LE e2e
 
 # Default target: the hamba image, so a plain `docker build -t hamba .` gives it.
