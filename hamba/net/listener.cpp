@@ -43,6 +43,10 @@ int Listener::listen_on(uv_loop_t* loop, const std::string& host, unsigned flags
   int rc = tcp_.init([&](uv_tcp_t* h) { return uv_tcp_init(loop, h); });
   if (rc == 0)
     rc = uv_tcp_bind(tcp_.get(), reinterpret_cast<const sockaddr*>(&addr), flags);
+  // Accepted sockets inherit TCP_NODELAY from the listening one (Linux): one setsockopt here
+  // instead of one per connection.
+  if (rc == 0)
+    rc = uv_tcp_nodelay(tcp_.get(), 1);
   if (rc == 0) {
     tcp_.set_data(this);
     rc = uv_listen(tcp_.stream(), 4096, [](uv_stream_t* server, int status) {

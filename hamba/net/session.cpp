@@ -17,11 +17,6 @@ Session* session_of(const void* handle) {
   return uvx::Handle<uv_tcp_t>::owner<Session>(handle);
 }
 
-void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
-  buf->base = read_buffer();
-  buf->len = kBufferSize;
-}
-
 // Makes the coming close send a RST instead of a FIN (what uv_tcp_close_reset does), so a
 // reset on one side is passed on as a reset.
 void arm_reset(const uvx::Handle<uv_tcp_t>& tcp) {
@@ -35,7 +30,9 @@ void arm_reset(const uvx::Handle<uv_tcp_t>& tcp) {
 // True when the socket holds an unreported reset. libuv reports UV_EOF without reading again
 // after a partial read when the poll said POLLHUP (unix stream.c), so a reset that came with the
 // last data arrives as an EOF; a FIN leaves no error, a reset leaves ECONNRESET (EPIPE after a
-// FIN: the data was complete, that stays an EOF).
+// FIN: the data was complete, that stays an EOF). That EOF is the one without a buffer
+// (buf->base == nullptr); an EOF from a read that returned 0 is a FIN for sure and needs no
+// look (one getsockopt less per direction and connection).
 bool reset_pending(uv_stream_t* stream) {
   uv_os_fd_t fd;
   int error = 0;
@@ -80,7 +77,7 @@ void Session::start() {
   ++c.current;
   if (frontend_->engine().on_session_end)
     log_.reset(new LogState{uv_now(frontend_->engine().loop()), {0, 0}, peer_name(client_)});
-  uv_tcp_nodelay(client_.get(), 1);
+  // TCP_NODELAY: inherited from the listening socket (net/listener.cpp).
   pick_and_connect(nullptr);
 }
 
@@ -106,6 +103,7 @@ void Session::connect(balance::ServerPtr server) {
   int rc = backend_.init([&](uv_tcp_t* h) { return uv_tcp_init(frontend_->engine().loop(), h); });
   if (rc == 0) {
     backend_.set_data(this);
+    uv_tcp_nodelay(backend_.get(), 1); // applied when libuv creates the socket
     connect_ = new uv_connect_t{};
     connect_->data = this;
     rc = uv_tcp_connect(connect_, backend_.get(), server_->sockaddr_ptr(),
@@ -122,6 +120,11 @@ void Session::connect(balance::ServerPtr server) {
       connect_ = nullptr;
     }
   }
+  // Reading the server starts with the connect: its socket is then registered with the poller
+  // once for both the connect and the reads (starting after the connect costs libuv two more
+  // epoll_ctl calls per connection). libuv reports the connect before any read.
+  if (rc == 0)
+    rc = uv_read_start(backend_.stream(), on_alloc, on_read_cb);
   if (rc < 0)
     connect_failed(uvx::error_text(rc));
 }
@@ -162,16 +165,17 @@ void Session::connect_failed(const std::string& why) {
 void Session::start_relaying() {
   state_ = State::relaying;
   last_activity_ = uv_now(frontend_->engine().loop());
-  uv_tcp_nodelay(backend_.get(), 1);
-  auto read_cb = [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-    if (Session* self = session_of(stream))
-      self->on_read(stream, nread, buf);
-  };
-  int rc = uv_read_start(client_.stream(), on_alloc, read_cb);
-  if (rc == 0)
-    rc = uv_read_start(backend_.stream(), on_alloc, read_cb);
-  if (rc < 0)
+  if (int rc = uv_read_start(client_.stream(), on_alloc, on_read_cb); rc < 0)
     finish(End::error, true, true);
+}
+
+void Session::on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
+  *buf = uv_buf_init(read_buffer(), kBufferSize);
+}
+
+void Session::on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  if (Session* self = session_of(stream))
+    self->on_read(stream, nread, buf);
 }
 
 void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
@@ -189,7 +193,7 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
       frontend_->mutable_counters().bytes_out += n;
     }
     forward(dir, buf->base, static_cast<size_t>(nread));
-  } else if (nread == UV_EOF && !reset_pending(stream)) {
+  } else if (nread == UV_EOF && (buf->base != nullptr || !reset_pending(stream))) {
     on_eof(dir);
   } else if (nread < 0) {
     // Reset (or another error) on the source: pass it on as a reset to the other side.
@@ -266,11 +270,7 @@ void Session::on_write_done(WriteBlock* block, int status) {
   }
   last_activity_ = uv_now(frontend_->engine().loop());
   if (d.pending == 0 && !d.eof && state_ == State::relaying) {
-    int rc = uv_read_start(source(dir), on_alloc,
-                           [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-                             if (Session* self = session_of(stream))
-                               self->on_read(stream, nread, buf);
-                           });
+    int rc = uv_read_start(source(dir), on_alloc, on_read_cb);
     if (rc < 0)
       finish(End::error, true, true);
   }
@@ -278,13 +278,25 @@ void Session::on_write_done(WriteBlock* block, int status) {
 
 void Session::on_eof(int dir) {
   Direction& d = dirs_[dir];
+  const Direction& other = dirs_[1 - dir];
   d.eof = true;
   uv_read_stop(source(dir));
-  // Both sides have now sent EOF and the other direction's data is all written: closing sends
-  // the FINs itself (both receive queues are empty), so a shutdown first would only cost a
-  // syscall and a loop iteration per connection.
-  if (dirs_[1 - dir].shut && d.pending == 0) {
+  // Both sides have now sent EOF and everything read is written: closing sends the FINs itself
+  // (both receive queues are empty), so shutdowns first would only cost syscalls and loop
+  // rounds per connection. (A shutdown of the other direction still in libuv's hands is
+  // cancelled by the close; the close sends that FIN.)
+  if (d.pending == 0 && (other.shut || (other.eof && other.pending == 0))) {
     finish(End::normal, false, false);
+    return;
+  }
+  if (d.pending == 0) {
+    // Half-close with nothing of this direction queued: shut the write half now rather than
+    // through uv_shutdown, which waits a loop round for the socket to be writable (two
+    // epoll_ctl calls and a wakeup per connection). Nothing is written this way any more.
+    uv_os_fd_t fd = -1;
+    uv_fileno(reinterpret_cast<uv_handle_t*>(destination(dir)), &fd);
+    // An error (the destination was reset) is handled as uv_shutdown's would be.
+    on_shutdown_done(dir, ::shutdown(fd, SHUT_WR) == 0 ? 0 : -errno);
     return;
   }
   // Half-close: shut the other side's write half; libuv does it after the pending writes.

@@ -69,6 +69,8 @@ private:
   void on_connected(int status);
   void connect_failed(const std::string& why);
   void start_relaying();
+  static void on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf);
+  static void on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void forward(int dir, char* data, size_t len);
   void on_write_done(WriteBlock* block, int status);

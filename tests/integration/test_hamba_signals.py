@@ -9,15 +9,18 @@ import socket
 import tempfile
 import unittest
 
-from harness import wait_until
-from hamba_helpers import SlowServer, start_hamba
+from harness import free_port, wait_port, wait_until
+from hamba_helpers import SlowServer, start_hamba, stats_json
 
 
 class GraceSignals(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="hamba-signals-")
         # Its own control socket: the control extension (and its SIGHUP handler) is running.
-        self.env = {"HAMBA_CONTROL": os.path.join(self.dir, "ctl.sock")}
+        # The admin listener tells when hamba holds no connection (see below).
+        self.admin = free_port()
+        self.env = {"HAMBA_CONTROL": os.path.join(self.dir, "ctl.sock"),
+                    "HAMBA_ADMIN": f"127.0.0.1:{self.admin}"}
 
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -26,9 +29,14 @@ class GraceSignals(unittest.TestCase):
         """Opens a connection through hamba, sends SIGTERM, returns the client socket once the
         stop has begun."""
         wait_until(lambda: os.path.exists(self.env["HAMBA_CONTROL"]), what="control socket")
-        wait_until(lambda: slow.active == 0, what="probes done")
+        wait_port(self.admin)
+        # start_hamba's readiness probe was a connection through hamba too: it must be gone
+        # before ours, or the stop counts two (the server may have seen its EOF while hamba has
+        # not yet seen the server's).
+        current = lambda: stats_json(self.admin)["frontends"][0]["current"]
+        wait_until(lambda: current() == 0 and slow.active == 0, what="probes done")
         c = socket.create_connection(("127.0.0.1", port), timeout=10)
-        wait_until(lambda: slow.active == 1, what="connected through")
+        wait_until(lambda: slow.active == 1 and current() == 1, what="connected through")
         hamba.signal(signal.SIGTERM)
         wait_until(lambda: "shutting down: 1 connection(s)" in hamba.log(), what="stop logged")
         return c
