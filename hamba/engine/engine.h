@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "engine/frontend.h"
+#include "net/poll_spin.h"
 #include "uv_handle.h"
 
 #include <cstdint>
@@ -97,6 +98,7 @@ private:
   // callback of this round can see freed memory.
   std::vector<net::Session*> graveyard_;
   uvx::Handle<uv_check_t> reaper_;
+  net::PollSpin poll_spin_{loop_}; // fewer sleeps between rounds (net/poll_spin.h)
   bool shutting_down_ = false;
   std::function<void()> on_shutdown_done_;
 };

@@ -1,7 +1,7 @@
 // Buffers of the connection pump (net/session.cpp), sized once here.
 //
 // Every read goes into one loop-wide buffer (read_buffer()): nothing is allocated per read.
-// The pump first tries to write what it read straight to the other side (uv_try_write); only a
+// The pump first tries to write what it read straight to the other side (send()); only a
 // remainder the kernel did not take is copied into a WriteBlock, which carries its own
 // uv_write_t and lives until libuv's write callback, even if the session is gone by then. A
 // session holds blocks only while a write is pending, so an idle session holds none; released
