@@ -1,0 +1,91 @@
+"""TCP_NODELAY is on for both sockets of a proxied connection.
+
+Without it, a small write that follows an unacknowledged one waits for the peer's delayed ACK
+(up to 40 ms on Linux): request/response traffic through hamba would crawl. The client side
+gets it from the listening socket (Linux copies it to accepted sockets; net/listener.cpp), the
+server side when hamba creates the socket, so nothing else in the tests would notice if either
+went away. The test takes a copy of hamba's own sockets (pidfd_getfd, Linux 5.6, needs
+ptrace rights over hamba: root or the same user with ptrace allowed) and asks them."""
+
+import ctypes
+import errno
+import os
+import socket
+import unittest
+
+from harness import wait_until
+from hamba_helpers import TaggedEcho, connect, start_hamba
+
+SYS_PIDFD_GETFD = 438  # x86_64 and aarch64 alike
+
+
+def socket_inodes(pid):
+    """fd -> socket inode of every socket `pid` has open."""
+    found = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found[int(fd)] = int(target[8:-1])
+    return found
+
+
+def tcp_ports(inode):
+    """(local port, remote port) of the TCP socket with this inode, or None."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if int(fields[9]) == inode:
+                    return int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16)
+    return None
+
+
+def copy_fd(pid, fd):
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        copy = libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+        if copy < 0:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        return copy
+    finally:
+        os.close(pidfd)
+
+
+class NoDelay(unittest.TestCase):
+    def test_both_sides_of_a_proxied_connection_have_tcp_nodelay(self):
+        with TaggedEcho("a") as backend:
+            hamba, port = start_hamba([f"127.0.0.1:{backend.port}"], "--check-interval", "1h")
+            with hamba, connect(port) as c:
+                self.assertEqual(c.recv(16), b"a\n")  # relayed: both sockets exist
+                sides = {}
+
+                def find():
+                    for fd, inode in socket_inodes(hamba.pid).items():
+                        ports = tcp_ports(inode)
+                        if ports and ports[0] == port:
+                            sides["client"] = fd
+                        elif ports and ports[1] == backend.port:
+                            sides["server"] = fd
+                    return len(sides) == 2
+
+                wait_until(find, what="hamba's two sockets of the connection")
+                try:
+                    copies = {name: copy_fd(hamba.pid, fd) for name, fd in sides.items()}
+                except OSError as e:
+                    # No ptrace rights (a container's seccomp profile, Yama) or an old kernel.
+                    if e.errno not in (errno.EPERM, errno.EACCES, errno.ENOSYS):
+                        raise
+                    self.skipTest(f"cannot copy hamba's sockets here: {e}")
+                for name, copy in copies.items():
+                    with socket.socket(fileno=copy) as s:
+                        self.assertEqual(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY),
+                                         1, f"{name} side of the connection")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
