@@ -12,13 +12,16 @@ down even when a test fails, and ends by checking that nothing of its run is lef
         print(hash_rate(stack.webui_port))
 
 Addresses used: published ports on 127.0.0.1 only, and the host's address on Docker's default
-bridge (the gateway, e.g. 172.17.0.1) for the "remote" Redis that stacks reach from their own
+bridge (docker0's own address, e.g. 172.17.0.1) for the "remote" Redis that stacks reach from their own
 networks. Nothing else.
 """
 
+import fcntl
 import json
 import os
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -110,12 +113,25 @@ def build_images():
 
 
 def bridge_gateway():
-    """The host's address on Docker's default bridge: how containers reach the host."""
-    out = run(["docker", "network", "inspect", "bridge", "-f",
-               "{{range .IPAM.Config}}{{.Gateway}} {{end}}"]).stdout.split()
-    if not out:
-        raise AssertionError("Docker's default bridge network has no gateway address")
-    return out[0]
+    """The host's IPv4 address on Docker's default bridge: how containers reach the host.
+
+    Read from the bridge interface itself (docker0 unless the daemon names another), not from
+    `docker network inspect bridge`: a dockerd started for the first time (Docker 20.10 from
+    Debian, fresh /var/lib/docker) lists the bridge's subnet but no IPAM Gateway, while the
+    interface always carries the address containers route through. `extra_hosts: ...:host-gateway`
+    would name the same address inside containers, but the tests also need it on the host side,
+    to publish Redis on it, so they read it once here and pass it to both."""
+    name = run(["docker", "network", "inspect", "bridge", "-f",
+                '{{index .Options "com.docker.network.bridge.name"}}']).stdout.strip()
+    name = name if name and name != "<no value>" else "docker0"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            # SIOCGIFADDR: the interface's IPv4 address, as `ip -4 addr show` prints it.
+            req = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", name.encode()[:15]))
+        except OSError as e:
+            raise AssertionError(f"Docker's default bridge {name} has no IPv4 address ({e}); "
+                                 "is dockerd running with its default bridge?") from None
+    return socket.inet_ntoa(req[20:24])
 
 
 def http_get(url, timeout=5.0):
