@@ -7,13 +7,13 @@
 //                                            # applied there, refused with the reason otherwise
 //     hamba showconfig | hamba drain web1:80
 #include "app/extensions.h"
+#include "base/log.h"
 #include "control/admin_server.h"
 #include "control/config_watcher.h"
 #include "control/connection_log.h"
 #include "control/control_client.h"
 #include "control/control_server.h"
 #include "control/stats_collect.h"
-#include "log/log.h"
 
 #include <csignal>
 #include <cstdio>

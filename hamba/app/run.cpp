@@ -2,8 +2,8 @@
 #include "app/run.h"
 
 #include "app/extensions.h"
+#include "base/log.h"
 #include "engine/engine.h"
-#include "log/log.h"
 #include "net/listener.h"
 
 #include <sys/resource.h>

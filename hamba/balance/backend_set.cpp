@@ -1,7 +1,7 @@
 // Resolution, health and picking for one frontend's servers; see backend_set.h.
 #include "balance/backend_set.h"
 
-#include "log/log.h"
+#include "base/log.h"
 
 #include <algorithm>
 #include <cstring>

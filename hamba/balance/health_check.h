@@ -5,7 +5,7 @@
 #pragma once
 
 #include "balance/server.h"
-#include "uv_handle.h"
+#include "base/uv_handle.h"
 
 #include <functional>
 

@@ -8,14 +8,6 @@
 
 namespace hamba::balance {
 
-bool parse_ip_literal(const std::string& host, uint16_t port, sockaddr_storage& out) {
-  std::memset(&out, 0, sizeof out);
-  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&out)) == 0)
-    return true;
-  std::memset(&out, 0, sizeof out);
-  return uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&out)) == 0;
-}
-
 Resolver::Resolver(uv_loop_t* loop, config::Endpoint name, config::Duration interval,
                    Callback callback)
     : loop_(loop), name_(std::move(name)), interval_(interval), callback_(std::move(callback)) {}
@@ -29,7 +21,7 @@ Resolver::~Resolver() {
 
 void Resolver::start() {
   sockaddr_storage literal;
-  if (parse_ip_literal(name_.host, name_.port, literal)) {
+  if (ip_literal_sockaddr(name_.host, name_.port, literal)) {
     callback_(0, {literal});
     return;
   }

@@ -8,8 +8,8 @@
 // order), or a libuv error (UV_EAI_NONAME: the name does not exist, now) and no address.
 #pragma once
 
+#include "base/uv_handle.h"
 #include "config/config.h"
-#include "uv_handle.h"
 
 #include <functional>
 #include <sys/socket.h>
@@ -41,8 +41,5 @@ private:
   uvx::Timer timer_;
   uv_getaddrinfo_t* pending_ = nullptr; // owned by libuv until its callback runs
 };
-
-// Parses an IPv4 or IPv6 literal with a port; false when `host` is a name to resolve.
-bool parse_ip_literal(const std::string& host, uint16_t port, sockaddr_storage& out);
 
 } // namespace hamba::balance

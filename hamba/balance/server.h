@@ -86,7 +86,4 @@ private:
 
 using ServerPtr = std::shared_ptr<Server>;
 
-// "10.0.0.3:80" or "[fd00::3]:80" for an IPv4 or IPv6 socket address.
-std::string format_sockaddr(const sockaddr* address);
-
 } // namespace hamba::balance

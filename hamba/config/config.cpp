@@ -2,7 +2,6 @@
 // endpoint syntax shared by the command line and the YAML file (see config.h).
 #include "config/config.h"
 
-#include <arpa/inet.h>
 #include <charconv>
 #include <fmt/format.h>
 #include <set>
@@ -11,28 +10,6 @@
 namespace hamba::config {
 
 namespace {
-
-bool all_digits(std::string_view s) {
-  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
-}
-
-// `port` is the port part of `whole`; both are named in errors.
-uint16_t parse_port(std::string_view port, const std::string& whole) {
-  if (port.empty())
-    throw ConfigError(fmt::format("\"{}\" has no port (write HOST:PORT)", whole));
-  if (!all_digits(port))
-    throw ConfigError(fmt::format("port \"{}\" in \"{}\" is not a number", port, whole));
-  unsigned long value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc{} || value < 1 || value > 65535)
-    throw ConfigError(fmt::format("port {} in \"{}\" is out of range 1-65535", port, whole));
-  return static_cast<uint16_t>(value);
-}
-
-bool is_ip_literal(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
 
 const char* balance_name(Balance b) {
   return b == Balance::leastconn ? "leastconn" : "roundrobin";
@@ -95,41 +72,11 @@ std::string format_duration(Duration d) {
 }
 
 Endpoint parse_endpoint(const std::string& text) {
-  Endpoint e;
-  if (text.empty())
-    throw ConfigError("empty address (write HOST:PORT)");
-  if (text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string::npos)
-      throw ConfigError(fmt::format("\"{}\" has no closing ']'", text));
-    e.host = text.substr(1, close - 1);
-    unsigned char buf[16];
-    if (inet_pton(AF_INET6, e.host.c_str(), buf) != 1)
-      throw ConfigError(fmt::format("\"{}\" in \"{}\" is not an IPv6 address", e.host, text));
-    if (close + 1 >= text.size() || text[close + 1] != ':')
-      throw ConfigError(fmt::format("\"{}\" has no port (write [ADDRESS]:PORT)", text));
-    e.port = parse_port(std::string_view(text).substr(close + 2), text);
-    return e;
+  try {
+    return hamba::parse_endpoint(text);
+  } catch (const EndpointError& e) {
+    throw ConfigError(e.what());
   }
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos) {
-    if (!all_digits(text))
-      throw ConfigError(fmt::format("\"{}\" has no port (write HOST:PORT)", text));
-    e.port = parse_port(text, text);
-    return e;
-  }
-  if (text.find(':') != colon)
-    throw ConfigError(
-        fmt::format("\"{}\": write IPv6 addresses in brackets, as [{}]:PORT", text, text));
-  e.host = text.substr(0, colon);
-  e.port = parse_port(std::string_view(text).substr(colon + 1), text);
-  return e;
-}
-
-std::string format_endpoint(const Endpoint& e) {
-  if (e.host.find(':') != std::string::npos)
-    return fmt::format("[{}]:{}", e.host, e.port);
-  return fmt::format("{}:{}", e.host, e.port);
 }
 
 void validate(const Config& config) {

@@ -27,6 +27,8 @@
 // Durations are written "250ms", "5s", "2m"; a bare number means milliseconds (HAProxy's rule).
 #pragma once
 
+#include "base/endpoint.h"
+
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
@@ -37,12 +39,8 @@ namespace hamba::config {
 
 using Duration = std::chrono::milliseconds;
 
-// A host (DNS name, IPv4 or IPv6 literal without brackets; empty = any) and a port.
-struct Endpoint {
-  std::string host;
-  uint16_t port = 0;
-  bool operator==(const Endpoint&) const = default;
-};
+using hamba::Endpoint;
+using hamba::format_endpoint;
 
 enum class Balance { roundrobin, leastconn };
 
@@ -104,9 +102,9 @@ std::string to_yaml(const Config& config);
 Duration parse_duration(const std::string& text);
 std::string format_duration(Duration d);
 
-// "host:port", "[v6]:port", ":port" or "port" (host empty). Throws ConfigError naming `text`.
+// "host:port", "[v6]:port", ":port" or "port" (host empty), as base/endpoint.h parses it, with
+// port 1-65535. Throws ConfigError naming `text`.
 Endpoint parse_endpoint(const std::string& text);
-std::string format_endpoint(const Endpoint& e); // brackets IPv6 literals
 
 // Reads the YAML form (config/yaml_loader.cpp). `origin` names the source in errors (a path, or
 // "<control>"), with line and column. Throws ConfigError; the result is validated.

@@ -5,7 +5,7 @@
 // 'conect_timeout' in frontend"), because a typo silently ignored is a setting silently lost.
 // What cannot be checked per value (duplicate binds, limits across frontends) is left to
 // config::validate(), the one place that checks a whole Config.
-#include "config.h"
+#include "config/config.h"
 
 #include <cerrno>
 #include <charconv>

@@ -1,9 +1,9 @@
 // Routes the admin HTTP requests to the stats renderers (see admin_server.h).
 #include "control/admin_server.h"
 
+#include "base/http_server.h"
 #include "config/config.h"
 #include "control/stats_render.h"
-#include "http_server.h"
 
 #include <stdexcept>
 

@@ -1,6 +1,6 @@
 // The admin endpoints (ADMIN=ADDR:PORT or --admin): the stats page at /, Prometheus metrics at
 // /metrics and JSON at /stats.json, served by the project's one small HTTP server
-// (services/common/http_server.h). Nothing listens unless an address is configured.
+// (base/http_server.h). Nothing listens unless an address is configured.
 //
 //     AdminServer admin(loop, [&] { return collect_stats(engine); });
 //     admin.listen("127.0.0.1:8404");      // throws naming the address when it cannot bind

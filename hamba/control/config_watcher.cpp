@@ -1,7 +1,7 @@
 // Reload of the configuration files on SIGHUP and file change (see config_watcher.h).
 #include "control/config_watcher.h"
 
-#include "log/log.h"
+#include "base/log.h"
 
 #include <csignal>
 #include <optional>

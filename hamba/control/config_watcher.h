@@ -17,8 +17,8 @@
 // read at start.
 #pragma once
 
+#include "base/uv_handle.h"
 #include "config/config.h"
-#include "uv_handle.h"
 
 #include <chrono>
 #include <functional>

@@ -10,8 +10,8 @@
 // handler runs on the loop thread and must not block.
 #pragma once
 
+#include "base/uv_handle.h"
 #include "control/protocol.h"
-#include "uv_handle.h"
 
 #include <functional>
 #include <list>

@@ -1,8 +1,8 @@
 // Frontends, sessions, timeouts and graceful shutdown; see engine.h.
 #include "engine/engine.h"
 
-#include "log/log.h"
-#include "net/session.h"
+#include "base/log.h"
+#include "engine/session.h"
 
 #include <algorithm>
 #include <string_view>

@@ -12,10 +12,10 @@
 // Everything runs on the loop's thread; nothing here is thread-safe.
 #pragma once
 
+#include "base/uv_handle.h"
 #include "config/config.h"
 #include "engine/frontend.h"
 #include "net/poll_spin.h"
-#include "uv_handle.h"
 
 #include <cstdint>
 #include <functional>

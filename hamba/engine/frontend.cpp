@@ -1,9 +1,9 @@
 // A frontend's listener, queue and backend set; see frontend.h.
 #include "engine/frontend.h"
 
+#include "base/log.h"
 #include "engine/engine.h"
-#include "log/log.h"
-#include "net/session.h"
+#include "engine/session.h"
 
 #include <algorithm>
 

@@ -1,14 +1,11 @@
 // Listening sockets; see listener.h.
 #include "net/listener.h"
 
-#include "balance/resolver.h"
-
 #include <fmt/format.h>
 
 namespace hamba::net {
 
-Listener::Listener(uv_loop_t* loop, const config::Endpoint& bind,
-                   std::function<void()> on_connection)
+Listener::Listener(uv_loop_t* loop, const Endpoint& bind, std::function<void()> on_connection)
     : bind_(bind), on_connection_(std::move(on_connection)) {
   int rc;
   if (bind.host.empty()) {
@@ -26,7 +23,7 @@ Listener::Listener(uv_loop_t* loop, const config::Endpoint& bind,
                        : rc == UV_EADDRNOTAVAIL ? " (that address is not one of this host's)"
                        : rc == UV_EACCES        ? " (ports below 1024 need privileges)"
                                                 : "";
-    throw ListenError(fmt::format("cannot listen on {}: {}{}", config::format_endpoint(bound_),
+    throw ListenError(fmt::format("cannot listen on {}: {}{}", format_endpoint(bound_),
                                   uvx::error_text(rc), hint),
                       rc);
   }
@@ -36,10 +33,9 @@ int Listener::listen_on(uv_loop_t* loop, const std::string& host, unsigned flags
   bound_ = {host, bind_.port};
   tcp_.close(); // a failed first attempt leaves a socket of the other family
   sockaddr_storage addr;
-  if (!balance::parse_ip_literal(host, bind_.port, addr))
+  if (!ip_literal_sockaddr(host, bind_.port, addr))
     throw ListenError(
-        fmt::format("cannot listen on {}: not an IP address", config::format_endpoint(bound_)),
-        UV_EINVAL);
+        fmt::format("cannot listen on {}: not an IP address", format_endpoint(bound_)), UV_EINVAL);
   int rc = tcp_.init([&](uv_tcp_t* h) { return uv_tcp_init(loop, h); });
   if (rc == 0)
     rc = uv_tcp_bind(tcp_.get(), reinterpret_cast<const sockaddr*>(&addr), flags);

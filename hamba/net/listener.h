@@ -5,8 +5,8 @@
 // accept queue (the global maxconn rule: above it, connections wait, none are refused).
 #pragma once
 
-#include "config/config.h"
-#include "uv_handle.h"
+#include "base/endpoint.h"
+#include "base/uv_handle.h"
 
 #include <functional>
 #include <stdexcept>
@@ -25,7 +25,7 @@ class Listener {
 public:
   // Binds and listens at once; throws ListenError. An empty host means every address: [::] with
   // IPv4 mapped in, or 0.0.0.0 where there is no IPv6 (bound() says which).
-  Listener(uv_loop_t* loop, const config::Endpoint& bind, std::function<void()> on_connection);
+  Listener(uv_loop_t* loop, const Endpoint& bind, std::function<void()> on_connection);
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
@@ -34,17 +34,17 @@ public:
   int accept(uv_tcp_t* client);
   // A connection is waiting to be accepted (reported but not accepted yet).
   bool pending() const { return pending_; }
-  const config::Endpoint& bind() const { return bind_; }
+  const Endpoint& bind() const { return bind_; }
   // The address actually bound: bind(), or "::" / "0.0.0.0" for an empty host.
-  const config::Endpoint& bound() const { return bound_; }
+  const Endpoint& bound() const { return bound_; }
   void close() { tcp_.close(); }
 
 private:
   // Binds and listens on host:bind_.port with uv_tcp_bind `flags`; a libuv error code.
   int listen_on(uv_loop_t* loop, const std::string& host, unsigned flags);
 
-  config::Endpoint bind_;
-  config::Endpoint bound_;
+  Endpoint bind_;
+  Endpoint bound_;
   std::function<void()> on_connection_;
   uvx::Handle<uv_tcp_t> tcp_;
   bool pending_ = false;

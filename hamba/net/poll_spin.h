@@ -15,7 +15,7 @@
 // a few per second).
 #pragma once
 
-#include "uv_handle.h"
+#include "base/uv_handle.h"
 
 #include <cstdint>
 

@@ -1,4 +1,4 @@
-// Buffers of the connection pump (net/session.cpp), sized once here.
+// Buffers of the connection pump (engine/session.cpp), sized once here.
 //
 // Every read goes into one loop-wide buffer (read_buffer()): nothing is allocated per read.
 // The pump first tries to write what it read straight to the other side (send()); only a

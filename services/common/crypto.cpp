@@ -1,5 +1,5 @@
 // SHA-256 through OpenSSL's EVP interface and random bytes through RAND_bytes (see crypto.h).
-#include "crypto.h"
+#include "common/crypto.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>

@@ -1,5 +1,5 @@
 // DelayedCalls: one uv timer per pending call, freed when it fires (see delayed_calls.h).
-#include "delayed_calls.h"
+#include "common/delayed_calls.h"
 
 namespace services {
 

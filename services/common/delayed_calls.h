@@ -6,7 +6,7 @@
 //     delays.cancel_all();   // e.g. on SIGTERM: the functions are dropped, not called
 #pragma once
 
-#include "uv_handle.h"
+#include "base/uv_handle.h"
 
 #include <cstdint>
 #include <functional>

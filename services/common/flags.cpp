@@ -1,5 +1,5 @@
 // Flag and environment parsing for the DockerCoins services (see flags.h).
-#include "flags.h"
+#include "common/flags.h"
 
 #include <algorithm>
 #include <cctype>
@@ -108,13 +108,14 @@ bool Flags::on(std::string_view name) const {
   return truthy(at(name).value);
 }
 
-http::HostPort Flags::host_port(std::string_view name) const {
+hamba::Endpoint Flags::host_port(std::string_view name) const {
   const Flag& f = at(name);
-  auto hp = http::parse_host_port(f.value);
-  if (!hp)
+  try {
+    return hamba::parse_endpoint(f.value, 0);
+  } catch (const hamba::EndpointError&) {
     throw UsageError(fmt::format("{}: --{} (or {}): '{}' is not HOST:PORT", program_, name,
                                  env_name(name), f.value));
-  return *hp;
+  }
 }
 
 std::uint64_t Flags::number(std::string_view name, std::uint64_t min, std::uint64_t max) const {

@@ -9,7 +9,7 @@
 //     auto listen = flags.host_port("listen");  // throws UsageError naming the flag
 #pragma once
 
-#include "host_port.h"
+#include "base/endpoint.h"
 
 #include <cstdint>
 #include <functional>
@@ -48,7 +48,7 @@ public:
   const std::string& get(std::string_view name) const;
   bool on(std::string_view name) const; // a switch, or a flag whose value is y/yes/1/true/on
   // Typed values; throw UsageError ("--delay-ms: 'abc' is not a number from 0 to 60000").
-  http::HostPort host_port(std::string_view name) const;
+  hamba::Endpoint host_port(std::string_view name) const;
   std::uint64_t number(std::string_view name, std::uint64_t min, std::uint64_t max) const;
 
   std::string usage() const;

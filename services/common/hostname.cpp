@@ -1,5 +1,5 @@
 // hostname() through libuv (see hostname.h).
-#include "hostname.h"
+#include "common/hostname.h"
 
 #include <uv.h>
 

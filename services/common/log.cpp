@@ -1,5 +1,5 @@
 // Log line formatting and output (see log.h).
-#include "log.h"
+#include "common/log.h"
 
 #include <unistd.h>
 

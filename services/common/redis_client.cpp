@@ -1,8 +1,8 @@
 // RedisClient: hiredis async contexts attached to the libuv loop, reconnected on demand
 // (see redis_client.h).
-#include "redis_client.h"
+#include "common/redis_client.h"
 
-#include "redis_uv_events.h"
+#include "common/redis_uv_events.h"
 
 #include <fmt/format.h>
 #include <hiredis/async.h>
@@ -84,13 +84,13 @@ struct RedisCallbacks {
     } else {
       std::string why =
           ac->err ? ac->errstr : (c->last_error_.empty() ? "connection lost" : c->last_error_);
-      out.error = fmt::format("{}: {}", http::to_string(c->server_), why);
+      out.error = fmt::format("{}: {}", hamba::format_endpoint(c->server_), why);
     }
     pending->callback(std::move(out));
   }
 };
 
-RedisClient::RedisClient(uv_loop_t* loop, http::HostPort server, RedisOptions options)
+RedisClient::RedisClient(uv_loop_t* loop, hamba::Endpoint server, RedisOptions options)
     : loop_(loop), server_(std::move(server)), options_(options),
       alive_(std::make_shared<Alive>(Alive{this})) {
   connect_timer_.init(loop_, this);
@@ -139,7 +139,7 @@ void RedisClient::connect_start() {
   last_error_.clear();
   connect_timer_.start<&RedisClient::on_connect_timeout>(options_.connect_timeout_ms);
   sockaddr_storage numeric{};
-  if (http::numeric_sockaddr(server_.host, server_.port, numeric)) {
+  if (hamba::ip_literal_sockaddr(server_.host, server_.port, numeric)) {
     open_context(server_.host.empty() ? "127.0.0.1" : server_.host);
     return;
   }
@@ -182,8 +182,8 @@ void RedisClient::on_resolved(int status, const std::string& ip) {
   if (status < 0 || ip.empty()) {
     connect_timer_.stop();
     state_ = State::Idle;
-    fail_waiting(fmt::format("{}: cannot resolve {}: {}", http::to_string(server_), server_.host,
-                             uvx::error_text(status < 0 ? status : UV_EAI_NONAME)));
+    fail_waiting(fmt::format("{}: cannot resolve {}: {}", hamba::format_endpoint(server_),
+                             server_.host, uvx::error_text(status < 0 ? status : UV_EAI_NONAME)));
     return;
   }
   open_context(ip);
@@ -197,7 +197,7 @@ void RedisClient::open_context(const std::string& ip) {
       redisAsyncFree(ac);
     connect_timer_.stop();
     state_ = State::Idle;
-    fail_waiting(fmt::format("{}: {}", http::to_string(server_), why));
+    fail_waiting(fmt::format("{}: {}", hamba::format_endpoint(server_), why));
     return;
   }
   ac->data = this;
@@ -225,7 +225,7 @@ void RedisClient::send(std::vector<std::string> args, RedisCallback callback) {
   if (rc != REDIS_OK) {
     std::unique_ptr<PendingCommand> failed(pending);
     fail_later(std::move(failed->callback),
-               fmt::format("{}: {}", http::to_string(server_),
+               fmt::format("{}: {}", hamba::format_endpoint(server_),
                            context_->err ? context_->errstr : "connection is closing"));
   }
 }
@@ -278,7 +278,7 @@ void RedisClient::on_connect_timeout() {
     ++alive_->generation; // ignore the late resolution
     state_ = State::Idle;
     fail_waiting(fmt::format("{}: no answer to name resolution within {} ms",
-                             http::to_string(server_), options_.connect_timeout_ms));
+                             hamba::format_endpoint(server_), options_.connect_timeout_ms));
     return;
   }
   if (state_ == State::Connecting && context_) {

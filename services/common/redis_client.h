@@ -14,8 +14,8 @@
 // pile up: callers decide whether to retry.
 #pragma once
 
-#include "host_port.h"
-#include "uv_handle.h"
+#include "base/endpoint.h"
+#include "base/uv_handle.h"
 
 #include <cstdint>
 #include <functional>
@@ -46,7 +46,7 @@ struct RedisOptions {
 
 class RedisClient {
 public:
-  RedisClient(uv_loop_t* loop, http::HostPort server, RedisOptions options = {});
+  RedisClient(uv_loop_t* loop, hamba::Endpoint server, RedisOptions options = {});
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
@@ -55,7 +55,7 @@ public:
   bool connected() const { return state_ == State::Connected; }
   // Drops the connection; callbacks of commands in flight are not called.
   void close();
-  const http::HostPort& server() const { return server_; }
+  const hamba::Endpoint& server() const { return server_; }
 
 private:
   enum class State { Idle, Resolving, Connecting, Connected };
@@ -79,7 +79,7 @@ private:
   friend struct RedisCallbacks;
 
   uv_loop_t* loop_;
-  http::HostPort server_;
+  hamba::Endpoint server_;
   RedisOptions options_;
   std::shared_ptr<Alive> alive_;
   State state_ = State::Idle;

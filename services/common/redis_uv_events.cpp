@@ -1,7 +1,7 @@
 // hiredis event hooks on a uv_poll_t (see redis_uv_events.h).
-#include "redis_uv_events.h"
+#include "common/redis_uv_events.h"
 
-#include "uv_handle.h"
+#include "base/uv_handle.h"
 
 #include <hiredis/async.h>
 

@@ -1,9 +1,9 @@
 // run_service: the shared frame of the services' main() (see service_main.h).
-#include "service_main.h"
+#include "common/service_main.h"
 
-#include "flags.h"
-#include "log.h"
-#include "stop_signals.h"
+#include "common/flags.h"
+#include "common/log.h"
+#include "common/stop_signals.h"
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
 // Graceful stop on SIGTERM/SIGINT with a hard deadline (see stop_signals.h).
-#include "stop_signals.h"
+#include "common/stop_signals.h"
 
-#include "log.h"
+#include "common/log.h"
 
 namespace services {
 

@@ -7,7 +7,7 @@
 //     services::finish_loop(loop);   // lets libuv free the closed handles, then closes the loop
 #pragma once
 
-#include "uv_handle.h"
+#include "base/uv_handle.h"
 
 #include <functional>
 #include <uv.h>

@@ -3,14 +3,14 @@
 // original Ruby/Sinatra service did.
 //
 //     hasher --listen 0.0.0.0:80 --delay-ms 100 --max-body 16777216
-#include "crypto.h"
-#include "delayed_calls.h"
-#include "flags.h"
-#include "hostname.h"
-#include "http_server.h"
-#include "log.h"
-#include "service_main.h"
-#include "stop_signals.h"
+#include "base/http_server.h"
+#include "common/crypto.h"
+#include "common/delayed_calls.h"
+#include "common/flags.h"
+#include "common/hostname.h"
+#include "common/log.h"
+#include "common/service_main.h"
+#include "common/stop_signals.h"
 
 #include <uv.h>
 
@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
       server.close();
       delays.cancel_all();
     });
-    services::log::info("listening on {} (delay {} ms)", http::to_string(listen), delay_ms);
+    services::log::info("listening on {} (delay {} ms)", hamba::format_endpoint(listen), delay_ms);
     uv_run(loop, UV_RUN_DEFAULT);
   });
 }

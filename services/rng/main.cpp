@@ -3,14 +3,14 @@
 // single-threaded Flask server), the rest wait in line. That line is the workshop's bottleneck.
 //
 //     rng --listen 0.0.0.0:80 --delay-ms 100 --concurrency 1
-#include "crypto.h"
-#include "delayed_calls.h"
-#include "flags.h"
-#include "hostname.h"
-#include "http_server.h"
-#include "log.h"
-#include "service_main.h"
-#include "stop_signals.h"
+#include "base/http_server.h"
+#include "common/crypto.h"
+#include "common/delayed_calls.h"
+#include "common/flags.h"
+#include "common/hostname.h"
+#include "common/log.h"
+#include "common/service_main.h"
+#include "common/stop_signals.h"
 
 #include <charconv>
 #include <deque>
@@ -111,8 +111,8 @@ int main(int argc, char** argv) {
       server.close();
       line.stop();
     });
-    services::log::info("listening on {} (delay {} ms, concurrency {})", http::to_string(listen),
-                        delay_ms, concurrency);
+    services::log::info("listening on {} (delay {} ms, concurrency {})",
+                        hamba::format_endpoint(listen), delay_ms, concurrency);
     uv_run(loop, UV_RUN_DEFAULT);
   });
 }

@@ -2,13 +2,13 @@
 // numbers it plots: {"coins": HLEN wallet, "hashes": GET hashes, "now": unix seconds}.
 //
 //     webui --listen 0.0.0.0:80 --redis redis:6379 --files /usr/share/dockercoins/webui
-#include "flags.h"
-#include "http_server.h"
-#include "log.h"
-#include "redis_client.h"
-#include "service_main.h"
-#include "static_files.h"
-#include "stop_signals.h"
+#include "base/http_server.h"
+#include "common/flags.h"
+#include "common/log.h"
+#include "common/redis_client.h"
+#include "common/service_main.h"
+#include "common/stop_signals.h"
+#include "webui/static_files.h"
 
 #include <chrono>
 #include <filesystem>
@@ -127,8 +127,9 @@ int main(int argc, char** argv) {
       server.close();
       redis.close();
     });
-    services::log::info("listening on {}, Redis {}, {} files from {}", http::to_string(listen),
-                        http::to_string(redis_at), files.size(), flags.get("files"));
+    services::log::info("listening on {}, Redis {}, {} files from {}",
+                        hamba::format_endpoint(listen), hamba::format_endpoint(redis_at),
+                        files.size(), flags.get("files"));
     uv_run(loop, UV_RUN_DEFAULT);
   });
 }

@@ -1,5 +1,5 @@
 // Loading and lookup of the web UI's static files (see static_files.h).
-#include "static_files.h"
+#include "webui/static_files.h"
 
 #include <filesystem>
 #include <fmt/format.h>

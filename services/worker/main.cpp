@@ -2,11 +2,11 @@
 // Redis and counts the work done (see miner.h for the loop and how it survives outages).
 //
 //     worker --rng rng:80 --hasher hasher:80 --redis redis:6379 --retry-wait 10
-#include "flags.h"
-#include "log.h"
-#include "miner.h"
-#include "service_main.h"
-#include "stop_signals.h"
+#include "common/flags.h"
+#include "common/log.h"
+#include "common/service_main.h"
+#include "common/stop_signals.h"
+#include "worker/miner.h"
 
 #include <uv.h>
 

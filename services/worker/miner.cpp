@@ -1,7 +1,7 @@
 // Miner: the worker's unit-of-work loop and its bookkeeping towards Redis (see miner.h).
-#include "miner.h"
+#include "worker/miner.h"
 
-#include "log.h"
+#include "common/log.h"
 
 #include <fmt/format.h>
 
@@ -19,8 +19,8 @@ Miner::Miner(uv_loop_t* loop, MinerOptions options)
 }
 
 void Miner::start() {
-  info("mining with rng {}, hasher {}, redis {}", http::to_string(options_.rng),
-       http::to_string(options_.hasher), http::to_string(options_.redis));
+  info("mining with rng {}, hasher {}, redis {}", hamba::format_endpoint(options_.rng),
+       hamba::format_endpoint(options_.hasher), hamba::format_endpoint(options_.redis));
   update_counter(); // like the original, the first update (of 0 units) happens at once
   update_timer_.start<&Miner::update_counter>(options_.update_every_ms, options_.update_every_ms);
   schedule_work(options_.delay_ms);
@@ -41,7 +41,7 @@ void Miner::on_random_bytes(http::ClientResult result) {
     return work_failed(result.error);
   if (result.status != 200)
     return work_failed(
-        fmt::format("rng {} answered {}", http::to_string(options_.rng), result.status));
+        fmt::format("rng {} answered {}", hamba::format_endpoint(options_.rng), result.status));
   std::string bytes = std::move(result.body);
   hasher_.request("POST", "/", bytes, {{"Content-Type", "application/octet-stream"}},
                   [this, bytes](http::ClientResult r) { on_hash(bytes, std::move(r)); });
@@ -52,7 +52,7 @@ void Miner::on_hash(const std::string& bytes, http::ClientResult result) {
     return work_failed(result.error);
   if (result.status != 200 || result.body.size() != 64)
     return work_failed(fmt::format("hasher {} answered {} ({} bytes)",
-                                   http::to_string(options_.hasher), result.status,
+                                   hamba::format_endpoint(options_.hasher), result.status,
                                    result.body.size()));
   const std::string& hash = result.body;
   if (hash.front() != '0') {

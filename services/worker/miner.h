@@ -8,10 +8,10 @@
 // what is still unsent before the process exits.
 #pragma once
 
-#include "host_port.h"
-#include "http_client.h"
-#include "redis_client.h"
-#include "uv_handle.h"
+#include "base/endpoint.h"
+#include "base/http_client.h"
+#include "base/uv_handle.h"
+#include "common/redis_client.h"
 
 #include <cstdint>
 #include <deque>
@@ -22,9 +22,9 @@
 namespace worker {
 
 struct MinerOptions {
-  http::HostPort rng{"rng", 80};
-  http::HostPort hasher{"hasher", 80};
-  http::HostPort redis{"redis", 6379};
+  hamba::Endpoint rng{"rng", 80};
+  hamba::Endpoint hasher{"hasher", 80};
+  hamba::Endpoint redis{"redis", 6379};
   std::uint64_t delay_ms = 100;        // pause before each unit of work
   std::uint64_t retry_wait_ms = 10000; // after a failure of rng, hasher or Redis
   std::uint64_t update_every_ms = 1000;

@@ -12,7 +12,7 @@ using namespace hamba::balance;
 namespace {
 ServerPtr make_server(const std::string& ip, uint16_t port, int maxconn = 32) {
   sockaddr_storage a;
-  REQUIRE(parse_ip_literal(ip, port, a));
+  REQUIRE(ip_literal_sockaddr(ip, port, a));
   return std::make_shared<Server>(config::Endpoint{ip, port}, reinterpret_cast<sockaddr*>(&a),
                                   maxconn);
 }

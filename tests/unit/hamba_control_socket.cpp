@@ -1,9 +1,9 @@
 // Unit tests for control/: the wire format, the socket path rules, and a real server and client
 // talking over a unix socket (the server on a libuv loop, the blocking client on a thread).
+#include "base/uv_handle.h"
 #include "control/control_client.h"
 #include "control/control_server.h"
 #include "control/protocol.h"
-#include "uv_handle.h"
 
 #include <atomic>
 #include <doctest/doctest.h>

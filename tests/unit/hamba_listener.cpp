@@ -14,9 +14,9 @@ TEST_CASE("an IPv4-mapped IPv6 address is shown as IPv4") {
   a.sin6_family = AF_INET6;
   a.sin6_port = htons(8080);
   REQUIRE(inet_pton(AF_INET6, "::ffff:127.0.0.1", &a.sin6_addr) == 1);
-  CHECK(balance::format_sockaddr(reinterpret_cast<sockaddr*>(&a)) == "127.0.0.1:8080");
+  CHECK(format_sockaddr(reinterpret_cast<sockaddr*>(&a)) == "127.0.0.1:8080");
   REQUIRE(inet_pton(AF_INET6, "::1", &a.sin6_addr) == 1);
-  CHECK(balance::format_sockaddr(reinterpret_cast<sockaddr*>(&a)) == "[::1]:8080");
+  CHECK(format_sockaddr(reinterpret_cast<sockaddr*>(&a)) == "[::1]:8080");
 }
 
 TEST_CASE("a listener without a host binds every address and says which") {

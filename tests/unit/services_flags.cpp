@@ -1,8 +1,8 @@
 // services::Flags (flag, environment, default; errors naming the bad word), HOST:PORT parsing,
 // and the two crypto helpers against known values.
-#include "crypto.h"
-#include "flags.h"
-#include "host_port.h"
+#include "base/endpoint.h"
+#include "common/crypto.h"
+#include "common/flags.h"
 
 #include <doctest/doctest.h>
 #include <map>
@@ -62,14 +62,15 @@ TEST_CASE("flags: bad words are named") {
 }
 
 TEST_CASE("host_port: the accepted forms") {
-  CHECK(http::parse_host_port("rng:80")->host == "rng");
-  CHECK(http::parse_host_port("8000")->host.empty());
-  CHECK(http::parse_host_port(":8000")->port == 8000);
-  CHECK(http::parse_host_port("[::]:80")->host == "::");
-  CHECK(!http::parse_host_port("::1:80"));
-  CHECK(!http::parse_host_port("rng:"));
-  CHECK(!http::parse_host_port("rng:80x"));
-  CHECK(http::to_string({"::1", 6379}) == "[::1]:6379");
+  CHECK(hamba::parse_endpoint("rng:80").host == "rng");
+  CHECK(hamba::parse_endpoint("8000").host.empty());
+  CHECK(hamba::parse_endpoint(":8000").port == 8000);
+  CHECK(hamba::parse_endpoint("[::]:80").host == "::");
+  CHECK(hamba::parse_endpoint(":0", 0).port == 0);
+  CHECK_THROWS_AS(hamba::parse_endpoint("::1:80"), hamba::EndpointError);
+  CHECK_THROWS_AS(hamba::parse_endpoint("rng:"), hamba::EndpointError);
+  CHECK_THROWS_AS(hamba::parse_endpoint("rng:80x"), hamba::EndpointError);
+  CHECK(hamba::format_endpoint({"::1", 6379}) == "[::1]:6379");
 }
 
 TEST_CASE("crypto: sha256 like sha256sum, random bytes of the asked length") {

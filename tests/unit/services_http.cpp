@@ -1,7 +1,7 @@
 // HttpServer and HttpClient against each other on one loop: answers now and later, keep-alive,
 // size limits, a request the parser rejects, a server that is not there.
-#include "http_client.h"
-#include "http_server.h"
+#include "base/http_client.h"
+#include "base/http_server.h"
 
 #include <doctest/doctest.h>
 #include <memory>
@@ -21,7 +21,8 @@ struct Fixture {
     uv_loop_init(&loop);
     server = std::make_unique<http::HttpServer>(&loop, std::move(handler), options);
     server->listen("127.0.0.1", 0);
-    client = std::make_unique<http::HttpClient>(&loop, http::HostPort{"127.0.0.1", server->port()});
+    client =
+        std::make_unique<http::HttpClient>(&loop, hamba::Endpoint{"127.0.0.1", server->port()});
     later.init([&](uv_timer_t* t) { return uv_timer_init(&loop, t); });
     timeout.init([&](uv_timer_t* t) { return uv_timer_init(&loop, t); });
     timeout.set_data(this);
@@ -149,7 +150,7 @@ TEST_CASE("http: HEAD gets the headers without the body") {
 TEST_CASE("http: a client to a closed port reports the connect error") {
   uv_loop_t loop;
   uv_loop_init(&loop);
-  int port = 0;
+  uint16_t port = 0;
   {
     http::HttpServer probe(&loop, echo);
     probe.listen("127.0.0.1", 0);

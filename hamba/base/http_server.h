@@ -17,8 +17,8 @@
 // connection is closed. Everything happens on the loop's thread.
 #pragma once
 
-#include "http_message.h"
-#include "uv_handle.h"
+#include "base/http_message.h"
+#include "base/uv_handle.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -55,9 +55,9 @@ public:
 
   // Binds host:port (host: a numeric IPv4/IPv6 address, "" for 0.0.0.0; port 0: the kernel
   // picks one) and starts accepting. Throws uvx::Error naming the address when it fails.
-  void listen(const std::string& host, int port);
+  void listen(const std::string& host, uint16_t port);
   // The bound port (after listen), e.g. when listening on port 0.
-  int port() const { return port_; }
+  uint16_t port() const { return port_; }
   // Stops accepting and closes every connection; answers still pending are dropped. Idempotent;
   // after it the server holds no handle, so the loop can end.
   void close();
@@ -78,7 +78,7 @@ private:
   ServerOptions options_;
   uvx::Handle<uv_tcp_t> listener_;
   uvx::Timer sweep_timer_; // closes idle keep-alive connections
-  int port_ = 0;
+  uint16_t port_ = 0;
   std::unordered_map<HttpConnection*, std::shared_ptr<HttpConnection>> connections_;
 };
 

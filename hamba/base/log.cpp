@@ -1,5 +1,5 @@
 // The event log's one output function (see log.h).
-#include "log/log.h"
+#include "base/log.h"
 
 #include <chrono>
 #include <ctime>

@@ -13,9 +13,9 @@
 #pragma once
 
 #include "balance/server.h"
+#include "base/uv_handle.h"
 #include "net/listener.h"
 #include "net/write_buffer.h"
-#include "uv_handle.h"
 
 #include <memory>
 #include <string>

@@ -1,5 +1,5 @@
 // Header lookup, reason phrases and the wire form of responses (see http_message.h).
-#include "http_message.h"
+#include "base/http_message.h"
 
 #include <algorithm>
 #include <cctype>

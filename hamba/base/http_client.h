@@ -13,9 +13,9 @@
 // destructor (a pending request is then dropped silently).
 #pragma once
 
-#include "host_port.h"
-#include "http_message.h"
-#include "uv_handle.h"
+#include "base/endpoint.h"
+#include "base/http_message.h"
+#include "base/uv_handle.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -51,7 +51,7 @@ using ResponseCallback = std::function<void(ClientResult)>;
 
 class HttpClient {
 public:
-  HttpClient(uv_loop_t* loop, HostPort server, ClientOptions options = {});
+  HttpClient(uv_loop_t* loop, hamba::Endpoint server, ClientOptions options = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -64,7 +64,7 @@ public:
   void close();
 
   bool busy() const { return static_cast<bool>(callback_); }
-  const HostPort& server() const { return server_; }
+  const hamba::Endpoint& server() const { return server_; }
 
 private:
   struct Alive; // shared with pending libuv requests; cleared when this object goes
@@ -92,7 +92,7 @@ private:
   int on_message_complete();
 
   uv_loop_t* loop_;
-  HostPort server_;
+  hamba::Endpoint server_;
   ClientOptions options_;
   std::shared_ptr<Alive> alive_;
   std::uint64_t generation_ = 0; // bumped per connection attempt; stale callbacks compare it

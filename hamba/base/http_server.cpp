@@ -1,8 +1,8 @@
 // HttpServer and its connections: accept, parse with http-parser, hand complete requests to the
 // handler, write answers, keep the connection alive or close it (see http_server.h).
-#include "http_server.h"
+#include "base/http_server.h"
 
-#include "host_port.h"
+#include "base/endpoint.h"
 
 #include <climits>
 #include <cstring>
@@ -39,7 +39,7 @@ public:
     sockaddr_storage addr{};
     int len = sizeof addr;
     if (uv_tcp_getpeername(tcp_.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-      peer_ = sockaddr_text(reinterpret_cast<sockaddr*>(&addr));
+      peer_ = hamba::format_sockaddr(reinterpret_cast<sockaddr*>(&addr));
     uv_tcp_nodelay(tcp_.get(), 1);
     read_start();
   }
@@ -295,10 +295,11 @@ HttpServer::~HttpServer() {
   close();
 }
 
-void HttpServer::listen(const std::string& host, int port) {
-  const std::string where = to_string(HostPort{host.empty() ? "0.0.0.0" : host, port});
+void HttpServer::listen(const std::string& host, uint16_t port) {
+  const std::string numeric = host.empty() ? "0.0.0.0" : host;
+  const std::string where = hamba::format_endpoint({numeric, port});
   sockaddr_storage addr{};
-  if (!numeric_sockaddr(host, port, addr))
+  if (!hamba::ip_literal_sockaddr(numeric, port, addr))
     throw uvx::Error("listen on " + where + ": not a numeric address", UV_EINVAL);
   uvx::check(listener_.init([&](uv_tcp_t* t) { return uv_tcp_init(loop_, t); }), "uv_tcp_init");
   listener_.set_data(this);

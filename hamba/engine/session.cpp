@@ -1,9 +1,9 @@
 // The proxied connection: connect with retries, then the pump; see session.h.
-#include "net/session.h"
+#include "engine/session.h"
 
+#include "base/log.h"
 #include "engine/engine.h"
 #include "engine/frontend.h"
-#include "log/log.h"
 
 #include <cerrno>
 #include <cstring>
@@ -46,7 +46,7 @@ std::string peer_name(const uvx::Handle<uv_tcp_t>& tcp) {
   int len = sizeof addr;
   if (!tcp || uv_tcp_getpeername(tcp.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
     return "?";
-  return balance::format_sockaddr(reinterpret_cast<sockaddr*>(&addr));
+  return format_sockaddr(reinterpret_cast<sockaddr*>(&addr));
 }
 
 } // namespace

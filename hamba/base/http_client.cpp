@@ -1,6 +1,6 @@
 // HttpClient: resolve, connect, write one request, parse the answer with http-parser, keep the
 // connection for the next request (see http_client.h).
-#include "http_client.h"
+#include "base/http_client.h"
 
 #include <cstring>
 #include <fmt/format.h>
@@ -37,7 +37,7 @@ struct ClientParserCallbacks {
   }
 };
 
-HttpClient::HttpClient(uv_loop_t* loop, HostPort server, ClientOptions options)
+HttpClient::HttpClient(uv_loop_t* loop, hamba::Endpoint server, ClientOptions options)
     : loop_(loop), server_(std::move(server)), options_(options),
       alive_(std::make_shared<Alive>(Alive{this})), parser_(std::make_unique<http_parser>()) {
   timer_.init(loop_, this);
@@ -66,7 +66,8 @@ void HttpClient::request(std::string method, std::string target, std::string bod
     throw std::logic_error("HttpClient::request while a request is in flight");
   callback_ = std::move(callback);
   head_request_ = method == "HEAD";
-  wire_ = fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\n", method, target, to_string(server_));
+  wire_ = fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\n", method, target,
+                      hamba::format_endpoint(server_));
   if (!body.empty() || method == "POST" || method == "PUT")
     wire_ += fmt::format("Content-Length: {}\r\n", body.size());
   for (const auto& h : headers)
@@ -87,8 +88,8 @@ void HttpClient::arm_timer(std::uint64_t ms) {
 }
 
 void HttpClient::on_timeout() {
-  fail(connected_ ? "waiting for the answer of " + to_string(server_)
-                  : "connecting to " + to_string(server_),
+  fail(connected_ ? "waiting for the answer of " + hamba::format_endpoint(server_)
+                  : "connecting to " + hamba::format_endpoint(server_),
        UV_ETIMEDOUT);
 }
 
@@ -98,7 +99,7 @@ void HttpClient::connect_start() {
   const std::uint64_t generation = generation_;
   arm_timer(options_.connect_timeout_ms);
   sockaddr_storage numeric{};
-  if (numeric_sockaddr(server_.host, server_.port, numeric)) {
+  if (hamba::ip_literal_sockaddr(server_.host, server_.port, numeric)) {
     addresses_.assign(1, numeric);
     next_address_ = 0;
     connect_next();
@@ -150,14 +151,14 @@ void HttpClient::on_resolved(int status, addrinfo* result) {
 
 void HttpClient::connect_next() {
   if (next_address_ >= addresses_.size()) {
-    fail("connecting to " + to_string(server_), UV_ECONNREFUSED);
+    fail("connecting to " + hamba::format_endpoint(server_), UV_ECONNREFUSED);
     return;
   }
   tcp_.close();
   const sockaddr_storage& addr = addresses_[next_address_++];
   int rc = tcp_.init([&](uv_tcp_t* t) { return uv_tcp_init(loop_, t); });
   if (rc < 0) {
-    fail("connecting to " + to_string(server_), rc);
+    fail("connecting to " + hamba::format_endpoint(server_), rc);
     return;
   }
   tcp_.set_data(this);
@@ -189,7 +190,7 @@ void HttpClient::on_connected(int status) {
       connect_next();
       return;
     }
-    fail("connecting to " + to_string(server_), status);
+    fail("connecting to " + hamba::format_endpoint(server_), status);
     return;
   }
   connected_ = true;
@@ -221,11 +222,11 @@ void HttpClient::send_request() {
     const bool current = client && client->generation_ == done->generation;
     delete done;
     if (current && status < 0 && !client->retry_on_fresh_connection())
-      client->fail("sending to " + to_string(client->server_), status);
+      client->fail("sending to " + hamba::format_endpoint(client->server_), status);
   });
   if (rc < 0) {
     delete w;
-    fail("sending to " + to_string(server_), rc);
+    fail("sending to " + hamba::format_endpoint(server_), rc);
     return;
   }
   rc = uv_read_start(
@@ -239,7 +240,7 @@ void HttpClient::send_request() {
           c->on_read(nread, buf->base);
       });
   if (rc < 0)
-    fail("reading from " + to_string(server_), rc);
+    fail("reading from " + hamba::format_endpoint(server_), rc);
 }
 
 bool HttpClient::retry_on_fresh_connection() {
@@ -268,8 +269,8 @@ void HttpClient::on_read(ssize_t nread, const char* data) {
     }
     if (retry_on_fresh_connection())
       return;
-    fail(nread == UV_EOF ? "connection closed early by " + to_string(server_)
-                         : "reading from " + to_string(server_),
+    fail(nread == UV_EOF ? "connection closed early by " + hamba::format_endpoint(server_)
+                         : "reading from " + hamba::format_endpoint(server_),
          nread == UV_EOF ? UV_ECONNRESET : static_cast<int>(nread));
     return;
   }
@@ -290,7 +291,8 @@ void HttpClient::on_read(ssize_t nread, const char* data) {
     disconnect();
     const char* why =
         err == HPE_CB_body ? "answer body over the size limit" : http_errno_description(err);
-    finish(ClientResult{fmt::format("bad answer from {}: {}", to_string(server_), why), 0, {}, {}});
+    finish(ClientResult{
+        fmt::format("bad answer from {}: {}", hamba::format_endpoint(server_), why), 0, {}, {}});
   }
 }
 
