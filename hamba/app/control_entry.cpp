@@ -111,7 +111,7 @@ private:
     if (format == control::ConnectionLogFormat::off)
       return;
     engine_.on_session_end = [format](const engine::SessionEnd& e) {
-      control::log_connection({e.frontend, e.client, e.server, e.backend, e.bytes_in, e.bytes_out,
+      control::log_connection({e.frontend, e.client, e.server, e.address, e.bytes_in, e.bytes_out,
                                std::chrono::milliseconds(e.duration_ms), e.end},
                               format);
     };
@@ -191,7 +191,7 @@ private:
                             "' (reconfigure, showconfig, enable, disable, drain)");
     int matched = engine_.set_server_state(request.argument, state);
     if (matched == 0)
-      return Reply::failure("no backend " + request.argument + " in the running configuration");
+      return Reply::failure("no server " + request.argument + " in the running configuration");
     log::info("{} {}: {} server{}", request.command, request.argument, matched,
               matched == 1 ? "" : "s");
     return Reply::success(fmt::format("{} {}: {} server{}", request.command, request.argument,

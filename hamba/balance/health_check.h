@@ -1,7 +1,7 @@
 // The health check of one server: a TCP connect every interval (HAProxy's default check).
 // A connect that succeeds within the timeout is a success; refused, unreachable or too slow is
 // a failure. Server::record_check turns results into up/down (rise/fall); on a change the
-// callback runs (the BackendSet logs it and serves queued clients).
+// callback runs (the backend logs it and serves queued clients).
 #pragma once
 
 #include "balance/server.h"

@@ -1,4 +1,4 @@
-// Periodic, non-blocking name resolution for backends; see resolver.h.
+// Periodic, non-blocking name resolution for servers; see resolver.h.
 #include "balance/resolver.h"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// Resolves one backend name, again and again, without blocking the loop (uv_getaddrinfo runs
+// Resolves one server name, again and again, without blocking the loop (uv_getaddrinfo runs
 // in libuv's thread pool). An IP literal is parsed at once and never resolved again.
 //
 //     Resolver r(loop, {"rng", 80}, 5s, [](int status, std::vector<sockaddr_storage> addrs) {...});

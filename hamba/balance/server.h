@@ -1,7 +1,8 @@
-// One backend server: an address to connect to, its health, its administrative state and its
-// counters. Plain data shared (std::shared_ptr) by the BackendSet that lists it and by every
-// session connected to it, so a server that leaves the configuration or DNS keeps its counters
-// until its last session ends. Written only on the event loop thread; read by stats.
+// One member of a backend's pool: a configured server at one of the addresses its name resolved
+// to, with its health, its administrative state and its counters. Plain data shared
+// (std::shared_ptr) by the Backend that lists it and by every session connected to it, so a
+// member that leaves the configuration or DNS keeps its counters until its last session ends.
+// Written only on the event loop thread; read by stats.
 #pragma once
 
 #include "config/config.h"
@@ -27,8 +28,8 @@ class Server {
 public:
   Server(config::Endpoint name, const sockaddr* address, int maxconn);
 
-  // The backend as configured ("rng:80"): several servers share a name that resolves to
-  // several addresses.
+  // The server as configured ("rng:80"): a name that resolves to several addresses makes
+  // several members with the same name.
   const config::Endpoint& name() const { return name_; }
   // The resolved address, "10.0.0.3:80" ("[fd00::3]:80").
   const std::string& address() const { return address_text_; }

@@ -1,6 +1,6 @@
 // The command line as data: which action to run and with what configuration.
 //
-//     hamba 80 rng1:80 rng2 80          -> Action::run, one frontend on port 80, two backends
+//     hamba 80 rng1:80 rng2 80          -> Action::run, one frontend on port 80, two servers
 //     hamba --balance leastconn 80 a:1  -> options apply to the frontend
 //     hamba debugconfig 80 a:1          -> Action::debugconfig (prints the config as YAML)
 //
@@ -51,7 +51,7 @@ struct Options {
 struct Command {
   Action action = Action::usage;
   config::Config config;                 // from the words, with the options applied
-  bool has_frontend = false;             // the words named a port and backends
+  bool has_frontend = false;             // the words named a port and servers
   std::vector<std::string> config_files; // --config FILE (repeatable), HAMBA_CONFIG
   std::string control_path;              // --control PATH, HAMBA_CONTROL ("" = the default)
   std::string target;                    // enable|disable|drain HOST:PORT
@@ -71,7 +71,7 @@ Environment environment_from_process();
 // argv without the program name. Throws UsageError.
 Command parse(std::vector<std::string> args, const Environment& env);
 
-// Applies the options on top of a configuration (every frontend, every backend).
+// Applies the options on top of a configuration (every frontend, every server).
 void apply_options(const Options& options, config::Config& config);
 
 // The text printed for no argument and for --help.

@@ -1,7 +1,7 @@
 // The command-line parser: words and environment -> cli::Command (see command.h).
 //
 // The original's rules: the first word (after options) is an action or the listen port; then
-// backends, where a word with a colon is HOST:PORT and a word without one takes the next word
+// servers, where a word with a colon is HOST:PORT and a word without one takes the next word
 // as its port. A first argument containing spaces is split again, for platforms that pass the
 // whole command as one string.
 #include "cli/command.h"
@@ -130,7 +130,7 @@ config::Endpoint endpoint_or_usage_error(const std::string& text) {
   }
 }
 
-// `[ADDR:]PORT BACKEND...` -> one frontend.
+// `[ADDR:]PORT SERVER...` -> one frontend.
 config::Frontend frontend_from_words(const std::vector<std::string>& words) {
   config::Frontend f;
   const std::string& listen = words.front();
@@ -139,27 +139,27 @@ config::Frontend frontend_from_words(const std::vector<std::string>& words) {
   f.bind = endpoint_or_usage_error(listen);
   f.name = std::to_string(f.bind.port);
   if (words.size() == 1)
-    throw UsageError(fmt::format("no backend after \"{}\" (write HOST:PORT or HOST PORT)", listen));
+    throw UsageError(fmt::format("no server after \"{}\" (write HOST:PORT or HOST PORT)", listen));
   for (size_t i = 1; i < words.size(); ++i) {
     const std::string& w = words[i];
-    config::Backend b;
+    config::Server s;
     bool bracketed_without_port = w.front() == '[' && w.back() == ']';
     if (w.find(':') != std::string::npos && !bracketed_without_port) {
-      b.address = endpoint_or_usage_error(w);
+      s.address = endpoint_or_usage_error(w);
     } else {
       if (i + 1 == words.size())
         throw UsageError(
-            fmt::format("backend \"{}\" has no port (write {}:PORT or {} PORT)", w, w, w));
+            fmt::format("server \"{}\" has no port (write {}:PORT or {} PORT)", w, w, w));
       const std::string& port = words[++i];
       if (!is_number(port))
-        throw UsageError(fmt::format("port \"{}\" of backend \"{}\" is not a number", port, w));
-      b.address = endpoint_or_usage_error(
+        throw UsageError(fmt::format("port \"{}\" of server \"{}\" is not a number", port, w));
+      s.address = endpoint_or_usage_error(
           (bracketed_without_port ? w : (w.find(':') != std::string::npos ? "[" + w + "]" : w)) +
           ":" + port);
     }
-    if (b.address.host.empty())
-      throw UsageError(fmt::format("backend \"{}\" has no host", w));
-    f.backends.push_back(b);
+    if (s.address.host.empty())
+      throw UsageError(fmt::format("server \"{}\" has no host", w));
+    f.servers.push_back(s);
   }
   return f;
 }
@@ -192,8 +192,8 @@ void apply_options(const Options& o, config::Config& config) {
     take(f.resolve_interval, o.resolve_interval);
     take(f.retries, o.retries);
     take(f.balance, o.balance);
-    for (config::Backend& b : f.backends)
-      take(b.maxconn, o.server_maxconn);
+    for (config::Server& s : f.servers)
+      take(s.maxconn, o.server_maxconn);
   }
 }
 
@@ -308,7 +308,7 @@ Command parse(std::vector<std::string> args, const Environment& env) {
   case Action::debugconfig:
     if (config_words.empty() && cmd.config_files.empty())
       throw UsageError(
-          fmt::format("{} needs a configuration (PORT BACKEND... or --config FILE)",
+          fmt::format("{} needs a configuration (PORT SERVER... or --config FILE)",
                       cmd.action == Action::reconfigure ? "reconfigure" : "debugconfig"));
     [[fallthrough]];
   default:

@@ -7,29 +7,29 @@ std::string usage_text() {
   return R"(hamba: a small, fast TCP load balancer and ambassador.
 
 Usage:
-  hamba [OPTIONS] [ADDR:]PORT BACKEND...   listen on PORT (all addresses, or ADDR only) and
-                                           balance connections over the backends
+  hamba [OPTIONS] [ADDR:]PORT SERVER...    listen on PORT (all addresses, or ADDR only) and
+                                           balance connections over the servers
   hamba run [CONFIG...]                    the same; with no CONFIG start empty and wait for
                                            `hamba reconfigure`
   hamba reconfigure CONFIG...              hand a new configuration to the running hamba
-                                           (established connections finish on their backend)
+                                           (established connections finish on their server)
   hamba debugconfig CONFIG...              print the configuration CONFIG means (YAML), run nothing
   hamba showconfig                         print the running hamba's configuration
-  hamba enable|disable|drain HOST:PORT     change one backend's state in the running hamba
+  hamba enable|disable|drain HOST:PORT     change one server's state in the running hamba
 
-CONFIG is `[ADDR:]PORT BACKEND...` or `--config FILE.yaml`. A BACKEND is HOST:PORT or two words
-HOST PORT (forms may be mixed); IPv6 addresses go in brackets: [::1]:6379. A backend name is
-resolved again and again: every address it resolves to is a server of its own.
+CONFIG is `[ADDR:]PORT SERVER...` or `--config FILE.yaml`. A SERVER is HOST:PORT or two words
+HOST PORT (forms may be mixed); IPv6 addresses go in brackets: [::1]:6379. A server name is
+resolved again and again, and connections are balanced over every address it resolves to.
 
 Options (each also read from the environment variable shown; the option wins):
-  --connect-timeout D   HAMBA_CONNECT_TIMEOUT   backend connect timeout (default 5s)
+  --connect-timeout D   HAMBA_CONNECT_TIMEOUT   server connect timeout (default 5s)
   --idle-timeout D      HAMBA_IDLE_TIMEOUT      close connections idle that long (default 50s)
   --check-interval D    HAMBA_CHECK_INTERVAL    health check (TCP connect) interval (default 2s)
-  --resolve-interval D  HAMBA_RESOLVE_INTERVAL  backend names resolved again (default 5s)
+  --resolve-interval D  HAMBA_RESOLVE_INTERVAL  server names resolved again (default 5s)
   --maxconn N           HAMBA_MAXCONN           connections in all; more wait to be accepted (256)
-  --server-maxconn N    HAMBA_SERVER_MAXCONN    connections per backend; more are queued (32)
+  --server-maxconn N    HAMBA_SERVER_MAXCONN    connections per server; more are queued (32)
   --balance ALGO        HAMBA_BALANCE           roundrobin (default) or leastconn
-  --retries N           HAMBA_RETRIES           other backends tried when a connect fails (3)
+  --retries N           HAMBA_RETRIES           other servers tried when a connect fails (3)
   --grace D             HAMBA_GRACE             on SIGTERM, time given to connections (5s)
   --admin ADDR:PORT     ADMIN, HAMBA_ADMIN      serve the stats page and /metrics there
   --control PATH        HAMBA_CONTROL           control socket of the running hamba

@@ -106,8 +106,8 @@ void validate(const Config& config) {
     // rule simple and clear: one frontend per port.
     if (!ports.insert(f.bind.port).second)
       throw ConfigError(fmt::format("{}: port {} is used twice", where, f.bind.port));
-    if (f.backends.empty())
-      throw ConfigError(fmt::format("{}: no backend (write HOST:PORT after the port)", where));
+    if (f.servers.empty())
+      throw ConfigError(fmt::format("{}: no server (write HOST:PORT after the port)", where));
     check_positive(f.connect_timeout, "connect_timeout", where);
     check_positive(f.idle_timeout, "idle_timeout", where);
     check_positive(f.resolve_interval, "resolve_interval", where);
@@ -118,18 +118,18 @@ void validate(const Config& config) {
     if (f.check.rise < 1 || f.check.fall < 1)
       throw ConfigError(fmt::format("{}: check rise and fall must be at least 1", where));
     std::set<std::string> seen;
-    for (const Backend& b : f.backends) {
-      std::string addr = format_endpoint(b.address);
-      if (b.address.host.empty())
-        throw ConfigError(fmt::format("{}: backend \"{}\" has no host", where, addr));
-      if (b.address.port == 0)
+    for (const Server& s : f.servers) {
+      std::string addr = format_endpoint(s.address);
+      if (s.address.host.empty())
+        throw ConfigError(fmt::format("{}: server \"{}\" has no host", where, addr));
+      if (s.address.port == 0)
         throw ConfigError(
-            fmt::format("{}: backend \"{}\": port 0 is out of range 1-65535", where, addr));
-      if (b.maxconn < 1)
-        throw ConfigError(fmt::format("{}: backend \"{}\": maxconn {} must be at least 1", where,
-                                      addr, b.maxconn));
+            fmt::format("{}: server \"{}\": port 0 is out of range 1-65535", where, addr));
+      if (s.maxconn < 1)
+        throw ConfigError(fmt::format("{}: server \"{}\": maxconn {} must be at least 1", where,
+                                      addr, s.maxconn));
       if (!seen.insert(addr).second)
-        throw ConfigError(fmt::format("{}: backend \"{}\" is listed twice", where, addr));
+        throw ConfigError(fmt::format("{}: server \"{}\" is listed twice", where, addr));
     }
   }
 }
@@ -159,13 +159,13 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "rise" << YAML::Value << f.check.rise;
     out << YAML::Key << "fall" << YAML::Value << f.check.fall;
     out << YAML::EndMap;
-    out << YAML::Key << "backends" << YAML::Value << YAML::BeginSeq;
-    for (const Backend& b : f.backends) {
+    out << YAML::Key << "servers" << YAML::Value << YAML::BeginSeq;
+    for (const Server& s : f.servers) {
       out << YAML::BeginMap;
       out << YAML::Key << "address" << YAML::Value << YAML::DoubleQuoted
-          << format_endpoint(b.address);
-      out << YAML::Key << "maxconn" << YAML::Value << b.maxconn;
-      out << YAML::Key << "state" << YAML::Value << state_name(b.state);
+          << format_endpoint(s.address);
+      out << YAML::Key << "maxconn" << YAML::Value << s.maxconn;
+      out << YAML::Key << "state" << YAML::Value << state_name(s.state);
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;

@@ -1,4 +1,8 @@
-// The configuration model: plain data, one struct per frontend and backend.
+// The configuration model: plain data, one struct per frontend and server.
+//
+// Words, as HAProxy uses them: a frontend listens and balances over its backend, the pool of
+// its servers; a server is one configured member (a name or an IP literal, with a port); an
+// address is what a server's name resolved to (several addresses make several pool members).
 //
 // The command line (cli/), the YAML file (config/yaml_loader) and `reconfigure` all produce a
 // `Config`; `validate()` is the one place that checks it and `to_yaml()` the one place that
@@ -16,10 +20,10 @@
 //       balance: roundrobin # or leastconn
 //       connect_timeout: 5s
 //       idle_timeout: 50s
-//       retries: 3          # other backends tried when a connect fails, before giving up
+//       retries: 3          # other servers tried when a connect fails, before giving up
 //       resolve_interval: 5s
 //       check: {interval: 2s, timeout: 2s, rise: 2, fall: 3}
-//       backends:
+//       servers:            # `backends:` (the old word) still loads, with a warning
 //         - address: "rng1:80"
 //           maxconn: 32     # per server; excess connections queue, they are not refused
 //           state: enabled  # or disabled, drain
@@ -44,7 +48,7 @@ using hamba::format_endpoint;
 
 enum class Balance { roundrobin, leastconn };
 
-// Administrative state of one backend, set in the config or by `hamba disable|enable|drain`.
+// Administrative state of one server, set in the config or by `hamba disable|enable|drain`.
 enum class ServerState { enabled, disabled, drain };
 
 struct HealthCheck {
@@ -56,22 +60,23 @@ struct HealthCheck {
   bool operator==(const HealthCheck&) const = default;
 };
 
-struct Backend {
+// One configured server of a frontend's backend.
+struct Server {
   Endpoint address;
   int maxconn = 32;
   ServerState state = ServerState::enabled;
-  bool operator==(const Backend&) const = default;
+  bool operator==(const Server&) const = default;
 };
 
 struct Frontend {
   std::string name; // shown in logs, stats and metrics; defaults to the bind port
   Endpoint bind;
-  std::vector<Backend> backends;
+  std::vector<Server> servers;
   Balance balance = Balance::roundrobin;
   Duration connect_timeout{5000};
   Duration idle_timeout{50000};
   int retries = 3;
-  Duration resolve_interval{5000}; // how often backend names are resolved again
+  Duration resolve_interval{5000}; // how often server names are resolved again
   HealthCheck check;
   bool operator==(const Frontend&) const = default;
 };

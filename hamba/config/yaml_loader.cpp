@@ -5,6 +5,7 @@
 // 'conect_timeout' in frontend"), because a typo silently ignored is a setting silently lost.
 // What cannot be checked per value (duplicate binds, limits across frontends) is left to
 // config::validate(), the one place that checks a whole Config.
+#include "base/log.h"
 #include "config/config.h"
 
 #include <cerrno>
@@ -178,12 +179,15 @@ private:
                  {"resolve_interval",
                   [&](auto& n) { f.resolve_interval = duration(n, "resolve_interval"); }},
                  {"check", [&](auto& n) { f.check = check(n); }},
+                 {"servers", [&](auto& n) { servers(n, "servers", f); }},
                  {"backends",
                   [&](auto& n) {
-                    for (const auto& b : sequence(n, "backends"))
-                      f.backends.push_back(backend(b));
+                    note_old_word(n);
+                    servers(n, "backends", f);
                   }},
              });
+    if (node["servers"] && node["backends"])
+      fail(node["backends"], "both 'servers' and 'backends' (the old word for it): keep 'servers'");
     if (!node["bind"])
       fail(node,
            "frontend without 'bind' (the address and port it listens on, e.g. \"0.0.0.0:80\")");
@@ -218,21 +222,36 @@ private:
     return c;
   }
 
-  Backend backend(const YAML::Node& node) const {
-    Backend b;
+  void servers(const YAML::Node& node, const std::string& key, Frontend& f) const {
+    for (const auto& s : sequence(node, key))
+      f.servers.push_back(server(s));
+  }
+
+  Server server(const YAML::Node& node) const {
+    Server s;
     if (node.IsScalar()) { // "- rng1:80", the short form
-      b.address = endpoint(node, "backend");
-      return b;
+      s.address = endpoint(node, "server");
+      return s;
     }
-    each_key(node, "backend",
+    each_key(node, "server",
              {
-                 {"address", [&](auto& n) { b.address = endpoint(n, "address"); }},
-                 {"maxconn", [&](auto& n) { b.maxconn = integer(n, "maxconn"); }},
-                 {"state", [&](auto& n) { b.state = state(n); }},
+                 {"address", [&](auto& n) { s.address = endpoint(n, "address"); }},
+                 {"maxconn", [&](auto& n) { s.maxconn = integer(n, "maxconn"); }},
+                 {"state", [&](auto& n) { s.state = state(n); }},
              });
     if (!node["address"])
-      fail(node, "backend without 'address' (HOST:PORT)");
-    return b;
+      fail(node, "server without 'address' (HOST:PORT)");
+    return s;
+  }
+
+  // `backends:` is what the servers were called before; such files keep loading, and the
+  // first use in a document is reported once (the file may name it in every frontend).
+  void note_old_word(const YAML::Node& node) const {
+    if (old_word_noted_)
+      return;
+    old_word_noted_ = true;
+    log::warn("{}: 'backends' is the old name of 'servers'; it still works, rename it",
+              where(origin_, node.Mark()));
   }
 
   ServerState state(const YAML::Node& node) const {
@@ -247,6 +266,7 @@ private:
   }
 
   std::string origin_;
+  mutable bool old_word_noted_ = false;
 };
 
 } // namespace

@@ -57,17 +57,17 @@ std::string format_connection(const ConnectionRecord& r, ConnectionLogFormat for
   case ConnectionLogFormat::off:
     return {};
   case ConnectionLogFormat::text:
-    return fmt::format("{} conn frontend={} client={} server={} backend={} bytes_in={} "
+    return fmt::format("{} conn frontend={} client={} server={} address={} bytes_in={} "
                        "bytes_out={} duration_ms={} end={}",
                        time, logfmt_value(r.frontend), logfmt_value(r.client),
-                       logfmt_value(r.server), logfmt_value(r.backend), r.bytes_in, r.bytes_out,
+                       logfmt_value(r.server), logfmt_value(r.address), r.bytes_in, r.bytes_out,
                        r.duration.count(), logfmt_value(r.end));
   case ConnectionLogFormat::json:
     return fmt::format("{{\"time\":{},\"event\":\"connection\",\"frontend\":{},\"client\":{},"
-                       "\"server\":{},\"backend\":{},\"bytes_in\":{},\"bytes_out\":{},"
+                       "\"server\":{},\"address\":{},\"bytes_in\":{},\"bytes_out\":{},"
                        "\"duration_ms\":{},\"end\":{}}}",
                        json_quote(time), json_quote(r.frontend), json_quote(r.client),
-                       json_quote(r.server), json_quote(r.backend), r.bytes_in, r.bytes_out,
+                       json_quote(r.server), json_quote(r.address), r.bytes_in, r.bytes_out,
                        r.duration.count(), json_quote(r.end));
   }
   return {};

@@ -2,7 +2,7 @@
 // one line on stderr when a client connection ends, with who, where to, how much and why.
 //
 //   text: 2026-11-26T16:00:00.123Z conn frontend=80 client=127.0.0.1:40112 server=rng1:80
-//         backend=127.0.0.2:80 bytes_in=78 bytes_out=1432 duration_ms=12 end="client closed"
+//         address=127.0.0.2:80 bytes_in=78 bytes_out=1432 duration_ms=12 end="client closed"
 //   json: {"time":"2026-11-26T16:00:00.123Z","event":"connection","frontend":"80",...}
 #pragma once
 
@@ -20,9 +20,10 @@ ConnectionLogFormat parse_connection_log_format(const std::string& word);
 // What is known about one client connection when it ends.
 struct ConnectionRecord {
   std::string frontend;
-  std::string client;     // "127.0.0.1:40112"
-  std::string server;     // the backend as configured, "rng1:80" ("" when none was reached)
-  std::string backend;    // the address connected to, "127.0.0.2:80" ("" when none)
+  std::string client; // "127.0.0.1:40112"
+  std::string server; // the server as configured, "rng1:80" ("" when none was reached)
+  std::string
+      address; // the address it resolved to and was connected to, "127.0.0.2:80" ("" when none)
   uint64_t bytes_in = 0;  // client -> server
   uint64_t bytes_out = 0; // server -> client
   std::chrono::milliseconds duration{0};

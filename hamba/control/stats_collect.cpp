@@ -68,20 +68,20 @@ StatsSnapshot collect_stats(const engine::Engine& engine, int64_t started_ms) {
     f.errors = counters.failed;
     f.queued = counters.queued;
     f.timeouts = counters.timeouts;
-    for (const auto& server : frontend->backends().servers())
+    for (const auto& server : frontend->backend().servers())
       f.servers.push_back(server_stats(*server));
     // A name that resolves to nothing (yet) has no server: show it, so that a typo or a
     // service not started yet is visible at a glance.
-    for (const auto& name : frontend->backends().names()) {
-      if (name.servers > 0)
+    for (const auto& name : frontend->backend().names()) {
+      if (name.addresses > 0)
         continue;
       ServerStats s;
-      s.name = config::format_endpoint(name.backend.address);
+      s.name = config::format_endpoint(name.server.address);
       s.up = false;
-      s.state = state_name(name.backend.state);
+      s.state = state_name(name.server.state);
       s.unresolved = true;
       s.last_check = name.error.empty() ? "not resolved yet" : name.error;
-      s.maxconn = name.backend.maxconn;
+      s.maxconn = name.server.maxconn;
       f.servers.push_back(std::move(s));
     }
     stats.frontends.push_back(std::move(f));

@@ -12,7 +12,7 @@
 namespace hamba::control {
 
 struct ServerStats {
-  std::string name;               // the backend as configured, "rng:80"
+  std::string name;               // the server as configured, "rng:80"
   std::string address;            // the address it resolved to, "10.0.0.3:80"
   bool up = true;                 // health, from checks and failed connects
   std::string state = "enabled";  // administrative: "enabled", "disabled", "drain"

@@ -110,11 +110,11 @@ void Engine::apply(const config::Config& config) {
 int Engine::set_server_state(const std::string& address, config::ServerState state) {
   int matched = 0;
   for (auto& f : frontends_)
-    matched += f->backends().set_state(address, state);
+    matched += f->backend().set_state(address, state);
   for (config::Frontend& f : config_.frontends)
-    for (config::Backend& b : f.backends)
-      if (config::format_endpoint(b.address) == address)
-        b.state = state;
+    for (config::Server& s : f.servers)
+      if (config::format_endpoint(s.address) == address)
+        s.state = state;
   return matched;
 }
 

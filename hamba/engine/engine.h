@@ -33,8 +33,8 @@ namespace hamba::engine {
 struct SessionEnd {
   std::string frontend;
   std::string client;     // "127.0.0.1:40112"
-  std::string server;     // the backend as configured, "" when none was reached
-  std::string backend;    // the resolved address connected to, "" when none
+  std::string server;     // the server as configured, "" when none was reached
+  std::string address;    // the resolved address connected to, "" when none
   uint64_t bytes_in = 0;  // client -> server
   uint64_t bytes_out = 0; // server -> client
   uint64_t duration_ms = 0;
@@ -55,7 +55,7 @@ public:
   const config::Config& config() const { return config_; }
   const std::vector<std::shared_ptr<Frontend>>& frontends() const { return frontends_; }
 
-  // enable / disable / drain: every server whose backend name or address is `address`
+  // enable / disable / drain: every server whose name or resolved address is `address`
   // ("HOST:PORT"), in every frontend. Returns how many matched (0: unknown address).
   int set_server_state(const std::string& address, config::ServerState state);
 

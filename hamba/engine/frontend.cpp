@@ -1,4 +1,4 @@
-// A frontend's listener, queue and backend set; see frontend.h.
+// A frontend's listener, queue and backend; see frontend.h.
 #include "engine/frontend.h"
 
 #include "base/log.h"
@@ -12,12 +12,11 @@ namespace hamba::engine {
 namespace {
 
 std::string describe_at(const config::Frontend& f, const std::string& where) {
-  std::string backends;
-  for (const config::Backend& b : f.backends)
-    backends += (backends.empty() ? "" : ", ") + config::format_endpoint(b.address);
+  std::string servers;
+  for (const config::Server& s : f.servers)
+    servers += (servers.empty() ? "" : ", ") + config::format_endpoint(s.address);
   return fmt::format("{} ({}): {}", where,
-                     f.balance == config::Balance::leastconn ? "leastconn" : "roundrobin",
-                     backends);
+                     f.balance == config::Balance::leastconn ? "leastconn" : "roundrobin", servers);
 }
 
 } // namespace
@@ -30,8 +29,8 @@ std::string describe(const config::Frontend& f) {
 }
 
 Frontend::Frontend(Engine& engine, const config::Frontend& config)
-    : engine_(engine), config_(config),
-      backends_(engine.loop(), config, [this] { serve_queue(); }) {}
+    : engine_(engine), config_(config), backend_(engine.loop(), config, [this] { serve_queue(); }) {
+}
 
 Frontend::~Frontend() = default;
 
@@ -40,12 +39,12 @@ void Frontend::start() {
       std::make_unique<net::Listener>(engine_.loop(), config_.bind, [this] { accept_pending(); });
   log::info("frontend {}: listening on {}", config_.name,
             describe_at(config_, config::format_endpoint(listener_->bound())));
-  backends_.start();
+  backend_.start();
 }
 
 void Frontend::update(const config::Frontend& config) {
   config_ = config;
-  backends_.update(config);
+  backend_.update(config);
 }
 
 void Frontend::stop_listening() {
@@ -57,7 +56,7 @@ void Frontend::stop_listening() {
 
 void Frontend::retire() {
   stop_listening();
-  backends_.stop();
+  backend_.stop();
   while (!queue_.empty())
     queue_.front()->close(); // dequeues itself
 }
@@ -87,7 +86,7 @@ void Frontend::serve_queue() {
     return;
   serving_queue_ = true;
   while (!queue_.empty()) {
-    balance::ServerPtr server = backends_.pick();
+    balance::ServerPtr server = backend_.pick();
     if (!server)
       break;
     net::Session* s = queue_.front();

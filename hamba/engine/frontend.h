@@ -1,11 +1,11 @@
-// One frontend: a listening socket, the BackendSet its connections are balanced over, the
-// queue of clients waiting for a server with room (per-server maxconn), and its counters.
+// One frontend: a listening socket, the backend (pool of servers) its connections are balanced
+// over, the queue of clients waiting for a server with room (per-server maxconn), and its counters.
 //
 // Owned by the Engine; sessions hold it by shared_ptr, so a frontend removed by a reconfigure
 // stops listening at once but stays valid for its sessions until they end.
 #pragma once
 
-#include "balance/backend_set.h"
+#include "balance/backend.h"
 #include "config/config.h"
 #include "net/listener.h"
 
@@ -51,8 +51,8 @@ public:
 
   const config::Frontend& config() const { return config_; }
   const FrontendCounters& counters() const { return counters_; }
-  const balance::BackendSet& backends() const { return backends_; }
-  balance::BackendSet& backends() { return backends_; }
+  const balance::Backend& backend() const { return backend_; }
+  balance::Backend& backend() { return backend_; }
 
   // --- for the engine and its sessions ---
   Engine& engine() { return engine_; }
@@ -67,7 +67,7 @@ public:
 private:
   Engine& engine_;
   config::Frontend config_;
-  balance::BackendSet backends_;
+  balance::Backend backend_;
   std::unique_ptr<net::Listener> listener_;
   std::deque<net::Session*> queue_;
   bool serving_queue_ = false;

@@ -83,7 +83,7 @@ void Session::start() {
 
 void Session::pick_and_connect(const balance::Server* failed) {
   last_activity_ = uv_now(frontend_->engine().loop());
-  balance::ServerPtr server = frontend_->backends().pick(failed);
+  balance::ServerPtr server = frontend_->backend().pick(failed);
   if (!server) {
     // Every server is full (or none is known yet): wait, as HAProxy's queue does, until one
     // has room or the connect timeout passes.
@@ -100,13 +100,14 @@ void Session::connect(balance::ServerPtr server) {
   ++server_->counters.current;
   ++attempts_;
   last_activity_ = uv_now(frontend_->engine().loop());
-  int rc = backend_.init([&](uv_tcp_t* h) { return uv_tcp_init(frontend_->engine().loop(), h); });
+  int rc =
+      server_conn_.init([&](uv_tcp_t* h) { return uv_tcp_init(frontend_->engine().loop(), h); });
   if (rc == 0) {
-    backend_.set_data(this);
-    uv_tcp_nodelay(backend_.get(), 1); // applied when libuv creates the socket
+    server_conn_.set_data(this);
+    uv_tcp_nodelay(server_conn_.get(), 1); // applied when libuv creates the socket
     connect_ = new uv_connect_t{};
     connect_->data = this;
-    rc = uv_tcp_connect(connect_, backend_.get(), server_->sockaddr_ptr(),
+    rc = uv_tcp_connect(connect_, server_conn_.get(), server_->sockaddr_ptr(),
                         [](uv_connect_t* req, int status) {
                           auto* self = static_cast<Session*>(req->data);
                           delete req;
@@ -124,7 +125,7 @@ void Session::connect(balance::ServerPtr server) {
   // once for both the connect and the reads (starting after the connect costs libuv two more
   // epoll_ctl calls per connection). libuv reports the connect before any read.
   if (rc == 0)
-    rc = uv_read_start(backend_.stream(), on_alloc, on_read_cb);
+    rc = uv_read_start(server_conn_.stream(), on_alloc, on_read_cb);
   if (rc < 0)
     connect_failed(uvx::error_text(rc));
 }
@@ -143,7 +144,7 @@ void Session::connect_failed(const std::string& why) {
     connect_->data = nullptr; // its callback (ECANCELED) only frees it
     connect_ = nullptr;
   }
-  backend_.close();
+  server_conn_.close();
   balance::ServerPtr failed = server_;
   ++failed->counters.connect_errors;
   const auto& cfg = frontend_->config();
@@ -365,17 +366,17 @@ void Session::release_server() {
     return;
   --server_->counters.current;
   balance::ServerPtr s = std::move(server_);
-  frontend_->backends().released(*s);
+  frontend_->backend().released(*s);
   frontend_->serve_queue();
 }
 
-void Session::report_end(End how, bool reset_backend) {
+void Session::report_end(End how, bool reset_server) {
   engine::SessionEnd e;
   e.frontend = frontend_->config().name;
   e.client = log_->client;
   if (server_) {
     e.server = config::format_endpoint(server_->name());
-    e.backend = server_->address();
+    e.address = server_->address();
   }
   e.bytes_in = log_->bytes[0];
   e.bytes_out = log_->bytes[1];
@@ -385,7 +386,7 @@ void Session::report_end(End how, bool reset_backend) {
     e.end = "closed";
     break;
   case End::reset:
-    e.end = reset_backend ? "client reset" : "server reset";
+    e.end = reset_server ? "client reset" : "server reset";
     break;
   case End::error:
     e.end = "error";
@@ -400,12 +401,12 @@ void Session::report_end(End how, bool reset_backend) {
   frontend_->engine().on_session_end(e);
 }
 
-void Session::finish(End how, bool reset_client, bool reset_backend) {
+void Session::finish(End how, bool reset_client, bool reset_server) {
   if (finished_)
     return;
   finished_ = true;
   if (log_ && frontend_->engine().on_session_end)
-    report_end(how, reset_backend);
+    report_end(how, reset_server);
   if (state_ == State::queued)
     frontend_->dequeue(this);
   if (connect_) {
@@ -424,10 +425,10 @@ void Session::finish(End how, bool reset_client, bool reset_backend) {
   }
   if (reset_client)
     arm_reset(client_);
-  if (reset_backend)
-    arm_reset(backend_);
+  if (reset_server)
+    arm_reset(server_conn_);
   client_.close();
-  backend_.close();
+  server_conn_.close();
   --frontend_->mutable_counters().current;
   release_server();
   frontend_->engine().remove_session(this);

@@ -76,19 +76,19 @@ private:
   void on_write_done(WriteBlock* block, int status);
   void on_eof(int dir);
   void on_shutdown_done(int dir, int status);
-  void finish(End how, bool reset_client, bool reset_backend);
-  void report_end(End how, bool reset_backend); // engine.on_session_end
+  void finish(End how, bool reset_client, bool reset_server);
+  void report_end(End how, bool reset_server); // engine.on_session_end
   void release_server();
 
-  uv_stream_t* source(int dir) const { return dir == 0 ? client_.stream() : backend_.stream(); }
+  uv_stream_t* source(int dir) const { return dir == 0 ? client_.stream() : server_conn_.stream(); }
   uv_stream_t* destination(int dir) const {
-    return dir == 0 ? backend_.stream() : client_.stream();
+    return dir == 0 ? server_conn_.stream() : client_.stream();
   }
 
   std::shared_ptr<engine::Frontend> frontend_;
   balance::ServerPtr server_;
   uvx::Handle<uv_tcp_t> client_;
-  uvx::Handle<uv_tcp_t> backend_;
+  uvx::Handle<uv_tcp_t> server_conn_;
   uv_connect_t* connect_ = nullptr;
   Direction dirs_[2];          // 0: client -> server, 1: server -> client
   uint64_t last_activity_ = 0; // loop time (ms) of the last read or state change

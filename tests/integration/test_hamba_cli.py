@@ -1,7 +1,9 @@
 """hamba's command line as a user meets it: exit status and the one line on stderr naming the
 bad word (2 for usage errors, 1 for run-time ones), usage, --version, debugconfig."""
 
+import os
 import socket
+import tempfile
 import unittest
 
 from harness import Process, bin_path, free_port, run, wait_port
@@ -27,7 +29,7 @@ class CommandLine(unittest.TestCase):
         self.assert_usage_error(["80", "redis"], '"redis" has no port')
         self.assert_usage_error(["80", "a:1", "b:2", "dangling"], '"dangling"')
         self.assert_usage_error(["80", "a:x"], '"x"')
-        self.assert_usage_error(["80"], "no backend")
+        self.assert_usage_error(["80"], "no server")
         self.assert_usage_error(["--frobnicate", "80", "a:1"], '"--frobnicate"')
         self.assert_usage_error(["--balance", "random", "80", "a:1"], '"random"')
         self.assert_usage_error(["80", "a:1"], "HAMBA_CONNECT_TIMEOUT",
@@ -36,7 +38,7 @@ class CommandLine(unittest.TestCase):
     def test_no_argument_prints_usage(self):
         r = hamba()
         self.assertEqual(r.returncode, 2)
-        for form in ("[ADDR:]PORT BACKEND", "run", "reconfigure", "debugconfig", "showconfig",
+        for form in ("[ADDR:]PORT SERVER", "run", "reconfigure", "debugconfig", "showconfig",
                      "--connect-timeout", "--maxconn", "--balance"):
             self.assertIn(form, r.stderr)
         h = hamba("--help")
@@ -58,6 +60,26 @@ class CommandLine(unittest.TestCase):
         one = hamba("debugconfig 8080 rng1 80 rng2:81")
         self.assertEqual(one.returncode, 0, one.stderr)
         self.assertIn('address: "rng1:80"', one.stdout)
+
+    def test_a_file_saying_backends_still_loads_with_one_warning(self):
+        # `backends:` is the old word for a frontend's `servers:`: the file loads as before,
+        # debugconfig prints `servers:`, and one warning line names the file, however many
+        # frontends use the old word.
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "old.yaml")
+            with open(path, "w") as f:
+                f.write("frontends:\n"
+                        "  - bind: ':8080'\n    backends: [rng1:80]\n"
+                        "  - bind: ':8081'\n    backends: [rng2:80]\n")
+            r = hamba("debugconfig", "--config", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("servers:", r.stdout)
+        self.assertNotIn("backends", r.stdout)
+        self.assertIn('address: "rng2:80"', r.stdout)
+        warnings = [line for line in r.stderr.splitlines() if "'backends'" in line]
+        self.assertEqual(len(warnings), 1, r.stderr)
+        self.assertIn(f"{path}:3:", warnings[0])
+        self.assertIn("'servers'", warnings[0])
 
     def test_address_in_use(self):
         with socket.socket() as taken:

@@ -28,7 +28,7 @@ class AllDownQueue(unittest.TestCase):
             d.write_config(f'admin: "127.0.0.1:{admin}"\nfrontends:\n'
                            f'  - bind: "127.0.0.1:{port}"\n    connect_timeout: 3s\n'
                            f'    check: {{interval: 200ms, timeout: 1s, rise: 1000, fall: 1}}\n'
-                           f'    backends:\n'
+                           f'    servers:\n'
                            f'      - {{address: "127.0.0.1:{s1.port}", maxconn: 1}}\n'
                            f'      - {{address: "127.0.0.1:{s2_port}", maxconn: 1}}\n')
             with d.start("--config", d.config, ports=[port, admin]) as hamba:

@@ -17,7 +17,7 @@ class SameBindOtherSpelling(unittest.TestCase):
                          ports=[port]) as hamba:
                 self.assertEqual(greeting(port), b"a")
                 d.write_config(f'frontends:\n  - bind: "0.0.0.0:{port}"\n'
-                               f'    check: false\n    backends: ["127.0.0.1:{b.port}"]\n')
+                               f'    check: false\n    servers: ["127.0.0.1:{b.port}"]\n')
                 r = d.ctl("reconfigure", "--config", d.config)
                 self.assertEqual(r.returncode, 0, r.stderr + hamba.log())
                 self.assertEqual({greeting(port) for _ in range(4)}, {b"b"}, hamba.log())

@@ -14,7 +14,7 @@ class ChecksOff(unittest.TestCase):
         with HambaDir("hamba-review-checks-") as d, TaggedEcho("s1") as s1:
             def write_config(check):
                 d.write_config(f'frontends:\n  - bind: "127.0.0.1:{port}"\n    check: {check}\n'
-                               f'    backends: ["127.0.0.1:{s1.port}", "127.0.0.1:{s2_port}"]\n')
+                               f'    servers: ["127.0.0.1:{s1.port}", "127.0.0.1:{s2_port}"]\n')
 
             # fall 1: one refused check is DOWN; rise 1000: it would stay DOWN.
             write_config("{interval: 200ms, timeout: 1s, rise: 1000, fall: 1}")

@@ -32,7 +32,7 @@ class FairAccept(unittest.TestCase):
         with HambaDir("hamba-review-fair-") as d, OrderServer() as backend:
             d.write_config("maxconn: 1\nfrontends:\n" + "".join(
                 f'  - bind: "127.0.0.1:{port}"\n    check: false\n'
-                f'    backends: ["127.0.0.1:{backend.port}"]\n' for port in (port_a, port_b)))
+                f'    servers: ["127.0.0.1:{backend.port}"]\n' for port in (port_a, port_b)))
             # Its own control socket (HambaDir): the default one may be another test's.
             with d.start("--config", d.config, ports=[port_a, port_b]) as hamba:
                 # A0 holds the only slot; five more clients of A, then one of B, wait.

@@ -150,7 +150,7 @@ class ControlTest(unittest.TestCase):
 
             r = h.ctl("disable", "127.0.0.1:1")
             self.assertEqual(r.returncode, 1)
-            self.assertIn("no backend 127.0.0.1:1", r.stderr)
+            self.assertIn("no server 127.0.0.1:1", r.stderr)
 
 
 if __name__ == "__main__":

@@ -152,7 +152,7 @@ class MetricsTest(unittest.TestCase):
             self.assertEqual(sum(r["bytes_in"] for r in lines), sent)
             self.assertEqual(sum(r["bytes_out"] for r in lines), received)
             self.assertTrue(all(r["end"] == "closed" for r in lines), lines)
-            self.assertTrue(all(r["backend"] in (a.address(), b.address()) for r in lines))
+            self.assertTrue(all(r["address"] in (a.address(), b.address()) for r in lines))
             self.assertTrue(all(r["client"].startswith("127.0.0.1:") for r in lines))
             self.assertTrue(all(r["frontend"] == str(port) for r in lines))
 
@@ -163,7 +163,7 @@ class MetricsTest(unittest.TestCase):
                              wait_for=port) as h:
             self.assertEqual(exchange(port, b"z" * 5000), ("a", True))
             pattern = (rf"conn frontend={port} client=127\.0\.0\.1:\d+ server={a.address()} "
-                       rf"backend={a.address()} bytes_in=5000 bytes_out=5002 duration_ms=\d+ "
+                       rf"address={a.address()} bytes_in=5000 bytes_out=5002 duration_ms=\d+ "
                        rf"end=closed")
             wait_until(lambda: re.search(pattern, h.log()), what="the connection's log line")
         r = run([bin_path("hamba"), "--log-connections", "xml", "80", "a:1"])

@@ -17,7 +17,7 @@ from runtime_support import RuntimeHamba, exchange
 
 
 def frontend_yaml(port, *backends, extra=""):
-    lines = ["frontends:", f"  - bind: '127.0.0.1:{port}'", "    backends:"]
+    lines = ["frontends:", f"  - bind: '127.0.0.1:{port}'", "    servers:"]
     lines += [f"      - '{b}'" for b in backends]
     return "\n".join(lines) + "\n" + extra
 

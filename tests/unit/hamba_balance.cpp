@@ -1,5 +1,5 @@
-// Balancing: the policies, server health (rise/fall) and the backend set's choices.
-#include "balance/backend_set.h"
+// Balancing: the policies, server health (rise/fall) and the backend's choices (the pool).
+#include "balance/backend.h"
 #include "balance/policy.h"
 #include "balance/resolver.h"
 
@@ -132,23 +132,23 @@ TEST_CASE("health: down after fall failures, up after rise successes") {
 }
 
 namespace {
-config::Frontend frontend_of(std::vector<std::string> backends) {
+config::Frontend frontend_of(std::vector<std::string> servers) {
   config::Frontend f;
   f.name = "test";
   f.bind = {"", 80};
   f.check.enabled = false;
-  for (auto& b : backends)
-    f.backends.push_back(config::Backend{config::parse_endpoint(b)});
+  for (auto& b : servers)
+    f.servers.push_back(config::Server{config::parse_endpoint(b)});
   return f;
 }
 } // namespace
 
-TEST_CASE("backend set: literal addresses, update keeps servers, admin states, all-down fallback") {
+TEST_CASE("backend: literal addresses, update keeps servers, admin states, all-down fallback") {
   uv_loop_t loop;
   uv_loop_init(&loop);
   {
     int available = 0;
-    BackendSet set(&loop, frontend_of({"127.0.0.1:1001", "127.0.0.1:1002"}), [&] { ++available; });
+    Backend set(&loop, frontend_of({"127.0.0.1:1001", "127.0.0.1:1002"}), [&] { ++available; });
     set.start();
     REQUIRE(set.servers().size() == 2);
     CHECK(set.servers()[0]->address() == "127.0.0.1:1001");
@@ -182,7 +182,7 @@ TEST_CASE("backend set: literal addresses, update keeps servers, admin states, a
     auto names = set.names();
     REQUIRE(names.size() == 2);
     CHECK(names[0].resolved);
-    CHECK(names[0].servers == 1);
+    CHECK(names[0].addresses == 1);
     set.stop();
   }
   uv_run(&loop, UV_RUN_DEFAULT); // runs the close callbacks

@@ -34,21 +34,21 @@ TEST_CASE("no argument means usage; --help and --version") {
   CHECK(cli::usage_text().find("HAMBA_CONNECT_TIMEOUT") != std::string::npos);
 }
 
-TEST_CASE("PORT and HOST:PORT backends") {
+TEST_CASE("PORT and HOST:PORT servers") {
   auto cmd = parse({"80", "rng1:8080", "rng2:8081"});
   CHECK(cmd.action == Action::run);
   REQUIRE(cmd.config.frontends.size() == 1);
   const auto& f = cmd.config.frontends[0];
   CHECK(f.bind == ep("", 80));
   CHECK(f.name == "80");
-  REQUIRE(f.backends.size() == 2);
-  CHECK(f.backends[0].address == ep("rng1", 8080));
-  CHECK(f.backends[1].address == ep("rng2", 8081));
+  REQUIRE(f.servers.size() == 2);
+  CHECK(f.servers[0].address == ep("rng1", 8080));
+  CHECK(f.servers[1].address == ep("rng2", 8081));
 }
 
 TEST_CASE("HOST PORT pairs, mixed with HOST:PORT") {
   auto cmd = parse({"80", "rng1", "80", "rng2:81", "rng3", "82"});
-  const auto& b = cmd.config.frontends.at(0).backends;
+  const auto& b = cmd.config.frontends.at(0).servers;
   REQUIRE(b.size() == 3);
   CHECK(b[0].address == ep("rng1", 80));
   CHECK(b[1].address == ep("rng2", 81));
@@ -59,8 +59,8 @@ TEST_CASE("ADDR:PORT to listen on, IPv6 in brackets") {
   auto cmd = parse({"127.0.0.1:6379", "[::1]:6380", "[fd00::2]", "6381"});
   const auto& f = cmd.config.frontends.at(0);
   CHECK(f.bind == ep("127.0.0.1", 6379));
-  CHECK(f.backends.at(0).address == ep("::1", 6380));
-  CHECK(f.backends.at(1).address == ep("fd00::2", 6381));
+  CHECK(f.servers.at(0).address == ep("::1", 6380));
+  CHECK(f.servers.at(1).address == ep("fd00::2", 6381));
   CHECK(parse({"[::1]:80", "a:1"}).config.frontends.at(0).bind == ep("::1", 80));
 }
 
@@ -68,8 +68,8 @@ TEST_CASE("a first argument with spaces is split again") {
   auto cmd = parse({"80 rng1 80 rng2:80"});
   const auto& f = cmd.config.frontends.at(0);
   CHECK(f.bind.port == 80);
-  REQUIRE(f.backends.size() == 2);
-  CHECK(f.backends[0].address == ep("rng1", 80));
+  REQUIRE(f.servers.size() == 2);
+  CHECK(f.servers[0].address == ep("rng1", 80));
   CHECK(parse({"debugconfig 80 a:1"}).action == Action::debugconfig);
 }
 
@@ -101,7 +101,7 @@ TEST_CASE("options and their variables; the option wins") {
   CHECK(f.check.interval == config::Duration(500));
   CHECK(f.resolve_interval == config::Duration(10000));
   CHECK(c.maxconn == 100);
-  CHECK(f.backends.at(0).maxconn == 7);
+  CHECK(f.servers.at(0).maxconn == 7);
   CHECK(f.balance == config::Balance::leastconn);
   CHECK(c.grace == config::Duration(3000));
   CHECK(f.retries == 1);
@@ -120,7 +120,7 @@ TEST_CASE("options and their variables; the option wins") {
   CHECK(e.config.frontends.at(0).connect_timeout == config::Duration(3000));
   CHECK(e.config.frontends.at(0).idle_timeout == config::Duration(9000));
   CHECK(e.config.frontends.at(0).check.interval == config::Duration(1000));
-  CHECK(e.config.frontends.at(0).backends.at(0).maxconn == 5);
+  CHECK(e.config.frontends.at(0).servers.at(0).maxconn == 5);
   CHECK(e.config.frontends.at(0).retries == 0);
   CHECK(e.config.maxconn == 10);
   CHECK(e.config.grace == config::Duration(1000));
@@ -148,7 +148,7 @@ TEST_CASE("bad input names the bad word") {
   CHECK(error_of({"80", "a:99999"}).find("99999") != std::string::npos);
   CHECK(error_of({"80", "a:b"}).find("\"b\"") != std::string::npos);
   CHECK(error_of({"80", ":1"}).find("\":1\"") != std::string::npos);
-  CHECK(error_of({"80"}).find("no backend") != std::string::npos);
+  CHECK(error_of({"80"}).find("no server") != std::string::npos);
   CHECK(error_of({"--foo", "80", "a:1"}).find("\"--foo\"") != std::string::npos);
   CHECK(error_of({"80", "a:1", "--maxconn"}).find("--maxconn") != std::string::npos);
   CHECK(error_of({"--maxconn", "lots", "80", "a:1"}).find("\"lots\"") != std::string::npos);

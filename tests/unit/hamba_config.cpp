@@ -54,8 +54,8 @@ Config one_frontend() {
   Frontend f;
   f.name = "80";
   f.bind = {"", 80};
-  f.backends.push_back(Backend{{"rng1", 80}});
-  f.backends.push_back(Backend{{"rng2", 80}});
+  f.servers.push_back(Server{{"rng1", 80}});
+  f.servers.push_back(Server{{"rng2", 80}});
   c.frontends.push_back(f);
   return c;
 }
@@ -71,10 +71,10 @@ TEST_CASE("validate") {
   };
   CHECK_THROWS_WITH_AS(validate(bad([](Config& c) { c.frontends[0].bind.port = 0; })),
                        doctest::Contains("port 0"), ConfigError);
-  CHECK_THROWS_WITH_AS(validate(bad([](Config& c) { c.frontends[0].backends.clear(); })),
-                       doctest::Contains("no backend"), ConfigError);
+  CHECK_THROWS_WITH_AS(validate(bad([](Config& c) { c.frontends[0].servers.clear(); })),
+                       doctest::Contains("no server"), ConfigError);
   CHECK_THROWS_WITH_AS(
-      validate(bad([](Config& c) { c.frontends[0].backends[1] = c.frontends[0].backends[0]; })),
+      validate(bad([](Config& c) { c.frontends[0].servers[1] = c.frontends[0].servers[0]; })),
       doctest::Contains("rng1:80"), ConfigError);
   CHECK_THROWS_WITH_AS(validate(bad([](Config& c) { c.frontends.push_back(c.frontends[0]); })),
                        doctest::Contains("\"80\""), ConfigError);
@@ -84,7 +84,7 @@ TEST_CASE("validate") {
                        })),
                        doctest::Contains("port 80"), ConfigError);
   CHECK_THROWS_AS(validate(bad([](Config& c) { c.maxconn = 0; })), ConfigError);
-  CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].backends[0].maxconn = 0; })),
+  CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].servers[0].maxconn = 0; })),
                   ConfigError);
   CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].retries = -1; })), ConfigError);
   CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].retries = 101; })), ConfigError);
@@ -94,7 +94,7 @@ TEST_CASE("validate") {
   CHECK_THROWS_WITH_AS(validate(bad([](Config& c) { c.frontends[0].bind.host = "myhost"; })),
                        doctest::Contains("\"myhost\""), ConfigError);
   CHECK_THROWS_AS(validate(bad([](Config& c) { c.admin = "nowhere"; })), ConfigError);
-  CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].backends[0].address.host = ""; })),
+  CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].servers[0].address.host = ""; })),
                   ConfigError);
 }
 
@@ -102,8 +102,8 @@ TEST_CASE("to_yaml prints every field in the documented form") {
   Config c = one_frontend();
   c.admin = "127.0.0.1:8404";
   c.frontends[0].balance = Balance::leastconn;
-  c.frontends[0].backends[1].state = ServerState::drain;
-  c.frontends[0].backends[1].address = {"::1", 81};
+  c.frontends[0].servers[1].state = ServerState::drain;
+  c.frontends[0].servers[1].address = {"::1", 81};
   std::string text = to_yaml(c);
   YAML::Node n = YAML::Load(text);
   CHECK(n["maxconn"].as<int>() == 256);
@@ -120,11 +120,11 @@ TEST_CASE("to_yaml prints every field in the documented form") {
   CHECK(f["check"]["interval"].as<std::string>() == "2s");
   CHECK(f["check"]["rise"].as<int>() == 2);
   CHECK(f["check"]["fall"].as<int>() == 3);
-  CHECK(f["backends"][0]["address"].as<std::string>() == "rng1:80");
-  CHECK(f["backends"][0]["maxconn"].as<int>() == 32);
-  CHECK(f["backends"][0]["state"].as<std::string>() == "enabled");
-  CHECK(f["backends"][1]["address"].as<std::string>() == "[::1]:81");
-  CHECK(f["backends"][1]["state"].as<std::string>() == "drain");
+  CHECK(f["servers"][0]["address"].as<std::string>() == "rng1:80");
+  CHECK(f["servers"][0]["maxconn"].as<int>() == 32);
+  CHECK(f["servers"][0]["state"].as<std::string>() == "enabled");
+  CHECK(f["servers"][1]["address"].as<std::string>() == "[::1]:81");
+  CHECK(f["servers"][1]["state"].as<std::string>() == "drain");
   YAML::Node empty = YAML::Load(to_yaml(Config{}));
   CHECK(empty["frontends"].IsSequence());
   CHECK(empty["frontends"].size() == 0);

@@ -21,7 +21,7 @@ void write_file(const std::string& path, const std::string& text) {
 }
 
 std::string yaml_for_port(int port) {
-  return "frontends:\n  - bind: '127.0.0.1:" + std::to_string(port) + "'\n    backends: [a:1]\n";
+  return "frontends:\n  - bind: '127.0.0.1:" + std::to_string(port) + "'\n    servers: [a:1]\n";
 }
 
 // Runs the loop until `done()` or 10 s have passed.

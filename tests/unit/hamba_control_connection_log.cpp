@@ -26,10 +26,10 @@ TEST_CASE("connection log: one line with every field, quoted where needed") {
   const std::string t = "2026-11-26T16:00:00.123Z";
   CHECK(format_connection(r, ConnectionLogFormat::text, t) ==
         "2026-11-26T16:00:00.123Z conn frontend=80 client=127.0.0.1:40112 server=rng1:80 "
-        "backend=127.0.0.2:80 bytes_in=78 bytes_out=1432 duration_ms=12 end=\"client closed\"");
+        "address=127.0.0.2:80 bytes_in=78 bytes_out=1432 duration_ms=12 end=\"client closed\"");
   CHECK(format_connection(r, ConnectionLogFormat::json, t) ==
         "{\"time\":\"2026-11-26T16:00:00.123Z\",\"event\":\"connection\",\"frontend\":\"80\","
-        "\"client\":\"127.0.0.1:40112\",\"server\":\"rng1:80\",\"backend\":\"127.0.0.2:80\","
+        "\"client\":\"127.0.0.1:40112\",\"server\":\"rng1:80\",\"address\":\"127.0.0.2:80\","
         "\"bytes_in\":78,\"bytes_out\":1432,\"duration_ms\":12,\"end\":\"client closed\"}");
   CHECK(format_connection(r, ConnectionLogFormat::off, t).empty());
 
@@ -42,10 +42,10 @@ TEST_CASE("connection log: one line with every field, quoted where needed") {
                         std::chrono::milliseconds(5003),
                         "no server: \"a:1\" refused"};
   CHECK(format_connection(none, ConnectionLogFormat::text, t) ==
-        "2026-11-26T16:00:00.123Z conn frontend=web client=[::1]:5000 server=- backend=- "
+        "2026-11-26T16:00:00.123Z conn frontend=web client=[::1]:5000 server=- address=- "
         "bytes_in=0 bytes_out=0 duration_ms=5003 end=\"no server: \\\"a:1\\\" refused\"");
   CHECK(format_connection(none, ConnectionLogFormat::json, t)
-            .find("\"server\":\"\",\"backend\":\"\"") != std::string::npos);
+            .find("\"server\":\"\",\"address\":\"\"") != std::string::npos);
   CHECK(format_connection(none, ConnectionLogFormat::json, t)
             .find("\"end\":\"no server: \\\"a:1\\\" refused\"") != std::string::npos);
 }

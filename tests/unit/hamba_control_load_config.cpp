@@ -39,9 +39,9 @@ TEST_CASE("load_config: without --config, the words are the configuration") {
 }
 
 TEST_CASE("load_config: files side by side, globals from the first, options on top") {
-  TempYaml one("maxconn: 100\ngrace: 1s\nfrontends:\n  - bind: ':8001'\n    backends: [a:1]\n");
+  TempYaml one("maxconn: 100\ngrace: 1s\nfrontends:\n  - bind: ':8001'\n    servers: [a:1]\n");
   TempYaml two("maxconn: 999\nfrontends:\n  - bind: ':8002'\n    connect_timeout: 9s\n"
-               "    backends: [b:1]\n");
+               "    servers: [b:1]\n");
   cli::Command c =
       parse({"--config", one.path, "--config", two.path, "--connect-timeout", "2s", "8003", "c:1"});
   config::Config cfg = app::load_config(c);
@@ -59,11 +59,11 @@ TEST_CASE("load_config: files side by side, globals from the first, options on t
 }
 
 TEST_CASE("load_config: conflicts across files and bad files are ConfigErrors with a place") {
-  TempYaml one("frontends:\n  - bind: ':8001'\n    backends: [a:1]\n");
-  TempYaml same("frontends:\n  - bind: ':8001'\n    backends: [b:1]\n");
+  TempYaml one("frontends:\n  - bind: ':8001'\n    servers: [a:1]\n");
+  TempYaml same("frontends:\n  - bind: ':8001'\n    servers: [b:1]\n");
   CHECK_THROWS_AS(app::load_config(parse({"--config", one.path, "--config", same.path})),
                   config::ConfigError);
-  TempYaml bad("frontends:\n  - bind: ':8001'\n    backends: [a:1]\n    colour: red\n");
+  TempYaml bad("frontends:\n  - bind: ':8001'\n    servers: [a:1]\n    colour: red\n");
   CHECK_THROWS_WITH_AS(app::load_config(parse({"--config", bad.path})),
                        doctest::Contains((bad.path + ":4:5:").c_str()), config::ConfigError);
 }

@@ -44,7 +44,7 @@ config::Config one(uint16_t port, std::vector<std::string> backends) {
   f.bind = {"127.0.0.1", port};
   f.check.enabled = false;
   for (auto& b : backends)
-    f.backends.push_back(config::Backend{config::parse_endpoint(b)});
+    f.servers.push_back(config::Server{config::parse_endpoint(b)});
   c.frontends.push_back(f);
   return c;
 }
@@ -60,14 +60,14 @@ TEST_CASE("engine: apply keeps, rebinds and closes listeners; failures change no
     CHECK(listening(p1));
     REQUIRE(engine.frontends().size() == 1);
     auto first = engine.frontends()[0];
-    CHECK(first->backends().servers().size() == 2);
+    CHECK(first->backend().servers().size() == 2);
 
     // Same bind, other backends: the same frontend object (its listener stays), updated.
     engine.apply(one(p1, {"127.0.0.1:1003"}));
     REQUIRE(engine.frontends().size() == 1);
     CHECK(engine.frontends()[0] == first);
-    CHECK(first->backends().servers().size() == 1);
-    CHECK(first->backends().servers()[0]->address() == "127.0.0.1:1003");
+    CHECK(first->backend().servers().size() == 1);
+    CHECK(first->backend().servers()[0]->address() == "127.0.0.1:1003");
 
     // A port that is taken: refused, the running config stays.
     int blocker = socket(AF_INET, SOCK_STREAM, 0);
@@ -94,8 +94,8 @@ TEST_CASE("engine: apply keeps, rebinds and closes listeners; failures change no
 
     // Admin state by address, reflected in the running config.
     CHECK(engine.set_server_state("127.0.0.1:1004", config::ServerState::drain) == 1);
-    CHECK(engine.config().frontends[0].backends[0].state == config::ServerState::drain);
-    CHECK(engine.frontends()[0]->backends().servers()[0]->state() == config::ServerState::drain);
+    CHECK(engine.config().frontends[0].servers[0].state == config::ServerState::drain);
+    CHECK(engine.frontends()[0]->backend().servers()[0]->state() == config::ServerState::drain);
     CHECK(engine.set_server_state("10.9.9.9:1", config::ServerState::disabled) == 0);
 
     // Shutdown with no session: done at once.

@@ -44,13 +44,13 @@ frontends:
     retries: 1
     resolve_interval: 10s
     check: {interval: 1s, timeout: 500ms, rise: 1, fall: 2}
-    backends:
+    servers:
       - address: "rng1:80"
         maxconn: 8
         state: drain
       - rng2:8080
   - bind: "[::1]:6379"
-    backends: ["redis:6379"]
+    servers: ["redis:6379"]
 )",
                             "example.yaml");
   CHECK(c.maxconn == 512);
@@ -70,13 +70,13 @@ frontends:
   CHECK(rng.check.timeout == 500ms);
   CHECK(rng.check.rise == 1);
   CHECK(rng.check.fall == 2);
-  REQUIRE(rng.backends.size() == 2);
-  CHECK(rng.backends[0].address == Endpoint{"rng1", 80});
-  CHECK(rng.backends[0].maxconn == 8);
-  CHECK(rng.backends[0].state == ServerState::drain);
-  CHECK(rng.backends[1].address == Endpoint{"rng2", 8080});
-  CHECK(rng.backends[1].maxconn == Backend{}.maxconn);
-  CHECK(rng.backends[1].state == ServerState::enabled);
+  REQUIRE(rng.servers.size() == 2);
+  CHECK(rng.servers[0].address == Endpoint{"rng1", 80});
+  CHECK(rng.servers[0].maxconn == 8);
+  CHECK(rng.servers[0].state == ServerState::drain);
+  CHECK(rng.servers[1].address == Endpoint{"rng2", 8080});
+  CHECK(rng.servers[1].maxconn == Server{}.maxconn);
+  CHECK(rng.servers[1].state == ServerState::enabled);
 
   const Frontend& redis = c.frontends[1];
   CHECK(redis.name == "6379"); // defaults to the bind port
@@ -86,6 +86,19 @@ frontends:
   CHECK(redis.check == HealthCheck{});
 }
 
+TEST_CASE("yaml: `backends:`, the old word for `servers:`, still loads the same servers") {
+  const std::string head = "frontends:\n  - bind: ':80'\n    ";
+  Config old_word = load_yaml_text(head + "backends: [a:1, {address: b:2, maxconn: 4}]\n", "old");
+  Config new_word = load_yaml_text(head + "servers: [a:1, {address: b:2, maxconn: 4}]\n", "new");
+  CHECK(old_word == new_word);
+  REQUIRE(old_word.frontends.at(0).servers.size() == 2);
+  CHECK(old_word.frontends[0].servers[1].maxconn == 4);
+
+  std::string e = error_of(head + "servers: [a:1]\n    backends: [b:1]\n");
+  CHECK(contains(e, "test.yaml:4:15:"));
+  CHECK(contains(e, "both 'servers' and 'backends'"));
+}
+
 TEST_CASE("yaml: an empty document is an empty configuration") {
   CHECK(load_yaml_text("", "empty.yaml") == Config{});
   CHECK(load_yaml_text("# nothing yet\n", "empty.yaml") == Config{});
@@ -93,11 +106,11 @@ TEST_CASE("yaml: an empty document is an empty configuration") {
 }
 
 TEST_CASE("yaml: check can be switched off in one word") {
-  Config c = load_yaml_text("frontends:\n  - bind: ':80'\n    check: false\n    backends: [a:1]\n",
+  Config c = load_yaml_text("frontends:\n  - bind: ':80'\n    check: false\n    servers: [a:1]\n",
                             "t.yaml");
   REQUIRE(c.frontends.size() == 1);
   CHECK_FALSE(c.frontends[0].check.enabled);
-  c = load_yaml_text("frontends:\n  - bind: ':80'\n    check: {enabled: no}\n    backends: [a:1]\n",
+  c = load_yaml_text("frontends:\n  - bind: ':80'\n    check: {enabled: no}\n    servers: [a:1]\n",
                      "t.yaml");
   CHECK_FALSE(c.frontends[0].check.enabled);
 }
@@ -116,14 +129,14 @@ TEST_CASE("yaml: what to_yaml prints reads back to the same configuration") {
   f.retries = 2;
   f.resolve_interval = 3s;
   f.check = {false, 3s, 1s, 4, 5};
-  f.backends.push_back({{"web1", 80}, 10, ServerState::disabled});
-  f.backends.push_back({{"::1", 81}, 32, ServerState::drain});
-  f.backends.push_back({{"10.0.0.1", 82}, 32, ServerState::enabled});
+  f.servers.push_back({{"web1", 80}, 10, ServerState::disabled});
+  f.servers.push_back({{"::1", 81}, 32, ServerState::drain});
+  f.servers.push_back({{"10.0.0.1", 82}, 32, ServerState::enabled});
   c.frontends.push_back(f);
   Frontend g;
   g.name = "6379";
   g.bind = {"", 6379};
-  g.backends.push_back({{"redis", 6379}});
+  g.servers.push_back({{"redis", 6379}});
   c.frontends.push_back(g);
   std::string text = to_yaml(c);
   INFO(text);
@@ -140,7 +153,7 @@ TEST_CASE("yaml: unknown and repeated keys name the key and where it is") {
   CHECK(contains(e, "test.yaml:2:1:"));
   CHECK(contains(e, "'maxconn' given twice"));
 
-  e = error_of("frontends:\n  - bind: ':80'\n    backends:\n      - {address: a:1, weight: 3}\n");
+  e = error_of("frontends:\n  - bind: ':80'\n    servers:\n      - {address: a:1, weight: 3}\n");
   CHECK(contains(e, "test.yaml:4:24:"));
   CHECK(contains(e, "'weight'"));
 
@@ -170,12 +183,12 @@ TEST_CASE("yaml: bad values name the word and where it is") {
   CHECK(contains(e, "test.yaml:3:14:"));
   CHECK(contains(e, "'random'"));
 
-  e = error_of("frontends:\n  - bind: ':80'\n    backends:\n      - address: a:1\n        state: "
+  e = error_of("frontends:\n  - bind: ':80'\n    servers:\n      - address: a:1\n        state: "
                "sleeping\n");
   CHECK(contains(e, "test.yaml:5:16:"));
   CHECK(contains(e, "'sleeping'"));
 
-  e = error_of("frontends:\n  - bind: ':80'\n    backends:\n      - nohost\n");
+  e = error_of("frontends:\n  - bind: ':80'\n    servers:\n      - nohost\n");
   CHECK(contains(e, "test.yaml:4:9:"));
   CHECK(contains(e, "nohost"));
 
@@ -193,11 +206,11 @@ TEST_CASE("yaml: wrong shapes and missing keys are errors with a place") {
   CHECK(contains(e, "test.yaml:2:3:"));
   CHECK(contains(e, "expected a list"));
 
-  e = error_of("frontends:\n  - backends: [a:1]\n");
+  e = error_of("frontends:\n  - servers: [a:1]\n");
   CHECK(contains(e, "test.yaml:2:5:"));
   CHECK(contains(e, "'bind'"));
 
-  e = error_of("frontends:\n  - bind: ':80'\n    backends:\n      - maxconn: 3\n");
+  e = error_of("frontends:\n  - bind: ':80'\n    servers:\n      - maxconn: 3\n");
   CHECK(contains(e, "test.yaml:4:9:"));
   CHECK(contains(e, "'address'"));
 
@@ -218,7 +231,7 @@ TEST_CASE("yaml: syntax errors carry yaml-cpp's position") {
 
 TEST_CASE("yaml: what validate() refuses is refused, named with the origin") {
   std::string e =
-      error_of("frontends:\n  - bind: ':80'\n    backends: [a:1]\n  - bind: ':80'\n    backends: "
+      error_of("frontends:\n  - bind: ':80'\n    servers: [a:1]\n  - bind: ':80'\n    servers: "
                "[b:1]\n",
                "<control>");
   CHECK(contains(e, "<control>"));
@@ -239,14 +252,14 @@ TEST_CASE("yaml: files are read and named in errors") {
   close(fd);
   {
     std::ofstream out(path);
-    out << "frontends:\n  - bind: '127.0.0.1:8080'\n    backends: [web:80]\n";
+    out << "frontends:\n  - bind: '127.0.0.1:8080'\n    servers: [web:80]\n";
   }
   Config c = load_yaml_file(path);
   REQUIRE(c.frontends.size() == 1);
-  CHECK(c.frontends[0].backends[0].address == Endpoint{"web", 80});
+  CHECK(c.frontends[0].servers[0].address == Endpoint{"web", 80});
   {
     std::ofstream out(path);
-    out << "frontends:\n  - bind: '127.0.0.1:8080'\n    backends: [web:80]\n    bogus: 1\n";
+    out << "frontends:\n  - bind: '127.0.0.1:8080'\n    servers: [web:80]\n    bogus: 1\n";
   }
   e.clear();
   try {

@@ -1,5 +1,5 @@
-// Resolution, health and picking for one frontend's servers; see backend_set.h.
-#include "balance/backend_set.h"
+// Resolution, health and picking for one frontend's servers; see backend.h.
+#include "balance/backend.h"
 
 #include "base/log.h"
 
@@ -18,40 +18,40 @@ bool same_address(const sockaddr_storage& a, const Server& s) {
 }
 } // namespace
 
-BackendSet::BackendSet(uv_loop_t* loop, const config::Frontend& frontend,
-                       std::function<void()> on_available)
+Backend::Backend(uv_loop_t* loop, const config::Frontend& frontend,
+                 std::function<void()> on_available)
     : loop_(loop), frontend_(frontend), on_available_(std::move(on_available)),
       policy_(frontend.balance) {
-  for (const config::Backend& b : frontend_.backends) {
+  for (const config::Server& s : frontend_.servers) {
     auto entry = std::make_unique<Entry>();
-    entry->backend = b;
+    entry->server = s;
     entries_.push_back(std::move(entry));
   }
 }
 
-BackendSet::~BackendSet() {
+Backend::~Backend() {
   stop();
 }
 
-void BackendSet::start() {
+void Backend::start() {
   started_ = true;
   for (auto& entry : entries_)
     start_entry(*entry);
 }
 
-void BackendSet::start_entry(Entry& entry) {
+void Backend::start_entry(Entry& entry) {
   if (stopped_)
     return;
   Entry* e = &entry;
   entry.resolver = std::make_unique<Resolver>(
-      loop_, entry.backend.address, frontend_.resolve_interval,
+      loop_, entry.server.address, frontend_.resolve_interval,
       [this, e](int status, const std::vector<sockaddr_storage>& addresses) {
         on_resolved(*e, status, addresses);
       });
   entry.resolver->start();
 }
 
-void BackendSet::stop() {
+void Backend::stop() {
   if (stopped_)
     return;
   stopped_ = true;
@@ -62,14 +62,14 @@ void BackendSet::stop() {
   }
 }
 
-void BackendSet::on_resolved(Entry& entry, int status,
-                             const std::vector<sockaddr_storage>& addresses) {
-  std::string name = config::format_endpoint(entry.backend.address);
+void Backend::on_resolved(Entry& entry, int status,
+                          const std::vector<sockaddr_storage>& addresses) {
+  std::string name = config::format_endpoint(entry.server.address);
   bool gone = status == UV_EAI_NONAME || status == UV_EAI_NODATA;
   if (status != 0 && !gone) {
     // A transient failure (no DNS server answering): keep what we have, try again later.
     if (entry.error.empty())
-      log::warn("frontend {}: cannot resolve backend {}: {}; keeping {} known address(es), "
+      log::warn("frontend {}: cannot resolve server {}: {}; keeping {} known address(es), "
                 "trying again every {}",
                 frontend_.name, name, uvx::error_text(status), entry.members.size(),
                 config::format_duration(frontend_.resolve_interval));
@@ -77,7 +77,7 @@ void BackendSet::on_resolved(Entry& entry, int status,
     return;
   }
   if (status != 0 && entry.error.empty())
-    log::warn("frontend {}: backend {} does not resolve ({}); counted as down, trying again "
+    log::warn("frontend {}: server {} does not resolve ({}); counted as down, trying again "
               "every {}",
               frontend_.name, name, uvx::error_text(status),
               config::format_duration(frontend_.resolve_interval));
@@ -110,9 +110,9 @@ void BackendSet::on_resolved(Entry& entry, int status,
     if (known)
       continue;
     Member m;
-    m.server = std::make_shared<Server>(
-        entry.backend.address, reinterpret_cast<const sockaddr*>(&a), entry.backend.maxconn);
-    m.server->set_state(entry.backend.state);
+    m.server = std::make_shared<Server>(entry.server.address, reinterpret_cast<const sockaddr*>(&a),
+                                        entry.server.maxconn);
+    m.server->set_state(entry.server.state);
     if (frontend_.check.enabled)
       m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
                                               [this](Server& s) { on_health_change(s); });
@@ -128,7 +128,7 @@ void BackendSet::on_resolved(Entry& entry, int status,
   }
 }
 
-void BackendSet::on_health_change(Server& server) {
+void Backend::on_health_change(Server& server) {
   if (server.up())
     log::info("frontend {}: server {} is UP", frontend_.name, server.label());
   else
@@ -139,7 +139,7 @@ void BackendSet::on_health_change(Server& server) {
   on_available_();
 }
 
-void BackendSet::rebuild() {
+void Backend::rebuild() {
   servers_.clear();
   for (auto& entry : entries_) {
     auto& members = entry->members;
@@ -153,12 +153,12 @@ void BackendSet::rebuild() {
   }
 }
 
-void BackendSet::released(Server& server) {
+void Backend::released(Server& server) {
   if (server.vanished() && server.counters.current == 0)
     rebuild();
 }
 
-ServerPtr BackendSet::pick(const Server* avoid) {
+ServerPtr Backend::pick(const Server* avoid) {
   bool any_up = std::any_of(servers_.begin(), servers_.end(),
                             [](const ServerPtr& s) { return s->usable(false); });
   Server* chosen = policy_.pick(
@@ -171,14 +171,14 @@ ServerPtr BackendSet::pick(const Server* avoid) {
   return nullptr;
 }
 
-int BackendSet::set_state(const std::string& address, config::ServerState state) {
+int Backend::set_state(const std::string& address, config::ServerState state) {
   int matched = 0;
   for (auto& entry : entries_) {
-    bool by_name = config::format_endpoint(entry->backend.address) == address;
+    bool by_name = config::format_endpoint(entry->server.address) == address;
     if (by_name) {
-      entry->backend.state = state;
-      for (config::Backend& b : frontend_.backends)
-        if (b.address == entry->backend.address)
+      entry->server.state = state;
+      for (config::Server& b : frontend_.servers)
+        if (b.address == entry->server.address)
           b.state = state;
       if (entry->members.empty())
         ++matched;
@@ -196,14 +196,14 @@ int BackendSet::set_state(const std::string& address, config::ServerState state)
   return matched;
 }
 
-std::vector<BackendSet::Name> BackendSet::names() const {
+std::vector<Backend::Name> Backend::names() const {
   std::vector<Name> out;
   for (const auto& entry : entries_) {
     Name n;
-    n.backend = entry->backend;
+    n.server = entry->server;
     n.resolved = entry->resolved;
     n.error = entry->error;
-    n.servers =
+    n.addresses =
         static_cast<size_t>(std::count_if(entry->members.begin(), entry->members.end(),
                                           [](const Member& m) { return !m.server->vanished(); }));
     out.push_back(std::move(n));
@@ -211,19 +211,19 @@ std::vector<BackendSet::Name> BackendSet::names() const {
   return out;
 }
 
-void BackendSet::update(const config::Frontend& frontend) {
+void Backend::update(const config::Frontend& frontend) {
   bool check_changed = !(frontend.check == frontend_.check);
   frontend_ = frontend;
   policy_.set_balance(frontend.balance);
   std::vector<std::unique_ptr<Entry>> next;
   std::vector<Entry*> added; // started once entries_ is whole again: a literal address
                              // resolves at once, and rebuild() walks entries_
-  for (const config::Backend& b : frontend.backends) {
+  for (const config::Server& b : frontend.servers) {
     auto it = std::find_if(entries_.begin(), entries_.end(),
-                           [&](const auto& e) { return e && e->backend.address == b.address; });
+                           [&](const auto& e) { return e && e->server.address == b.address; });
     if (it != entries_.end()) {
       Entry& e = **it;
-      e.backend = b;
+      e.server = b;
       for (Member& m : e.members) {
         m.server->set_maxconn(b.maxconn);
         m.server->set_state(b.state);
@@ -241,7 +241,7 @@ void BackendSet::update(const config::Frontend& frontend) {
       next.push_back(std::move(*it));
     } else {
       auto e = std::make_unique<Entry>();
-      e->backend = b;
+      e->server = b;
       added.push_back(e.get());
       next.push_back(std::move(e));
     }

@@ -1,14 +1,15 @@
-// The servers of one frontend: what its configured backends resolve to, their health checks,
-// and the balancing policy that picks one for each new connection.
+// One frontend's backend: the pool of servers it balances over. Resolves the configured
+// servers' names, health-checks every address, and holds the policy that picks one for each new
+// connection.
 //
-// Each configured backend (a name or an IP literal with a port) is resolved again every
-// resolve_interval; every address it resolves to is a Server of its own. An address that
-// disappears drains (no new sessions; it leaves the list when its last session ends); a name
-// that does not resolve yet is logged and simply has no server until it does.
+// Each configured server (a name or an IP literal with a port) is resolved again every
+// resolve_interval; every address it resolves to is a pool member of its own (a balance::Server).
+// An address that disappears drains (no new sessions; it leaves the pool when its last session
+// ends); a name that does not resolve yet is logged and simply has no member until it does.
 //
-// update() applies a new frontend configuration in place: servers whose backend is still
-// configured keep their health and counters; sessions hold their Server by shared_ptr, so a
-// server removed here stays valid for them.
+// update() applies a new frontend configuration in place: members whose server is still
+// configured keep their health and counters; sessions hold their member by shared_ptr, so one
+// removed here stays valid for them.
 #pragma once
 
 #include "balance/health_check.h"
@@ -23,14 +24,14 @@
 
 namespace hamba::balance {
 
-class BackendSet {
+class Backend {
 public:
   // `on_available` runs when a server may have become available (up, added, enabled), so the
   // owner can serve its queue.
-  BackendSet(uv_loop_t* loop, const config::Frontend& frontend, std::function<void()> on_available);
-  ~BackendSet();
-  BackendSet(const BackendSet&) = delete;
-  BackendSet& operator=(const BackendSet&) = delete;
+  Backend(uv_loop_t* loop, const config::Frontend& frontend, std::function<void()> on_available);
+  ~Backend();
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
 
   // Starts resolving and checking (separate from the constructor so the owner is ready for
   // callbacks).
@@ -47,19 +48,19 @@ public:
   // A session left `server` (counters.current already decremented): drained servers go.
   void released(Server& server);
 
-  // Sets the admin state of every server whose backend name or resolved address is `address`
-  // ("HOST:PORT"); returns how many servers matched, plus configured names with no server yet.
+  // Sets the admin state of every member whose server name or resolved address is `address`
+  // ("HOST:PORT"); returns how many matched, plus configured names with no address yet.
   int set_state(const std::string& address, config::ServerState state);
 
-  // Every server (drained ones included until their last session ends), in order.
+  // Every member (drained ones included until their last session ends), in order.
   const std::vector<ServerPtr>& servers() const { return servers_; }
 
-  // One configured backend and its resolution status, for stats.
+  // One configured server and its resolution status, for stats.
   struct Name {
-    config::Backend backend;
+    config::Server server;
     bool resolved = false; // resolved at least once to at least one address
     std::string error;     // last resolution error, "" when fine
-    size_t servers = 0;    // addresses it resolves to now
+    size_t addresses = 0;  // addresses it resolves to now
   };
   std::vector<Name> names() const;
 
@@ -69,7 +70,7 @@ private:
     std::unique_ptr<HealthCheck> check;
   };
   struct Entry {
-    config::Backend backend;
+    config::Server server;
     std::unique_ptr<Resolver> resolver;
     std::vector<Member> members;
     bool resolved = false;
