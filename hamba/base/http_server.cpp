@@ -1,4 +1,4 @@
-// HttpServer and its connections: accept, parse with http-parser, hand complete requests to the
+// HttpServer and its connections: accept, parse with RequestParser, hand complete requests to the
 // handler, write answers, keep the connection alive or close it (see http_server.h).
 #include "base/http_server.h"
 
@@ -7,7 +7,6 @@
 #include <climits>
 #include <cstring>
 #include <fmt/format.h>
-#include <http_parser.h>
 
 namespace http {
 
@@ -27,9 +26,12 @@ struct WriteRequest {
 // duration of a call so the object survives its own close; Reply holds a weak_ptr.
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 public:
-  explicit HttpConnection(HttpServer* server) : server_(server) {
-    http_parser_init(&parser_, HTTP_REQUEST);
-    parser_.data = this;
+  HttpConnection(HttpServer* server, std::uint64_t serial)
+      : server_(server),
+        parser_(RequestLimits{.max_body = server->options().max_body,
+                              .max_target = server->options().max_target,
+                              .max_empty_lines = server->options().max_empty_lines}),
+        serial_(serial) {
     last_activity_ = uv_now(server->loop());
   }
 
@@ -41,6 +43,8 @@ public:
     if (uv_tcp_getpeername(tcp_.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0)
       peer_ = hamba::format_sockaddr(reinterpret_cast<sockaddr*>(&addr));
     uv_tcp_nodelay(tcp_.get(), 1);
+    head_timer_.init(server_->loop(), this);
+    arm_head_deadline(); // the first request's head is due from the accept on
     read_start();
   }
 
@@ -50,6 +54,7 @@ public:
     if (closed_)
       return;
     closed_ = true;
+    head_timer_.close();
     tcp_.close();
     server_->forget(this);
   }
@@ -57,28 +62,15 @@ public:
   bool idle_since(std::uint64_t deadline) const {
     return !awaiting_reply_ && last_activity_ < deadline;
   }
+  // Eviction order (HttpServer::eviction_candidate): a connection busy with an answer is never
+  // evicted; one that never completed a request goes first, oldest accept first; then one
+  // waiting for its next request, longest-waiting first.
+  bool evictable() const { return !awaiting_reply_ && !closed_; }
+  bool completed_a_request() const { return requests_done_ > 0; }
+  std::uint64_t serial() const { return serial_; }
+  std::uint64_t last_activity() const { return last_activity_; }
 
 private:
-  static const http_parser_settings& settings() {
-    static const http_parser_settings s = [] {
-      http_parser_settings x{};
-      x.on_message_begin = [](http_parser* p) { return self(p)->on_message_begin(); };
-      x.on_url = [](http_parser* p, const char* at, size_t n) { return self(p)->on_url(at, n); };
-      x.on_header_field = [](http_parser* p, const char* at, size_t n) {
-        return self(p)->on_header_field(at, n);
-      };
-      x.on_header_value = [](http_parser* p, const char* at, size_t n) {
-        return self(p)->on_header_value(at, n);
-      };
-      x.on_headers_complete = [](http_parser* p) { return self(p)->on_headers_complete(); };
-      x.on_body = [](http_parser* p, const char* at, size_t n) { return self(p)->on_body(at, n); };
-      x.on_message_complete = [](http_parser* p) { return self(p)->on_message_complete(); };
-      return x;
-    }();
-    return s;
-  }
-  static HttpConnection* self(http_parser* p) { return static_cast<HttpConnection*>(p->data); }
-
   void read_start() {
     tcp_.set_data(this);
     int rc = uv_read_start(
@@ -103,30 +95,62 @@ private:
       return;
     }
     last_activity_ = uv_now(server_->loop());
+    if (nread > 0)
+      arm_head_deadline(); // the first byte of a later request starts its deadline
     feed(data, static_cast<size_t>(nread));
+  }
+
+  // The head of the current request is due head_timeout_ms from now, unless a deadline runs
+  // already: later bytes never move it.
+  void arm_head_deadline() {
+    if (head_deadline_armed_ || parser_.head_complete())
+      return;
+    head_deadline_armed_ = true;
+    head_timer_.start<&HttpConnection::on_head_timeout>(server_->options().head_timeout_ms);
+  }
+  void disarm_head_deadline() {
+    head_deadline_armed_ = false;
+    head_timer_.stop();
+  }
+
+  // 408 for a client that started a request (nothing for one that never sent a byte, like a
+  // browser's speculative connection), written only if the socket takes it at once: a client
+  // that trickles its head may not read either, and must not keep the connection.
+  void on_head_timeout() {
+    auto keep = shared_from_this();
+    head_deadline_armed_ = false;
+    if (parser_.started()) {
+      Response timeout = with_server_name(Response::error(408, "the request head took too long"));
+      std::string out = serialize_head(timeout, false) + timeout.body;
+      uv_buf_t buf = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
+      uv_try_write(tcp_.stream(), &buf, 1);
+    }
+    close();
   }
 
   // Parses bytes; on a complete request stops reading, keeps the rest and dispatches.
   void feed(const char* data, size_t len) {
     if (len == 0)
       return;
-    size_t parsed = http_parser_execute(&parser_, &settings(), data, len);
-    auto err = HTTP_PARSER_ERRNO(&parser_);
-    if (err == HPE_PAUSED || (err == HPE_OK && request_ready_)) {
-      pending_.append(data + parsed, len - parsed);
+    const size_t used = parser_.feed(data, len);
+    switch (parser_.state()) {
+    case RequestParser::State::complete:
+      disarm_head_deadline();
+      pending_.append(data + used, len - used);
       uv_read_stop(tcp_.stream());
       dispatch();
       return;
-    }
-    if (err != HPE_OK) {
-      int status = reject_status_;
-      if (status == 0)
-        status = err == HPE_HEADER_OVERFLOW ? 431 : 400;
-      fail(status, http_errno_description(err));
+    case RequestParser::State::failed:
+      disarm_head_deadline();
+      fail(parser_.error_status(), parser_.error_detail());
+      return;
+    case RequestParser::State::incomplete:
+      if (parser_.head_complete())
+        disarm_head_deadline(); // the body is bounded by the idle timeout and max_body
+      if (parser_.take_continue())
+        write("HTTP/1.1 100 Continue\r\n\r\n", false);
       return;
     }
-    if (parser_.upgrade) // protocol switch we do not speak
-      fail(400, "protocol upgrade not supported");
   }
 
   // Answers a request that could not be parsed, then closes the connection.
@@ -139,23 +163,28 @@ private:
   }
 
   void dispatch() {
-    request_ready_ = false;
     awaiting_reply_ = true;
-    keep_alive_ = http_should_keep_alive(&parser_) != 0 && !parser_.upgrade;
-    head_only_ = request_.method == "HEAD";
-    request_.peer = peer_;
+    keep_alive_ = parser_.keep_alive();
+    Request request = parser_.take_request();
+    head_only_ = request.method == "HEAD";
+    request.peer = peer_;
     std::weak_ptr<HttpConnection> weak = weak_from_this();
     std::uint64_t seq = ++request_seq_;
     Reply reply = [weak, seq](Response response) {
       if (auto c = weak.lock(); c && !c->closed_ && c->awaiting_reply_ && c->request_seq_ == seq)
         c->send(std::move(response));
     };
-    server_->dispatch(std::move(request_), std::move(reply));
+    server_->dispatch(std::move(request), std::move(reply));
+  }
+
+  Response with_server_name(Response response) const {
+    if (!server_->options().server_name.empty() && !response.header("Server"))
+      response.headers.push_back({"Server", server_->options().server_name});
+    return response;
   }
 
   void send(Response response) {
-    if (!server_->options().server_name.empty() && !response.header("Server"))
-      response.headers.push_back({"Server", server_->options().server_name});
+    response = with_server_name(std::move(response));
     std::string out = serialize_head(response, keep_alive_);
     if (!head_only_)
       out += response.body;
@@ -193,14 +222,15 @@ private:
       return;
     last_activity_ = uv_now(server_->loop());
     awaiting_reply_ = false;
+    ++requests_done_;
     if (!keep_alive_) {
       close();
       return;
     }
-    http_parser_pause(&parser_, 0);
     std::string rest = std::move(pending_);
     pending_.clear();
     if (!rest.empty()) {
+      arm_head_deadline(); // a pipelined request's head is due from now
       feed(rest.data(), rest.size());
       if (awaiting_reply_ || closed_)
         return;
@@ -208,79 +238,17 @@ private:
     read_start();
   }
 
-  // --- http-parser callbacks (return non-zero to stop with an error) ---
-  int on_message_begin() {
-    request_ = Request{};
-    in_field_ = false;
-    reject_status_ = 0;
-    return 0;
-  }
-  int on_url(const char* at, size_t n) {
-    if (request_.target.size() + n > server_->options().max_target) {
-      reject_status_ = 414;
-      return 1;
-    }
-    request_.target.append(at, n);
-    return 0;
-  }
-  // A header name may arrive in pieces (split reads): a new header starts after a value.
-  int on_header_field(const char* at, size_t n) {
-    if (!in_field_)
-      request_.headers.push_back({});
-    in_field_ = true;
-    request_.headers.back().name.append(at, n);
-    return 0;
-  }
-  int on_header_value(const char* at, size_t n) {
-    in_field_ = false;
-    request_.headers.back().value.append(at, n);
-    return 0;
-  }
-  int on_headers_complete() {
-    request_.method = http_method_str(static_cast<http_method>(parser_.method));
-    request_.http_major = parser_.http_major;
-    request_.http_minor = parser_.http_minor;
-    auto q = request_.target.find('?');
-    request_.path = request_.target.substr(0, q);
-    if (q != std::string::npos)
-      request_.query = request_.target.substr(q + 1);
-    const auto max_body = server_->options().max_body;
-    if ((parser_.flags & F_CONTENTLENGTH) && parser_.content_length > max_body) {
-      reject_status_ = 413;
-      return -1;
-    }
-    if (auto expect = request_.header("Expect"); expect && parser_.content_length > 0) {
-      // curl waits a second for this before sending bodies over 1 KiB
-      if (*expect == "100-continue" || *expect == "100-Continue")
-        write("HTTP/1.1 100 Continue\r\n\r\n", false);
-    }
-    return 0;
-  }
-  int on_body(const char* at, size_t n) {
-    if (request_.body.size() + n > server_->options().max_body) {
-      reject_status_ = 413;
-      return 1;
-    }
-    request_.body.append(at, n);
-    return 0;
-  }
-  int on_message_complete() {
-    request_ready_ = true;
-    http_parser_pause(&parser_, 1);
-    return 0;
-  }
-
   HttpServer* server_;
   uvx::Handle<uv_tcp_t> tcp_;
-  http_parser parser_{};
-  Request request_;
-  bool in_field_ = false;
-  bool request_ready_ = false;
+  uvx::Timer head_timer_;
+  RequestParser parser_;
+  bool head_deadline_armed_ = false;
   bool awaiting_reply_ = false;
   bool keep_alive_ = true;
   bool head_only_ = false;
   bool closed_ = false;
-  int reject_status_ = 0;
+  std::uint64_t serial_; // accept order, for eviction
+  std::uint64_t requests_done_ = 0;
   std::uint64_t request_seq_ = 0;
   std::uint64_t last_activity_ = 0;
   std::string pending_; // bytes after a complete request, parsed once it is answered
@@ -328,13 +296,17 @@ void HttpServer::listen(const std::string& host, uint16_t port) {
 void HttpServer::on_connection(int status) {
   if (status < 0)
     return; // e.g. EMFILE: the client will retry; nothing to clean up here
-  auto connection = std::make_shared<HttpConnection>(this);
+  auto connection = std::make_shared<HttpConnection>(this, ++accepted_);
   if (connection->tcp().init([&](uv_tcp_t* t) { return uv_tcp_init(loop_, t); }) < 0)
     return;
   if (uv_accept(listener_.stream(), connection->tcp().stream()) < 0)
     return;
-  if (connections_.size() >= options_.max_connections)
-    return; // dropping `connection` closes the socket
+  if (connections_.size() >= options_.max_connections) {
+    std::shared_ptr<HttpConnection> victim = eviction_candidate();
+    if (!victim)
+      return; // every connection is busy with an answer: dropping `connection` closes it
+    victim->close();
+  }
   connections_.emplace(connection.get(), connection);
   connection->start();
 }
@@ -350,6 +322,25 @@ void HttpServer::on_sweep() {
       idle.push_back(connection);
   for (auto& connection : idle)
     connection->close();
+}
+
+std::shared_ptr<HttpConnection> HttpServer::eviction_candidate() const {
+  const std::shared_ptr<HttpConnection>* never_completed = nullptr; // the oldest accept
+  const std::shared_ptr<HttpConnection>* waiting = nullptr; // the longest wait for a request
+  for (const auto& entry : connections_) {
+    const std::shared_ptr<HttpConnection>& connection = entry.second;
+    if (!connection->evictable())
+      continue;
+    if (!connection->completed_a_request()) {
+      if (!never_completed || connection->serial() < (*never_completed)->serial())
+        never_completed = &connection;
+    } else if (!waiting || connection->last_activity() < (*waiting)->last_activity()) {
+      waiting = &connection;
+    }
+  }
+  if (never_completed)
+    return *never_completed;
+  return waiting ? *waiting : nullptr;
 }
 
 void HttpServer::forget(HttpConnection* connection) {

@@ -12,12 +12,23 @@
 //
 // Each connection handles one request at a time: it stops reading when a request is complete and
 // reads (or parses pipelined bytes) again once the answer is written, so a connection holds at
-// most one request, one answer and one read buffer. Malformed requests get 400 (431 for huge
-// headers, 414 for a huge target, 413 for a body over ServerOptions::max_body) and the
+// most one request, one answer and one read buffer. Requests are parsed by RequestParser
+// (base/http_request_parser.h): malformed ones get its status (400, 413, 414, 431, 505) and the
 // connection is closed. Everything happens on the loop's thread.
+//
+// Slow and idle clients are bounded three ways:
+//   - a request's head (request line and headers) must be in within ServerOptions::head_timeout_ms
+//     of its first byte (of the accept, for a connection's first request), however the bytes
+//     trickle in: then 408, and the connection is closed (HAProxy's `timeout http-request`);
+//   - a connection with nothing to do for idle_timeout_ms is closed;
+//   - when max_connections are open, a new connection takes the place of the oldest one that
+//     has not completed a request yet (else the oldest idle one, waiting for its next request);
+//     only when every connection is busy with an answer is the new one closed. A well-behaved
+//     client is therefore served however many connections an attacker holds open.
 #pragma once
 
 #include "base/http_message.h"
+#include "base/http_request_parser.h"
 #include "base/uv_handle.h"
 
 #include <cstddef>
@@ -40,7 +51,9 @@ struct ServerOptions {
   std::size_t max_body = 1 << 20;        // request bodies above this get 413
   std::size_t max_target = 8 << 10;      // request targets above this get 414
   std::uint64_t idle_timeout_ms = 60000; // keep-alive connections idle this long are closed
-  std::size_t max_connections = 1024;    // connections beyond this are closed on accept
+  std::uint64_t head_timeout_ms = 10000; // a request head taking longer gets 408
+  std::size_t max_empty_lines = 8;       // more CRLFs before a request line get 400
+  std::size_t max_connections = 1024;    // then a new connection evicts an idle one (see above)
   std::string server_name;               // sent as the Server header when not empty
 };
 
@@ -72,6 +85,7 @@ private:
   void on_sweep();
   void dispatch(Request&& request, Reply reply) { handler_(std::move(request), std::move(reply)); }
   void forget(HttpConnection* connection);
+  std::shared_ptr<HttpConnection> eviction_candidate() const; // null: none
 
   uv_loop_t* loop_;
   Handler handler_;
@@ -79,6 +93,7 @@ private:
   uvx::Handle<uv_tcp_t> listener_;
   uvx::Timer sweep_timer_; // closes idle keep-alive connections
   uint16_t port_ = 0;
+  std::uint64_t accepted_ = 0; // connections accepted so far: each one's serial
   std::unordered_map<HttpConnection*, std::shared_ptr<HttpConnection>> connections_;
 };
 

@@ -143,6 +143,10 @@ config::Frontend frontend_from_words(const std::vector<std::string>& words) {
   for (size_t i = 1; i < words.size(); ++i) {
     const std::string& w = words[i];
     config::Server s;
+    if (w.empty())
+      throw UsageError(fmt::format("an empty word where a server should be, after \"{}\" (write "
+                                   "HOST:PORT or HOST PORT)",
+                                   words[i - 1]));
     bool bracketed_without_port = w.front() == '[' && w.back() == ']';
     if (w.find(':') != std::string::npos && !bracketed_without_port) {
       s.address = endpoint_or_usage_error(w);

@@ -143,6 +143,9 @@ TEST_CASE("bad input names the bad word") {
   CHECK(error_of({"http", "a:1"}).find("\"http\"") != std::string::npos);
   CHECK(error_of({"80", "redis"}).find("\"redis\" has no port") != std::string::npos);
   CHECK(error_of({"80", "a:1", "b"}).find("\"b\" has no port") != std::string::npos);
+  CHECK(error_of({"80", ""}) ==
+        "an empty word where a server should be, after \"80\" (write HOST:PORT or HOST PORT)");
+  CHECK(error_of({"80", "a:1", ""}).find("after \"a:1\"") != std::string::npos);
   CHECK(error_of({"80", "a", "x"}).find("\"x\"") != std::string::npos);
   CHECK(error_of({"80", "a:0"}).find("a:0") != std::string::npos);
   CHECK(error_of({"80", "a:99999"}).find("99999") != std::string::npos);

@@ -1,0 +1,217 @@
+// HttpServer against clients that misbehave, over real loopback sockets: a head trickled past
+// its deadline gets 408, a silent connection is closed, a CRLF flood gets 400, HTTP/9.9 gets
+// 505, and a full server evicts a connection that never completed a request for a new one.
+// The server runs its loop on a thread of its own; the clients are plain blocking sockets.
+#include "base/http_server.h"
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <doctest/doctest.h>
+#include <memory>
+#include <netinet/in.h>
+#include <string>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <uv.h>
+
+namespace {
+
+// One HttpServer on 127.0.0.1:<port 0>, its loop on a thread until the destructor.
+class ServerThread {
+public:
+  explicit ServerThread(http::ServerOptions options) {
+    uv_loop_init(&loop_);
+    server_ = std::make_unique<http::HttpServer>(
+        &loop_,
+        [](http::Request&& request, http::Reply reply) {
+          reply(http::Response::text(200, "hello " + request.target + "\n"));
+        },
+        options);
+    server_->listen("127.0.0.1", 0);
+    port_ = server_->port();
+    stop_.data = this;
+    uv_async_init(&loop_, &stop_, [](uv_async_t* a) {
+      auto* self = static_cast<ServerThread*>(a->data);
+      self->server_->close();
+      uv_close(reinterpret_cast<uv_handle_t*>(&self->stop_), nullptr);
+    });
+    thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+  }
+  ~ServerThread() {
+    uv_async_send(&stop_);
+    thread_.join();
+    server_.reset();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+  }
+  uint16_t port() const { return port_; }
+
+private:
+  uv_loop_t loop_{};
+  uv_async_t stop_{};
+  std::unique_ptr<http::HttpServer> server_;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+// A blocking client socket; reads give up after 5 s (the test's safety net, not a measurement).
+class Client {
+public:
+  explicit Client(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd_ >= 0);
+    timeval five{5, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  }
+  ~Client() { ::close(fd_); }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  bool send(const std::string& bytes) {
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  }
+  // Something to read (or the end) has arrived.
+  bool readable() {
+    char c;
+    ssize_t n = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+  }
+  // Everything until the server closes (or the 5 s safety net); `closed` says which.
+  std::string read_to_close(bool* closed = nullptr) {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        if (closed)
+          *closed = n == 0 || errno == ECONNRESET;
+        return out;
+      }
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  // One answer on a kept-alive connection: reads until the body of a short answer is in.
+  std::string read_answer() {
+    std::string out;
+    char buf[4096];
+    while (out.find("\n", out.find("\r\n\r\n") + 4) == std::string::npos ||
+           out.find("\r\n\r\n") == std::string::npos) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0)
+        break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+
+private:
+  int fd_ = -1;
+};
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+} // namespace
+
+TEST_CASE("http server: a head trickled past its deadline gets 408, bytes do not extend it") {
+  http::ServerOptions options;
+  options.head_timeout_ms = 300; // the idle timeout (60 s) is far away: only the deadline acts
+  ServerThread server(options);
+  Client slow(server.port());
+  REQUIRE(slow.send("GET / HTTP/1.1\r\nX-Trickle: "));
+  bool answered = false;                       // while the bytes still come
+  for (int i = 0; i < 100 && !answered; ++i) { // a byte every 50 ms, for up to 5 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    answered = slow.readable() || !slow.send("x");
+  }
+  CHECK(answered);
+  bool closed = false;
+  std::string answer = slow.read_to_close(&closed);
+  CHECK(closed);
+  CHECK(starts_with(answer, "HTTP/1.1 408 Request Timeout\r\n"));
+  CHECK(answer.find("Connection: close") != std::string::npos);
+}
+
+TEST_CASE("http server: a connection that never sends a byte is closed without an answer") {
+  http::ServerOptions options;
+  options.head_timeout_ms = 200;
+  ServerThread server(options);
+  Client silent(server.port());
+  bool closed = false;
+  CHECK(silent.read_to_close(&closed).empty());
+  CHECK(closed);
+}
+
+TEST_CASE("http server: the deadline is per request: a kept-alive connection gets a new one") {
+  http::ServerOptions options;
+  options.head_timeout_ms = 400;
+  ServerThread server(options);
+  Client c(server.port());
+  for (int i = 0; i < 3; ++i) { // 3 x 250 ms: more than one deadline in all, less each time
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    REQUIRE(c.send("GET /" + std::to_string(i) + " HTTP/1.1\r\n\r\n"));
+    std::string answer = c.read_answer();
+    CHECK(starts_with(answer, "HTTP/1.1 200 OK\r\n"));
+    CHECK(answer.find("hello /" + std::to_string(i)) != std::string::npos);
+  }
+}
+
+TEST_CASE("http server: a CRLF flood gets 400 and the connection is closed") {
+  ServerThread server({});
+  Client flood(server.port());
+  bool sent = true;
+  for (int i = 0; i < 100 && sent; ++i)
+    sent = flood.send("\r\n");
+  bool closed = false;
+  std::string answer = flood.read_to_close(&closed);
+  CHECK(closed);
+  CHECK(starts_with(answer, "HTTP/1.1 400 Bad Request\r\n"));
+  CHECK(answer.find("empty lines") != std::string::npos);
+}
+
+TEST_CASE("http server: HTTP/9.9 gets 505 and the connection is closed") {
+  ServerThread server({});
+  Client c(server.port());
+  REQUIRE(c.send("GET /metrics HTTP/9.9\r\n\r\n"));
+  bool closed = false;
+  std::string answer = c.read_to_close(&closed);
+  CHECK(closed);
+  CHECK(starts_with(answer, "HTTP/1.1 505 HTTP Version Not Supported\r\n"));
+}
+
+TEST_CASE("http server: when full, a new client takes the place of one that completed nothing") {
+  http::ServerOptions options;
+  options.max_connections = 3;
+  ServerThread server(options);
+  Client served(server.port()); // completes a request and stays: it keeps its place
+  REQUIRE(served.send("GET /first HTTP/1.1\r\n\r\n"));
+  CHECK(starts_with(served.read_answer(), "HTTP/1.1 200 OK\r\n"));
+  Client oldest(server.port());
+  REQUIRE(oldest.send("GET / HTTP/1.1\r\nX-Slow: "));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50)); // accepted in this order
+  Client younger(server.port());
+  REQUIRE(younger.send("GET / HTTP/1.1\r\nX-Slow: "));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+
+  Client newcomer(server.port()); // the server is full: `oldest` makes room
+  REQUIRE(newcomer.send("GET /new HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  std::string answer = newcomer.read_to_close();
+  CHECK(starts_with(answer, "HTTP/1.1 200 OK\r\n"));
+  CHECK(answer.find("hello /new") != std::string::npos);
+  bool closed = false;
+  CHECK(oldest.read_to_close(&closed).empty());
+  CHECK(closed);
+
+  REQUIRE(served.send("GET /again HTTP/1.1\r\n\r\n")); // still there
+  CHECK(served.read_answer().find("hello /again") != std::string::npos);
+  REQUIRE(younger.send("x\r\n\r\n")); // and so is the younger slow one
+  CHECK(younger.read_answer().find("hello /") != std::string::npos);
+}
