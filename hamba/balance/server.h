@@ -22,6 +22,10 @@ struct ServerCounters {
   uint64_t connect_errors = 0; // connects refused or timed out
   uint64_t retries = 0;        // failed connects retried on another server
   uint64_t checks_failed = 0;  // failed health checks
+  // Connections to it that ended in a reset, by the side that failed (HAProxy's srv_abrt and
+  // cli_abrt): the server reset (or a write to it failed), or the client did.
+  uint64_t resets_by_server = 0;
+  uint64_t resets_by_client = 0;
 };
 
 class Server {

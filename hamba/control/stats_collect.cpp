@@ -38,6 +38,8 @@ ServerStats server_stats(const balance::Server& server) {
   s.connect_errors = server.counters.connect_errors;
   s.retries = server.counters.retries;
   s.checks_failed = server.counters.checks_failed;
+  s.resets_by_server = server.counters.resets_by_server;
+  s.resets_by_client = server.counters.resets_by_client;
   return s;
 }
 

@@ -120,7 +120,7 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
     out += "<table><tr><th class=\"l\">server</th><th class=\"l\">address</th><th "
            "class=\"l\">status</th><th class=\"l\">last check</th><th>current</th><th>max</"
            "th><th>total</th><th>bytes in</th><th>bytes out</th><th>errors</th><th>retries</"
-           "th></tr>\n";
+           "th><th title=\"connections reset by the server / by the client\">resets</th></tr>\n";
     for (const ServerStats& s : f.servers) {
       std::string check = s.unresolved ? s.last_check
                           : s.last_check_time_ms > 0
@@ -128,19 +128,21 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
                                             age(s.last_check_time_ms, stats.now_ms))
                               : "never";
       std::string status = s.status();
-      out += fmt::format(
-          "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l {}\">{}"
-          "</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td "
-          "title=\"{}\">{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td></tr>\n",
-          html_escape(s.name), html_escape(s.address), status, status, html_escape(check),
-          s.current, s.maxconn, s.total, s.bytes_in, human_bytes(s.bytes_in), s.bytes_out,
-          human_bytes(s.bytes_out), s.connect_errors, s.retries);
+      out += fmt::format("<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l {}\">{}"
+                         "</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td "
+                         "title=\"{}\">{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td>{} "
+                         "/ {}</td></tr>\n",
+                         html_escape(s.name), html_escape(s.address), status, status,
+                         html_escape(check), s.current, s.maxconn, s.total, s.bytes_in,
+                         human_bytes(s.bytes_in), s.bytes_out, human_bytes(s.bytes_out),
+                         s.connect_errors, s.retries, s.resets_by_server, s.resets_by_client);
     }
-    out += fmt::format("<tr class=\"total\"><td class=\"l\">frontend</td><td class=\"l\">{}</td>"
-                       "<td class=\"l\">{} queued</td><td></td><td>{}</td><td></td><td>{}</td><td "
-                       "title=\"{}\">{}</td><td title=\"{}\">{}</td><td>{}</td><td></td></tr>\n",
-                       html_escape(f.bind), f.queued, f.current, f.total, f.bytes_in,
-                       human_bytes(f.bytes_in), f.bytes_out, human_bytes(f.bytes_out), f.errors);
+    out += fmt::format(
+        "<tr class=\"total\"><td class=\"l\">frontend</td><td class=\"l\">{}</td>"
+        "<td class=\"l\">{} queued</td><td></td><td>{}</td><td></td><td>{}</td><td "
+        "title=\"{}\">{}</td><td title=\"{}\">{}</td><td>{}</td><td></td><td></td></tr>\n",
+        html_escape(f.bind), f.queued, f.current, f.total, f.bytes_in, human_bytes(f.bytes_in),
+        f.bytes_out, human_bytes(f.bytes_out), f.errors);
     out += "</table>\n";
   }
   out += "</body></html>\n";
@@ -223,6 +225,16 @@ std::string render_metrics(const StatsSnapshot& stats) {
                 [](auto& s) { return static_cast<int64_t>(s.retries); });
   server_family("hamba_server_check_failures_total", "counter", "Failed health checks.",
                 [](auto& s) { return static_cast<int64_t>(s.checks_failed); });
+  family("hamba_server_resets_total", "counter",
+         "Connections to the server that ended in a reset, by the side that reset (side).");
+  for (const FrontendStats& f : stats.frontends)
+    for (const ServerStats& s : f.servers)
+      for (auto [side, count] :
+           {std::pair{"server", s.resets_by_server}, std::pair{"client", s.resets_by_client}})
+        out += fmt::format(
+            "hamba_server_resets_total{{frontend=\"{}\",server=\"{}\",address=\"{}\",side=\"{}\"}} "
+            "{}\n",
+            label_value(f.name), label_value(s.name), label_value(s.address), side, count);
   family("hamba_server_last_check_timestamp_seconds", "gauge",
          "When the server was last checked, since the Unix epoch (0: never).");
   for (const FrontendStats& f : stats.frontends)
@@ -252,11 +264,12 @@ std::string render_stats_json(const StatsSnapshot& stats) {
           "{}{{\"name\":{},\"address\":{},\"status\":{},\"up\":{},\"state\":{},\"gone\":{},"
           "\"last_check\":{},\"last_check_time\":{:.3f},\"maxconn\":{},\"current\":{},"
           "\"total\":{},\"bytes_in\":{},\"bytes_out\":{},\"connect_errors\":{},\"retries\":{},"
-          "\"checks_failed\":{}}}",
+          "\"checks_failed\":{},\"resets_by_server\":{},\"resets_by_client\":{}}}",
           j ? "," : "", json_quote(s.name), json_quote(s.address), json_quote(s.status()), s.up,
           json_quote(s.state), s.gone, json_quote(s.last_check),
           static_cast<double>(s.last_check_time_ms) / 1000.0, s.maxconn, s.current, s.total,
-          s.bytes_in, s.bytes_out, s.connect_errors, s.retries, s.checks_failed);
+          s.bytes_in, s.bytes_out, s.connect_errors, s.retries, s.checks_failed, s.resets_by_server,
+          s.resets_by_client);
     }
     out += "]}";
   }

@@ -28,6 +28,8 @@ struct ServerStats {
   uint64_t connect_errors = 0;
   uint64_t retries = 0;
   uint64_t checks_failed = 0;
+  uint64_t resets_by_server = 0; // connections that ended because the server reset
+  uint64_t resets_by_client = 0; // ... because the client reset
 
   // What a human wants to see first: "unresolved", "gone", "disabled", "drain", else "up" or
   // "down".

@@ -160,14 +160,14 @@ void Session::connect_failed(const std::string& why) {
   ++frontend_->mutable_counters().failed;
   log::warn("frontend {}: closing client {}: no server reached after {} attempt(s)", cfg.name,
             peer_name(client_), attempts_);
-  finish(End::no_server, false, false);
+  finish(End::no_server);
 }
 
 void Session::start_relaying() {
   state_ = State::relaying;
   last_activity_ = uv_now(frontend_->engine().loop());
   if (int rc = uv_read_start(client_.stream(), on_alloc, on_read_cb); rc < 0)
-    finish(End::error, true, true);
+    finish(End::error);
 }
 
 void Session::on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
@@ -180,13 +180,13 @@ void Session::on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 }
 
 void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  int dir = stream == client_.stream() ? 0 : 1;
+  Direction dir = stream == client_.stream() ? Direction::to_server : Direction::to_client;
   if (nread > 0) {
     last_activity_ = uv_now(frontend_->engine().loop());
     auto n = static_cast<uint64_t>(nread);
     if (log_)
-      log_->bytes[dir] += n;
-    if (dir == 0) {
+      log_->bytes[static_cast<int>(dir)] += n;
+    if (dir == Direction::to_server) {
       server_->counters.bytes_in += n;
       frontend_->mutable_counters().bytes_in += n;
     } else {
@@ -198,13 +198,13 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     on_eof(dir);
   } else if (nread < 0) {
     // Reset (or another error) on the source: pass it on as a reset to the other side.
-    finish(End::reset, dir == 1, dir == 0);
+    finish(reset_by(source(dir)));
   }
 }
 
-void Session::forward(int dir, char* data, size_t len) {
-  Direction& d = dirs_[dir];
-  uv_stream_t* dst = destination(dir);
+void Session::forward(Direction dir, char* data, size_t len) {
+  Pump& d = pump(dir);
+  uv_stream_t* dst = stream(destination(dir));
   size_t written = 0;
   if (d.pending == 0) {
     // Straight to the kernel: nothing of ours is queued on this stream (pending == 0), so
@@ -220,7 +220,7 @@ void Session::forward(int dir, char* data, size_t len) {
       written = static_cast<size_t>(n);
     else if (errno != EAGAIN && errno != EWOULDBLOCK) {
       // The destination is gone (reset, EPIPE): reset the source too.
-      finish(End::reset, dir == 0, dir == 1);
+      finish(reset_by(destination(dir)));
       return;
     }
     if (written == len)
@@ -248,16 +248,16 @@ void Session::forward(int dir, char* data, size_t len) {
     *tail = nullptr;
     d.pending -= block->size;
     release_block(block);
-    finish(End::reset, dir == 0, dir == 1);
+    finish(reset_by(destination(dir)));
     return;
   }
   // Backpressure: read no more from this source until the remainder is written.
-  uv_read_stop(source(dir));
+  uv_read_stop(stream(source(dir)));
 }
 
 void Session::on_write_done(WriteBlock* block, int status) {
-  Direction& d = dirs_[block->direction];
-  int dir = block->direction;
+  auto dir = static_cast<Direction>(block->direction);
+  Pump& d = pump(dir);
   for (WriteBlock** p = &d.in_flight; *p; p = &(*p)->next)
     if (*p == block) {
       *p = block->next;
@@ -266,28 +266,29 @@ void Session::on_write_done(WriteBlock* block, int status) {
   d.pending -= block->size;
   release_block(block);
   if (status < 0) {
-    finish(End::reset, dir == 0, dir == 1);
+    finish(reset_by(destination(dir)));
     return;
   }
   last_activity_ = uv_now(frontend_->engine().loop());
   if (d.pending == 0 && !d.eof && state_ == State::relaying) {
-    int rc = uv_read_start(source(dir), on_alloc, on_read_cb);
+    int rc = uv_read_start(stream(source(dir)), on_alloc, on_read_cb);
     if (rc < 0)
-      finish(End::error, true, true);
+      finish(End::error);
   }
 }
 
-void Session::on_eof(int dir) {
-  Direction& d = dirs_[dir];
-  const Direction& other = dirs_[1 - dir];
+void Session::on_eof(Direction dir) {
+  Pump& d = pump(dir);
+  const Pump& other =
+      pump(dir == Direction::to_server ? Direction::to_client : Direction::to_server);
   d.eof = true;
-  uv_read_stop(source(dir));
+  uv_read_stop(stream(source(dir)));
   // Both sides have now sent EOF and everything read is written: closing sends the FINs itself
   // (both receive queues are empty), so shutdowns first would only cost syscalls and loop
   // rounds per connection. (A shutdown of the other direction still in libuv's hands is
   // cancelled by the close; the close sends that FIN.)
   if (d.pending == 0 && (other.shut || (other.eof && other.pending == 0))) {
-    finish(End::normal, false, false);
+    finish(End::closed);
     return;
   }
   if (d.pending == 0) {
@@ -295,7 +296,7 @@ void Session::on_eof(int dir) {
     // through uv_shutdown, which waits a loop round for the socket to be writable (two
     // epoll_ctl calls and a wakeup per connection). Nothing is written this way any more.
     uv_os_fd_t fd = -1;
-    uv_fileno(reinterpret_cast<uv_handle_t*>(destination(dir)), &fd);
+    uv_fileno(tcp(destination(dir)).base(), &fd);
     // An error (the destination was reset) is handled as uv_shutdown's would be.
     on_shutdown_done(dir, ::shutdown(fd, SHUT_WR) == 0 ? 0 : -errno);
     return;
@@ -303,27 +304,30 @@ void Session::on_eof(int dir) {
   // Half-close: shut the other side's write half; libuv does it after the pending writes.
   d.shutdown = new uv_shutdown_t{};
   d.shutdown->data = this;
-  int rc = uv_shutdown(d.shutdown, destination(dir), [](uv_shutdown_t* req, int status) {
+  int rc = uv_shutdown(d.shutdown, stream(destination(dir)), [](uv_shutdown_t* req, int status) {
     auto* self = static_cast<Session*>(req->data);
     if (self)
-      self->on_shutdown_done(self->dirs_[0].shutdown == req ? 0 : 1, status);
+      self->on_shutdown_done(self->pump(Direction::to_server).shutdown == req
+                                 ? Direction::to_server
+                                 : Direction::to_client,
+                             status);
     delete req;
   });
   if (rc < 0) {
     delete d.shutdown;
     d.shutdown = nullptr;
-    finish(End::error, false, false);
+    finish(End::error);
   }
 }
 
-void Session::on_shutdown_done(int dir, int status) {
-  Direction& d = dirs_[dir];
+void Session::on_shutdown_done(Direction dir, int status) {
+  Pump& d = pump(dir);
   d.shutdown = nullptr;
   d.shut = true;
-  if (status < 0)
-    finish(End::reset, dir == 1, dir == 0);
-  else if (dirs_[0].shut && dirs_[1].shut)
-    finish(End::normal, false, false);
+  if (status < 0) // the destination was reset before its write half could be shut
+    finish(reset_by(destination(dir)));
+  else if (pumps_[0].shut && pumps_[1].shut)
+    finish(End::closed);
 }
 
 bool Session::expired(uint64_t now) const {
@@ -348,17 +352,17 @@ void Session::on_timeout() {
     ++frontend_->mutable_counters().failed;
     log::warn("frontend {}: closing client {}: no server had room within {}", cfg.name,
               peer_name(client_), config::format_duration(cfg.connect_timeout));
-    finish(End::timeout, false, false);
+    finish(End::timeout);
     return;
   case State::relaying:
     ++frontend_->mutable_counters().timeouts;
-    finish(End::timeout, false, false);
+    finish(End::timeout);
     return;
   }
 }
 
 void Session::close() {
-  finish(End::normal, false, false);
+  finish(End::closed);
 }
 
 void Session::release_server() {
@@ -370,7 +374,7 @@ void Session::release_server() {
   frontend_->serve_queue();
 }
 
-void Session::report_end(End how, bool reset_server) {
+void Session::report_end(End how) {
   engine::SessionEnd e;
   e.frontend = frontend_->config().name;
   e.client = log_->client;
@@ -382,11 +386,14 @@ void Session::report_end(End how, bool reset_server) {
   e.bytes_out = log_->bytes[1];
   e.duration_ms = uv_now(frontend_->engine().loop()) - log_->started;
   switch (how) {
-  case End::normal:
+  case End::closed:
     e.end = "closed";
     break;
-  case End::reset:
-    e.end = reset_server ? "client reset" : "server reset";
+  case End::client_reset:
+    e.end = "client reset";
+    break;
+  case End::server_reset:
+    e.end = "server reset";
     break;
   case End::error:
     e.end = "error";
@@ -401,19 +408,23 @@ void Session::report_end(End how, bool reset_server) {
   frontend_->engine().on_session_end(e);
 }
 
-void Session::finish(End how, bool reset_client, bool reset_server) {
+void Session::finish(End how) {
   if (finished_)
     return;
   finished_ = true;
   if (log_ && frontend_->engine().on_session_end)
-    report_end(how, reset_server);
+    report_end(how);
+  if (server_ && how == End::client_reset)
+    ++server_->counters.resets_by_client;
+  if (server_ && how == End::server_reset)
+    ++server_->counters.resets_by_server;
   if (state_ == State::queued)
     frontend_->dequeue(this);
   if (connect_) {
     connect_->data = nullptr;
     connect_ = nullptr;
   }
-  for (Direction& d : dirs_) {
+  for (Pump& d : pumps_) {
     for (WriteBlock* b = d.in_flight; b; b = b->next)
       b->req.data = nullptr; // libuv cancels them after the close; their callback frees them
     d.in_flight = nullptr;
@@ -423,9 +434,10 @@ void Session::finish(End how, bool reset_client, bool reset_server) {
       d.shutdown = nullptr;
     }
   }
-  if (reset_client)
+  // The failed side's connection is gone already; the other one learns of it by a reset.
+  if (how == End::server_reset || how == End::error)
     arm_reset(client_);
-  if (reset_server)
+  if (how == End::client_reset || how == End::error)
     arm_reset(server_conn_);
   client_.close();
   server_conn_.close();

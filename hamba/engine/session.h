@@ -50,9 +50,28 @@ public:
 
 private:
   enum class State : uint8_t { queued, connecting, relaying };
-  enum class End : uint8_t { normal, reset, error, timeout, no_server };
 
-  struct Direction {
+  // The two connections of a session, and the two ways bytes flow between them.
+  enum class Side : uint8_t { client, server };
+  enum class Direction : uint8_t { to_server, to_client };
+  static constexpr Side source(Direction d) {
+    return d == Direction::to_server ? Side::client : Side::server;
+  }
+  static constexpr Side destination(Direction d) {
+    return d == Direction::to_server ? Side::server : Side::client;
+  }
+
+  // How a session ends. A reset names the side that failed (it reset, or a write or shutdown
+  // toward it failed): the other side gets a reset in turn, and the log and the stats blame the
+  // failed one. `error` is hamba's own failure: both sides get a reset, no side is blamed.
+  // Every other end closes both sides with a FIN.
+  enum class End : uint8_t { closed, client_reset, server_reset, error, timeout, no_server };
+  static constexpr End reset_by(Side failed) {
+    return failed == Side::client ? End::client_reset : End::server_reset;
+  }
+
+  // One direction of the pump.
+  struct Pump {
     WriteBlock* in_flight = nullptr; // blocks written by libuv, oldest first
     uint32_t pending = 0;            // bytes in those blocks
     bool eof = false;                // the source sent EOF
@@ -72,31 +91,30 @@ private:
   static void on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf);
   static void on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  void forward(int dir, char* data, size_t len);
+  void forward(Direction dir, char* data, size_t len);
   void on_write_done(WriteBlock* block, int status);
-  void on_eof(int dir);
-  void on_shutdown_done(int dir, int status);
-  void finish(End how, bool reset_client, bool reset_server);
-  void report_end(End how, bool reset_server); // engine.on_session_end
+  void on_eof(Direction dir);
+  void on_shutdown_done(Direction dir, int status);
+  void finish(End how);
+  void report_end(End how); // engine.on_session_end
   void release_server();
 
-  uv_stream_t* source(int dir) const { return dir == 0 ? client_.stream() : server_conn_.stream(); }
-  uv_stream_t* destination(int dir) const {
-    return dir == 0 ? server_conn_.stream() : client_.stream();
-  }
+  uvx::Handle<uv_tcp_t>& tcp(Side side) { return side == Side::client ? client_ : server_conn_; }
+  uv_stream_t* stream(Side side) { return tcp(side).stream(); }
+  Pump& pump(Direction dir) { return pumps_[static_cast<int>(dir)]; }
 
   std::shared_ptr<engine::Frontend> frontend_;
   balance::ServerPtr server_;
   uvx::Handle<uv_tcp_t> client_;
   uvx::Handle<uv_tcp_t> server_conn_;
   uv_connect_t* connect_ = nullptr;
-  Direction dirs_[2];          // 0: client -> server, 1: server -> client
+  Pump pumps_[2];              // indexed by Direction
   uint64_t last_activity_ = 0; // loop time (ms) of the last read or state change
   // What the per-connection log needs; allocated only while engine.on_session_end is set, so
   // sessions cost one pointer more without it.
   struct LogState {
     uint64_t started = 0;       // loop time (ms) of the accept
-    uint64_t bytes[2] = {0, 0}; // per direction
+    uint64_t bytes[2] = {0, 0}; // indexed by Direction
     std::string client;         // the peer is gone by the end, so it is noted at the start
   };
   std::unique_ptr<LogState> log_;

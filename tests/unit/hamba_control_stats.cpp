@@ -48,6 +48,8 @@ StatsSnapshot sample() {
   b.connect_errors = 7;
   b.retries = 5;
   b.checks_failed = 9;
+  b.resets_by_server = 3;
+  b.resets_by_client = 1;
   f.servers = {a, b};
   s.frontends.push_back(f);
   return s;
@@ -86,6 +88,10 @@ TEST_CASE("metrics: Prometheus names, types, labels and values") {
                     "address=\"127.0.0.3:80\",state=\"drain\"} 1"));
   CHECK(has_line(m, "hamba_server_admin_state{frontend=\"rng\",server=\"rng\\\"2\\\":80\","
                     "address=\"127.0.0.3:80\",state=\"enabled\"} 0"));
+  CHECK(has_line(m, "hamba_server_resets_total{frontend=\"rng\",server=\"rng\\\"2\\\":80\","
+                    "address=\"127.0.0.3:80\",side=\"server\"} 3"));
+  CHECK(has_line(m, "hamba_server_resets_total{frontend=\"rng\",server=\"rng\\\"2\\\":80\","
+                    "address=\"127.0.0.3:80\",side=\"client\"} 1"));
   CHECK(has_line(m, "hamba_start_time_seconds 1700000000.000"));
 
   // Every counter ends in _total, every sample line belongs to a family declared before it.
@@ -119,7 +125,8 @@ TEST_CASE("stats.json: every counter, escaped strings") {
                "\"timeouts\":4") != std::string::npos);
   CHECK(j.find("\"name\":\"rng\\\"2\\\":80\"") != std::string::npos);
   CHECK(j.find("\"status\":\"drain\",\"up\":false,\"state\":\"drain\"") != std::string::npos);
-  CHECK(j.find("\"connect_errors\":7,\"retries\":5,\"checks_failed\":9") != std::string::npos);
+  CHECK(j.find("\"connect_errors\":7,\"retries\":5,\"checks_failed\":9,\"resets_by_server\":3,"
+               "\"resets_by_client\":1") != std::string::npos);
   CHECK(j.back() == '\n');
 }
 
@@ -132,6 +139,7 @@ TEST_CASE("stats page: refreshes itself, one row per server, status visible, esc
   CHECK(h.find("rng\"2\"") == std::string::npos);
   CHECK(h.find("3.0 MiB") != std::string::npos);
   CHECK(h.find("ok (1s ago)") != std::string::npos);
+  CHECK(h.find("<td>3 / 1</td>") != std::string::npos); // resets: by the server / by the client
   CHECK(h.find("up 1m 5s") != std::string::npos);
 
   StatsSnapshot lost = sample();
