@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
       return app::run(command);
     case cli::Action::reconfigure:
     case cli::Action::showconfig:
+    case cli::Action::status:
     case cli::Action::enable:
     case cli::Action::disable:
     case cli::Action::drain:

@@ -27,6 +27,8 @@ const char* action_name(cli::Action action) {
     return "reconfigure";
   case cli::Action::showconfig:
     return "showconfig";
+  case cli::Action::status:
+    return "status";
   case cli::Action::enable:
     return "enable";
   case cli::Action::disable:
@@ -92,7 +94,9 @@ private:
     try {
       control_ = std::make_unique<control::ControlServer>(
           context_.loop, path, [this](const control::Request& r) { return handle(r); });
-      log::info("control socket {} (hamba reconfigure, showconfig, enable, disable, drain)", path);
+      log::info("control socket {} (hamba reconfigure, showconfig, status, enable, disable, "
+                "drain)",
+                path);
     } catch (const std::exception& e) {
       // Asked for by name: failing to provide it is fatal. The default is a convenience: a
       // balancer that cannot write to $HOME still balances.
@@ -179,6 +183,8 @@ private:
     }
     if (request.command == "showconfig")
       return Reply::success({}, config::to_yaml(engine_.config()));
+    if (request.command == "status")
+      return Reply::success({}, status_line() + "\n");
     config::ServerState state;
     if (request.command == "enable")
       state = config::ServerState::enabled;
@@ -188,7 +194,7 @@ private:
       state = config::ServerState::drain;
     else
       return Reply::failure("unknown command '" + request.command +
-                            "' (reconfigure, showconfig, enable, disable, drain)");
+                            "' (reconfigure, showconfig, status, enable, disable, drain)");
     int matched = engine_.set_server_state(request.argument, state);
     if (matched == 0)
       return Reply::failure("no server " + request.argument + " in the running configuration");
@@ -196,6 +202,30 @@ private:
               matched == 1 ? "" : "s");
     return Reply::success(fmt::format("{} {}: {} server{}", request.command, request.argument,
                                       matched, matched == 1 ? "" : "s"));
+  }
+
+  // `hamba status`: "serving 2 frontends, 5/6 servers up, 3 connections, up 120 s", or
+  // "waiting for a configuration ..." for `hamba run` with none yet. Answering at all is what the
+  // container health check asks: down servers are the servers' problem, not a reason to restart
+  // the balancer in front of them.
+  std::string status_line() const {
+    control::StatsSnapshot stats = control::collect_stats(engine_, started_ms_);
+    int64_t up_s = (stats.now_ms - stats.started_ms) / 1000;
+    if (stats.frontends.empty())
+      return fmt::format("waiting for a configuration (no frontend; hamba reconfigure), up {} s",
+                         up_s);
+    size_t servers = 0, servers_up = 0;
+    uint64_t connections = 0;
+    for (const control::FrontendStats& f : stats.frontends) {
+      connections += f.current;
+      for (const control::ServerStats& s : f.servers) {
+        ++servers;
+        servers_up += s.status() == "up";
+      }
+    }
+    return fmt::format("serving {}, {}/{} server{} up, {} connection{}, up {} s",
+                       frontend_count(engine_.config()), servers_up, servers,
+                       servers == 1 ? "" : "s", connections, connections == 1 ? "" : "s", up_s);
   }
 
   RunContext& context_;

@@ -27,6 +27,7 @@ enum class Action {
   reconfigure, // hand a new config to the running instance (control socket, issue 3)
   debugconfig, // print the configuration the words mean, run nothing
   showconfig,  // print the running instance's configuration
+  status,      // one line of the running instance's state; exit 0 while it serves
   enable,      // server admin state of `target` (issue 3)
   disable,
   drain,

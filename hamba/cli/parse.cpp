@@ -270,6 +270,7 @@ Command parse(std::vector<std::string> args, const Environment& env) {
         {"reconfigure", Action::reconfigure},
         {"debugconfig", Action::debugconfig},
         {"showconfig", Action::showconfig},
+        {"status", Action::status},
         {"enable", Action::enable},
         {"disable", Action::disable},
         {"drain", Action::drain},
@@ -289,8 +290,11 @@ Command parse(std::vector<std::string> args, const Environment& env) {
 
   switch (cmd.action) {
   case Action::showconfig:
+  case Action::status:
     if (!config_words.empty())
-      throw UsageError(fmt::format("showconfig takes no argument, not \"{}\"", config_words[0]));
+      throw UsageError(fmt::format("{} takes no argument, not \"{}\"",
+                                   cmd.action == Action::status ? "status" : "showconfig",
+                                   config_words[0]));
     break;
   case Action::enable:
   case Action::disable:

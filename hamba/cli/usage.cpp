@@ -15,6 +15,8 @@ Usage:
                                            (established connections finish on their server)
   hamba debugconfig CONFIG...              print the configuration CONFIG means (YAML), run nothing
   hamba showconfig                         print the running hamba's configuration
+  hamba status                             one line of the running hamba's state; exit status
+                                           0 while it serves (a container health check)
   hamba enable|disable|drain HOST:PORT     change one server's state in the running hamba
 
 CONFIG is `[ADDR:]PORT SERVER...` or `--config FILE.yaml`. A SERVER is HOST:PORT or two words

@@ -12,8 +12,8 @@ down even when a test fails, and ends by checking that nothing of its run is lef
         print(hash_rate(stack.webui_port))
 
 Addresses used: published ports on 127.0.0.1 only, and the host's address on Docker's default
-bridge (docker0's own address, e.g. 172.17.0.1) for the "remote" Redis that stacks reach from their own
-networks. Nothing else.
+bridge (docker0's own address, e.g. 172.17.0.1) for the "remote" Redis that stacks reach from
+their own networks. Nothing else.
 """
 
 import fcntl

@@ -1,7 +1,8 @@
 """hamba's control socket and the original's commands, against a real running hamba:
 
-- `hamba run` with no config starts empty; `reconfigure PORT BACKEND` configures it;
-  `showconfig` prints it; `debugconfig` prints any command line as YAML that --config reads back;
+- `hamba run` with no config starts empty and binds nothing (no TCP or UDP socket at all);
+  `reconfigure PORT BACKEND` configures it; `showconfig` prints it;
+- `hamba status` prints one line of state and exits 0 while hamba serves, 1 when none answers; `debugconfig` prints any command line as YAML that --config reads back;
 - an invalid reconfigure (bad port, a bind address already in use) is refused with the reason,
   exits non-zero, and the running configuration stays (still served, still shown);
 - disable / enable / drain HOST:PORT steer new connections; drain lets an open one finish;
@@ -20,7 +21,60 @@ from hamba_helpers import TaggedEcho
 from runtime_support import RuntimeHamba, exchange
 
 
+def inet_sockets(pid):
+    """The TCP and UDP sockets (IPv4 and IPv6) that process pid holds, as "proto local-address"."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    held = []
+    for proto in ("tcp", "tcp6", "udp", "udp6"):
+        with open(f"/proc/{pid}/net/{proto}") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    held.append(f"{proto} {fields[1]}")
+    return held
+
+
 class ControlTest(unittest.TestCase):
+    def test_run_empty_binds_nothing_until_configured(self):
+        port = free_port()
+        with TaggedEcho("a") as a, RuntimeHamba(["run"]) as h:
+            self.assertEqual(inet_sockets(h.proc.pid), [])
+            r = h.ctl("status")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("waiting for a configuration", r.stdout)
+            self.assertEqual(len(r.stdout.splitlines()), 1, r.stdout)
+
+            self.assertEqual(h.ctl("reconfigure", f"127.0.0.1:{port}", a.address()).returncode, 0)
+            wait_port(port)
+            # The check above can fail: now that there is a frontend, there is a socket.
+            self.assertEqual(len(inet_sockets(h.proc.pid)), 1, inet_sockets(h.proc.pid))
+
+    def test_status_is_one_line_and_exit_0_while_serving(self):
+        port = free_port()
+        with TaggedEcho("a") as a, RuntimeHamba([f"127.0.0.1:{port}", a.address(), "127.0.0.1:1"],
+                                                wait_for=port) as h:
+            r = h.ctl("status")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r"^serving 1 frontend, [0-2]/2 servers up, \d+ connections?, "
+                                       r"up \d+ s\n$")
+            # 127.0.0.1:1 refuses: once checked it is down, and hamba still says it serves.
+            wait_until(lambda: "1/2 servers up" in h.ctl("status").stdout, what="one server down")
+            self.assertEqual(h.ctl("status").returncode, 0)
+            self.assertEqual(h.ctl("status", "now").returncode, 2)
+
+            h.proc.signal(signal.SIGTERM)
+            h.proc.wait()
+            r = h.ctl("status")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("cannot reach hamba", r.stderr)
+
     def test_run_empty_then_reconfigure_and_showconfig(self):
         port = free_port()
         with TaggedEcho("a") as a, RuntimeHamba(["run"]) as h:

@@ -83,6 +83,7 @@ TEST_CASE("actions") {
   CHECK(parse({"reconfigure", "80", "a:1"}).action == Action::reconfigure);
   CHECK(parse({"debugconfig", "80", "a:1"}).action == Action::debugconfig);
   CHECK(parse({"showconfig"}).action == Action::showconfig);
+  CHECK(parse({"status"}).action == Action::status);
   auto drain = parse({"drain", "rng1:80"});
   CHECK(drain.action == Action::drain);
   CHECK(drain.target == "rng1:80");
@@ -162,6 +163,7 @@ TEST_CASE("bad input names the bad word") {
         std::string::npos);
   CHECK(error_of({"80", "::1:80"}).find("brackets") != std::string::npos);
   CHECK(error_of({"showconfig", "80"}).find("\"80\"") != std::string::npos);
+  CHECK(error_of({"status", "80"}).find("status takes no argument") != std::string::npos);
   CHECK(error_of({"reconfigure"}).find("needs a configuration") != std::string::npos);
   CHECK(error_of({"drain"}).find("HOST:PORT") != std::string::npos);
   CHECK(error_of({"drain", "80"}).find("\"80\"") != std::string::npos);
