@@ -2,35 +2,48 @@
 #include "app/run.h"
 
 #include "app/extensions.h"
+#include "app/limits.h"
 #include "base/log.h"
 #include "engine/engine.h"
 #include "net/listener.h"
 
-#include <sys/resource.h>
+#include <algorithm>
 
 namespace hamba::app {
 
 namespace {
-// Each proxied connection needs two descriptors (HAProxy raises its limit from maxconn the same
-// way); the soft limit is often 1024 while the hard one allows far more.
-void raise_fd_limit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
+
+// The limits in use, once at start: what an operator compares with `ulimit -n` and the load.
+void log_limits(const FdLimit& fds, const config::Config& config) {
+  std::string raised =
+      fds.now > fds.before ? fmt::format(", raised from {}", fds.before) : std::string();
+  if (config.maxconn) {
+    log::info("maxconn {} (configured); file-descriptor limit {}{}", *config.maxconn, fds.now,
+              raised);
+    if (static_cast<uint64_t>(*config.maxconn) > (fds.now - std::min(fds.now, kReservedFds)) / 2)
+      log::warn("maxconn {} needs about {} file descriptors, more than the limit {}: raise the "
+                "hard limit (ulimit -Hn) or lower maxconn",
+                *config.maxconn, 2 * static_cast<uint64_t>(*config.maxconn) + kReservedFds,
+                fds.now);
+  } else {
+    log::info("maxconn {} (from the file-descriptor limit {}{}; set --maxconn to choose)",
+              maxconn_for_fds(fds.now), fds.now, raised);
   }
 }
+
 } // namespace
 
 int run(const cli::Command& command) {
-  raise_fd_limit();
+  FdLimit fds = raise_fd_limit();
   uv_loop_t* loop = uv_default_loop();
   int status = 0;
   {
     engine::Engine engine(loop);
+    engine.set_default_maxconn(maxconn_for_fds(fds.now));
     config::Config config;
     try {
       config = load_config(command);
+      log_limits(fds, config);
       engine.apply(config);
     } catch (const config::ConfigError& e) {
       log::error("{}", e.what());

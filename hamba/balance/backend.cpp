@@ -111,7 +111,7 @@ void Backend::on_resolved(Entry& entry, int status,
       continue;
     Member m;
     m.server = std::make_shared<Server>(entry.server.address, reinterpret_cast<const sockaddr*>(&a),
-                                        entry.server.maxconn);
+                                        entry.server.maxconn.value_or(0));
     m.server->set_state(entry.server.state);
     if (frontend_.check.enabled)
       m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
@@ -225,7 +225,7 @@ void Backend::update(const config::Frontend& frontend) {
       Entry& e = **it;
       e.server = b;
       for (Member& m : e.members) {
-        m.server->set_maxconn(b.maxconn);
+        m.server->set_maxconn(b.maxconn.value_or(0));
         m.server->set_state(b.state);
         if (check_changed && !m.server->vanished()) {
           m.check.reset();

@@ -41,6 +41,7 @@ public:
   std::string label() const;
   const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&address_); }
 
+  // Sessions it may have at once; 0: no limit (none was configured).
   int maxconn() const { return maxconn_; }
   void set_maxconn(int n) { maxconn_ = n; }
 
@@ -64,7 +65,9 @@ public:
   bool usable(bool ignore_health) const {
     return state_ == config::ServerState::enabled && !vanished_ && (up_ || ignore_health);
   }
-  bool has_room() const { return counters.current < static_cast<uint64_t>(maxconn_); }
+  bool has_room() const {
+    return maxconn_ == 0 || counters.current < static_cast<uint64_t>(maxconn_);
+  }
 
   // Records one health check; returns true when the server went up or down because of it.
   bool record_check(bool ok, const std::string& error, int rise, int fall, int64_t now_ms);

@@ -42,6 +42,7 @@ struct Options {
   std::optional<config::Duration> grace;            // --grace, HAMBA_GRACE
   std::optional<int> maxconn;                       // --maxconn, HAMBA_MAXCONN (global)
   std::optional<int> server_maxconn;                // --server-maxconn, HAMBA_SERVER_MAXCONN
+  std::optional<int> threads;                       // --threads, HAMBA_THREADS
   std::optional<int> retries;                       // --retries, HAMBA_RETRIES
   std::optional<config::Balance> balance;           // --balance, HAMBA_BALANCE
   std::optional<std::string> admin;                 // --admin, ADMIN or HAMBA_ADMIN

@@ -29,6 +29,7 @@ const OptionSpec option_specs[] = {
     {"--grace", "HAMBA_GRACE"},
     {"--maxconn", "HAMBA_MAXCONN"},
     {"--server-maxconn", "HAMBA_SERVER_MAXCONN"},
+    {"--threads", "HAMBA_THREADS"},
     {"--retries", "HAMBA_RETRIES"},
     {"--balance", "HAMBA_BALANCE"},
     {"--admin", "HAMBA_ADMIN"},
@@ -74,7 +75,12 @@ void set_option(Command& cmd, const std::string& flag, const std::string& name,
     o.maxconn = count_value(name, value, 1);
   else if (flag == "--server-maxconn")
     o.server_maxconn = count_value(name, value, 1);
-  else if (flag == "--retries")
+  else if (flag == "--threads") {
+    o.threads = count_value(name, value, 1);
+    if (*o.threads > config::kMaxThreads)
+      throw UsageError(
+          fmt::format("{} \"{}\" must be at most {}", name, value, config::kMaxThreads));
+  } else if (flag == "--retries")
     o.retries = count_value(name, value, 0);
   else if (flag == "--balance") {
     if (value == "roundrobin")
@@ -187,6 +193,7 @@ void apply_options(const Options& o, config::Config& config) {
       field = *option;
   };
   take(config.maxconn, o.maxconn);
+  take(config.threads, o.threads);
   take(config.grace, o.grace);
   take(config.admin, o.admin);
   for (config::Frontend& f : config.frontends) {

@@ -28,8 +28,11 @@ Options (each also read from the environment variable shown; the option wins):
   --idle-timeout D      HAMBA_IDLE_TIMEOUT      close connections idle that long (default 50s)
   --check-interval D    HAMBA_CHECK_INTERVAL    health check (TCP connect) interval (default 2s)
   --resolve-interval D  HAMBA_RESOLVE_INTERVAL  server names resolved again (default 5s)
-  --maxconn N           HAMBA_MAXCONN           connections in all; more wait to be accepted (256)
-  --server-maxconn N    HAMBA_SERVER_MAXCONN    connections per server; more are queued (32)
+  --maxconn N           HAMBA_MAXCONN           connections in all; more wait to be accepted
+                                                (default: from the file-descriptor limit)
+  --server-maxconn N    HAMBA_SERVER_MAXCONN    connections per server; more are queued
+                                                (default: no limit)
+  --threads N           HAMBA_THREADS           worker loops (default: the CPUs it may use)
   --balance ALGO        HAMBA_BALANCE           roundrobin (default) or leastconn
   --retries N           HAMBA_RETRIES           other servers tried when a connect fails (3)
   --grace D             HAMBA_GRACE             on SIGTERM, time given to connections (5s)

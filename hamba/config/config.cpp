@@ -80,8 +80,11 @@ Endpoint parse_endpoint(const std::string& text) {
 }
 
 void validate(const Config& config) {
-  if (config.maxconn < 1)
-    throw ConfigError(fmt::format("maxconn {} must be at least 1", config.maxconn));
+  if (config.maxconn && *config.maxconn < 1)
+    throw ConfigError(fmt::format("maxconn {} must be at least 1", *config.maxconn));
+  if (config.threads && (*config.threads < 1 || *config.threads > kMaxThreads))
+    throw ConfigError(
+        fmt::format("threads {} must be between 1 and {}", *config.threads, kMaxThreads));
   if (config.grace.count() < 0)
     throw ConfigError("grace must not be negative");
   if (!config.admin.empty()) {
@@ -125,9 +128,9 @@ void validate(const Config& config) {
       if (s.address.port == 0)
         throw ConfigError(
             fmt::format("{}: server \"{}\": port 0 is out of range 1-65535", where, addr));
-      if (s.maxconn < 1)
+      if (s.maxconn && *s.maxconn < 1)
         throw ConfigError(fmt::format("{}: server \"{}\": maxconn {} must be at least 1", where,
-                                      addr, s.maxconn));
+                                      addr, *s.maxconn));
       if (!seen.insert(addr).second)
         throw ConfigError(fmt::format("{}: server \"{}\" is listed twice", where, addr));
     }
@@ -137,7 +140,10 @@ void validate(const Config& config) {
 std::string to_yaml(const Config& config) {
   YAML::Emitter out;
   out << YAML::BeginMap;
-  out << YAML::Key << "maxconn" << YAML::Value << config.maxconn;
+  if (config.maxconn)
+    out << YAML::Key << "maxconn" << YAML::Value << *config.maxconn;
+  if (config.threads)
+    out << YAML::Key << "threads" << YAML::Value << *config.threads;
   out << YAML::Key << "grace" << YAML::Value << format_duration(config.grace);
   if (!config.admin.empty())
     out << YAML::Key << "admin" << YAML::Value << config.admin;
@@ -164,7 +170,8 @@ std::string to_yaml(const Config& config) {
       out << YAML::BeginMap;
       out << YAML::Key << "address" << YAML::Value << YAML::DoubleQuoted
           << format_endpoint(s.address);
-      out << YAML::Key << "maxconn" << YAML::Value << s.maxconn;
+      if (s.maxconn)
+        out << YAML::Key << "maxconn" << YAML::Value << *s.maxconn;
       out << YAML::Key << "state" << YAML::Value << state_name(s.state);
       out << YAML::EndMap;
     }

@@ -7,11 +7,15 @@
 // The command line (cli/), the YAML file (config/yaml_loader) and `reconfigure` all produce a
 // `Config`; `validate()` is the one place that checks it and `to_yaml()` the one place that
 // prints it (`debugconfig`, `showconfig`), so the three can never disagree. Every field has the
-// default the original jpetazzo/hamba (HAProxy) gave its users; "0" never means "unset".
+// default the original jpetazzo/hamba (HAProxy) gave its users, but for the connection limits and
+// the thread count, which follow the machine as HAProxy 2.x's do; "0" never means "unset" (an
+// unset limit is an empty std::optional).
 //
 // The YAML form, as printed by to_yaml() and read by load_yaml_*():
 //
 //   maxconn: 256            # global: above it new connections wait in the accept queue
+//                           # (unset: derived from the file-descriptor limit at start)
+//   threads: 2              # worker loops (unset: the CPUs this process may use)
 //   grace: 5s               # SIGTERM: how long established connections may finish
 //   admin: 127.0.0.1:8404   # optional: stats page, /metrics, /stats.json
 //   frontends:
@@ -25,7 +29,8 @@
 //       check: {interval: 2s, timeout: 2s, rise: 2, fall: 3}
 //       servers:            # `backends:` (the old word) still loads, with a warning
 //         - address: "rng1:80"
-//           maxconn: 32     # per server; excess connections queue, they are not refused
+//           maxconn: 32     # per server (unset: no limit); excess connections queue, they
+//                           # are not refused
 //           state: enabled  # or disabled, drain
 //
 // Durations are written "250ms", "5s", "2m"; a bare number means milliseconds (HAProxy's rule).
@@ -35,6 +40,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -63,7 +69,7 @@ struct HealthCheck {
 // One configured server of a frontend's backend.
 struct Server {
   Endpoint address;
-  int maxconn = 32;
+  std::optional<int> maxconn; // unset: no limit
   ServerState state = ServerState::enabled;
   bool operator==(const Server&) const = default;
 };
@@ -81,9 +87,13 @@ struct Frontend {
   bool operator==(const Frontend&) const = default;
 };
 
+// Worker loops at most (threads:, --threads): more than any machine hamba runs on has cores.
+constexpr int kMaxThreads = 256;
+
 struct Config {
   std::vector<Frontend> frontends;
-  int maxconn = 256;
+  std::optional<int> maxconn; // unset: derived from the file-descriptor limit (app/limits.h)
+  std::optional<int> threads; // unset: the CPUs this process may use; read at start only
   Duration grace{5000};
   std::string admin; // "ADDR:PORT" or empty (nothing served)
   bool operator==(const Config&) const = default;

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <fmt/format.h>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -106,6 +107,7 @@ public:
     each_key(root, "configuration",
              {
                  {"maxconn", [&](auto& n) { config.maxconn = integer(n, "maxconn"); }},
+                 {"threads", [&](auto& n) { config.threads = threads(n); }},
                  {"grace", [&](auto& n) { config.grace = duration(n, "grace"); }},
                  {"admin", [&](auto& n) { config.admin = admin(n); }},
                  {"frontends",
@@ -149,6 +151,13 @@ private:
     for (const auto& item : node)
       items.push_back(item);
     return items;
+  }
+
+  int threads(const YAML::Node& node) const {
+    int n = integer(node, "threads");
+    if (n < 1 || n > kMaxThreads)
+      fail(node, fmt::format("threads: {} must be between 1 and {}", n, kMaxThreads));
+    return n;
   }
 
   std::string admin(const YAML::Node& node) const {

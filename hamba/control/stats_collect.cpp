@@ -83,7 +83,7 @@ StatsSnapshot collect_stats(const engine::Engine& engine, int64_t started_ms) {
       s.state = state_name(name.server.state);
       s.unresolved = true;
       s.last_check = name.error.empty() ? "not resolved yet" : name.error;
-      s.maxconn = name.server.maxconn;
+      s.maxconn = name.server.maxconn.value_or(0);
       f.servers.push_back(std::move(s));
     }
     stats.frontends.push_back(std::move(f));

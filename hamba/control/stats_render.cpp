@@ -133,9 +133,10 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
                          "title=\"{}\">{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td>{} "
                          "/ {}</td></tr>\n",
                          html_escape(s.name), html_escape(s.address), status, status,
-                         html_escape(check), s.current, s.maxconn, s.total, s.bytes_in,
-                         human_bytes(s.bytes_in), s.bytes_out, human_bytes(s.bytes_out),
-                         s.connect_errors, s.retries, s.resets_by_server, s.resets_by_client);
+                         html_escape(check), s.current, s.maxconn ? std::to_string(s.maxconn) : "-",
+                         s.total, s.bytes_in, human_bytes(s.bytes_in), s.bytes_out,
+                         human_bytes(s.bytes_out), s.connect_errors, s.retries, s.resets_by_server,
+                         s.resets_by_client);
     }
     out += fmt::format(
         "<tr class=\"total\"><td class=\"l\">frontend</td><td class=\"l\">{}</td>"
@@ -209,7 +210,7 @@ std::string render_metrics(const StatsSnapshot& stats) {
   server_family("hamba_server_current_connections", "gauge", "Connections to the server now.",
                 [](auto& s) { return static_cast<int64_t>(s.current); });
   server_family("hamba_server_max_connections", "gauge",
-                "Connections the server may have at once (maxconn).",
+                "Connections the server may have at once (maxconn; 0: no limit).",
                 [](auto& s) { return s.maxconn; });
   server_family("hamba_server_connections_total", "counter", "Connections made to the server.",
                 [](auto& s) { return static_cast<int64_t>(s.total); });

@@ -20,9 +20,9 @@ struct ServerStats {
   bool unresolved = false;        // a name that resolves to nothing (yet): no address at all
   std::string last_check;         // "ok", the failure reason, or "" when never checked
   int64_t last_check_time_ms = 0; // Unix ms, 0 = never
-  int maxconn = 0;
-  uint64_t current = 0; // connections now
-  uint64_t total = 0;   // connections since start
+  int maxconn = 0;                // 0: no limit
+  uint64_t current = 0;           // connections now
+  uint64_t total = 0;             // connections since start
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   uint64_t connect_errors = 0;

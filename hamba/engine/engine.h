@@ -72,8 +72,12 @@ public:
 
   // --- for frontends and sessions ---
   bool can_accept() const {
-    return !shutting_down_ && session_count_ < static_cast<size_t>(config_.maxconn);
+    return !shutting_down_ && session_count_ < static_cast<size_t>(maxconn());
   }
+  // The global maxconn: the configuration's, or the default derived from the file-descriptor
+  // limit (set_default_maxconn, by the caller that knows the limit; 256 until then).
+  int maxconn() const { return config_.maxconn.value_or(default_maxconn_); }
+  void set_default_maxconn(int n) { default_maxconn_ = n; }
   void add_session(net::Session* session);
   // The session is finished and deletes itself after this returns.
   void remove_session(net::Session* session);
@@ -91,6 +95,7 @@ private:
   std::vector<std::shared_ptr<Frontend>> retired_; // removed; kept until their sessions end
   net::Session* sessions_ = nullptr;               // intrusive list of every live session
   size_t session_count_ = 0;
+  int default_maxconn_ = 256;
   size_t accept_turn_ = 0; // the frontend offered the next free slot first (global maxconn)
   uvx::Timer sweep_timer_; // timeouts: connect, queue, idle
   uvx::Timer grace_timer_;

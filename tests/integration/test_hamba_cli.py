@@ -35,6 +35,22 @@ class CommandLine(unittest.TestCase):
         self.assert_usage_error(["80", "a:1"], "HAMBA_CONNECT_TIMEOUT",
                                 env={"HAMBA_CONNECT_TIMEOUT": "soon"})
 
+    def test_bad_thread_counts(self):
+        self.assert_usage_error(["--threads", "0", "80", "a:1"], '--threads "0"')
+        self.assert_usage_error(["--threads", "abc", "80", "a:1"], '--threads "abc"')
+        self.assert_usage_error(["80", "a:1"], 'HAMBA_THREADS "-2"', env={"HAMBA_THREADS": "-2"})
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "hamba.yaml")
+            with open(path, "w") as f:
+                f.write("threads: -1\nfrontends: []\n")
+            for action in ("run", "debugconfig"):
+                r = hamba(action, "--config", path)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                lines = r.stderr.strip().splitlines()
+                self.assertEqual(len(lines), 1, r.stderr)
+                self.assertIn("threads: -1", lines[0])
+                self.assertIn(f"{path}:1:", lines[0])
+
     def test_no_argument_prints_usage(self):
         r = hamba()
         self.assertEqual(r.returncode, 2)
@@ -54,8 +70,16 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         for text in ('bind: ":8080"', 'address: "rng1:80"', 'address: "rng2:81"',
                      'address: "[::1]:82"', "balance: leastconn", "idle_timeout: 1m",
-                     "connect_timeout: 5s", "maxconn: 32", "maxconn: 256"):
+                     "connect_timeout: 5s"):
             self.assertIn(text, r.stdout)
+        # No limit is printed unless given: the global one comes from the file-descriptor limit
+        # at start, and servers have none.
+        self.assertNotIn("maxconn", r.stdout)
+        limited = hamba("debugconfig", "--maxconn", "256", "--server-maxconn", "32", "8080",
+                        "rng1:80")
+        self.assertEqual(limited.returncode, 0, limited.stderr)
+        self.assertIn("maxconn: 256", limited.stdout)
+        self.assertIn("maxconn: 32", limited.stdout)
         # The whole command as one string (some platforms pass it so).
         one = hamba("debugconfig 8080 rng1 80 rng2:81")
         self.assertEqual(one.returncode, 0, one.stderr)

@@ -188,3 +188,12 @@ TEST_CASE("backend: literal addresses, update keeps servers, admin states, all-d
   uv_run(&loop, UV_RUN_DEFAULT); // runs the close callbacks
   CHECK(uv_loop_close(&loop) == 0);
 }
+
+TEST_CASE("a server without maxconn always has room") {
+  ServerPtr s = make_server("127.0.0.1", 1, 0);
+  s->counters.current = 1'000'000;
+  CHECK(s->has_room());
+  ServerPtr limited = make_server("127.0.0.1", 2, 2);
+  limited->counters.current = 2;
+  CHECK(!limited->has_room());
+}

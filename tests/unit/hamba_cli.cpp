@@ -138,6 +138,19 @@ TEST_CASE("options and their variables; the option wins") {
         std::vector<std::string>{"x.yaml"});
 }
 
+TEST_CASE("threads: --threads, HAMBA_THREADS (the option wins), unset by default") {
+  CHECK(!parse({"80", "a:1"}).config.threads);
+  CHECK(parse({"--threads", "3", "80", "a:1"}).config.threads == 3);
+  CHECK(parse({"80", "a:1"}, {{"HAMBA_THREADS", "2"}}).config.threads == 2);
+  CHECK(parse({"--threads=4", "80", "a:1"}, {{"HAMBA_THREADS", "2"}}).config.threads == 4);
+}
+
+TEST_CASE("limits are unset by default: global from the fd limit, none per server") {
+  auto cmd = parse({"80", "a:1"});
+  CHECK(!cmd.config.maxconn);
+  CHECK(!cmd.config.frontends.at(0).servers.at(0).maxconn);
+}
+
 TEST_CASE("bad input names the bad word") {
   CHECK(error_of({"0", "a:1"}).find("port 0") != std::string::npos);
   CHECK(error_of({"65536", "a:1"}).find("65536") != std::string::npos);
@@ -157,6 +170,11 @@ TEST_CASE("bad input names the bad word") {
   CHECK(error_of({"80", "a:1", "--maxconn"}).find("--maxconn") != std::string::npos);
   CHECK(error_of({"--maxconn", "lots", "80", "a:1"}).find("\"lots\"") != std::string::npos);
   CHECK(error_of({"--maxconn", "0", "80", "a:1"}).find("\"0\"") != std::string::npos);
+  CHECK(error_of({"--threads", "0", "80", "a:1"}).find("--threads \"0\"") != std::string::npos);
+  CHECK(error_of({"--threads", "abc", "80", "a:1"}).find("--threads \"abc\"") != std::string::npos);
+  CHECK(error_of({"--threads", "257", "80", "a:1"}).find("\"257\"") != std::string::npos);
+  CHECK(error_of({"80", "a:1"}, {{"HAMBA_THREADS", "-1"}}).find("HAMBA_THREADS \"-1\"") !=
+        std::string::npos);
   CHECK(error_of({"--balance", "random", "80", "a:1"}).find("\"random\"") != std::string::npos);
   CHECK(error_of({"--idle-timeout", "5x", "80", "a:1"}).find("\"5x\"") != std::string::npos);
   CHECK(error_of({"80", "a:1"}, {{"HAMBA_MAXCONN", "x"}}).find("HAMBA_MAXCONN") !=

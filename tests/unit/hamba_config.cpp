@@ -84,6 +84,10 @@ TEST_CASE("validate") {
                        })),
                        doctest::Contains("port 80"), ConfigError);
   CHECK_THROWS_AS(validate(bad([](Config& c) { c.maxconn = 0; })), ConfigError);
+  CHECK_THROWS_WITH_AS(validate(bad([](Config& c) { c.threads = -1; })),
+                       doctest::Contains("threads -1"), ConfigError);
+  CHECK_THROWS_AS(validate(bad([](Config& c) { c.threads = 0; })), ConfigError);
+  CHECK_THROWS_AS(validate(bad([](Config& c) { c.threads = kMaxThreads + 1; })), ConfigError);
   CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].servers[0].maxconn = 0; })),
                   ConfigError);
   CHECK_THROWS_AS(validate(bad([](Config& c) { c.frontends[0].retries = -1; })), ConfigError);
@@ -106,7 +110,9 @@ TEST_CASE("to_yaml prints every field in the documented form") {
   c.frontends[0].servers[1].address = {"::1", 81};
   std::string text = to_yaml(c);
   YAML::Node n = YAML::Load(text);
-  CHECK(n["maxconn"].as<int>() == 256);
+  // Limits left unset (derived at start, or none per server) are not printed.
+  CHECK(!n["maxconn"]);
+  CHECK(!n["threads"]);
   CHECK(n["grace"].as<std::string>() == "5s");
   CHECK(n["admin"].as<std::string>() == "127.0.0.1:8404");
   YAML::Node f = n["frontends"][0];
@@ -121,10 +127,17 @@ TEST_CASE("to_yaml prints every field in the documented form") {
   CHECK(f["check"]["rise"].as<int>() == 2);
   CHECK(f["check"]["fall"].as<int>() == 3);
   CHECK(f["servers"][0]["address"].as<std::string>() == "rng1:80");
-  CHECK(f["servers"][0]["maxconn"].as<int>() == 32);
+  CHECK(!f["servers"][0]["maxconn"]);
   CHECK(f["servers"][0]["state"].as<std::string>() == "enabled");
   CHECK(f["servers"][1]["address"].as<std::string>() == "[::1]:81");
   CHECK(f["servers"][1]["state"].as<std::string>() == "drain");
+  c.maxconn = 256;
+  c.threads = 2;
+  c.frontends[0].servers[0].maxconn = 32;
+  YAML::Node set = YAML::Load(to_yaml(c));
+  CHECK(set["maxconn"].as<int>() == 256);
+  CHECK(set["threads"].as<int>() == 2);
+  CHECK(set["frontends"][0]["servers"][0]["maxconn"].as<int>() == 32);
   YAML::Node empty = YAML::Load(to_yaml(Config{}));
   CHECK(empty["frontends"].IsSequence());
   CHECK(empty["frontends"].size() == 0);

@@ -167,6 +167,13 @@ TEST_CASE("yaml: bad values name the word and where it is") {
   CHECK(contains(e, "test.yaml:1:8:"));
   CHECK(contains(e, "5 seconds"));
 
+  e = error_of("threads: -1\n");
+  CHECK(contains(e, "test.yaml:1:10:"));
+  CHECK(contains(e, "threads: -1"));
+  e = error_of("threads: many\n");
+  CHECK(contains(e, "'many'"));
+  CHECK(load_yaml_text("threads: 2\n", "t.yaml").threads == 2);
+
   e = error_of("maxconn: lots\n");
   CHECK(contains(e, "test.yaml:1:10:"));
   CHECK(contains(e, "'lots'"));

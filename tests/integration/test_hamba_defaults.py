@@ -1,0 +1,112 @@
+"""hamba with no option holds real loads, as HAProxy with its own defaults does: its global
+maxconn comes from the file-descriptor limit (the soft limit raised to the hard one, the figure
+logged at start) and servers have no limit of their own, so 50 redis-benchmark clients and
+10 000 idle connections all go through one `hamba PORT HOST PORT`."""
+
+import re
+import resource
+import shutil
+import socket
+import unittest
+
+from harness import Process, bin_path, free_port, run, wait_port
+from hamba_helpers import rss_kib
+
+IDLE_TARGET = 10_000
+
+
+def raise_own_fd_limit():
+    """The test's soft limit raised to its hard one (hamba and redis-server inherit it); the new
+    soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def start_redis(maxclients):
+    exe = shutil.which("redis-server")
+    if not exe or not shutil.which("redis-benchmark"):
+        raise unittest.SkipTest("redis-server or redis-benchmark not installed")
+    port = free_port()
+    proc = Process([exe, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                    "no", "--daemonize", "no", "--maxclients", maxclients])
+    wait_port(port)
+    return proc, port
+
+
+def logged_maxconn(log):
+    m = re.search(r"maxconn (\d+) \(from the file-descriptor limit (\d+)", log)
+    if not m:
+        raise AssertionError(f"no maxconn figure in the start log:\n{log}")
+    return int(m.group(1)), int(m.group(2))
+
+
+class Defaults(unittest.TestCase):
+    def test_redis_benchmark_50_clients(self):
+        # The original's limits (32 per server, queue for 5 s) reset 18 of these 50 clients.
+        redis, redis_port = start_redis(1000)
+        with redis:
+            port = free_port()
+            with Process([bin_path("hamba"), port, "127.0.0.1", redis_port]) as hamba:
+                wait_port(port)
+                maxconn, fds = logged_maxconn(hamba.log())
+                self.assertGreaterEqual(maxconn, 50, hamba.log())
+                bench = run(["redis-benchmark", "-h", "127.0.0.1", "-p", port, "-c", "50", "-n",
+                             "20000", "-t", "get", "-q"], timeout=120)
+                out = bench.stdout.replace("\r", "\n") + bench.stderr
+                self.assertEqual(bench.returncode, 0, out)
+                self.assertIn("GET:", out)
+                self.assertNotIn("Error", out)
+                self.assertNotIn("closing client", hamba.log())
+                self.assertTrue(hamba.running(), hamba.log())
+
+    def test_ten_thousand_idle_connections_answer_ping(self):
+        limit = raise_own_fd_limit()
+        # Here: one client socket per connection. redis-server: one per connection. hamba: two.
+        redis, redis_port = start_redis(IDLE_TARGET + 100)
+        with redis:
+            port = free_port()
+            with Process([bin_path("hamba"), port, "127.0.0.1", redis_port]) as hamba:
+                wait_port(port)
+                maxconn, fds = logged_maxconn(hamba.log())
+                # A machine whose hard limit is below 2 x 10 000 + the reserve cannot hold them
+                # all in one process: hamba then holds what its limit allows (connections above
+                # maxconn would wait in the accept queue, not answer).
+                count = min(IDLE_TARGET, maxconn, limit - 200)
+                if count < IDLE_TARGET:
+                    print(f"hard file-descriptor limit {fds}: holding {count} connections, "
+                          f"not {IDLE_TARGET}")
+                self.assertGreaterEqual(count, min(IDLE_TARGET, 5000),
+                                        f"file-descriptor limit {fds} too low for this test")
+                rss_before = rss_kib(hamba.pid)
+                clients = []
+                try:
+                    for _ in range(count):
+                        c = socket.create_connection(("127.0.0.1", port), timeout=20)
+                        clients.append(c)
+                    for c in clients:
+                        c.sendall(b"PING\r\n")
+                    pongs = 0
+                    for c in clients:
+                        reply = b""
+                        while not reply.endswith(b"\r\n"):
+                            chunk = c.recv(64)
+                            if not chunk:
+                                break
+                            reply += chunk
+                        if reply == b"+PONG\r\n":
+                            pongs += 1
+                    self.assertEqual(pongs, count, hamba.log()[-3000:])
+                    rss = rss_kib(hamba.pid) - rss_before
+                    print(f"{count} idle connections held: {rss} KiB more, "
+                          f"{rss * 1024 / count:.0f} bytes each")
+                    self.assertNotIn("closing client", hamba.log())
+                    self.assertTrue(hamba.running(), hamba.log())
+                finally:
+                    for c in clients:
+                        c.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
