@@ -4,12 +4,14 @@
 #   docker build --target rng -t dockercoins/rng . # likewise hasher, worker, webui
 #   docker build --target test .                  # builds everything and runs the CTest suite
 #
-# Every stage starts from debian:bookworm-slim (scripts/offline-images makes it when no registry
-# is reachable). Build with BuildKit (the default since Docker 23; DOCKER_BUILDKIT=1 before): it
-# builds only the stages a target needs. Docker's legacy builder builds every stage that comes
-# before the target, which is why `test` comes after all the runtime images and just before the
-# final alias: there `--target hamba` or `--target rng` still skips the tests, and only the
-# default target runs them on the way.
+# Builds start from debian:bookworm-slim (scripts/offline-images makes it when no registry is
+# reachable); the images themselves are `FROM scratch`: one stripped program, exactly the shared
+# libraries and loader it links (scripts/image-root reads them from the program), a few lines of
+# /etc. No shell, no package manager: a few MB each. Build with BuildKit (the default since
+# Docker 23; DOCKER_BUILDKIT=1 before): it builds only the stages a target needs. Docker's legacy
+# builder builds every stage that comes before the target, which is why `test` comes after all
+# the runtime images and just before the final alias: there `--target hamba` or `--target rng`
+# still skips the tests, and only the default target runs them on the way.
 
 # Compilers and libraries, from the project's one list of Debian packages (the test tools, such
 # as Chromium and HAProxy, come in the test stage only). Copied alone so that this slow layer is
@@ -18,52 +20,71 @@ FROM debian:bookworm-slim AS deps
 COPY scripts/install-deps /src/scripts/install-deps
 RUN DEBIAN_FRONTEND=noninteractive /src/scripts/install-deps --build-only
 
-# The executables, stripped into /out for the runtime images.
+# The programs installed (stripped) by CMake's own install rules into /out, then one image root
+# per program under /images: the program, what it links, and its /etc. The services run as an
+# unprivileged user (Docker lets any user of a container with its own network bind port 80:
+# ip_unprivileged_port_start is 0 there). hamba stays root, as the original: it binds any port
+# in any network mode, --net host included.
 FROM deps AS builder
 WORKDIR /src
 COPY . .
-RUN cmake -S . -B /build -DHAMBA_WERROR=ON >/dev/null \
+RUN cmake -S . -B /build -DHAMBA_WERROR=ON -DCMAKE_INSTALL_PREFIX=/usr/local >/dev/null \
  && cmake --build /build -j2 --target hamba rng hasher worker webui \
- && install -d /out \
- && install -s -m 0755 /build/bin/hamba /build/bin/rng /build/bin/hasher /build/bin/worker \
-      /build/bin/webui /out/
-
-# What every runtime image shares: the shared libraries the executables link, nothing else.
-FROM debian:bookworm-slim AS runtime
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libuv1 libyaml-cpp0.7 libfmt9 libhiredis0.14 libssl3 libhttp-parser2.9 \
- && rm -rf /var/lib/apt/lists/*
+ && DESTDIR=/out cmake --install /build --strip >/dev/null \
+ && for program in hamba rng hasher worker; do \
+      scripts/image-root /out /images/$program usr/local/bin/$program; \
+    done \
+ && scripts/image-root /out /images/webui usr/local/bin/webui usr/local/share/dockercoins/webui \
+ && for program in rng hasher worker webui; do \
+      printf 'dockercoins:x:10001:10001:DockerCoins:/nonexistent:/nonexistent\n' \
+        >/images/$program/etc/passwd; \
+      printf 'dockercoins:x:10001:\n' >/images/$program/etc/group; \
+    done \
+ && printf 'root:x:0:0:root:/run:/nonexistent\n' >/images/hamba/etc/passwd \
+ && printf 'root:x:0:\n' >/images/hamba/etc/group \
+ && mkdir -p /images/hamba/run /images/hamba/tmp && chmod 1777 /images/hamba/tmp
 
 # The DockerCoins services listen on port 80 as the originals did; their other defaults (rng:80,
 # hasher:80, redis:6379) are the compose service names. Exec-form entrypoints: the program is
 # PID 1, gets SIGTERM from `docker stop` and exits at once.
-FROM runtime AS rng
-COPY --from=builder /out/rng /usr/local/bin/rng
+FROM scratch AS rng
+COPY --from=builder /images/rng/ /
+ENV PATH=/usr/local/bin
+USER dockercoins
 EXPOSE 80
 ENTRYPOINT ["rng"]
 
-FROM runtime AS hasher
-COPY --from=builder /out/hasher /usr/local/bin/hasher
+FROM scratch AS hasher
+COPY --from=builder /images/hasher/ /
+ENV PATH=/usr/local/bin
+USER dockercoins
 EXPOSE 80
 ENTRYPOINT ["hasher"]
 
-FROM runtime AS worker
-COPY --from=builder /out/worker /usr/local/bin/worker
+FROM scratch AS worker
+COPY --from=builder /images/worker/ /
+ENV PATH=/usr/local/bin
+USER dockercoins
 ENTRYPOINT ["worker"]
 
-FROM runtime AS webui
-COPY --from=builder /out/webui /usr/local/bin/webui
-COPY services/webui/files /usr/local/share/dockercoins/webui
-ENV FILES=/usr/local/share/dockercoins/webui
+# The page's files are where the webui looks by default (CMake's install data dir).
+FROM scratch AS webui
+COPY --from=builder /images/webui/ /
+ENV PATH=/usr/local/bin
+USER dockercoins
 EXPOSE 80
 ENTRYPOINT ["webui"]
 
-# A drop-in for jpetazzo/hamba: same entrypoint, same HOME (where the control socket lives, so
-# `docker exec CONTAINER hamba reconfigure ...` finds the running instance with no flag).
-FROM runtime AS hamba
-COPY --from=builder /out/hamba /usr/local/bin/hamba
-ENV HOME=/run
+# A drop-in for jpetazzo/hamba: same entrypoint, and its state in the volume /run with HOME=/run
+# (the control socket is $HOME/.hamba.sock). So `docker exec LB hamba reconfigure ...` and, from
+# a second container, `docker run --rm --volumes-from LB hamba reconfigure ...` (or showconfig)
+# both reach the running instance with no flag. The health check asks it over that socket
+# (exec form: there is no shell); answering means serving, whatever its servers do.
+FROM scratch AS hamba
+COPY --from=builder /images/hamba/ /
+ENV PATH=/usr/local/bin HOME=/run
+VOLUME /run
+HEALTHCHECK --interval=5s --timeout=3s --retries=3 CMD ["hamba", "status"]
 ENTRYPOINT ["hamba"]
 
 # The whole CTest suite but the Docker end-to-end tests (no Docker engine inside a build). It
