@@ -38,9 +38,9 @@ Engine::~Engine() {
   shutting_down_ = true; // nothing is accepted or served from a queue any more
   on_shutdown_done_ = nullptr;
   for (auto& f : frontends_)
-    f->retire();
+    f->retire(false);
   for (auto& f : retired_)
-    f->retire();
+    f->retire(false);
   close_sessions();
   reap();
 }
@@ -74,7 +74,7 @@ void Engine::apply(const config::Config& config) {
     }
   } catch (...) {
     for (auto& fe : opened)
-      fe->retire();
+      fe->retire(false);
     throw;
   }
   for (auto& old : frontends_) {
@@ -180,8 +180,7 @@ void Engine::shutdown(config::Duration grace, std::function<void()> done) {
   shutting_down_ = true;
   on_shutdown_done_ = std::move(done);
   for (auto& f : frontends_) {
-    f->stop_listening();
-    f->retire(); // also closes clients still waiting for a server
+    f->retire(); // serves the clients in the accept queue; closes those waiting for a server
   }
   log::info("shutting down: {} connection(s) get up to {} to finish", session_count_,
             config::format_duration(grace));

@@ -47,15 +47,26 @@ void Frontend::update(const config::Frontend& config) {
   backend_.update(config);
 }
 
-void Frontend::stop_listening() {
-  if (listener_) {
-    listener_->close();
-    listener_.reset();
+void Frontend::stop_listening(bool serve_waiting) {
+  if (!listener_)
+    return;
+  if (serve_waiting) {
+    listener_->start_draining();
+    size_t served = 0;
+    while (listener_->pending()) {
+      net::Session::accept(shared_from_this(), *listener_);
+      ++served;
+    }
+    if (served > 0)
+      log::info("frontend {}: {} client(s) waiting to be accepted taken in before closing",
+                config_.name, served);
   }
+  listener_->close();
+  listener_.reset();
 }
 
-void Frontend::retire() {
-  stop_listening();
+void Frontend::retire(bool serve_waiting) {
+  stop_listening(serve_waiting);
   backend_.stop();
   while (!queue_.empty())
     queue_.front()->close(); // dequeues itself

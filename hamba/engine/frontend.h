@@ -45,9 +45,11 @@ public:
   // A new configuration with the same bind address.
   void update(const config::Frontend& config);
   // Stops listening (shutdown, or the frontend was removed). Established sessions go on.
-  void stop_listening();
+  // With `serve_waiting`, the clients in the listener's accept queue are accepted first (beyond
+  // the global maxconn: they are few, at most the backlog, and closing would reset them).
+  void stop_listening(bool serve_waiting = true);
   // Removed by a reconfigure: also stops checks and closes the clients still queued.
-  void retire();
+  void retire(bool serve_waiting = true);
 
   const config::Frontend& config() const { return config_; }
   const FrontendCounters& counters() const { return counters_; }

@@ -1,7 +1,12 @@
 // Listening sockets; see listener.h.
 #include "net/listener.h"
 
+#include "base/log.h"
+
+#include <cerrno>
 #include <fmt/format.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace hamba::net {
 
@@ -58,9 +63,53 @@ int Listener::listen_on(uv_loop_t* loop, const std::string& host, unsigned flags
   return rc;
 }
 
+Listener::~Listener() {
+  close();
+}
+
+void Listener::close() {
+  if (drained_fd_ >= 0) {
+    ::close(drained_fd_);
+    drained_fd_ = -1;
+  }
+  tcp_.close();
+}
+
+bool Listener::pending() {
+  if (pending_ || drained_fd_ >= 0)
+    return true;
+  if (!draining_ || !tcp_)
+    return false;
+  uv_os_fd_t fd;
+  if (uv_fileno(tcp_.base(), &fd) != 0)
+    return false;
+  int client;
+  do
+    client = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  while (client < 0 && errno == EINTR);
+  if (client < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      log::warn("listener {}: clients still waiting will be reset: accept: {}",
+                format_endpoint(bound_), uvx::error_text(-errno));
+    return false;
+  }
+  drained_fd_ = client;
+  return true;
+}
+
 int Listener::accept(uv_tcp_t* client) {
-  pending_ = false;
-  return uv_accept(tcp_.stream(), reinterpret_cast<uv_stream_t*>(client));
+  if (pending_) {
+    pending_ = false;
+    return uv_accept(tcp_.stream(), reinterpret_cast<uv_stream_t*>(client));
+  }
+  if (drained_fd_ < 0)
+    return UV_EAGAIN;
+  int fd = drained_fd_;
+  drained_fd_ = -1;
+  int rc = uv_tcp_open(client, fd);
+  if (rc < 0)
+    ::close(fd);
+  return rc;
 }
 
 } // namespace hamba::net

@@ -3,6 +3,12 @@
 // The owner decides when to accept: a connection that is not accepted stays with libuv, which
 // stops watching the socket until accept() is called, so further clients wait in the kernel's
 // accept queue (the global maxconn rule: above it, connections wait, none are refused).
+//
+// Closing a listening socket resets every connection still in its accept queue: clients whose
+// connect() succeeded. So an owner that stops listening drains first (start_draining(), then
+// accept while pending()), and closes after: only a connection whose handshake completes in the
+// microseconds between the last accept and the close can still be reset (the kernel offers no
+// way to stop new handshakes on one socket short of a BPF filter).
 #pragma once
 
 #include "base/endpoint.h"
@@ -32,12 +38,17 @@ public:
   // Accepts the waiting connection into `client` (initialised by the caller). Returns a libuv
   // error code (0 on success).
   int accept(uv_tcp_t* client);
-  // A connection is waiting to be accepted (reported but not accepted yet).
-  bool pending() const { return pending_; }
+  // A connection is waiting to be accepted (reported but not accepted yet; while draining, one
+  // taken from the kernel's accept queue).
+  bool pending();
+  // From now on pending() looks in the kernel's accept queue itself, ignoring the loop's
+  // readiness: for a drain just before close().
+  void start_draining() { draining_ = true; }
   const Endpoint& bind() const { return bind_; }
   // The address actually bound: bind(), or "::" / "0.0.0.0" for an empty host.
   const Endpoint& bound() const { return bound_; }
-  void close() { tcp_.close(); }
+  void close();
+  ~Listener();
 
 private:
   // Binds and listens on host:bind_.port with uv_tcp_bind `flags`; a libuv error code.
@@ -48,6 +59,8 @@ private:
   std::function<void()> on_connection_;
   uvx::Handle<uv_tcp_t> tcp_;
   bool pending_ = false;
+  bool draining_ = false;
+  int drained_fd_ = -1; // accepted by the drain, not yet handed to accept()
 };
 
 } // namespace hamba::net
