@@ -7,13 +7,14 @@ namespace hamba::net {
 
 namespace {
 // Blocks kept for reuse: enough for bursts of slow writes, small enough to give memory back.
+// Per thread, as the read buffer: each event loop runs on one thread and needs no lock.
 constexpr size_t kFreeListMax = 64;
-WriteBlock* free_list = nullptr;
-size_t free_count = 0;
+thread_local WriteBlock* free_list = nullptr;
+thread_local size_t free_count = 0;
 } // namespace
 
 char* read_buffer() {
-  static char buffer[kBufferSize];
+  static thread_local char buffer[kBufferSize];
   return buffer;
 }
 

@@ -28,7 +28,8 @@ struct WriteBlock {
   char data[kBufferSize];
 };
 
-// The one buffer reads land in (single-threaded loop; consumed before the next read).
+// The buffer reads land in, one per thread (each loop runs on one; consumed before the next
+// read).
 char* read_buffer();
 
 WriteBlock* acquire_block();
