@@ -20,10 +20,7 @@ HealthCheck::HealthCheck(uv_loop_t* loop, ServerPtr server, const config::Health
   arm(reinterpret_cast<uintptr_t>(this) / 64 % 100);
 }
 
-HealthCheck::~HealthCheck() {
-  if (connect_)
-    connect_->data = nullptr; // its callback (ECANCELED, after the close) only frees it
-}
+HealthCheck::~HealthCheck() = default; // connect_ detaches: its callback only frees it
 
 void HealthCheck::arm(uint64_t delay_ms) {
   timer_.start<&HealthCheck::on_timer>(delay_ms);
@@ -38,34 +35,24 @@ void HealthCheck::on_timer() {
 
 void HealthCheck::start_probe() {
   int rc = probe_.init([&](uv_tcp_t* h) { return uv_tcp_init(loop_, h); });
+  if (rc == 0)
+    rc = connect_.start<&HealthCheck::on_connected>(this, [&](uv_connect_t* req, auto done) {
+      return uv_tcp_connect(req, probe_.get(), server_->sockaddr_ptr(), done);
+    });
   if (rc == 0) {
-    auto* req = new uv_connect_t{};
-    req->data = this;
-    rc =
-        uv_tcp_connect(req, probe_.get(), server_->sockaddr_ptr(), [](uv_connect_t* r, int status) {
-          auto* self = static_cast<HealthCheck*>(r->data);
-          delete r;
-          if (!self)
-            return;
-          self->connect_ = nullptr;
-          self->finish_probe(status == 0, status == 0 ? std::string() : uvx::error_text(status));
-        });
-    if (rc == 0) {
-      connect_ = req;
-      arm(static_cast<uint64_t>(params_.timeout.count()));
-      return;
-    }
-    delete req;
+    arm(static_cast<uint64_t>(params_.timeout.count()));
+    return;
   }
   // Could not even start (no file descriptors?): a failure, like a refused connect.
   finish_probe(false, uvx::error_text(rc));
 }
 
+void HealthCheck::on_connected(int status) {
+  finish_probe(status == 0, status == 0 ? std::string() : uvx::error_text(status));
+}
+
 void HealthCheck::finish_probe(bool ok, const std::string& error) {
-  if (connect_) {
-    connect_->data = nullptr;
-    connect_ = nullptr;
-  }
+  connect_.detach(); // a timeout: the connect's callback (ECANCELED, after the close) is ignored
   probe_.close();
   arm(static_cast<uint64_t>(params_.interval.count()));
   if (server_->record_check(ok, error, params_.rise, params_.fall, unix_ms()))

@@ -6,6 +6,7 @@
 
 #include "balance/server.h"
 #include "base/uv_handle.h"
+#include "base/uv_request.h"
 
 #include <functional>
 
@@ -26,6 +27,7 @@ private:
   void arm(uint64_t delay_ms); // the timer fires on_timer() once, after delay_ms
   void on_timer();
   void start_probe();
+  void on_connected(int status);
   void finish_probe(bool ok, const std::string& error);
 
   uv_loop_t* loop_;
@@ -34,7 +36,7 @@ private:
   Callback on_change_;
   uvx::Timer timer_;            // next probe, or the running probe's timeout
   uvx::Handle<uv_tcp_t> probe_; // the connect in progress, if any
-  uv_connect_t* connect_ = nullptr;
+  uvx::Requests<uv_connect_t> connect_;
 };
 
 } // namespace hamba::balance

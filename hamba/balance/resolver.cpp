@@ -13,10 +13,7 @@ Resolver::Resolver(uv_loop_t* loop, config::Endpoint name, config::Duration inte
     : loop_(loop), name_(std::move(name)), interval_(interval), callback_(std::move(callback)) {}
 
 Resolver::~Resolver() {
-  if (pending_) {
-    pending_->data = nullptr; // the callback only frees the request now
-    uv_cancel(reinterpret_cast<uv_req_t*>(pending_));
-  }
+  resolve_.cancel(); // its callback only frees the request now
 }
 
 void Resolver::start() {
@@ -34,40 +31,26 @@ void Resolver::schedule() {
 }
 
 void Resolver::resolve_now() {
-  if (pending_)
+  if (resolve_.pending())
     return;
-  auto* req = new uv_getaddrinfo_t{};
-  req->data = this;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_protocol = IPPROTO_TCP;
   std::string port = std::to_string(name_.port);
-  int rc = uv_getaddrinfo(
-      loop_, req,
-      [](uv_getaddrinfo_t* r, int status, addrinfo* result) {
-        auto* self = static_cast<Resolver*>(r->data);
-        if (self)
-          self->on_resolved(status, result);
-        else
-          uv_freeaddrinfo(result);
-        delete r;
-      },
-      name_.host.c_str(), port.c_str(), &hints);
+  int rc = resolve_.start<&Resolver::on_resolved>(this, [&](uv_getaddrinfo_t* req, auto done) {
+    return uv_getaddrinfo(loop_, req, done, name_.host.c_str(), port.c_str(), &hints);
+  });
   if (rc < 0) {
-    delete req;
     schedule();
     callback_(rc, {}); // last: the callback may destroy this resolver
-    return;
   }
-  pending_ = req;
 }
 
-void Resolver::on_resolved(int status, addrinfo* result) {
-  pending_ = nullptr;
+void Resolver::on_resolved(int status, const addrinfo* result) {
   std::vector<sockaddr_storage> addresses;
   if (status == 0) {
-    for (addrinfo* ai = result; ai; ai = ai->ai_next) {
+    for (const addrinfo* ai = result; ai; ai = ai->ai_next) {
       if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
         continue;
       sockaddr_storage a{};
@@ -79,7 +62,6 @@ void Resolver::on_resolved(int status, addrinfo* result) {
         addresses.push_back(a);
     }
   }
-  uv_freeaddrinfo(result);
   schedule();
   callback_(status, addresses);
 }

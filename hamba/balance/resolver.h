@@ -9,6 +9,7 @@
 #pragma once
 
 #include "base/uv_handle.h"
+#include "base/uv_request.h"
 #include "config/config.h"
 
 #include <functional>
@@ -31,7 +32,7 @@ public:
 
 private:
   void resolve_now();
-  void on_resolved(int status, addrinfo* result);
+  void on_resolved(int status, const addrinfo* result);
   void schedule();
 
   uv_loop_t* loop_;
@@ -39,7 +40,7 @@ private:
   config::Duration interval_;
   Callback callback_;
   uvx::Timer timer_;
-  uv_getaddrinfo_t* pending_ = nullptr; // owned by libuv until its callback runs
+  uvx::Requests<uv_getaddrinfo_t> resolve_;
 };
 
 } // namespace hamba::balance

@@ -9,10 +9,6 @@
 
 namespace http {
 
-struct HttpClient::Alive {
-  HttpClient* client;
-};
-
 // The http-parser callbacks, translated into calls on the client (parser->data).
 struct ClientParserCallbacks {
   static HttpClient* client(http_parser* p) { return static_cast<HttpClient*>(p->data); }
@@ -39,12 +35,11 @@ struct ClientParserCallbacks {
 
 HttpClient::HttpClient(uv_loop_t* loop, hamba::Endpoint server, ClientOptions options)
     : loop_(loop), server_(std::move(server)), options_(options),
-      alive_(std::make_shared<Alive>(Alive{this})), parser_(std::make_unique<http_parser>()) {
+      parser_(std::make_unique<http_parser>()) {
   timer_.init(loop_, this);
 }
 
 HttpClient::~HttpClient() {
-  alive_->client = nullptr;
   close();
 }
 
@@ -55,7 +50,10 @@ void HttpClient::close() {
 }
 
 void HttpClient::disconnect() {
-  ++generation_;
+  // Callbacks of this connection's requests, still to come, only free them.
+  resolve_.cancel();
+  connect_.detach();
+  write_.detach();
   connected_ = false;
   tcp_.close();
 }
@@ -96,7 +94,6 @@ void HttpClient::on_timeout() {
 void HttpClient::connect_start() {
   disconnect();
   reused_ = false;
-  const std::uint64_t generation = generation_;
   arm_timer(options_.connect_timeout_ms);
   sockaddr_storage numeric{};
   if (hamba::ip_literal_sockaddr(server_.host, server_.port, numeric)) {
@@ -105,42 +102,24 @@ void HttpClient::connect_start() {
     connect_next();
     return;
   }
-  struct Resolve {
-    uv_getaddrinfo_t req{};
-    std::shared_ptr<Alive> alive;
-    std::uint64_t generation;
-  };
-  auto* r = new Resolve{{}, alive_, generation};
-  r->req.data = r;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   const std::string port = std::to_string(server_.port);
-  int rc = uv_getaddrinfo(
-      loop_, &r->req,
-      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
-        auto* done = static_cast<Resolve*>(req->data);
-        HttpClient* c = done->alive->client;
-        const bool current = c && c->generation_ == done->generation && c->busy();
-        delete done;
-        if (current)
-          c->on_resolved(status, res);
-        uv_freeaddrinfo(res);
-      },
-      server_.host.c_str(), port.c_str(), &hints);
-  if (rc < 0) {
-    delete r;
+  int rc = resolve_.start<&HttpClient::on_resolved>(this, [&](uv_getaddrinfo_t* req, auto done) {
+    return uv_getaddrinfo(loop_, req, done, server_.host.c_str(), port.c_str(), &hints);
+  });
+  if (rc < 0)
     fail("resolving " + server_.host, rc);
-  }
 }
 
-void HttpClient::on_resolved(int status, addrinfo* result) {
+void HttpClient::on_resolved(int status, const addrinfo* result) {
   if (status < 0) {
     fail("resolving " + server_.host, status);
     return;
   }
   addresses_.clear();
-  for (addrinfo* a = result; a; a = a->ai_next) {
+  for (const addrinfo* a = result; a; a = a->ai_next) {
     sockaddr_storage s{};
     std::memcpy(&s, a->ai_addr, a->ai_addrlen);
     addresses_.push_back(s);
@@ -162,26 +141,11 @@ void HttpClient::connect_next() {
     return;
   }
   tcp_.set_data(this);
-  struct Connect {
-    uv_connect_t req{};
-    std::shared_ptr<Alive> alive;
-    std::uint64_t generation;
-  };
-  auto* c = new Connect{{}, alive_, generation_};
-  c->req.data = c;
-  rc = uv_tcp_connect(&c->req, tcp_.get(), reinterpret_cast<const sockaddr*>(&addr),
-                      [](uv_connect_t* req, int status) {
-                        auto* done = static_cast<Connect*>(req->data);
-                        HttpClient* client = done->alive->client;
-                        const bool current = client && client->generation_ == done->generation;
-                        delete done;
-                        if (current)
-                          client->on_connected(status);
-                      });
-  if (rc < 0) {
-    delete c;
+  rc = connect_.start<&HttpClient::on_connected>(this, [&](uv_connect_t* req, auto done) {
+    return uv_tcp_connect(req, tcp_.get(), reinterpret_cast<const sockaddr*>(&addr), done);
+  });
+  if (rc < 0)
     on_connected(rc);
-  }
 }
 
 void HttpClient::on_connected(int status) {
@@ -207,25 +171,15 @@ void HttpClient::send_request() {
   complete_ = false;
   got_bytes_ = false;
 
-  struct Write {
-    uv_write_t req{};
-    std::shared_ptr<Alive> alive;
-    std::uint64_t generation;
-    std::string data;
-  };
-  auto* w = new Write{{}, alive_, generation_, wire_};
-  w->req.data = w;
-  uv_buf_t out = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  int rc = uv_write(&w->req, tcp_.stream(), &out, 1, [](uv_write_t* req, int status) {
-    auto* done = static_cast<Write*>(req->data);
-    HttpClient* client = done->alive->client;
-    const bool current = client && client->generation_ == done->generation;
-    delete done;
-    if (current && status < 0 && !client->retry_on_fresh_connection())
-      client->fail("sending to " + hamba::format_endpoint(client->server_), status);
-  });
+  // The request's bytes travel with the write (wire_ is kept for a retry).
+  int rc = write_.start<&HttpClient::on_written>(
+      this,
+      [&](uv_write_t* req, std::string& bytes, auto done) {
+        uv_buf_t out = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
+        return uv_write(req, tcp_.stream(), &out, 1, done);
+      },
+      [&](std::string& bytes) { bytes = wire_; });
   if (rc < 0) {
-    delete w;
     fail("sending to " + hamba::format_endpoint(server_), rc);
     return;
   }
@@ -241,6 +195,11 @@ void HttpClient::send_request() {
       });
   if (rc < 0)
     fail("reading from " + hamba::format_endpoint(server_), rc);
+}
+
+void HttpClient::on_written(int status) {
+  if (status < 0 && !retry_on_fresh_connection())
+    fail("sending to " + hamba::format_endpoint(server_), status);
 }
 
 bool HttpClient::retry_on_fresh_connection() {

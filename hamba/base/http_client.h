@@ -16,6 +16,7 @@
 #include "base/endpoint.h"
 #include "base/http_message.h"
 #include "base/uv_handle.h"
+#include "base/uv_request.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -67,13 +68,12 @@ public:
   const hamba::Endpoint& server() const { return server_; }
 
 private:
-  struct Alive; // shared with pending libuv requests; cleared when this object goes
-
   void connect_start();
-  void on_resolved(int status, addrinfo* result);
+  void on_resolved(int status, const addrinfo* result);
   void connect_next();
   void on_connected(int status);
   void send_request();
+  void on_written(int status);
   void on_read(ssize_t nread, const char* data);
   bool retry_on_fresh_connection();
   void disconnect();
@@ -94,9 +94,11 @@ private:
   uv_loop_t* loop_;
   hamba::Endpoint server_;
   ClientOptions options_;
-  std::shared_ptr<Alive> alive_;
-  std::uint64_t generation_ = 0; // bumped per connection attempt; stale callbacks compare it
   uvx::Handle<uv_tcp_t> tcp_;
+  // The connection's requests in flight; disconnect() detaches them.
+  uvx::Requests<uv_getaddrinfo_t> resolve_;
+  uvx::Requests<uv_connect_t> connect_;
+  uvx::Requests<uv_write_t, std::string> write_;
   uvx::Timer timer_;
   bool connected_ = false;
   bool reused_ = false;    // the request went out on a connection used before

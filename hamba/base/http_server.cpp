@@ -3,6 +3,7 @@
 #include "base/http_server.h"
 
 #include "base/endpoint.h"
+#include "base/uv_request.h"
 
 #include <climits>
 #include <cstring>
@@ -13,11 +14,9 @@ namespace http {
 namespace {
 constexpr std::size_t kReadBufferSize = 16 * 1024;
 
-// One uv_write in flight: owns the bytes until libuv is done with them.
-struct WriteRequest {
-  uv_write_t req{};
+// The bytes of one write in flight, kept until libuv is done with them.
+struct Outgoing {
   std::string data;
-  std::weak_ptr<HttpConnection> connection;
   bool last = false; // the answer that finishes a request (not a "100 Continue")
 };
 } // namespace
@@ -55,6 +54,7 @@ public:
       return;
     closed_ = true;
     head_timer_.close();
+    writes_.detach(); // cancelled by the close: their callbacks only free them
     tcp_.close();
     server_->forget(this);
   }
@@ -192,28 +192,23 @@ private:
   }
 
   void write(std::string data, bool last) {
-    auto* w = new WriteRequest;
-    w->data = std::move(data);
-    w->connection = weak_from_this();
-    w->last = last;
-    w->req.data = w;
-    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    int rc = uv_write(&w->req, tcp_.stream(), &buf, 1, [](uv_write_t* req, int status) {
-      auto* done = static_cast<WriteRequest*>(req->data);
-      auto c = done->connection.lock();
-      bool last_write = done->last;
-      delete done;
-      if (c && !c->closed_)
-        c->on_written(status, last_write);
-    });
-    if (rc < 0) {
-      delete w;
+    int rc = writes_.start<&HttpConnection::on_written>(
+        this,
+        [&](uv_write_t* req, Outgoing& out, auto done) {
+          uv_buf_t buf = uv_buf_init(out.data.data(), static_cast<unsigned>(out.data.size()));
+          return uv_write(req, tcp_.stream(), &buf, 1, done);
+        },
+        [&](Outgoing& out) {
+          out.data = std::move(data);
+          out.last = last;
+        });
+    if (rc < 0)
       close();
-    }
   }
 
-  void on_written(int status, bool last) {
+  void on_written(Outgoing& written, int status) {
     auto keep = shared_from_this();
+    const bool last = written.last;
     if (status < 0) {
       close();
       return;
@@ -241,6 +236,7 @@ private:
   HttpServer* server_;
   uvx::Handle<uv_tcp_t> tcp_;
   uvx::Timer head_timer_;
+  uvx::Requests<uv_write_t, Outgoing> writes_; // an answer may follow a "100 Continue" at once
   RequestParser parser_;
   bool head_deadline_armed_ = false;
   bool awaiting_reply_ = false;

@@ -9,16 +9,21 @@
 
 namespace hamba::control {
 
-// One load on the thread pool. It outlives the watcher if need be: a queued or running work
-// item cannot be taken back, so the watcher only forgets it (owner = nullptr) and the after-work
-// callback frees it.
+// One load on the thread pool. It outlives the watcher if need be: a running work item cannot
+// be taken back, so the watcher only detaches from it and the after-work callback frees it.
 struct ConfigWatcher::Job {
-  uv_work_t work{};
-  ConfigWatcher* owner;
   ConfigWatcher::Load load; // a copy: the pool thread touches nothing of the watcher
-  bool startup_check;
+  bool startup_check = false;
   std::optional<config::Config> result;
   std::string error;
+
+  void run() { // on a pool thread
+    try {
+      result = load();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
 };
 
 ConfigWatcher::ConfigWatcher(uv_loop_t* loop, std::vector<std::string> files, Load load,
@@ -58,10 +63,7 @@ ConfigWatcher::ConfigWatcher(uv_loop_t* loop, std::vector<std::string> files, Lo
   }
 }
 
-ConfigWatcher::~ConfigWatcher() {
-  if (running_)
-    running_->owner = nullptr;
-}
+ConfigWatcher::~ConfigWatcher() = default; // job_ detaches: a load still running is dropped
 
 void ConfigWatcher::changed(const std::string& file) {
   // Wait for the writer to finish (an editor writes, renames, touches) before reading.
@@ -74,7 +76,7 @@ void ConfigWatcher::settled() {
 }
 
 void ConfigWatcher::startup_load() {
-  if (!running_)
+  if (!job_.pending())
     start_job(true);
 }
 
@@ -82,7 +84,7 @@ void ConfigWatcher::reload(const std::string& why) {
   log::info("reloading configuration from {} ({})",
             files_.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(files_, ", ")),
             why);
-  if (running_) {
+  if (job_.pending()) {
     again_ = true;
     return;
   }
@@ -90,38 +92,22 @@ void ConfigWatcher::reload(const std::string& why) {
 }
 
 void ConfigWatcher::start_job(bool startup_check) {
-  auto* job = new Job{{}, this, load_, startup_check, std::nullopt, {}};
-  job->work.data = job;
-  int rc = uv_queue_work(
-      loop_, &job->work,
-      [](uv_work_t* w) { // on a pool thread
-        auto* j = static_cast<Job*>(w->data);
-        try {
-          j->result = j->load();
-        } catch (const std::exception& e) {
-          j->error = e.what();
-        }
-      },
-      [](uv_work_t* w, int) { // back on the loop
-        auto* j = static_cast<Job*>(w->data);
-        if (j->owner)
-          j->owner->job_done(j);
-        delete j;
+  int rc = job_.start<&ConfigWatcher::job_done>(
+      this,
+      [&](uv_work_t* req, auto work, auto done) { return uv_queue_work(loop_, req, work, done); },
+      [&](Job& job) {
+        job.load = load_;
+        job.startup_check = startup_check;
       });
-  if (rc < 0) {
-    delete job;
+  if (rc < 0)
     failed_("cannot start loading the configuration: " + uvx::error_text(rc));
-    return;
-  }
-  running_ = job;
 }
 
-void ConfigWatcher::job_done(Job* job) {
-  running_ = nullptr;
-  if (job->result)
-    loaded_(std::move(*job->result), job->startup_check);
+void ConfigWatcher::job_done(Job& job, int) { // back on the loop
+  if (job.result)
+    loaded_(std::move(*job.result), job.startup_check);
   else
-    failed_(job->error);
+    failed_(job.error);
   if (std::exchange(again_, false))
     start_job(false);
 }

@@ -18,6 +18,7 @@
 #pragma once
 
 #include "base/uv_handle.h"
+#include "base/uv_request.h"
 #include "config/config.h"
 
 #include <chrono>
@@ -51,7 +52,7 @@ private:
   void settled();      // the settle_ wait after a change is over: reload
   void startup_load(); // startup_'s one load
   void start_job(bool startup_check);
-  void job_done(Job* job);
+  void job_done(Job& job, int status);
 
   uv_loop_t* loop_;
   std::vector<std::string> files_;
@@ -60,10 +61,10 @@ private:
   Failed failed_;
   uvx::Handle<uv_signal_t> sighup_;
   std::vector<std::unique_ptr<uvx::Handle<uv_fs_poll_t>>> polls_;
-  uvx::Timer settle_;      // coalesces a burst of file events into one reload
-  uvx::Timer startup_;     // the one load shortly after the start
-  Job* running_ = nullptr; // the load on the thread pool, if any
-  bool again_ = false;     // something changed while it ran: load once more after
+  uvx::Timer settle_;                 // coalesces a burst of file events into one reload
+  uvx::Timer startup_;                // the one load shortly after the start
+  uvx::Requests<uv_work_t, Job> job_; // the load on the thread pool, if any
+  bool again_ = false;                // something changed while it ran: load once more after
   std::string why_;
 };
 

@@ -3,6 +3,8 @@
 // is still bounded (protocol.h's max_request_bytes) and nothing blocks the loop.
 #include "control/control_server.h"
 
+#include "base/uv_request.h"
+
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -37,10 +39,6 @@ bool someone_listens(const std::string& path) {
 class ControlServer::Connection {
 public:
   explicit Connection(ControlServer& server) : server_(server) {}
-  ~Connection() {
-    if (write_)
-      write_->owner = nullptr;
-  }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -89,37 +87,26 @@ private:
 
   void answer(const Reply& reply) {
     uv_read_stop(pipe_.stream());
-    // The write request lives on its own: if the connection is destroyed first (the server shuts
-    // down), libuv still calls back with UV_ECANCELED, and the request must still be there.
-    write_ = new PendingWrite{{}, encode_reply(reply), this};
-    uv_buf_t buf = uv_buf_init(write_->data.data(), write_->data.size());
-    write_->req.data = write_;
-    int rc = uv_write(&write_->req, pipe_.stream(), &buf, 1, [](uv_write_t* w, int) {
-      auto* pending = static_cast<PendingWrite*>(w->data);
-      Connection* owner = pending->owner;
-      delete pending;
-      if (owner) {
-        owner->write_ = nullptr;
-        owner->server_.finished(owner);
-      }
-    });
-    if (rc < 0) {
-      delete std::exchange(write_, nullptr);
+    // If the connection is destroyed first (the server shuts down), the write detaches: its
+    // callback (UV_ECANCELED) only frees it.
+    int rc = write_.start<&Connection::on_written>(
+        this,
+        [&](uv_write_t* req, std::string& bytes, auto done) {
+          uv_buf_t buf = uv_buf_init(bytes.data(), bytes.size());
+          return uv_write(req, pipe_.stream(), &buf, 1, done);
+        },
+        [&](std::string& bytes) { bytes = encode_reply(reply); });
+    if (rc < 0)
       server_.finished(this);
-    }
   }
 
-  struct PendingWrite {
-    uv_write_t req;
-    std::string data;
-    Connection* owner; // cleared when the connection goes first
-  };
+  void on_written(int) { server_.finished(this); }
 
   ControlServer& server_;
   uvx::Handle<uv_pipe_t> pipe_;
   std::array<char, 16 * 1024> chunk_;
   std::string request_;
-  PendingWrite* write_ = nullptr; // owned by libuv's callback once uv_write succeeded
+  uvx::Requests<uv_write_t, std::string> write_;
 };
 
 ControlServer::ControlServer(uv_loop_t* loop, std::string path, Handler handler)

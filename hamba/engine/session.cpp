@@ -105,21 +105,9 @@ void Session::connect(balance::ServerPtr server) {
   if (rc == 0) {
     server_conn_.set_data(this);
     uv_tcp_nodelay(server_conn_.get(), 1); // applied when libuv creates the socket
-    connect_ = new uv_connect_t{};
-    connect_->data = this;
-    rc = uv_tcp_connect(connect_, server_conn_.get(), server_->sockaddr_ptr(),
-                        [](uv_connect_t* req, int status) {
-                          auto* self = static_cast<Session*>(req->data);
-                          delete req;
-                          if (self) {
-                            self->connect_ = nullptr;
-                            self->on_connected(status);
-                          }
-                        });
-    if (rc < 0) {
-      delete connect_;
-      connect_ = nullptr;
-    }
+    rc = connect_.start<&Session::on_connected>(this, [&](uv_connect_t* req, auto done) {
+      return uv_tcp_connect(req, server_conn_.get(), server_->sockaddr_ptr(), done);
+    });
   }
   // Reading the server starts with the connect: its socket is then registered with the poller
   // once for both the connect and the reads (starting after the connect costs libuv two more
@@ -140,10 +128,7 @@ void Session::on_connected(int status) {
 }
 
 void Session::connect_failed(const std::string& why) {
-  if (connect_) {
-    connect_->data = nullptr; // its callback (ECANCELED) only frees it
-    connect_ = nullptr;
-  }
+  connect_.detach(); // its callback (ECANCELED, after the close) only frees it
   server_conn_.close();
   balance::ServerPtr failed = server_;
   ++failed->counters.connect_errors;
@@ -226,45 +211,33 @@ void Session::forward(Direction dir, char* data, size_t len) {
     if (written == len)
       return;
   }
-  WriteBlock* block = acquire_block();
-  block->req.data = this;
-  block->direction = static_cast<uint8_t>(dir);
-  block->size = static_cast<uint32_t>(len - written);
-  std::memcpy(block->data, data + written, len - written);
-  WriteBlock** tail = &d.in_flight;
-  while (*tail)
-    tail = &(*tail)->next;
-  *tail = block;
-  d.pending += block->size;
-  uv_buf_t b = uv_buf_init(block->data, block->size);
-  int rc = uv_write(&block->req, dst, &b, 1, [](uv_write_t* req, int status) {
-    auto* blk = reinterpret_cast<WriteBlock*>(req);
-    if (auto* self = static_cast<Session*>(req->data))
-      self->on_write_done(blk, status);
-    else
-      release_block(blk);
-  });
+  // The remainder goes into the write request's own buffer (libuv writes it when the socket
+  // can take more); it lives until the write's callback, even if the session is gone by then.
+  const auto left = static_cast<uint32_t>(len - written);
+  int rc = d.write.start<&Session::on_write_done>(
+      this,
+      [&](uv_write_t* req, Remainder& r, auto done) {
+        uv_buf_t b = uv_buf_init(r.data, r.size);
+        return uv_write(req, dst, &b, 1, done);
+      },
+      [&](Remainder& r) {
+        r.direction = dir;
+        r.size = left;
+        std::memcpy(r.data, data + written, left);
+      });
   if (rc < 0) {
-    *tail = nullptr;
-    d.pending -= block->size;
-    release_block(block);
     finish(reset_by(destination(dir)));
     return;
   }
+  d.pending += left;
   // Backpressure: read no more from this source until the remainder is written.
   uv_read_stop(stream(source(dir)));
 }
 
-void Session::on_write_done(WriteBlock* block, int status) {
-  auto dir = static_cast<Direction>(block->direction);
+void Session::on_write_done(Remainder& written, int status) {
+  Direction dir = written.direction;
   Pump& d = pump(dir);
-  for (WriteBlock** p = &d.in_flight; *p; p = &(*p)->next)
-    if (*p == block) {
-      *p = block->next;
-      break;
-    }
-  d.pending -= block->size;
-  release_block(block);
+  d.pending -= written.size;
   if (status < 0) {
     finish(reset_by(destination(dir)));
     return;
@@ -302,27 +275,22 @@ void Session::on_eof(Direction dir) {
     return;
   }
   // Half-close: shut the other side's write half; libuv does it after the pending writes.
-  d.shutdown = new uv_shutdown_t{};
-  d.shutdown->data = this;
-  int rc = uv_shutdown(d.shutdown, stream(destination(dir)), [](uv_shutdown_t* req, int status) {
-    auto* self = static_cast<Session*>(req->data);
-    if (self)
-      self->on_shutdown_done(self->pump(Direction::to_server).shutdown == req
-                                 ? Direction::to_server
-                                 : Direction::to_client,
-                             status);
-    delete req;
-  });
-  if (rc < 0) {
-    delete d.shutdown;
-    d.shutdown = nullptr;
+  int rc = d.shutdown.start<&Session::on_shutdown_cb>(
+      this,
+      [&](uv_shutdown_t* req, auto done) {
+        return uv_shutdown(req, stream(destination(dir)), done);
+      },
+      [&](Direction& of) { of = dir; });
+  if (rc < 0)
     finish(End::error);
-  }
+}
+
+void Session::on_shutdown_cb(Direction& dir, int status) {
+  on_shutdown_done(dir, status);
 }
 
 void Session::on_shutdown_done(Direction dir, int status) {
   Pump& d = pump(dir);
-  d.shutdown = nullptr;
   d.shut = true;
   if (status < 0) // the destination was reset before its write half could be shut
     finish(reset_by(destination(dir)));
@@ -420,19 +388,12 @@ void Session::finish(End how) {
     ++server_->counters.resets_by_server;
   if (state_ == State::queued)
     frontend_->dequeue(this);
-  if (connect_) {
-    connect_->data = nullptr;
-    connect_ = nullptr;
-  }
+  // libuv cancels the requests in flight when the sockets close; their callbacks only free them.
+  connect_.detach();
   for (Pump& d : pumps_) {
-    for (WriteBlock* b = d.in_flight; b; b = b->next)
-      b->req.data = nullptr; // libuv cancels them after the close; their callback frees them
-    d.in_flight = nullptr;
+    d.write.detach();
+    d.shutdown.detach();
     d.pending = 0;
-    if (d.shutdown) {
-      d.shutdown->data = nullptr;
-      d.shutdown = nullptr;
-    }
   }
   // The failed side's connection is gone already; the other one learns of it by a reset.
   if (how == End::server_reset || how == End::error)

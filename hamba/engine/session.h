@@ -14,6 +14,7 @@
 
 #include "balance/server.h"
 #include "base/uv_handle.h"
+#include "base/uv_request.h"
 #include "net/listener.h"
 #include "net/write_buffer.h"
 
@@ -70,13 +71,20 @@ private:
     return failed == Side::client ? End::client_reset : End::server_reset;
   }
 
+  // What the kernel did not take of one read, written by libuv when the socket can take more.
+  struct Remainder {
+    Direction direction;
+    uint32_t size;
+    char data[kBufferSize];
+  };
+
   // One direction of the pump.
   struct Pump {
-    WriteBlock* in_flight = nullptr; // blocks written by libuv, oldest first
-    uint32_t pending = 0;            // bytes in those blocks
-    bool eof = false;                // the source sent EOF
-    bool shut = false;               // the destination's write half is shut down
-    uv_shutdown_t* shutdown = nullptr;
+    uvx::Requests<uv_write_t, Remainder> write; // remainders in flight (reading waits for them)
+    uvx::Requests<uv_shutdown_t, Direction> shutdown;
+    uint32_t pending = 0; // bytes in the remainders in flight
+    bool eof = false;     // the source sent EOF
+    bool shut = false;    // the destination's write half is shut down
   };
 
   explicit Session(std::shared_ptr<engine::Frontend> frontend);
@@ -92,8 +100,9 @@ private:
   static void on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void forward(Direction dir, char* data, size_t len);
-  void on_write_done(WriteBlock* block, int status);
+  void on_write_done(Remainder& written, int status);
   void on_eof(Direction dir);
+  void on_shutdown_cb(Direction& dir, int status); // uv_shutdown's
   void on_shutdown_done(Direction dir, int status);
   void finish(End how);
   void report_end(End how); // engine.on_session_end
@@ -107,7 +116,7 @@ private:
   balance::ServerPtr server_;
   uvx::Handle<uv_tcp_t> client_;
   uvx::Handle<uv_tcp_t> server_conn_;
-  uv_connect_t* connect_ = nullptr;
+  uvx::Requests<uv_connect_t> connect_;
   Pump pumps_[2];              // indexed by Direction
   uint64_t last_activity_ = 0; // loop time (ms) of the last read or state change
   // What the per-connection log needs; allocated only while engine.on_session_end is set, so

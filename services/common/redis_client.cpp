@@ -10,16 +10,11 @@
 
 namespace services {
 
-struct RedisClient::Alive {
-  RedisClient* client;
-  std::uint64_t generation = 0; // bumped by close(): replies of older contexts are dropped
-};
-
 namespace {
+// A command in flight: hiredis hands it back to on_reply exactly once (with no reply when the
+// context goes). A context whose owner let it go has no data: its replies reach nobody.
 struct PendingCommand {
   RedisCallback callback;
-  std::shared_ptr<void> alive; // RedisClient::Alive, kept while the command is in flight
-  std::uint64_t generation;
 };
 
 RedisReply convert(const redisReply* r) {
@@ -74,9 +69,8 @@ struct RedisCallbacks {
   }
   static void on_reply(redisAsyncContext* ac, void* reply, void* privdata) {
     std::unique_ptr<PendingCommand> pending(static_cast<PendingCommand*>(privdata));
-    auto* alive = static_cast<RedisClient::Alive*>(pending->alive.get());
-    RedisClient* c = alive->client;
-    if (!c || alive->generation != pending->generation)
+    RedisClient* c = client_of(ac);
+    if (!c)
       return;
     RedisReply out;
     if (reply) {
@@ -91,19 +85,18 @@ struct RedisCallbacks {
 };
 
 RedisClient::RedisClient(uv_loop_t* loop, hamba::Endpoint server, RedisOptions options)
-    : loop_(loop), server_(std::move(server)), options_(options),
-      alive_(std::make_shared<Alive>(Alive{this})) {
+    : loop_(loop), server_(std::move(server)), options_(options) {
   connect_timer_.init(loop_, this);
   deferred_timer_.init(loop_, this);
 }
 
 RedisClient::~RedisClient() {
   close();
-  alive_->client = nullptr;
 }
 
 void RedisClient::close() {
-  ++alive_->generation;
+  ++closes_;
+  resolve_.cancel();
   waiting_.clear();
   deferred_.clear();
   connect_timer_.stop();
@@ -143,42 +136,32 @@ void RedisClient::connect_start() {
     open_context(server_.host.empty() ? "127.0.0.1" : server_.host);
     return;
   }
-  struct Resolve {
-    uv_getaddrinfo_t req{};
-    std::shared_ptr<Alive> alive;
-    std::uint64_t generation;
-  };
-  auto* r = new Resolve{{}, alive_, alive_->generation};
-  r->req.data = r;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  int rc = uv_getaddrinfo(
-      loop_, &r->req,
-      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
-        std::unique_ptr<Resolve> done(static_cast<Resolve*>(req->data));
-        RedisClient* c = done->alive->client;
-        std::string ip;
-        if (status == 0 && res) {
-          char text[64] = "";
-          if (res->ai_family == AF_INET6)
-            uv_ip6_name(reinterpret_cast<sockaddr_in6*>(res->ai_addr), text, sizeof text);
-          else
-            uv_ip4_name(reinterpret_cast<sockaddr_in*>(res->ai_addr), text, sizeof text);
-          ip = text;
-        }
-        uv_freeaddrinfo(res);
-        if (c && c->alive_->generation == done->generation && c->state_ == State::Resolving)
-          c->on_resolved(status, ip);
-      },
-      server_.host.c_str(), nullptr, &hints);
-  if (rc < 0) {
-    delete r;
-    on_resolved(rc, "");
-  }
+  int rc = resolve_.start<&RedisClient::on_resolved>(this, [&](uv_getaddrinfo_t* req, auto done) {
+    return uv_getaddrinfo(loop_, req, done, server_.host.c_str(), nullptr, &hints);
+  });
+  if (rc < 0)
+    resolved(rc, "");
 }
 
-void RedisClient::on_resolved(int status, const std::string& ip) {
+void RedisClient::on_resolved(int status, const addrinfo* result) {
+  // hiredis connects by address text: the first address the name resolved to.
+  std::string ip;
+  if (status == 0 && result) {
+    char text[64] = "";
+    if (result->ai_family == AF_INET6)
+      uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(result->ai_addr), text, sizeof text);
+    else
+      uv_ip4_name(reinterpret_cast<const sockaddr_in*>(result->ai_addr), text, sizeof text);
+    ip = text;
+  }
+  if (state_ == State::Resolving)
+    resolved(status, ip);
+}
+
+void RedisClient::resolved(int status, const std::string& ip) {
   if (status < 0 || ip.empty()) {
     connect_timer_.stop();
     state_ = State::Idle;
@@ -219,7 +202,7 @@ void RedisClient::send(std::vector<std::string> args, RedisCallback callback) {
     argv.push_back(a.data());
     lengths.push_back(a.size());
   }
-  auto* pending = new PendingCommand{std::move(callback), alive_, alive_->generation};
+  auto* pending = new PendingCommand{std::move(callback)};
   int rc = redisAsyncCommandArgv(context_, &RedisCallbacks::on_reply, pending,
                                  static_cast<int>(argv.size()), argv.data(), lengths.data());
   if (rc != REDIS_OK) {
@@ -238,9 +221,9 @@ void RedisClient::fail_later(RedisCallback callback, std::string error) {
 void RedisClient::run_deferred() {
   auto failures = std::move(deferred_);
   deferred_.clear();
-  const std::uint64_t generation = alive_->generation;
+  const std::uint64_t closes = closes_;
   for (auto& [callback, error] : failures) {
-    if (alive_->generation != generation)
+    if (closes_ != closes)
       return; // a callback closed the client
     RedisReply reply;
     reply.error = std::move(error);
@@ -275,7 +258,7 @@ void RedisClient::on_disconnect(int) {
 
 void RedisClient::on_connect_timeout() {
   if (state_ == State::Resolving) {
-    ++alive_->generation; // ignore the late resolution
+    resolve_.cancel(); // a late answer is ignored
     state_ = State::Idle;
     fail_waiting(fmt::format("{}: no answer to name resolution within {} ms",
                              hamba::format_endpoint(server_), options_.connect_timeout_ms));

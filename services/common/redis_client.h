@@ -16,6 +16,7 @@
 
 #include "base/endpoint.h"
 #include "base/uv_handle.h"
+#include "base/uv_request.h"
 
 #include <cstdint>
 #include <functional>
@@ -59,14 +60,14 @@ public:
 
 private:
   enum class State { Idle, Resolving, Connecting, Connected };
-  struct Alive;
   struct Waiting {
     std::vector<std::string> args;
     RedisCallback callback;
   };
 
   void connect_start();
-  void on_resolved(int status, const std::string& ip);
+  void on_resolved(int status, const addrinfo* result);
+  void resolved(int status, const std::string& ip);
   void open_context(const std::string& ip);
   void send(std::vector<std::string> args, RedisCallback callback);
   void fail_later(RedisCallback callback, std::string error);
@@ -81,7 +82,8 @@ private:
   uv_loop_t* loop_;
   hamba::Endpoint server_;
   RedisOptions options_;
-  std::shared_ptr<Alive> alive_;
+  uvx::Requests<uv_getaddrinfo_t> resolve_;
+  std::uint64_t closes_ = 0; // close() calls, so that a loop over callbacks sees one
   State state_ = State::Idle;
   redisAsyncContext* context_ = nullptr;
   bool closing_ = false; // inside close(): hiredis callbacks must not reach the caller
