@@ -18,13 +18,9 @@ void log_limits(const FdLimit& fds, const config::Config& config) {
   std::string raised =
       fds.now > fds.before ? fmt::format(", raised from {}", fds.before) : std::string();
   if (config.maxconn) {
+    // One the limit cannot hold is lowered by the engine, with one warning (engine.h).
     log::info("maxconn {} (configured); file-descriptor limit {}{}", *config.maxconn, fds.now,
               raised);
-    if (static_cast<uint64_t>(*config.maxconn) > (fds.now - std::min(fds.now, kReservedFds)) / 2)
-      log::warn("maxconn {} needs about {} file descriptors, more than the limit {}: raise the "
-                "hard limit (ulimit -Hn) or lower maxconn",
-                *config.maxconn, 2 * static_cast<uint64_t>(*config.maxconn) + kReservedFds,
-                fds.now);
   } else {
     log::info("maxconn {} (from the file-descriptor limit {}{}; set --maxconn to choose)",
               maxconn_for_fds(fds.now), fds.now, raised);

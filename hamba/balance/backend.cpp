@@ -76,6 +76,10 @@ void Backend::on_resolved(Entry& entry, int status,
     entry.error = uvx::error_text(status);
     return;
   }
+  if (gone && hold_gone_name(entry, status))
+    return;
+  if (status == 0)
+    entry.gone_since.reset();
   if (status != 0 && entry.error.empty())
     log::warn("frontend {}: server {} does not resolve ({}); counted as down, trying again "
               "every {}",
@@ -126,6 +130,29 @@ void Backend::on_resolved(Entry& entry, int status,
     rebuild();
     on_available_(); // added: room; vanished: maybe the last server up (see on_health_change)
   }
+}
+
+bool Backend::hold_gone_name(Entry& entry, int status) {
+  bool live = std::any_of(entry.members.begin(), entry.members.end(),
+                          [](const Member& m) { return !m.server->vanished(); });
+  if (!live || frontend_.dns_hold.count() == 0)
+    return false;
+  uint64_t now = uv_now(loop_);
+  std::string name = config::format_endpoint(entry.server.address);
+  if (!entry.gone_since) {
+    entry.gone_since = now;
+    entry.error = uvx::error_text(status);
+    log::warn("frontend {}: server {} does not resolve ({}); keeping its {} address(es) for {} "
+              "(dns_hold) in case it comes back",
+              frontend_.name, name, entry.error, entry.members.size(),
+              config::format_duration(frontend_.dns_hold));
+  }
+  if (now - *entry.gone_since < static_cast<uint64_t>(frontend_.dns_hold.count()))
+    return true;
+  log::warn("frontend {}: server {} still does not resolve after {}: its addresses drain",
+            frontend_.name, name, config::format_duration(frontend_.dns_hold));
+  entry.gone_since.reset();
+  return false;
 }
 
 void Backend::on_health_change(Server& server) {

@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,10 +76,16 @@ private:
     std::vector<Member> members;
     bool resolved = false;
     std::string error;
+    // Loop time (ms) of the first of the answers in a row that said the name is gone, while
+    // its last addresses are held (dns_hold); unset otherwise.
+    std::optional<uint64_t> gone_since;
   };
 
   void start_entry(Entry& entry);
   void on_resolved(Entry& entry, int status, const std::vector<sockaddr_storage>& addresses);
+  // A `gone` answer (NXDOMAIN) for a name with live addresses: true while they are held
+  // (dns_hold), false once they should drain.
+  bool hold_gone_name(Entry& entry, int status);
   void on_health_change(Server& server);
   void rebuild();
 

@@ -1,6 +1,9 @@
 // TCP-connect health checks; see health_check.h.
 #include "balance/health_check.h"
 
+#include "base/descriptors.h"
+#include "base/log.h"
+
 #include <chrono>
 
 namespace hamba::balance {
@@ -43,11 +46,32 @@ void HealthCheck::start_probe() {
     arm(static_cast<uint64_t>(params_.timeout.count()));
     return;
   }
-  // Could not even start (no file descriptors?): a failure, like a refused connect.
+  if (is_local_error(rc)) {
+    // hamba's own shortage (no descriptor, no memory), not the server's: no verdict, and the
+    // next probe comes at the next interval.
+    probe_.close();
+    ++local_errors_;
+    uint64_t now = uv_now(loop_);
+    if (now - last_local_log_ >= 1000 || last_local_log_ == 0) {
+      log::warn("health check of server {} not run: hamba is short of descriptors or memory "
+                "({}), not the server; {} check(s) skipped so far",
+                server_->label(), uvx::error_text(rc), local_errors_);
+      last_local_log_ = now;
+    }
+    arm(static_cast<uint64_t>(params_.interval.count()));
+    return;
+  }
+  // Could not even start for another reason: a failure, like a refused connect.
   finish_probe(false, uvx::error_text(rc));
 }
 
 void HealthCheck::on_connected(int status) {
+  if (is_local_error(status)) { // ours (ENOBUFS...), not the server's: no verdict
+    connect_.detach();
+    probe_.close();
+    arm(static_cast<uint64_t>(params_.interval.count()));
+    return;
+  }
   finish_probe(status == 0, status == 0 ? std::string() : uvx::error_text(status));
 }
 

@@ -37,6 +37,10 @@ private:
   uvx::Timer timer_;            // next probe, or the running probe's timeout
   uvx::Handle<uv_tcp_t> probe_; // the connect in progress, if any
   uvx::Requests<uv_connect_t> connect_;
+  // Probes not run because hamba itself was short of descriptors or memory (never counted
+  // against the server), and the loop time of the last line logged about them (one a second).
+  uint64_t local_errors_ = 0;
+  uint64_t last_local_log_ = 0;
 };
 
 } // namespace hamba::balance

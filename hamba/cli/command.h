@@ -39,6 +39,7 @@ struct Options {
   std::optional<config::Duration> idle_timeout;     // --idle-timeout, HAMBA_IDLE_TIMEOUT
   std::optional<config::Duration> check_interval;   // --check-interval, HAMBA_CHECK_INTERVAL
   std::optional<config::Duration> resolve_interval; // --resolve-interval, HAMBA_RESOLVE_INTERVAL
+  std::optional<config::Duration> dns_hold;         // --dns-hold, HAMBA_DNS_HOLD
   std::optional<config::Duration> grace;            // --grace, HAMBA_GRACE
   std::optional<int> maxconn;                       // --maxconn, HAMBA_MAXCONN (global)
   std::optional<int> server_maxconn;                // --server-maxconn, HAMBA_SERVER_MAXCONN

@@ -26,6 +26,7 @@ const OptionSpec option_specs[] = {
     {"--idle-timeout", "HAMBA_IDLE_TIMEOUT"},
     {"--check-interval", "HAMBA_CHECK_INTERVAL"},
     {"--resolve-interval", "HAMBA_RESOLVE_INTERVAL"},
+    {"--dns-hold", "HAMBA_DNS_HOLD"},
     {"--grace", "HAMBA_GRACE"},
     {"--maxconn", "HAMBA_MAXCONN"},
     {"--server-maxconn", "HAMBA_SERVER_MAXCONN"},
@@ -69,6 +70,8 @@ void set_option(Command& cmd, const std::string& flag, const std::string& name,
     o.check_interval = duration_value(name, value);
   else if (flag == "--resolve-interval")
     o.resolve_interval = duration_value(name, value);
+  else if (flag == "--dns-hold")
+    o.dns_hold = duration_value(name, value);
   else if (flag == "--grace")
     o.grace = duration_value(name, value);
   else if (flag == "--maxconn")
@@ -201,6 +204,7 @@ void apply_options(const Options& o, config::Config& config) {
     take(f.idle_timeout, o.idle_timeout);
     take(f.check.interval, o.check_interval);
     take(f.resolve_interval, o.resolve_interval);
+    take(f.dns_hold, o.dns_hold);
     take(f.retries, o.retries);
     take(f.balance, o.balance);
     for (config::Server& s : f.servers)

@@ -28,6 +28,8 @@ Options (each also read from the environment variable shown; the option wins):
   --idle-timeout D      HAMBA_IDLE_TIMEOUT      close connections idle that long (default 50s)
   --check-interval D    HAMBA_CHECK_INTERVAL    health check (TCP connect) interval (default 2s)
   --resolve-interval D  HAMBA_RESOLVE_INTERVAL  server names resolved again (default 5s)
+  --dns-hold D          HAMBA_DNS_HOLD          a name gone from DNS keeps its servers that long
+                                                (default 30s; resolver failures keep them always)
   --maxconn N           HAMBA_MAXCONN           connections in all; more wait to be accepted
                                                 (default: from the file-descriptor limit)
   --server-maxconn N    HAMBA_SERVER_MAXCONN    connections per server; more are queued

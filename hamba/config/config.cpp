@@ -114,6 +114,8 @@ void validate(const Config& config) {
     check_positive(f.connect_timeout, "connect_timeout", where);
     check_positive(f.idle_timeout, "idle_timeout", where);
     check_positive(f.resolve_interval, "resolve_interval", where);
+    if (f.dns_hold.count() < 0)
+      throw ConfigError(fmt::format("{}: dns_hold must not be negative", where));
     check_positive(f.check.interval, "check interval", where);
     check_positive(f.check.timeout, "check timeout", where);
     if (f.retries < 0 || f.retries > 100)
@@ -157,6 +159,7 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "idle_timeout" << YAML::Value << format_duration(f.idle_timeout);
     out << YAML::Key << "retries" << YAML::Value << f.retries;
     out << YAML::Key << "resolve_interval" << YAML::Value << format_duration(f.resolve_interval);
+    out << YAML::Key << "dns_hold" << YAML::Value << format_duration(f.dns_hold);
     out << YAML::Key << "check" << YAML::Value << YAML::Flow << YAML::BeginMap;
     if (!f.check.enabled)
       out << YAML::Key << "enabled" << YAML::Value << false;

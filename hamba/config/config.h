@@ -26,6 +26,7 @@
 //       idle_timeout: 50s
 //       retries: 3          # other servers tried when a connect fails, before giving up
 //       resolve_interval: 5s
+//       dns_hold: 30s       # a name that stops existing (NXDOMAIN) keeps its servers that long
 //       check: {interval: 2s, timeout: 2s, rise: 2, fall: 3}
 //       servers:            # `backends:` (the old word) still loads, with a warning
 //         - address: "rng1:80"
@@ -83,6 +84,10 @@ struct Frontend {
   Duration idle_timeout{50000};
   int retries = 3;
   Duration resolve_interval{5000}; // how often server names are resolved again
+  // A name the resolver says does not exist (NXDOMAIN, no address) keeps its last addresses for
+  // this long before they drain (HAProxy's `hold nx`): a passing failure of the DNS server must
+  // not take a whole backend away, while a service really gone still drains. 0: drain at once.
+  Duration dns_hold{30000};
   HealthCheck check;
   bool operator==(const Frontend&) const = default;
 };

@@ -187,6 +187,7 @@ private:
                  {"retries", [&](auto& n) { f.retries = integer(n, "retries"); }},
                  {"resolve_interval",
                   [&](auto& n) { f.resolve_interval = duration(n, "resolve_interval"); }},
+                 {"dns_hold", [&](auto& n) { f.dns_hold = duration(n, "dns_hold"); }},
                  {"check", [&](auto& n) { f.check = check(n); }},
                  {"servers", [&](auto& n) { servers(n, "servers", f); }},
                  {"backends",

@@ -70,6 +70,9 @@ StatsSnapshot collect_stats(const engine::Engine& engine, int64_t started_ms) {
     f.errors = counters.failed;
     f.queued = counters.queued;
     f.timeouts = counters.timeouts;
+    f.abandoned = counters.abandoned;
+    for (size_t i = 0; i < 5; ++i)
+      f.accept_errors[i] = counters.accept_errors[i];
     for (const auto& server : frontend->backend().servers())
       f.servers.push_back(server_stats(*server));
     // A name that resolves to nothing (yet) has no server: show it, so that a typo or a

@@ -1,6 +1,7 @@
 // Renders a StatsSnapshot as the HTML stats page, Prometheus metrics and JSON (stats_render.h).
 #include "control/stats_render.h"
 
+#include "base/descriptors.h"
 #include "control/json_quote.h"
 
 #include <fmt/format.h>
@@ -194,6 +195,16 @@ std::string render_metrics(const StatsSnapshot& stats) {
   frontend_family("hamba_frontend_queued_connections", "gauge",
                   "Client connections waiting for a server with room.",
                   [](auto& f) { return f.queued; });
+  frontend_family("hamba_frontend_queue_abandoned_total", "counter",
+                  "Queued clients that left before a server had room.",
+                  [](auto& f) { return f.abandoned; });
+  family("hamba_accept_errors_total", "counter",
+         "Accepts that failed, by reason: hamba out of descriptors (emfile, enfile) or memory "
+         "(enobufs, enomem), or another error.");
+  for (const FrontendStats& f : stats.frontends)
+    for (size_t i = 0; i < 5; ++i)
+      out += fmt::format("hamba_accept_errors_total{{frontend=\"{}\",reason=\"{}\"}} {}\n",
+                         label_value(f.name), kLocalErrorReasons[i], f.accept_errors[i]);
 
   server_family("hamba_server_up", "gauge", "1 when health checks find the server up, else 0.",
                 [](auto& s) { return s.up ? 1 : 0; });

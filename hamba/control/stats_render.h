@@ -6,7 +6,8 @@
 //   hamba_start_time_seconds
 //   hamba_frontend_current_connections, hamba_frontend_connections_total,
 //   hamba_frontend_bytes_in_total, hamba_frontend_bytes_out_total, hamba_frontend_errors_total,
-//   hamba_frontend_timeouts_total, hamba_frontend_queued_connections
+//   hamba_frontend_timeouts_total, hamba_frontend_queued_connections,
+//   hamba_frontend_queue_abandoned_total, hamba_accept_errors_total{reason=...}
 //   hamba_server_up, hamba_server_admin_state{state=...}, hamba_server_current_connections,
 //   hamba_server_max_connections, hamba_server_connections_total, hamba_server_bytes_in_total,
 //   hamba_server_bytes_out_total, hamba_server_connect_errors_total, hamba_server_retries_total,

@@ -52,9 +52,12 @@ struct FrontendStats {
   uint64_t total = 0;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
-  uint64_t errors = 0;   // clients closed because no server could take them
-  uint64_t queued = 0;   // clients waiting for a server with room
-  uint64_t timeouts = 0; // connections closed by the idle or queue timeout
+  uint64_t errors = 0;    // clients closed because no server could take them
+  uint64_t queued = 0;    // clients waiting for a server with room
+  uint64_t timeouts = 0;  // connections closed by the idle or queue timeout
+  uint64_t abandoned = 0; // queued clients that left before a server had room
+  // Accepts that failed, by reason (emfile, enfile, enobufs, enomem, other), in that order.
+  uint64_t accept_errors[5] = {0, 0, 0, 0, 0};
   std::vector<ServerStats> servers;
 };
 

@@ -1,6 +1,7 @@
 // Frontends, sessions, timeouts and graceful shutdown; see engine.h.
 #include "engine/engine.h"
 
+#include "base/descriptors.h"
 #include "base/log.h"
 #include "engine/session.h"
 
@@ -103,8 +104,55 @@ void Engine::apply(const config::Config& config) {
   }
   frontends_ = std::move(next);
   config_ = config;
+  count_descriptors(true);
   for (auto& f : frontends_)
     f->accept_pending();
+}
+
+void Engine::count_descriptors(bool warn) {
+  descriptors_counted_at_ = uv_now(loop_);
+  descriptor_limit_ = descriptor_limit();
+  int open = descriptors_open();
+  if (open < 0) { // no /proc: trust the limit and maxconn alone
+    descriptors_other_ = 0;
+    maxconn_ = config_.maxconn.value_or(default_maxconn_);
+    return;
+  }
+  // Sessions hold two descriptors each, one while queued (the server's is not open yet).
+  int64_t queued = 0;
+  for (auto& f : frontends_)
+    queued += static_cast<int64_t>(f->counters().queued);
+  for (auto& f : retired_)
+    queued += static_cast<int64_t>(f->counters().queued);
+  int64_t by_sessions = 2 * static_cast<int64_t>(session_count_) - queued;
+  descriptors_other_ = std::max<int64_t>(0, open - by_sessions);
+  size_t servers = 0;
+  for (const config::Frontend& f : config_.frontends)
+    servers += f.servers.size();
+  descriptor_reserve_ = 16 + static_cast<int64_t>(servers); // a check in flight per server
+  int64_t holds = (descriptor_limit_ - descriptors_other_ - descriptor_reserve_) / 2;
+  int wanted = config_.maxconn.value_or(default_maxconn_);
+  maxconn_ = static_cast<int>(std::clamp<int64_t>(holds, 1, wanted));
+  // Warned of at start and on a reconfigure; the sweep's recounts follow admin and control
+  // clients silently.
+  if (warn && maxconn_ < wanted && maxconn_ != warned_maxconn_) {
+    log::warn("maxconn {} needs about {} descriptors, but the limit is {} ({} in use): maxconn "
+              "lowered to {} (raise `ulimit -n` to have more)",
+              wanted, 2 * static_cast<int64_t>(wanted) + descriptors_other_ + descriptor_reserve_,
+              descriptor_limit_, open, maxconn_);
+    warned_maxconn_ = maxconn_;
+  }
+}
+
+void Engine::offer_free_slots() {
+  // The frontends are offered free slots in turn: always starting with the first one would
+  // give a busy first frontend every slot while the others' clients wait (global maxconn
+  // reached = each listener holds one waiting).
+  if (can_accept() && !frontends_.empty()) {
+    size_t n = frontends_.size(), first = accept_turn_++ % n;
+    for (size_t k = 0; k < n && can_accept(); ++k)
+      frontends_[(first + k) % n]->accept_pending();
+  }
 }
 
 int Engine::set_server_state(const std::string& address, config::ServerState state) {
@@ -142,14 +190,8 @@ void Engine::remove_session(net::Session* session) {
       if (auto* self = uvx::Handle<uv_check_t>::owner<Engine>(c))
         self->reap();
     });
-  // A slot is free: clients waiting in the accept queue may come in. The frontends are offered
-  // it in turn: always starting with the first one would give a busy first frontend every slot
-  // while the others' clients wait (global maxconn reached = each listener holds one waiting).
-  if (can_accept() && !frontends_.empty()) {
-    size_t n = frontends_.size(), first = accept_turn_++ % n;
-    for (size_t k = 0; k < n && can_accept(); ++k)
-      frontends_[(first + k) % n]->accept_pending();
-  }
+  // A slot is free: clients waiting in the accept queue may come in.
+  offer_free_slots();
   std::erase_if(retired_, [](const auto& f) { return f->counters().current == 0; });
   check_shutdown_done();
 }
@@ -172,6 +214,19 @@ void Engine::sweep() {
   // Sessions finished meanwhile stay allocated until reap(), after this callback.
   for (net::Session* s : expired)
     s->on_timeout();
+  for (auto& f : frontends_)
+    f->drop_abandoned();
+  for (auto& f : retired_)
+    f->drop_abandoned();
+  // Descriptors other than the sessions' (admin and control clients, checks) come and go: they
+  // are counted again every few seconds, and every sweep while the limit is near (a directory
+  // read of the open descriptors; hamba stops accepting before the limit, see engine.h).
+  int64_t estimate =
+      descriptors_other_ + 2 * static_cast<int64_t>(session_count_) + descriptor_reserve_;
+  if (now - descriptors_counted_at_ >= 5000 || estimate + 32 >= descriptor_limit_) {
+    count_descriptors();
+    offer_free_slots();
+  }
 }
 
 void Engine::shutdown(config::Duration grace, std::function<void()> done) {

@@ -71,19 +71,32 @@ public:
   std::function<void(const SessionEnd&)> on_session_end;
 
   // --- for frontends and sessions ---
+  // Below maxconn (as lowered to what the descriptors hold), and with descriptors to spare for
+  // one more session (see count_descriptors()).
   bool can_accept() const {
-    return !shutting_down_ && session_count_ < static_cast<size_t>(maxconn());
+    return !shutting_down_ && session_count_ < static_cast<size_t>(maxconn_) &&
+           descriptors_other_ + 2 * static_cast<int64_t>(session_count_ + 1) +
+                   descriptor_reserve_ <=
+               descriptor_limit_;
   }
-  // The global maxconn: the configuration's, or the default derived from the file-descriptor
-  // limit (set_default_maxconn, by the caller that knows the limit; 256 until then).
-  int maxconn() const { return config_.maxconn.value_or(default_maxconn_); }
-  void set_default_maxconn(int n) { default_maxconn_ = n; }
+  // The global maxconn in force: the configuration's, or the default derived from the
+  // file-descriptor limit (set_default_maxconn, by the caller that knows the limit; 256 until
+  // then), lowered to what the descriptor limit can hold if that is less.
+  int maxconn() const { return maxconn_; }
+  void set_default_maxconn(int n) {
+    default_maxconn_ = n;
+    count_descriptors();
+  }
   void add_session(net::Session* session);
   // The session is finished and deletes itself after this returns.
   void remove_session(net::Session* session);
 
 private:
   void sweep();
+  // Re-reads the descriptor limit and the descriptors open that sessions do not hold, and
+  // lowers maxconn_ to what the limit can hold (warning once per new value).
+  void count_descriptors(bool warn = false);
+  void offer_free_slots(); // clients waiting in the accept queues may come in
   void reap();
   void check_shutdown_done();
   void grace_over(); // closes the sessions still open
@@ -97,6 +110,17 @@ private:
   size_t session_count_ = 0;
   int default_maxconn_ = 256;
   size_t accept_turn_ = 0; // the frontend offered the next free slot first (global maxconn)
+  // Descriptors. libuv accepts a connection before hamba is asked, and when that accept fails
+  // for want of a descriptor it accepts and closes every waiting client (its "EMFILE trick").
+  // So hamba stops accepting (the maxconn path: the listener is not read, clients wait in the
+  // kernel's queue) while one more session (2 descriptors) would leave less than the reserve:
+  // libuv's accept in hand, its next accept, health checks, DNS, admin and control clients.
+  int maxconn_ = 256;
+  int64_t descriptor_limit_ = INT64_MAX;
+  int64_t descriptors_other_ = 0; // open, not held by sessions (listeners, stdio, admin...)
+  int64_t descriptor_reserve_ = 16;
+  int warned_maxconn_ = 0; // the lowered value last warned about
+  uint64_t descriptors_counted_at_ = 0;
   uvx::Timer sweep_timer_; // timeouts: connect, queue, idle
   uvx::Timer grace_timer_;
   // Deferred deletion: finished sessions are deleted after the current loop phase, so no

@@ -1,11 +1,14 @@
 // A frontend's listener, queue and backend; see frontend.h.
 #include "engine/frontend.h"
 
+#include "base/descriptors.h"
 #include "base/log.h"
 #include "engine/engine.h"
 #include "engine/session.h"
 
 #include <algorithm>
+#include <string_view>
+#include <vector>
 
 namespace hamba::engine {
 
@@ -35,8 +38,9 @@ Frontend::Frontend(Engine& engine, const config::Frontend& config)
 Frontend::~Frontend() = default;
 
 void Frontend::start() {
-  listener_ =
-      std::make_unique<net::Listener>(engine_.loop(), config_.bind, [this] { accept_pending(); });
+  listener_ = std::make_unique<net::Listener>(
+      engine_.loop(), config_.bind, [this] { accept_pending(); },
+      [this](int rc) { note_accept_error(rc); });
   log::info("frontend {}: listening on {}", config_.name,
             describe_at(config_, config::format_endpoint(listener_->bound())));
   backend_.start();
@@ -78,8 +82,11 @@ void Frontend::accept_pending() {
     net::Session::accept(shared_from_this(), *listener_);
 }
 
-void Frontend::enqueue(net::Session* session) {
-  queue_.push_back(session);
+void Frontend::enqueue(net::Session* session, bool front) {
+  if (front)
+    queue_.push_front(session);
+  else
+    queue_.push_back(session);
   counters_.queued = queue_.size();
 }
 
@@ -97,15 +104,60 @@ void Frontend::serve_queue() {
     return;
   serving_queue_ = true;
   while (!queue_.empty()) {
+    net::Session* s = queue_.front();
+    if (s->client_gone()) { // left while it waited: no slot for it
+      ++counters_.abandoned;
+      s->abandon(); // dequeues itself
+      continue;
+    }
     balance::ServerPtr server = backend_.pick();
     if (!server)
       break;
-    net::Session* s = queue_.front();
     queue_.pop_front();
     counters_.queued = queue_.size();
     s->connect(std::move(server));
+    if (s->queued())
+      break; // back in the queue: hamba is short of descriptors, the next ones would be too
   }
   serving_queue_ = false;
+}
+
+size_t Frontend::drop_abandoned() {
+  std::vector<net::Session*> gone;
+  for (net::Session* s : queue_)
+    if (s->client_gone())
+      gone.push_back(s);
+  for (net::Session* s : gone) {
+    ++counters_.abandoned;
+    s->abandon(); // dequeues itself
+  }
+  return gone.size();
+}
+
+void Frontend::note_local_error(int rc, const char* what) {
+  ++local_errors_unlogged_;
+  uint64_t now = uv_now(engine_.loop());
+  if (local_error_logged_at_ != 0 && now - local_error_logged_at_ < 1000)
+    return;
+  log::warn("frontend {}: cannot {}: {}: hamba is short of descriptors or memory (not a server's "
+            "fault); {} time(s) since the last such line; descriptors: {} open, limit {}",
+            config_.name, what, uvx::error_text(rc), local_errors_unlogged_, descriptors_open(),
+            descriptor_limit());
+  local_errors_unlogged_ = 0;
+  local_error_logged_at_ = now;
+}
+
+void Frontend::note_accept_error(int rc) {
+  ++counters_.accept_errors[local_error_index(rc)];
+  if (is_local_error(rc)) {
+    note_local_error(rc, "accept a client");
+    return;
+  }
+  uint64_t now = uv_now(engine_.loop());
+  if (now - other_accept_error_logged_at_ >= 1000 || other_accept_error_logged_at_ == 0) {
+    log::warn("frontend {}: accept failed: {}", config_.name, uvx::error_text(rc));
+    other_accept_error_logged_at_ = now;
+  }
 }
 
 } // namespace hamba::engine

@@ -28,6 +28,10 @@ struct FrontendCounters {
   uint64_t queued = 0;    // clients waiting for a server with room, now
   uint64_t failed = 0;    // clients closed because no server could be reached
   uint64_t timeouts = 0;  // sessions closed by the idle or queue timeout
+  uint64_t abandoned = 0; // queued clients that left before a server had room
+  // Accepts that failed, by reason: hamba out of descriptors (emfile, enfile), of memory
+  // (enobufs, enomem), or another error (other): indexed by local_error_index().
+  uint64_t accept_errors[5] = {0, 0, 0, 0, 0};
 };
 
 // "0.0.0.0:80 (roundrobin): rng1:80, rng2:80", for logs ("*:80" for every address).
@@ -61,10 +65,20 @@ public:
   FrontendCounters& mutable_counters() { return counters_; }
   // Accepts the connection the listener holds, if any and the engine is below maxconn.
   void accept_pending();
-  void enqueue(net::Session* session);
+  // Queues a session for a server with room: at the back, or at the head for one that had its
+  // turn already and lost it to hamba's own shortage of descriptors.
+  void enqueue(net::Session* session, bool front = false);
   void dequeue(net::Session* session);
   // Gives servers with room to queued clients, oldest first.
   void serve_queue();
+  // Closes the queued clients that have gone away (EOF or reset while they waited), so none
+  // takes a server's slot; returns how many. Called by the engine's sweep.
+  size_t drop_abandoned();
+  // hamba ran short of descriptors or memory (`rc`, a libuv error) while doing `what`: logged
+  // at most once a second, with the count since the last line; never blamed on a server.
+  void note_local_error(int rc, const char* what);
+  // An accept failed with `rc`: counted by reason, and logged as note_local_error does.
+  void note_accept_error(int rc);
 
 private:
   Engine& engine_;
@@ -74,6 +88,9 @@ private:
   std::deque<net::Session*> queue_;
   bool serving_queue_ = false;
   FrontendCounters counters_;
+  uint64_t local_errors_unlogged_ = 0; // local errors since the last line about them
+  uint64_t local_error_logged_at_ = 0; // loop time (ms) of that line
+  uint64_t other_accept_error_logged_at_ = 0;
 };
 
 } // namespace hamba::engine

@@ -1,6 +1,7 @@
 // The proxied connection: connect with retries, then the pump; see session.h.
 #include "engine/session.h"
 
+#include "base/descriptors.h"
 #include "base/log.h"
 #include "engine/engine.h"
 #include "engine/frontend.h"
@@ -58,7 +59,7 @@ void Session::accept(std::shared_ptr<engine::Frontend> frontend, Listener& liste
   if (rc == 0)
     rc = listener.accept(s->client_.get());
   if (rc < 0) {
-    log::warn("frontend {}: accept failed: {}", s->frontend_->config().name, uvx::error_text(rc));
+    s->frontend_->note_accept_error(rc);
     delete s;
     return;
   }
@@ -114,11 +115,17 @@ void Session::connect(balance::ServerPtr server) {
   // epoll_ctl calls per connection). libuv reports the connect before any read.
   if (rc == 0)
     rc = uv_read_start(server_conn_.stream(), on_alloc, on_read_cb);
-  if (rc < 0)
+  if (rc < 0 && is_local_error(rc))
+    short_of_resources(rc);
+  else if (rc < 0)
     connect_failed(uvx::error_text(rc));
 }
 
 void Session::on_connected(int status) {
+  if (status < 0 && is_local_error(status)) {
+    short_of_resources(status);
+    return;
+  }
   if (status < 0) {
     connect_failed(uvx::error_text(status));
     return;
@@ -146,6 +153,22 @@ void Session::connect_failed(const std::string& why) {
   log::warn("frontend {}: closing client {}: no server reached after {} attempt(s)", cfg.name,
             peer_name(client_), attempts_);
   finish(End::no_server);
+}
+
+void Session::short_of_resources(int rc) {
+  // hamba's own shortage (no descriptor for the server's socket, no buffer): the server is not
+  // to blame and another one would fail the same way. The client waits at the head of the
+  // queue, for a session to end and free what it held (or for its queue timeout).
+  if (connect_) {
+    connect_->data = nullptr;
+    connect_ = nullptr;
+  }
+  server_conn_.close();
+  --attempts_;
+  frontend_->note_local_error(rc, "connect to a server");
+  state_ = State::queued;
+  frontend_->enqueue(this, true);
+  release_server();
 }
 
 void Session::start_relaying() {
@@ -329,8 +352,22 @@ void Session::on_timeout() {
   }
 }
 
-void Session::close() {
+bool Session::client_gone() const {
+  // Not read while queued: a peek sees its EOF or reset without taking any byte it sent.
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(client_.get()), &fd) != 0)
+    return false;
+  char byte;
+  ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+void Session::abandon() {
   finish(End::closed);
+}
+
+void Session::close() {
+  finish(End::cut);
 }
 
 void Session::release_server() {
@@ -366,6 +403,9 @@ void Session::report_end(End how) {
   case End::error:
     e.end = "error";
     break;
+  case End::cut:
+    e.end = "hamba reset";
+    break;
   case End::timeout:
     e.end = state_ == State::queued ? "queue timeout" : "idle timeout";
     break;
@@ -396,9 +436,10 @@ void Session::finish(End how) {
     d.pending = 0;
   }
   // The failed side's connection is gone already; the other one learns of it by a reset.
-  if (how == End::server_reset || how == End::error)
+  bool hamba_ends = how == End::error || how == End::cut;
+  if (how == End::server_reset || hamba_ends)
     arm_reset(client_);
-  if (how == End::client_reset || how == End::error)
+  if (how == End::client_reset || hamba_ends)
     arm_reset(server_conn_);
   client_.close();
   server_conn_.close();

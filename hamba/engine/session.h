@@ -39,9 +39,14 @@ public:
   // slow connect, closes a queued or idle session).
   bool expired(uint64_t now) const;
   void on_timeout();
-  // Closes both sides now (end of the shutdown grace, frontend removed while queued).
+  // Ends both sides now with a reset (end of the shutdown grace, frontend removed while
+  // queued): a client cut before its answer ended must not take the cut for an orderly end.
   void close();
   bool queued() const { return state_ == State::queued && !finished_; }
+  // A queued client that has closed or reset its connection while it waited.
+  bool client_gone() const;
+  // Ends a queued session whose client is gone (no reset: nobody is left to receive it).
+  void abandon();
   bool finished() const { return finished_; }
   ~Session();
 
@@ -64,9 +69,9 @@ private:
 
   // How a session ends. A reset names the side that failed (it reset, or a write or shutdown
   // toward it failed): the other side gets a reset in turn, and the log and the stats blame the
-  // failed one. `error` is hamba's own failure: both sides get a reset, no side is blamed.
-  // Every other end closes both sides with a FIN.
-  enum class End : uint8_t { closed, client_reset, server_reset, error, timeout, no_server };
+  // failed one. `error` is hamba's own failure and `cut` hamba's decision (close()): both sides
+  // get a reset, no side is blamed. Every other end closes both sides with a FIN.
+  enum class End : uint8_t { closed, client_reset, server_reset, error, cut, timeout, no_server };
   static constexpr End reset_by(Side failed) {
     return failed == Side::client ? End::client_reset : End::server_reset;
   }
@@ -95,6 +100,7 @@ private:
   void pick_and_connect(const balance::Server* failed);
   void on_connected(int status);
   void connect_failed(const std::string& why);
+  void short_of_resources(int rc); // a local error (EMFILE...) at the connect: back to the queue
   void start_relaying();
   static void on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf);
   static void on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);

@@ -10,8 +10,9 @@
 
 namespace hamba::net {
 
-Listener::Listener(uv_loop_t* loop, const Endpoint& bind, std::function<void()> on_connection)
-    : bind_(bind), on_connection_(std::move(on_connection)) {
+Listener::Listener(uv_loop_t* loop, const Endpoint& bind, std::function<void()> on_connection,
+                   std::function<void(int)> on_error)
+    : bind_(bind), on_connection_(std::move(on_connection)), on_error_(std::move(on_error)) {
   int rc;
   if (bind.host.empty()) {
     // Every address, IPv6 and IPv4 on one socket (IPV6_V6ONLY off, as HAProxy's
@@ -52,8 +53,13 @@ int Listener::listen_on(uv_loop_t* loop, const std::string& host, unsigned flags
     tcp_.set_data(this);
     rc = uv_listen(tcp_.stream(), 4096, [](uv_stream_t* server, int status) {
       auto* self = uvx::Handle<uv_tcp_t>::owner<Listener>(server);
-      if (!self || status < 0)
-        return; // accept errors (EMFILE...) are retried by libuv on the next event
+      if (!self)
+        return;
+      if (status < 0) { // libuv tries again on the next event
+        if (self->on_error_)
+          self->on_error_(status);
+        return;
+      }
       self->pending_ = true;
       self->on_connection_();
     });

@@ -31,7 +31,11 @@ class Listener {
 public:
   // Binds and listens at once; throws ListenError. An empty host means every address: [::] with
   // IPv4 mapped in, or 0.0.0.0 where there is no IPv6 (bound() says which).
-  Listener(uv_loop_t* loop, const Endpoint& bind, std::function<void()> on_connection);
+  // `on_error` hears of accepts that failed (a libuv error: UV_EMFILE...). libuv itself then
+  // closes the waiting connections it cannot hand over (its EMFILE trick), which is why the
+  // engine keeps descriptors in reserve and stops accepting before they run out.
+  Listener(uv_loop_t* loop, const Endpoint& bind, std::function<void()> on_connection,
+           std::function<void(int)> on_error = nullptr);
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
@@ -57,6 +61,7 @@ private:
   Endpoint bind_;
   Endpoint bound_;
   std::function<void()> on_connection_;
+  std::function<void(int)> on_error_;
   uvx::Handle<uv_tcp_t> tcp_;
   bool pending_ = false;
   bool draining_ = false;

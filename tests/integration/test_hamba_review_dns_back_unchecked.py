@@ -23,7 +23,7 @@ class DnsBackUnchecked(HostsNamespaceTest):
         config = os.path.join(self.dir, "hamba.yaml")
         with open(config, "w") as f:
             f.write(f'frontends:\n  - bind: "127.0.0.1:{port}"\n    check: false\n'
-                    f'    resolve_interval: 100ms\n    servers: ["{self.NAME}:{backend_port}"]\n')
+                    f'    resolve_interval: 100ms\n    dns_hold: 0s\n    servers: ["{self.NAME}:{backend_port}"]\n')
         self.write_hosts("127.0.0.2")
         with TaggedEcho("two", host="127.0.0.2", port=backend_port) as two, \
                 RuntimeHamba(["--config", config], prefix=self.namespace) as h:
