@@ -159,10 +159,7 @@ void Session::short_of_resources(int rc) {
   // hamba's own shortage (no descriptor for the server's socket, no buffer): the server is not
   // to blame and another one would fail the same way. The client waits at the head of the
   // queue, for a session to end and free what it held (or for its queue timeout).
-  if (connect_) {
-    connect_->data = nullptr;
-    connect_ = nullptr;
-  }
+  connect_.detach(); // its callback (ECANCELED, after the close) only frees it
   server_conn_.close();
   --attempts_;
   frontend_->note_local_error(rc, "connect to a server");
