@@ -32,7 +32,102 @@ void check_positive(Duration d, const std::string& what, const std::string& wher
     throw ConfigError(fmt::format("{}: {} must be more than 0", where, what));
 }
 
+void check_servers(const std::vector<Server>& servers, const std::string& where) {
+  std::set<std::string> seen;
+  for (const Server& s : servers) {
+    std::string addr = format_endpoint(s.address);
+    if (s.address.host.empty())
+      throw ConfigError(fmt::format("{}: server \"{}\" has no host", where, addr));
+    if (s.address.port == 0)
+      throw ConfigError(
+          fmt::format("{}: server \"{}\": port 0 is out of range 1-65535", where, addr));
+    if (s.maxconn && *s.maxconn < 1)
+      throw ConfigError(
+          fmt::format("{}: server \"{}\": maxconn {} must be at least 1", where, addr, *s.maxconn));
+    if (!seen.insert(addr).second)
+      throw ConfigError(fmt::format("{}: server \"{}\" is listed twice", where, addr));
+  }
+}
+
+void check_routes(const Frontend& f, const std::string& where) {
+  std::set<std::string> names;
+  std::set<std::string> patterns;
+  for (const Route& r : f.routes) {
+    std::string at = fmt::format("{}: route \"{}\"", where, r.name);
+    if (r.name.empty())
+      throw ConfigError(fmt::format("{}: a route has no name", where));
+    if (r.name == "default" || !names.insert(r.name).second)
+      throw ConfigError(
+          fmt::format("{}: route name \"{}\" is {}", where, r.name,
+                      r.name == "default" ? "kept for the frontend's own servers" : "used twice"));
+    if (r.sni.empty())
+      throw ConfigError(fmt::format("{}: no sni name (write sni: [a.example.com])", at));
+    for (const std::string& p : r.sni) {
+      if (parse_sni_pattern(p) != p)
+        throw ConfigError(fmt::format("{}: sni \"{}\" must be written in lower case", at, p));
+      if (!patterns.insert(p).second)
+        throw ConfigError(fmt::format("{}: sni \"{}\" is in two routes", at, p));
+    }
+    if (r.servers.empty())
+      throw ConfigError(fmt::format("{}: no server", at));
+    check_servers(r.servers, at);
+  }
+}
+
 } // namespace
+
+ProxyProtocol parse_proxy_protocol(const std::string& text) {
+  if (text == "none")
+    return ProxyProtocol::none;
+  if (text == "v1")
+    return ProxyProtocol::v1;
+  if (text == "v2")
+    return ProxyProtocol::v2;
+  throw ConfigError(fmt::format("send_proxy \"{}\" is not none, v1 or v2", text));
+}
+
+const char* proxy_protocol_name(ProxyProtocol p) {
+  switch (p) {
+  case ProxyProtocol::v1:
+    return "v1";
+  case ProxyProtocol::v2:
+    return "v2";
+  case ProxyProtocol::none:
+    break;
+  }
+  return "none";
+}
+
+std::string parse_sni_pattern(const std::string& text) {
+  std::string name = text;
+  bool wildcard = name.size() > 2 && name[0] == '*' && name[1] == '.';
+  size_t start = wildcard ? 2 : 0;
+  bool ok = name.size() > start && name.size() <= 253;
+  for (size_t i = start; ok && i < name.size(); ++i) {
+    char& ch = name[i];
+    if (ch >= 'A' && ch <= 'Z')
+      ch = static_cast<char>(ch - 'A' + 'a');
+    if (ch == '.')
+      ok = i != start && i + 1 != name.size() && name[i - 1] != '.';
+    else
+      ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+  }
+  if (!ok)
+    throw ConfigError(fmt::format(
+        "sni \"{}\" is not a host name or a wildcard (write a.example.com or *.example.com)",
+        text));
+  return name;
+}
+
+bool sni_matches(std::string_view pattern, std::string_view server_name) {
+  if (pattern.size() < 2 || pattern[0] != '*' || pattern[1] != '.')
+    return pattern == server_name;
+  std::string_view suffix = pattern.substr(1); // ".example.com"
+  if (server_name.size() <= suffix.size() || !server_name.ends_with(suffix))
+    return false;
+  std::string_view label = server_name.substr(0, server_name.size() - suffix.size());
+  return label.find('.') == std::string_view::npos;
+}
 
 Duration parse_duration(const std::string& text) {
   std::string_view s = text;
@@ -122,22 +217,29 @@ void validate(const Config& config) {
       throw ConfigError(fmt::format("{}: retries {} must be between 0 and 100", where, f.retries));
     if (f.check.rise < 1 || f.check.fall < 1)
       throw ConfigError(fmt::format("{}: check rise and fall must be at least 1", where));
-    std::set<std::string> seen;
-    for (const Server& s : f.servers) {
-      std::string addr = format_endpoint(s.address);
-      if (s.address.host.empty())
-        throw ConfigError(fmt::format("{}: server \"{}\" has no host", where, addr));
-      if (s.address.port == 0)
-        throw ConfigError(
-            fmt::format("{}: server \"{}\": port 0 is out of range 1-65535", where, addr));
-      if (s.maxconn && *s.maxconn < 1)
-        throw ConfigError(fmt::format("{}: server \"{}\": maxconn {} must be at least 1", where,
-                                      addr, *s.maxconn));
-      if (!seen.insert(addr).second)
-        throw ConfigError(fmt::format("{}: server \"{}\" is listed twice", where, addr));
-    }
+    check_positive(f.preread_timeout, "preread_timeout", where);
+    check_servers(f.servers, where);
+    check_routes(f, where);
   }
 }
+
+namespace {
+
+void emit_servers(YAML::Emitter& out, const std::vector<Server>& servers) {
+  out << YAML::Key << "servers" << YAML::Value << YAML::BeginSeq;
+  for (const Server& s : servers) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "address" << YAML::Value << YAML::DoubleQuoted
+        << format_endpoint(s.address);
+    if (s.maxconn)
+      out << YAML::Key << "maxconn" << YAML::Value << *s.maxconn;
+    out << YAML::Key << "state" << YAML::Value << state_name(s.state);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
+} // namespace
 
 std::string to_yaml(const Config& config) {
   YAML::Emitter out;
@@ -168,17 +270,25 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "rise" << YAML::Value << f.check.rise;
     out << YAML::Key << "fall" << YAML::Value << f.check.fall;
     out << YAML::EndMap;
-    out << YAML::Key << "servers" << YAML::Value << YAML::BeginSeq;
-    for (const Server& s : f.servers) {
-      out << YAML::BeginMap;
-      out << YAML::Key << "address" << YAML::Value << YAML::DoubleQuoted
-          << format_endpoint(s.address);
-      if (s.maxconn)
-        out << YAML::Key << "maxconn" << YAML::Value << *s.maxconn;
-      out << YAML::Key << "state" << YAML::Value << state_name(s.state);
-      out << YAML::EndMap;
+    out << YAML::Key << "accept_proxy" << YAML::Value << f.accept_proxy;
+    out << YAML::Key << "preread_timeout" << YAML::Value << format_duration(f.preread_timeout);
+    out << YAML::Key << "send_proxy" << YAML::Value << proxy_protocol_name(f.send_proxy);
+    emit_servers(out, f.servers);
+    if (!f.routes.empty()) {
+      out << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;
+      for (const Route& r : f.routes) {
+        out << YAML::BeginMap;
+        out << YAML::Key << "name" << YAML::Value << YAML::DoubleQuoted << r.name;
+        out << YAML::Key << "sni" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (const std::string& p : r.sni)
+          out << YAML::DoubleQuoted << p;
+        out << YAML::EndSeq;
+        out << YAML::Key << "send_proxy" << YAML::Value << proxy_protocol_name(r.send_proxy);
+        emit_servers(out, r.servers);
+        out << YAML::EndMap;
+      }
+      out << YAML::EndSeq;
     }
-    out << YAML::EndSeq;
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;

@@ -28,11 +28,19 @@
 //       resolve_interval: 5s
 //       dns_hold: 30s       # a name that stops existing (NXDOMAIN) keeps its servers that long
 //       check: {interval: 2s, timeout: 2s, rise: 2, fall: 3}
+//       accept_proxy: false # true: every client starts with a PROXY v1/v2 header
+//       preread_timeout: 5s # how long a PROXY header or a TLS ClientHello may take to arrive
+//       send_proxy: none    # or v1, v2: a PROXY header first on every server connection
 //       servers:            # `backends:` (the old word) still loads, with a warning
 //         - address: "rng1:80"
 //           maxconn: 32     # per server (unset: no limit); excess connections queue, they
 //                           # are not refused
 //           state: enabled  # or disabled, drain
+//       routes:             # optional: TLS routed by the ClientHello's server name (SNI);
+//         - name: a         # the frontend's own servers are the default route
+//           sni: ["a.test", "*.a.test"]   # exact, or "*." and a suffix for one more label
+//           send_proxy: none
+//           servers: ["127.0.0.1:9001"]
 //
 // Durations are written "250ms", "5s", "2m"; a bare number means milliseconds (HAProxy's rule).
 #pragma once
@@ -44,6 +52,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hamba::config {
@@ -75,10 +84,28 @@ struct Server {
   bool operator==(const Server&) const = default;
 };
 
+// The PROXY protocol header (HAProxy's proxy-protocol.txt) written first to servers.
+enum class ProxyProtocol { none, v1, v2 };
+
+// A backend of its own for TLS connections whose ClientHello names one of `sni`.
+struct Route {
+  std::string name;             // shown in logs, stats and metrics; defaults to the first name
+  std::vector<std::string> sni; // lower case: "a.test", or "*.a.test" (exactly one more label)
+  std::vector<Server> servers;
+  ProxyProtocol send_proxy = ProxyProtocol::none;
+  bool operator==(const Route&) const = default;
+};
+
 struct Frontend {
   std::string name; // shown in logs, stats and metrics; defaults to the bind port
   Endpoint bind;
-  std::vector<Server> servers;
+  std::vector<Server> servers; // the backend; with routes, the default route's
+  // Clients are other proxies: each connection starts with a PROXY header (v1 or v2), whose
+  // addresses are the client's for logs, stats and send_proxy. No header, no connection.
+  bool accept_proxy = false;
+  ProxyProtocol send_proxy = ProxyProtocol::none; // for `servers`
+  std::vector<Route> routes;      // non-empty: every connection is TLS and routed by its SNI
+  Duration preread_timeout{5000}; // for the PROXY header and the ClientHello to arrive
   Balance balance = Balance::roundrobin;
   Duration connect_timeout{5000};
   Duration idle_timeout{50000};
@@ -121,6 +148,18 @@ std::string to_yaml(const Config& config);
 // "250ms", "5s", "2m", "1h" or a bare number of milliseconds. Throws ConfigError naming `text`.
 Duration parse_duration(const std::string& text);
 std::string format_duration(Duration d);
+
+// "none", "v1" or "v2". Throws ConfigError naming `text`.
+ProxyProtocol parse_proxy_protocol(const std::string& text);
+const char* proxy_protocol_name(ProxyProtocol p);
+
+// An SNI pattern as routes hold it: lower-cased and checked (a DNS name, or "*." and one).
+// Throws ConfigError naming `text`.
+std::string parse_sni_pattern(const std::string& text);
+
+// Whether `server_name` (lower case, from a ClientHello) matches `pattern`: equal, or for
+// "*.example.com" one label and ".example.com" ("a.example.com", not "a.b.example.com").
+bool sni_matches(std::string_view pattern, std::string_view server_name);
 
 // "host:port", "[v6]:port", ":port" or "port" (host empty), as base/endpoint.h parses it, with
 // port 1-65535. Throws ConfigError naming `text`.

@@ -189,11 +189,20 @@ private:
                   [&](auto& n) { f.resolve_interval = duration(n, "resolve_interval"); }},
                  {"dns_hold", [&](auto& n) { f.dns_hold = duration(n, "dns_hold"); }},
                  {"check", [&](auto& n) { f.check = check(n); }},
-                 {"servers", [&](auto& n) { servers(n, "servers", f); }},
+                 {"accept_proxy", [&](auto& n) { f.accept_proxy = boolean(n, "accept_proxy"); }},
+                 {"preread_timeout",
+                  [&](auto& n) { f.preread_timeout = duration(n, "preread_timeout"); }},
+                 {"send_proxy", [&](auto& n) { f.send_proxy = proxy_protocol(n); }},
+                 {"routes",
+                  [&](auto& n) {
+                    for (const auto& r : sequence(n, "routes"))
+                      f.routes.push_back(route(r));
+                  }},
+                 {"servers", [&](auto& n) { servers(n, "servers", f.servers); }},
                  {"backends",
                   [&](auto& n) {
                     note_old_word(n);
-                    servers(n, "backends", f);
+                    servers(n, "backends", f.servers);
                   }},
              });
     if (node["servers"] && node["backends"])
@@ -232,9 +241,49 @@ private:
     return c;
   }
 
-  void servers(const YAML::Node& node, const std::string& key, Frontend& f) const {
+  void servers(const YAML::Node& node, const std::string& key, std::vector<Server>& out) const {
     for (const auto& s : sequence(node, key))
-      f.servers.push_back(server(s));
+      out.push_back(server(s));
+  }
+
+  ProxyProtocol proxy_protocol(const YAML::Node& node) const {
+    std::string text = scalar(node, "send_proxy");
+    return at<ProxyProtocol>(node, [&] { return parse_proxy_protocol(text); });
+  }
+
+  Route route(const YAML::Node& node) const {
+    Route r;
+    bool named = false;
+    each_key(node, "route",
+             {
+                 {"name",
+                  [&](auto& n) {
+                    r.name = scalar(n, "name");
+                    named = true;
+                  }},
+                 {"sni",
+                  [&](auto& n) {
+                    auto one = [&](const YAML::Node& item) {
+                      std::string text = scalar(item, "sni");
+                      r.sni.push_back(
+                          at<std::string>(item, [&] { return parse_sni_pattern(text); }));
+                    };
+                    if (n.IsScalar())
+                      one(n);
+                    else
+                      for (const auto& item : sequence(n, "sni"))
+                        one(item);
+                  }},
+                 {"send_proxy", [&](auto& n) { r.send_proxy = proxy_protocol(n); }},
+                 {"servers", [&](auto& n) { servers(n, "servers", r.servers); }},
+             });
+    if (r.sni.empty())
+      fail(node, "route without 'sni' (the TLS server names it takes, e.g. [a.example.com])");
+    if (r.servers.empty())
+      fail(node, "route without 'servers' (HOST:PORT list)");
+    if (!named)
+      r.name = r.sni.front();
+    return r;
   }
 
   Server server(const YAML::Node& node) const {
