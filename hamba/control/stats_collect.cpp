@@ -43,6 +43,29 @@ ServerStats server_stats(const balance::Server& server) {
   return s;
 }
 
+// The servers of one backend (the frontend's own, or a route's named `route`).
+void add_backend(FrontendStats& f, const balance::Backend& backend, const std::string& route) {
+  for (const auto& server : backend.servers()) {
+    f.servers.push_back(server_stats(*server));
+    f.servers.back().backend = route;
+  }
+  // A name that resolves to nothing (yet) has no server: show it, so that a typo or a
+  // service not started yet is visible at a glance.
+  for (const auto& name : backend.names()) {
+    if (name.addresses > 0)
+      continue;
+    ServerStats s;
+    s.backend = route;
+    s.name = config::format_endpoint(name.server.address);
+    s.up = false;
+    s.state = state_name(name.server.state);
+    s.unresolved = true;
+    s.last_check = name.error.empty() ? "not resolved yet" : name.error;
+    s.maxconn = name.server.maxconn.value_or(0);
+    f.servers.push_back(std::move(s));
+  }
+}
+
 } // namespace
 
 int64_t unix_now_ms() {
@@ -73,22 +96,11 @@ StatsSnapshot collect_stats(const engine::Engine& engine, int64_t started_ms) {
     f.abandoned = counters.abandoned;
     for (size_t i = 0; i < 5; ++i)
       f.accept_errors[i] = counters.accept_errors[i];
-    for (const auto& server : frontend->backend().servers())
-      f.servers.push_back(server_stats(*server));
-    // A name that resolves to nothing (yet) has no server: show it, so that a typo or a
-    // service not started yet is visible at a glance.
-    for (const auto& name : frontend->backend().names()) {
-      if (name.addresses > 0)
-        continue;
-      ServerStats s;
-      s.name = config::format_endpoint(name.server.address);
-      s.up = false;
-      s.state = state_name(name.server.state);
-      s.unresolved = true;
-      s.last_check = name.error.empty() ? "not resolved yet" : name.error;
-      s.maxconn = name.server.maxconn.value_or(0);
-      f.servers.push_back(std::move(s));
-    }
+    f.proxy_header_errors = counters.proxy_header_errors;
+    f.client_hello_errors = counters.client_hello_errors;
+    add_backend(f, frontend->backend(), "");
+    for (const auto& route : frontend->routes())
+      add_backend(f, route->backend, route->config.name);
     stats.frontends.push_back(std::move(f));
   }
   return stats;

@@ -133,11 +133,11 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
                          "</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td "
                          "title=\"{}\">{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td>{} "
                          "/ {}</td></tr>\n",
-                         html_escape(s.name), html_escape(s.address), status, status,
-                         html_escape(check), s.current, s.maxconn ? std::to_string(s.maxconn) : "-",
-                         s.total, s.bytes_in, human_bytes(s.bytes_in), s.bytes_out,
-                         human_bytes(s.bytes_out), s.connect_errors, s.retries, s.resets_by_server,
-                         s.resets_by_client);
+                         html_escape(s.backend.empty() ? s.name : s.backend + ": " + s.name),
+                         html_escape(s.address), status, status, html_escape(check), s.current,
+                         s.maxconn ? std::to_string(s.maxconn) : "-", s.total, s.bytes_in,
+                         human_bytes(s.bytes_in), s.bytes_out, human_bytes(s.bytes_out),
+                         s.connect_errors, s.retries, s.resets_by_server, s.resets_by_client);
     }
     out += fmt::format(
         "<tr class=\"total\"><td class=\"l\">frontend</td><td class=\"l\">{}</td>"
@@ -162,14 +162,18 @@ std::string render_metrics(const StatsSnapshot& stats) {
     for (const FrontendStats& f : stats.frontends)
       out += fmt::format("{}{{frontend=\"{}\"}} {}\n", name, label_value(f.name), value(f));
   };
+  // A route's servers also carry backend="ROUTE"; the frontend's own servers have no such label.
+  auto labels = [](const FrontendStats& f, const ServerStats& s) {
+    return fmt::format("frontend=\"{}\",{}server=\"{}\",address=\"{}\"", label_value(f.name),
+                       s.backend.empty() ? "" : "backend=\"" + label_value(s.backend) + "\",",
+                       label_value(s.name), label_value(s.address));
+  };
   auto server_family = [&](const char* name, const char* type, const char* help,
                            const std::function<int64_t(const ServerStats&)>& value) {
     family(name, type, help);
     for (const FrontendStats& f : stats.frontends)
       for (const ServerStats& s : f.servers)
-        out +=
-            fmt::format("{}{{frontend=\"{}\",server=\"{}\",address=\"{}\"}} {}\n", name,
-                        label_value(f.name), label_value(s.name), label_value(s.address), value(s));
+        out += fmt::format("{}{{{}}} {}\n", name, labels(f, s), value(s));
   };
 
   family("hamba_start_time_seconds", "gauge", "Start time of hamba since the Unix epoch.");
@@ -205,6 +209,14 @@ std::string render_metrics(const StatsSnapshot& stats) {
     for (size_t i = 0; i < 5; ++i)
       out += fmt::format("hamba_accept_errors_total{{frontend=\"{}\",reason=\"{}\"}} {}\n",
                          label_value(f.name), kLocalErrorReasons[i], f.accept_errors[i]);
+  frontend_family("hamba_frontend_proxy_header_errors_total", "counter",
+                  "Client connections closed for a missing, malformed, oversized or late PROXY "
+                  "header (accept_proxy).",
+                  [](auto& f) { return f.proxy_header_errors; });
+  frontend_family("hamba_frontend_client_hello_errors_total", "counter",
+                  "Client connections closed for a first byte that is not TLS, or a malformed or "
+                  "late ClientHello (routes).",
+                  [](auto& f) { return f.client_hello_errors; });
 
   server_family("hamba_server_up", "gauge", "1 when health checks find the server up, else 0.",
                 [](auto& s) { return s.up ? 1 : 0; });
@@ -213,11 +225,8 @@ std::string render_metrics(const StatsSnapshot& stats) {
   for (const FrontendStats& f : stats.frontends)
     for (const ServerStats& s : f.servers)
       for (const char* state : {"enabled", "disabled", "drain"})
-        out += fmt::format(
-            "hamba_server_admin_state{{frontend=\"{}\",server=\"{}\",address=\"{}\",state=\"{}\"}} "
-            "{}\n",
-            label_value(f.name), label_value(s.name), label_value(s.address), state,
-            s.state == state ? 1 : 0);
+        out += fmt::format("hamba_server_admin_state{{{},state=\"{}\"}} {}\n", labels(f, s), state,
+                           s.state == state ? 1 : 0);
   server_family("hamba_server_current_connections", "gauge", "Connections to the server now.",
                 [](auto& s) { return static_cast<int64_t>(s.current); });
   server_family("hamba_server_max_connections", "gauge",
@@ -243,17 +252,13 @@ std::string render_metrics(const StatsSnapshot& stats) {
     for (const ServerStats& s : f.servers)
       for (auto [side, count] :
            {std::pair{"server", s.resets_by_server}, std::pair{"client", s.resets_by_client}})
-        out += fmt::format(
-            "hamba_server_resets_total{{frontend=\"{}\",server=\"{}\",address=\"{}\",side=\"{}\"}} "
-            "{}\n",
-            label_value(f.name), label_value(s.name), label_value(s.address), side, count);
+        out += fmt::format("hamba_server_resets_total{{{},side=\"{}\"}} {}\n", labels(f, s), side,
+                           count);
   family("hamba_server_last_check_timestamp_seconds", "gauge",
          "When the server was last checked, since the Unix epoch (0: never).");
   for (const FrontendStats& f : stats.frontends)
     for (const ServerStats& s : f.servers)
-      out += fmt::format("hamba_server_last_check_timestamp_seconds{{frontend=\"{}\",server=\"{}\","
-                         "address=\"{}\"}} {:.3f}\n",
-                         label_value(f.name), label_value(s.name), label_value(s.address),
+      out += fmt::format("hamba_server_last_check_timestamp_seconds{{{}}} {:.3f}\n", labels(f, s),
                          static_cast<double>(s.last_check_time_ms) / 1000.0);
   return out;
 }
@@ -267,21 +272,23 @@ std::string render_stats_json(const StatsSnapshot& stats) {
     const FrontendStats& f = stats.frontends[i];
     out += fmt::format("{}{{\"name\":{},\"bind\":{},\"balance\":{},\"current\":{},\"total\":{},"
                        "\"bytes_in\":{},\"bytes_out\":{},\"errors\":{},\"timeouts\":{},\"queued\":{"
-                       "},\"servers\":[",
+                       "},\"proxy_header_errors\":{},\"client_hello_errors\":{},\"servers\":[",
                        i ? "," : "", json_quote(f.name), json_quote(f.bind), json_quote(f.balance),
-                       f.current, f.total, f.bytes_in, f.bytes_out, f.errors, f.timeouts, f.queued);
+                       f.current, f.total, f.bytes_in, f.bytes_out, f.errors, f.timeouts, f.queued,
+                       f.proxy_header_errors, f.client_hello_errors);
     for (size_t j = 0; j < f.servers.size(); ++j) {
       const ServerStats& s = f.servers[j];
       out += fmt::format(
-          "{}{{\"name\":{},\"address\":{},\"status\":{},\"up\":{},\"state\":{},\"gone\":{},"
+          "{}{{\"backend\":{},\"name\":{},\"address\":{},\"status\":{},\"up\":{},\"state\":{},"
+          "\"gone\":{},"
           "\"last_check\":{},\"last_check_time\":{:.3f},\"maxconn\":{},\"current\":{},"
           "\"total\":{},\"bytes_in\":{},\"bytes_out\":{},\"connect_errors\":{},\"retries\":{},"
           "\"checks_failed\":{},\"resets_by_server\":{},\"resets_by_client\":{}}}",
-          j ? "," : "", json_quote(s.name), json_quote(s.address), json_quote(s.status()), s.up,
-          json_quote(s.state), s.gone, json_quote(s.last_check),
-          static_cast<double>(s.last_check_time_ms) / 1000.0, s.maxconn, s.current, s.total,
-          s.bytes_in, s.bytes_out, s.connect_errors, s.retries, s.checks_failed, s.resets_by_server,
-          s.resets_by_client);
+          j ? "," : "", json_quote(s.backend.empty() ? "default" : s.backend), json_quote(s.name),
+          json_quote(s.address), json_quote(s.status()), s.up, json_quote(s.state), s.gone,
+          json_quote(s.last_check), static_cast<double>(s.last_check_time_ms) / 1000.0, s.maxconn,
+          s.current, s.total, s.bytes_in, s.bytes_out, s.connect_errors, s.retries, s.checks_failed,
+          s.resets_by_server, s.resets_by_client);
     }
     out += "]}";
   }

@@ -12,6 +12,7 @@
 namespace hamba::control {
 
 struct ServerStats {
+  std::string backend;            // the SNI route it serves; "" for the frontend's own servers
   std::string name;               // the server as configured, "rng:80"
   std::string address;            // the address it resolved to, "10.0.0.3:80"
   bool up = true;                 // health, from checks and failed connects
@@ -58,6 +59,8 @@ struct FrontendStats {
   uint64_t abandoned = 0; // queued clients that left before a server had room
   // Accepts that failed, by reason (emfile, enfile, enobufs, enomem, other), in that order.
   uint64_t accept_errors[5] = {0, 0, 0, 0, 0};
+  uint64_t proxy_header_errors = 0; // accept_proxy: no valid PROXY header in time
+  uint64_t client_hello_errors = 0; // routes: no valid TLS ClientHello in time
   std::vector<ServerStats> servers;
 };
 

@@ -157,12 +157,21 @@ void Engine::offer_free_slots() {
 
 int Engine::set_server_state(const std::string& address, config::ServerState state) {
   int matched = 0;
-  for (auto& f : frontends_)
+  for (auto& f : frontends_) {
     matched += f->backend().set_state(address, state);
-  for (config::Frontend& f : config_.frontends)
-    for (config::Server& s : f.servers)
+    for (auto& r : f->routes())
+      matched += r->backend.set_state(address, state);
+  }
+  auto note = [&](std::vector<config::Server>& servers) {
+    for (config::Server& s : servers)
       if (config::format_endpoint(s.address) == address)
         s.state = state;
+  };
+  for (config::Frontend& f : config_.frontends) {
+    note(f.servers);
+    for (config::Route& r : f.routes)
+      note(r.servers);
+  }
   return matched;
 }
 

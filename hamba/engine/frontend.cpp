@@ -22,7 +22,42 @@ std::string describe_at(const config::Frontend& f, const std::string& where) {
                      f.balance == config::Balance::leastconn ? "leastconn" : "roundrobin", servers);
 }
 
+void update_routes(uv_loop_t* loop, const config::Frontend& f,
+                   std::vector<std::shared_ptr<Route>>& routes, bool started,
+                   const std::function<void()>& on_available) {
+  std::vector<std::shared_ptr<Route>> next;
+  for (const config::Route& r : f.routes) {
+    auto it = std::find_if(routes.begin(), routes.end(),
+                           [&](const auto& old) { return old->config.name == r.name; });
+    if (it != routes.end()) {
+      (*it)->config = r;
+      (*it)->backend.update(backend_view(f, r));
+      next.push_back(std::move(*it));
+      routes.erase(it);
+      continue;
+    }
+    next.push_back(std::make_shared<Route>(loop, f, r, on_available));
+    if (started)
+      next.back()->backend.start();
+  }
+  for (auto& removed : routes) // sessions may still hold it; no new ones come
+    removed->backend.stop();
+  routes = std::move(next);
+}
+
 } // namespace
+
+config::Frontend backend_view(const config::Frontend& frontend, const config::Route& route) {
+  config::Frontend view = frontend;
+  view.servers = route.servers;
+  view.send_proxy = route.send_proxy;
+  view.routes.clear();
+  return view;
+}
+
+Route::Route(uv_loop_t* loop, const config::Frontend& frontend, const config::Route& route,
+             std::function<void()> on_available)
+    : config(route), backend(loop, backend_view(frontend, route), std::move(on_available)) {}
 
 std::string describe(const config::Frontend& f) {
   // An empty host is every address; which socket that took ([::] or 0.0.0.0) is logged when
@@ -33,6 +68,7 @@ std::string describe(const config::Frontend& f) {
 
 Frontend::Frontend(Engine& engine, const config::Frontend& config)
     : engine_(engine), config_(config), backend_(engine.loop(), config, [this] { serve_queue(); }) {
+  update_routes(engine.loop(), config_, routes_, false, [this] { serve_queue(); });
 }
 
 Frontend::~Frontend() = default;
@@ -44,11 +80,25 @@ void Frontend::start() {
   log::info("frontend {}: listening on {}", config_.name,
             describe_at(config_, config::format_endpoint(listener_->bound())));
   backend_.start();
+  for (auto& r : routes_)
+    r->backend.start();
 }
 
 void Frontend::update(const config::Frontend& config) {
   config_ = config;
   backend_.update(config);
+  update_routes(engine_.loop(), config_, routes_, true, [this] { serve_queue(); });
+}
+
+std::shared_ptr<Route> Frontend::route_for(std::string_view server_name) const {
+  if (server_name.empty())
+    return nullptr;
+  for (bool wildcards : {false, true})
+    for (const auto& r : routes_)
+      for (const std::string& pattern : r->config.sni)
+        if ((pattern.starts_with("*.") == wildcards) && config::sni_matches(pattern, server_name))
+          return r;
+  return nullptr;
 }
 
 void Frontend::stop_listening(bool serve_waiting) {
@@ -72,6 +122,8 @@ void Frontend::stop_listening(bool serve_waiting) {
 void Frontend::retire(bool serve_waiting) {
   stop_listening(serve_waiting);
   backend_.stop();
+  for (auto& r : routes_)
+    r->backend.stop();
   while (!queue_.empty())
     queue_.front()->close(); // dequeues itself
 }
@@ -103,19 +155,34 @@ void Frontend::serve_queue() {
   if (serving_queue_)
     return;
   serving_queue_ = true;
-  while (!queue_.empty()) {
-    net::Session* s = queue_.front();
+  // Each queued session waits for its own route's backend; a backend with no room this round
+  // is skipped for the sessions behind it (with one backend: the round ends).
+  constexpr size_t kMaxFull = 16;
+  const balance::Backend* full[kMaxFull];
+  size_t full_count = 0;
+  for (size_t i = 0; i < queue_.size();) {
+    net::Session* s = queue_[i];
     if (s->client_gone()) { // left while it waited: no slot for it
       ++counters_.abandoned;
       s->abandon(); // dequeues itself
       continue;
     }
-    balance::ServerPtr server = backend_.pick();
-    if (!server)
-      break;
-    queue_.pop_front();
+    balance::Backend& backend = s->backend();
+    if (std::find(full, full + full_count, &backend) != full + full_count) {
+      ++i;
+      continue;
+    }
+    balance::ServerPtr server = backend.pick();
+    if (!server) {
+      if (routes_.empty() || full_count == kMaxFull)
+        break;
+      full[full_count++] = &backend;
+      ++i;
+      continue;
+    }
+    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
     counters_.queued = queue_.size();
-    s->connect(std::move(server));
+    s->connect(std::move(server)); // may queue other sessions at the back, never before i
     if (s->queued())
       break; // back in the queue: hamba is short of descriptors, the next ones would be too
   }

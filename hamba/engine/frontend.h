@@ -10,7 +10,10 @@
 #include "net/listener.h"
 
 #include <deque>
+#include <functional>
 #include <memory>
+#include <string_view>
+#include <vector>
 
 namespace hamba::net {
 class Session;
@@ -32,7 +35,24 @@ struct FrontendCounters {
   // Accepts that failed, by reason: hamba out of descriptors (emfile, enfile), of memory
   // (enobufs, enomem), or another error (other): indexed by local_error_index().
   uint64_t accept_errors[5] = {0, 0, 0, 0, 0};
+  // accept_proxy: clients closed for a missing, malformed, oversized or late PROXY header.
+  uint64_t proxy_header_errors = 0;
+  // routes: clients closed for a first byte that is not TLS, a malformed or late ClientHello.
+  uint64_t client_hello_errors = 0;
 };
+
+// One route of a frontend: TLS connections whose server name matches go to its own backend.
+// Sessions hold it by shared_ptr, so a route removed by a reconfigure stays valid for them.
+struct Route {
+  Route(uv_loop_t* loop, const config::Frontend& frontend, const config::Route& route,
+        std::function<void()> on_available);
+  config::Route config;
+  balance::Backend backend;
+};
+
+// The frontend's configuration as a route's backend sees it: the route's servers in place of
+// the frontend's own (checks, timeouts and balance are the frontend's).
+config::Frontend backend_view(const config::Frontend& frontend, const config::Route& route);
 
 // "0.0.0.0:80 (roundrobin): rng1:80, rng2:80", for logs ("*:80" for every address).
 std::string describe(const config::Frontend& frontend);
@@ -57,8 +77,13 @@ public:
 
   const config::Frontend& config() const { return config_; }
   const FrontendCounters& counters() const { return counters_; }
+  // The backend of the frontend's own servers (the default route).
   const balance::Backend& backend() const { return backend_; }
   balance::Backend& backend() { return backend_; }
+  const std::vector<std::shared_ptr<Route>>& routes() const { return routes_; }
+  // The route for a TLS server name ("" when the ClientHello had none): an exact name first,
+  // then a wildcard; nullptr means the default route.
+  std::shared_ptr<Route> route_for(std::string_view server_name) const;
 
   // --- for the engine and its sessions ---
   Engine& engine() { return engine_; }
@@ -69,7 +94,8 @@ public:
   // turn already and lost it to hamba's own shortage of descriptors.
   void enqueue(net::Session* session, bool front = false);
   void dequeue(net::Session* session);
-  // Gives servers with room to queued clients, oldest first.
+  // Gives servers with room to queued clients, oldest first (each from its own route's
+  // backend).
   void serve_queue();
   // Closes the queued clients that have gone away (EOF or reset while they waited), so none
   // takes a server's slot; returns how many. Called by the engine's sweep.
@@ -84,6 +110,7 @@ private:
   Engine& engine_;
   config::Frontend config_;
   balance::Backend backend_;
+  std::vector<std::shared_ptr<Route>> routes_;
   std::unique_ptr<net::Listener> listener_;
   std::deque<net::Session*> queue_;
   bool serving_queue_ = false;

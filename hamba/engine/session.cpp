@@ -68,7 +68,8 @@ void Session::accept(std::shared_ptr<engine::Frontend> frontend, Listener& liste
   s->start();
 }
 
-Session::Session(std::shared_ptr<engine::Frontend> frontend) : frontend_(std::move(frontend)) {}
+Session::Session(std::shared_ptr<engine::Frontend> frontend)
+    : frontend_(std::move(frontend)), backend_(&frontend_->backend()) {}
 
 Session::~Session() = default; // everything was released by finish()
 
@@ -79,12 +80,130 @@ void Session::start() {
   if (frontend_->engine().on_session_end)
     log_.reset(new LogState{uv_now(frontend_->engine().loop()), {0, 0}, peer_name(client_)});
   // TCP_NODELAY: inherited from the listening socket (net/listener.cpp).
+  const auto& cfg = frontend_->config();
+  if (cfg.accept_proxy || !cfg.routes.empty()) {
+    state_ = State::preread;
+    last_activity_ = uv_now(frontend_->engine().loop()); // not moved by reads: a whole deadline
+    preread_.reset(new Preread);
+    if (int rc = uv_read_start(client_.stream(), on_preread_alloc, on_read_cb); rc < 0)
+      finish(End::error);
+    return;
+  }
   pick_and_connect(nullptr);
+}
+
+void Session::on_preread_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  Session* self = session_of(handle);
+  Preread* p = self ? self->preread_.get() : nullptr;
+  if (!p) {
+    *buf = uv_buf_init(read_buffer(), kBufferSize);
+    return;
+  }
+  *buf = uv_buf_init(p->data + p->size, static_cast<unsigned>(sizeof p->data - p->size));
+}
+
+void Session::on_preread(ssize_t nread) {
+  if (nread == UV_EOF || nread < 0) {
+    preread_failed(nread == UV_EOF ? "the client closed first" : "the client reset");
+    return;
+  }
+  if (nread == 0)
+    return;
+  preread_->size += static_cast<size_t>(nread);
+  examine_preread();
+}
+
+void Session::examine_preread() {
+  const auto& cfg = frontend_->config();
+  Preread& p = *preread_;
+  if (cfg.accept_proxy && !p.header_done) {
+    ProxyHeaderResult r = parse_proxy_header(p.data, p.size);
+    if (r.status == ProxyHeaderStatus::need_more)
+      return; // the parser answers done or error before the buffer can fill
+    if (r.status == ProxyHeaderStatus::error) {
+      preread_failed(r.reason);
+      return;
+    }
+    p.header = r.consumed;
+    p.header_done = true;
+    if (!r.local) {
+      carried_.reset(new Carried{r.source, r.destination});
+      if (log_)
+        log_->client = format_sockaddr(reinterpret_cast<const sockaddr*>(&carried_->source));
+    }
+  }
+  if (!cfg.routes.empty()) {
+    ClientHelloResult r = peek_client_hello(p.data + p.header, p.size - p.header);
+    if (r.status == ClientHelloStatus::need_more)
+      return; // the peeker answers malformed at its bound, which the buffer holds
+    if (r.status != ClientHelloStatus::done) {
+      preread_failed(r.reason);
+      return;
+    }
+    route_ = frontend_->route_for(r.server_name());
+    backend_ = route_ ? &route_->backend : &frontend_->backend();
+  }
+  uv_read_stop(client_.stream()); // read again once relaying
+  pick_and_connect(nullptr);
+}
+
+void Session::preread_failed(const char* reason) {
+  const auto& cfg = frontend_->config();
+  bool header = cfg.accept_proxy && !preread_->header_done;
+  auto& c = frontend_->mutable_counters();
+  ++(header ? c.proxy_header_errors : c.client_hello_errors);
+  log::warn("frontend {}: closing client {}: {}: {}", cfg.name, client_label(),
+            header ? "no valid PROXY header" : "no valid TLS ClientHello", reason);
+  finish(header ? End::bad_proxy_header : End::bad_client_hello);
+}
+
+bool Session::send_preread() {
+  const config::ProxyProtocol protocol =
+      route_ ? route_->config.send_proxy : frontend_->config().send_proxy;
+  if (protocol != config::ProxyProtocol::none) {
+    sockaddr_storage peer{}, local{};
+    const sockaddr* client = nullptr;
+    const sockaddr* destination = nullptr;
+    if (carried_) {
+      client = reinterpret_cast<const sockaddr*>(&carried_->source);
+      destination = reinterpret_cast<const sockaddr*>(&carried_->destination);
+    } else {
+      int plen = sizeof peer, llen = sizeof local;
+      auto* p = reinterpret_cast<sockaddr*>(&peer);
+      auto* l = reinterpret_cast<sockaddr*>(&local);
+      if (uv_tcp_getpeername(client_.get(), p, &plen) == 0 &&
+          uv_tcp_getsockname(client_.get(), l, &llen) == 0) {
+        client = p;
+        destination = l;
+      }
+    }
+    ProxyHeaderBytes h = build_proxy_header(
+        protocol == config::ProxyProtocol::v1 ? ProxyVersion::v1 : ProxyVersion::v2, client,
+        destination);
+    forward(Direction::to_server, h.data, h.size);
+    if (finished_)
+      return false;
+  }
+  if (preread_) {
+    size_t n = preread_->size - preread_->header;
+    if (n > 0) {
+      count_bytes(Direction::to_server, n);
+      forward(Direction::to_server, preread_->data + preread_->header, n);
+    }
+    preread_.reset(); // forward() kept what the kernel did not take
+  }
+  return !finished_;
+}
+
+std::string Session::client_label() const {
+  if (carried_)
+    return format_sockaddr(reinterpret_cast<const sockaddr*>(&carried_->source));
+  return peer_name(client_);
 }
 
 void Session::pick_and_connect(const balance::Server* failed) {
   last_activity_ = uv_now(frontend_->engine().loop());
-  balance::ServerPtr server = frontend_->backend().pick(failed);
+  balance::ServerPtr server = backend_->pick(failed);
   if (!server) {
     // Every server is full (or none is known yet): wait, as HAProxy's queue does, until one
     // has room or the connect timeout passes.
@@ -131,7 +250,8 @@ void Session::on_connected(int status) {
     return;
   }
   ++server_->counters.total;
-  start_relaying();
+  if (send_preread())
+    start_relaying();
 }
 
 void Session::connect_failed(const std::string& why) {
@@ -151,7 +271,7 @@ void Session::connect_failed(const std::string& why) {
   }
   ++frontend_->mutable_counters().failed;
   log::warn("frontend {}: closing client {}: no server reached after {} attempt(s)", cfg.name,
-            peer_name(client_), attempts_);
+            client_label(), attempts_);
   finish(End::no_server);
 }
 
@@ -171,6 +291,8 @@ void Session::short_of_resources(int rc) {
 void Session::start_relaying() {
   state_ = State::relaying;
   last_activity_ = uv_now(frontend_->engine().loop());
+  if (pump(Direction::to_server).pending > 0)
+    return; // what was read ahead is still being written: on_write_done starts the reads
   if (int rc = uv_read_start(client_.stream(), on_alloc, on_read_cb); rc < 0)
     finish(End::error);
 }
@@ -184,20 +306,27 @@ void Session::on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     self->on_read(stream, nread, buf);
 }
 
+void Session::count_bytes(Direction dir, uint64_t n) {
+  if (log_)
+    log_->bytes[static_cast<int>(dir)] += n;
+  if (dir == Direction::to_server) {
+    server_->counters.bytes_in += n;
+    frontend_->mutable_counters().bytes_in += n;
+  } else {
+    server_->counters.bytes_out += n;
+    frontend_->mutable_counters().bytes_out += n;
+  }
+}
+
 void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   Direction dir = stream == client_.stream() ? Direction::to_server : Direction::to_client;
+  if (state_ == State::preread && dir == Direction::to_server) {
+    on_preread(nread);
+    return;
+  }
   if (nread > 0) {
     last_activity_ = uv_now(frontend_->engine().loop());
-    auto n = static_cast<uint64_t>(nread);
-    if (log_)
-      log_->bytes[static_cast<int>(dir)] += n;
-    if (dir == Direction::to_server) {
-      server_->counters.bytes_in += n;
-      frontend_->mutable_counters().bytes_in += n;
-    } else {
-      server_->counters.bytes_out += n;
-      frontend_->mutable_counters().bytes_out += n;
-    }
+    count_bytes(dir, static_cast<uint64_t>(nread));
     forward(dir, buf->base, static_cast<size_t>(nread));
   } else if (nread == UV_EOF && (buf->base != nullptr || !reset_pending(stream))) {
     on_eof(dir);
@@ -322,8 +451,10 @@ bool Session::expired(uint64_t now) const {
   if (finished_)
     return false;
   const auto& cfg = frontend_->config();
-  uint64_t limit = static_cast<uint64_t>(
-      (state_ == State::relaying ? cfg.idle_timeout : cfg.connect_timeout).count());
+  config::Duration timeout = state_ == State::relaying  ? cfg.idle_timeout
+                             : state_ == State::preread ? cfg.preread_timeout
+                                                        : cfg.connect_timeout;
+  uint64_t limit = static_cast<uint64_t>(timeout.count());
   return now - last_activity_ >= limit;
 }
 
@@ -332,6 +463,9 @@ void Session::on_timeout() {
     return;
   const auto& cfg = frontend_->config();
   switch (state_) {
+  case State::preread:
+    preread_failed("nothing complete within preread_timeout");
+    return;
   case State::connecting:
     connect_failed("connect timeout");
     return;
@@ -339,7 +473,7 @@ void Session::on_timeout() {
     ++frontend_->mutable_counters().timeouts;
     ++frontend_->mutable_counters().failed;
     log::warn("frontend {}: closing client {}: no server had room within {}", cfg.name,
-              peer_name(client_), config::format_duration(cfg.connect_timeout));
+              client_label(), config::format_duration(cfg.connect_timeout));
     finish(End::timeout);
     return;
   case State::relaying:
@@ -372,7 +506,7 @@ void Session::release_server() {
     return;
   --server_->counters.current;
   balance::ServerPtr s = std::move(server_);
-  frontend_->backend().released(*s);
+  backend_->released(*s);
   frontend_->serve_queue();
 }
 
@@ -408,6 +542,12 @@ void Session::report_end(End how) {
     break;
   case End::no_server:
     e.end = "no server";
+    break;
+  case End::bad_proxy_header:
+    e.end = "bad proxy header";
+    break;
+  case End::bad_client_hello:
+    e.end = "bad client hello";
     break;
   }
   frontend_->engine().on_session_end(e);

@@ -1,7 +1,9 @@
 // One proxied connection: a client, the server chosen for it, and the pump between them.
 //
-// Life: accepted -> (queued while no server has room) -> connecting (a failed or slow connect
-// is retried on the next server, `retries` times) -> relaying -> finished. A finished
+// Life: accepted -> (preread: the client's PROXY header, its TLS ClientHello to pick the route,
+// within preread_timeout) -> (queued while no server has room) -> connecting (a failed or slow
+// connect is retried on the next server, `retries` times; once connected, a send_proxy header
+// and the bytes read ahead go first) -> relaying -> finished. A finished
 // session is closed at once; the Engine unlists it and deletes it after the current loop phase
 // (deferred deletion, so pointers held during one round of callbacks stay valid).
 //
@@ -16,14 +18,21 @@
 #include "base/uv_handle.h"
 #include "base/uv_request.h"
 #include "net/listener.h"
+#include "net/proxy_header.h"
+#include "net/tls_client_hello.h"
 #include "net/write_buffer.h"
 
 #include <memory>
 #include <string>
 
+namespace hamba::balance {
+class Backend;
+}
+
 namespace hamba::engine {
 class Frontend;
 class Engine;
+struct Route;
 } // namespace hamba::engine
 
 namespace hamba::net {
@@ -47,6 +56,8 @@ public:
   bool client_gone() const;
   // Ends a queued session whose client is gone (no reset: nobody is left to receive it).
   void abandon();
+  // The backend this session's server comes from: the frontend's, or its route's.
+  balance::Backend& backend() { return *backend_; }
   bool finished() const { return finished_; }
   ~Session();
 
@@ -55,7 +66,8 @@ public:
   Session* next = nullptr;
 
 private:
-  enum class State : uint8_t { queued, connecting, relaying };
+  // preread: reading the client's PROXY header and/or TLS ClientHello before any server.
+  enum class State : uint8_t { preread, queued, connecting, relaying };
 
   // The two connections of a session, and the two ways bytes flow between them.
   enum class Side : uint8_t { client, server };
@@ -71,7 +83,17 @@ private:
   // toward it failed): the other side gets a reset in turn, and the log and the stats blame the
   // failed one. `error` is hamba's own failure and `cut` hamba's decision (close()): both sides
   // get a reset, no side is blamed. Every other end closes both sides with a FIN.
-  enum class End : uint8_t { closed, client_reset, server_reset, error, cut, timeout, no_server };
+  enum class End : uint8_t {
+    closed,
+    client_reset,
+    server_reset,
+    error,
+    cut,
+    timeout,
+    no_server,
+    bad_proxy_header, // accept_proxy: missing, malformed, oversized or late
+    bad_client_hello, // routes: not TLS, malformed or late
+  };
   static constexpr End reset_by(Side failed) {
     return failed == Side::client ? End::client_reset : End::server_reset;
   }
@@ -102,9 +124,19 @@ private:
   void connect_failed(const std::string& why);
   void short_of_resources(int rc); // a local error (EMFILE...) at the connect: back to the queue
   void start_relaying();
+  // Preread (the frontend has accept_proxy or routes): the client's first bytes are read into
+  // preread_ (one buffer per session, not per read) until the header and the ClientHello are
+  // whole; the header is consumed, every other byte goes to the server once connected.
+  static void on_preread_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf);
+  void on_preread(ssize_t nread);
+  void examine_preread();
+  void preread_failed(const char* reason);
+  bool send_preread(); // on connect: PROXY header for the server, then the bytes read ahead
+  std::string client_label() const;
   static void on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf);
   static void on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  void count_bytes(Direction dir, uint64_t n);
   void forward(Direction dir, char* data, size_t len);
   void on_write_done(Remainder& written, int status);
   void on_eof(Direction dir);
@@ -119,6 +151,8 @@ private:
   Pump& pump(Direction dir) { return pumps_[static_cast<int>(dir)]; }
 
   std::shared_ptr<engine::Frontend> frontend_;
+  std::shared_ptr<engine::Route> route_; // the SNI route taken; nullptr: the default one
+  balance::Backend* backend_;            // the frontend's or route_'s
   balance::ServerPtr server_;
   uvx::Handle<uv_tcp_t> client_;
   uvx::Handle<uv_tcp_t> server_conn_;
@@ -133,6 +167,21 @@ private:
     std::string client;         // the peer is gone by the end, so it is noted at the start
   };
   std::unique_ptr<LogState> log_;
+  // The client's first bytes, while they are read ahead and until they are sent on.
+  struct Preread {
+    size_t size = 0;   // bytes in data
+    size_t header = 0; // of which the client's PROXY header (consumed, not sent on)
+    bool header_done = false;
+    char data[kProxyHeaderMaxInput + kClientHelloMaxBytes];
+  };
+  std::unique_ptr<Preread> preread_;
+  // The addresses an accepted PROXY header carried (none for LOCAL or UNKNOWN): the client as
+  // logs, stats and send_proxy show it.
+  struct Carried {
+    sockaddr_storage source;
+    sockaddr_storage destination;
+  };
+  std::unique_ptr<Carried> carried_;
   State state_ = State::queued;
   uint8_t attempts_ = 0; // connects tried
   bool finished_ = false;
