@@ -103,7 +103,13 @@ void Session::on_preread_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
 }
 
 void Session::on_preread(ssize_t nread) {
-  if (nread == UV_EOF || nread < 0) {
+  if (nread == UV_EOF && preread_->size == 0) {
+    // Connected and closed without a byte: a TCP health check or a readiness probe, which
+    // sends no header either (so neither logged nor counted as a bad one).
+    finish(End::closed);
+    return;
+  }
+  if (nread < 0) {
     preread_failed(nread == UV_EOF ? "the client closed first" : "the client reset");
     return;
   }

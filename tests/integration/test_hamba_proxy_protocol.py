@@ -1,0 +1,280 @@
+"""PROXY protocol against real peers: hamba's send_proxy v1 and v2 into nginx (`listen ...
+proxy_protocol`), HAProxy's send-proxy-v2 into hamba's accept_proxy and hamba's send_proxy into
+HAProxy's accept-proxy, and bad headers from a raw socket (closed, counted, nothing reaches a
+server). The client is bound to 127.0.0.2, so the address every peer reports is the client's, not
+hamba's (127.0.0.1)."""
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import Process, free_port, http_request, wait_port, wait_until
+from hamba_helpers import HambaDir
+
+CLIENT = "127.0.0.2"
+
+
+def client_socket(port, timeout=5.0):
+    s = socket.socket()
+    s.settimeout(timeout)
+    s.bind((CLIENT, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def recv_all(s, limit=1 << 20):
+    data = b""
+    while len(data) < limit:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+class HeaderServer:
+    """Answers each connection with its first line (the PROXY v1 header hamba or HAProxy wrote)
+    and what followed it, then closes. `connections` counts the connections it accepted."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.received = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            c.settimeout(5)
+            data = b""
+            try:
+                while b"\r\n" not in data or not data.endswith(b"END"):
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.received.append(data)
+                c.sendall(data)
+            except OSError:
+                pass
+            c.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def metrics(admin_port):
+    status, _, body = http_request(admin_port, "GET", "/metrics")
+    assert status == 200
+    return body.decode()
+
+
+class NginxBehindSendProxy(unittest.TestCase):
+    """nginx logs $proxy_protocol_addr (from hamba's header) and $remote_addr (hamba itself)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which("nginx"):
+            raise unittest.SkipTest("nginx is not installed (scripts/install-deps)")
+        cls.dir = tempfile.mkdtemp(prefix="hamba-pp-nginx-")
+        cls.nginx_port = free_port()
+        conf = os.path.join(cls.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""daemon off;
+master_process off;
+worker_processes 1;
+pid {cls.dir}/nginx.pid;
+error_log {cls.dir}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    log_format pp '$proxy_protocol_addr:$proxy_protocol_port via $remote_addr';
+    access_log {cls.dir}/access.log pp;
+    client_body_temp_path {cls.dir}/body;
+    proxy_temp_path {cls.dir}/proxy;
+    fastcgi_temp_path {cls.dir}/fastcgi;
+    uwsgi_temp_path {cls.dir}/uwsgi;
+    scgi_temp_path {cls.dir}/scgi;
+    server {{
+        listen 127.0.0.1:{cls.nginx_port} proxy_protocol;
+        location / {{ return 200 "ok\\n"; }}
+    }}
+}}
+""")
+        cls.nginx = Process(["nginx", "-p", cls.dir, "-e", f"{cls.dir}/error.log", "-c", conf])
+        wait_port(cls.nginx_port)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.nginx.__exit__(None, None, None)
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def access_log(self):
+        with open(os.path.join(self.dir, "access.log")) as f:
+            return f.read().splitlines()
+
+    def check_version(self, version):
+        port = free_port()
+        with HambaDir("hamba-pp-") as d:
+            d.write_config(f"""frontends:
+  - bind: "127.0.0.1:{port}"
+    send_proxy: {version}
+    check: false
+    servers: ["127.0.0.1:{self.nginx_port}"]
+""")
+            with d.start("--config", d.config, ports=[port]):
+                before = len(self.access_log())
+                s = client_socket(port)
+                s.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+                reply = recv_all(s)
+                client_port = s.getsockname()[1]
+                s.close()
+                self.assertIn(b"200 OK", reply)
+                lines = wait_until(lambda: self.access_log()[before:], what="nginx access log")
+                self.assertEqual(lines, [f"{CLIENT}:{client_port} via 127.0.0.1"])
+
+    def test_send_proxy_v1(self):
+        self.check_version("v1")
+
+    def test_send_proxy_v2(self):
+        self.check_version("v2")
+
+
+class HaproxyBothWays(unittest.TestCase):
+    """client -> HAProxy (send-proxy-v2) -> hamba (accept_proxy, send_proxy v2) -> HAProxy
+    (accept-proxy, send-proxy) -> a server that echoes the v1 header it got."""
+
+    def test_chain_keeps_the_client_address(self):
+        if not shutil.which("haproxy"):
+            self.skipTest("haproxy is not installed")
+        server = HeaderServer()
+        front, back, hamba_port, admin = free_port(), free_port(), free_port(), free_port()
+        workdir = tempfile.mkdtemp(prefix="hamba-pp-haproxy-")
+        cfg = os.path.join(workdir, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(f"""global
+    nbthread 1
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+listen to_hamba
+    bind 127.0.0.1:{front}
+    server hamba 127.0.0.1:{hamba_port} send-proxy-v2
+listen from_hamba
+    bind 127.0.0.1:{back} accept-proxy
+    server echo 127.0.0.1:{server.port} send-proxy
+""")
+        try:
+            with HambaDir("hamba-pp-") as d, Process(["haproxy", "-db", "-f", cfg]) as haproxy:
+                d.write_config(f"""admin: "127.0.0.1:{admin}"
+frontends:
+  - name: pp
+    bind: "127.0.0.1:{hamba_port}"
+    accept_proxy: true
+    send_proxy: v2
+    check: false
+    servers: ["127.0.0.1:{back}"]
+""")
+                with d.start("--config", d.config, "--log-connections", "text",
+                             ports=[hamba_port, admin]) as hamba:
+                    wait_port(front)
+                    s = client_socket(front)
+                    s.sendall(b"hello\r\nEND")
+                    reply = recv_all(s)
+                    client_port = s.getsockname()[1]
+                    s.close()
+                    header = reply.split(b"\r\n")[0].decode()
+                    self.assertTrue(header.startswith(f"PROXY TCP4 {CLIENT} 127.0.0.1 {client_port} "
+                                                      f"{front}"), (header, haproxy.log()))
+                    self.assertTrue(reply.endswith(b"hello\r\nEND"))
+                    # hamba's own connection log names the client HAProxy spoke for.
+                    wait_until(lambda: f"client={CLIENT}:{client_port}" in hamba.log(),
+                               what="connection log line with the carried client")
+                    self.assertIn('hamba_frontend_proxy_header_errors_total{frontend="pp"} 0',
+                                  metrics(admin))
+        finally:
+            server.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+class BadHeaders(unittest.TestCase):
+    """A frontend with accept_proxy closes a client without a valid header in time; nothing reaches
+    the server; each is logged and counted. A good v2 LOCAL header is accepted, and its data with
+    it."""
+
+    def test_bad_headers_are_closed_and_counted(self):
+        server = HeaderServer()
+        port, admin = free_port(), free_port()
+        try:
+            with HambaDir("hamba-pp-bad-") as d:
+                d.write_config(f"""admin: "127.0.0.1:{admin}"
+frontends:
+  - name: pp
+    bind: "127.0.0.1:{port}"
+    accept_proxy: true
+    preread_timeout: 500ms
+    send_proxy: v1
+    check: false
+    servers: ["127.0.0.1:{server.port}"]
+""")
+                with d.start("--config", d.config, ports=[port, admin]) as hamba:
+                    bad = [
+                        b"GET / HTTP/1.0\r\n\r\n",                      # no header at all
+                        b"PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n",            # a port missing
+                        b"PROXY UNKNOWN " + b"x" * 120,                 # longer than 107 bytes
+                        b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x04\x00",      # v2 longer than allowed
+                        b"PROXY TCP4 1.2.3.4",                          # never finished: timeout
+                    ]
+                    for payload in bad:
+                        s = client_socket(port)
+                        s.sendall(payload)
+                        started = time.monotonic()
+                        self.assertEqual(recv_all(s), b"", payload)  # closed, nothing answered
+                        self.assertLess(time.monotonic() - started, 5)
+                        s.close()
+                    # A client that connects and closes without a word (a TCP health check)
+                    # is not a bad header.
+                    client_socket(port).close()
+                    time.sleep(0.2)
+                    self.assertIn('hamba_frontend_proxy_header_errors_total{frontend="pp"} 5',
+                                  metrics(admin))
+                    self.assertEqual(server.connections, 0)
+                    self.assertIn("no valid PROXY header", hamba.log())
+                    self.assertIn("v1 header longer than 107 bytes", hamba.log())
+                    self.assertIn("nothing complete within preread_timeout", hamba.log())
+
+                    # v2 LOCAL (another balancer's health check): accepted, the connection's own
+                    # addresses are used; the data in the same segment goes through.
+                    s = client_socket(port)
+                    s.sendall(b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00" + b"data\r\nEND")
+                    reply = recv_all(s)
+                    client_port = s.getsockname()[1]
+                    s.close()
+                    self.assertEqual(reply, f"PROXY TCP4 {CLIENT} 127.0.0.1 {client_port} {port}"
+                                            f"\r\ndata\r\nEND".encode())
+                    # v1 from a proxy for an IPv6 client: send_proxy v1 passes it on as TCP6.
+                    s = client_socket(port)
+                    s.sendall(b"PROXY TCP6 2001:db8::7 2001:db8::1 4000 443\r\nx\r\nEND")
+                    self.assertEqual(recv_all(s), b"PROXY TCP6 2001:db8::7 2001:db8::1 4000 443"
+                                                  b"\r\nx\r\nEND")
+                    s.close()
+        finally:
+            server.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
