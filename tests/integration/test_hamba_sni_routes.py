@@ -1,0 +1,160 @@
+"""SNI routing with TLS passed through: openssl s_server backends, each with its own self-signed
+certificate, behind one hamba port; `openssl s_client -servername NAME` reaches the backend of its
+route and sees that backend's certificate (hamba never terminates TLS). An exact name, a one-label
+wildcard, no name and an unknown name (the default route) are checked; a ClientHello cut into
+records and TCP segments still routes; plain text, a malformed hello and a slow one are closed,
+logged and counted; /metrics names each route's servers."""
+
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import Process, free_port, http_request, run, wait_port, wait_until
+from hamba_helpers import HambaDir
+
+NAMES = {"a": "a.test", "b": "b.test", "w": "wild.w.test", "default": "default.test"}
+
+
+def make_cert(workdir, cn):
+    key, crt = os.path.join(workdir, f"{cn}.key"), os.path.join(workdir, f"{cn}.crt")
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "2", "-subj", f"/CN={cn}", "-keyout", key, "-out", crt])
+    return key, crt
+
+
+def subject_seen(port, servername=None):
+    """The certificate subject `openssl s_client` is shown through hamba."""
+    argv = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}"]
+    argv += ["-servername", servername] if servername else ["-noservername"]
+    r = subprocess.run(argv, input="", capture_output=True, text=True, timeout=20)
+    for line in r.stdout.splitlines():
+        if line.startswith("subject="):
+            return line.split("CN", 1)[1].strip(" =")
+    return None
+
+
+def python_client_hello(server_name):
+    """The ClientHello Python's ssl module sends for `server_name` (nothing is connected)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=server_name)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def in_records(hello, size):
+    """The same handshake message cut into TLS records of at most `size` bytes."""
+    message = hello[5:5 + int.from_bytes(hello[3:5], "big")]
+    out = b""
+    for i in range(0, len(message), size):
+        piece = message[i:i + size]
+        out += b"\x16\x03\x01" + len(piece).to_bytes(2, "big") + piece
+    return out
+
+
+def metrics(admin_port):
+    status, _, body = http_request(admin_port, "GET", "/metrics")
+    assert status == 200
+    return body.decode()
+
+
+class SniRoutes(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which("openssl"):
+            raise unittest.SkipTest("openssl is not installed")
+        cls.workdir = tempfile.mkdtemp(prefix="hamba-sni-")
+        cls.servers, cls.ports = [], {}
+        for key, cn in NAMES.items():
+            k, c = make_cert(cls.workdir, cn)
+            port = free_port()
+            cls.servers.append(Process(["openssl", "s_server", "-accept", f"127.0.0.1:{port}",
+                                        "-cert", c, "-key", k, "-naccept", "1000", "-quiet"]))
+            cls.ports[key] = port
+        for port in cls.ports.values():
+            wait_port(port)
+        cls.port, cls.admin = free_port(), free_port()
+        cls.dir = HambaDir("hamba-sni-")
+        cls.dir.write_config(f"""admin: "127.0.0.1:{cls.admin}"
+frontends:
+  - name: tls
+    bind: "127.0.0.1:{cls.port}"
+    preread_timeout: 500ms
+    check: false
+    servers: ["127.0.0.1:{cls.ports['default']}"]
+    routes:
+      - name: a
+        sni: [a.test]
+        servers: ["127.0.0.1:{cls.ports['a']}"]
+      - name: b
+        sni: [B.test]
+        servers: ["127.0.0.1:{cls.ports['b']}"]
+      - name: w
+        sni: ["*.w.test"]
+        servers: ["127.0.0.1:{cls.ports['w']}"]
+""")
+        cls.hamba = cls.dir.start("--config", cls.dir.config, ports=[cls.port, cls.admin])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.hamba.__exit__(None, None, None)
+        for s in cls.servers:
+            s.__exit__(None, None, None)
+        shutil.rmtree(cls.workdir, ignore_errors=True)
+        shutil.rmtree(cls.dir.path, ignore_errors=True)
+
+    def test_each_name_reaches_its_own_backend(self):
+        self.assertEqual(subject_seen(self.port, "a.test"), "a.test")
+        self.assertEqual(subject_seen(self.port, "b.test"), "b.test")
+        self.assertEqual(subject_seen(self.port, "x.w.test"), "wild.w.test")
+
+    def test_default_route(self):
+        self.assertEqual(subject_seen(self.port, None), "default.test")
+        self.assertEqual(subject_seen(self.port, "c.test"), "default.test")
+        self.assertEqual(subject_seen(self.port, "a.b.w.test"), "default.test")  # one label only
+
+    def test_hello_split_into_records_and_segments(self):
+        hello = in_records(python_client_hello("a.test"), 50)
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(0, len(hello), 37):
+            s.sendall(hello[i:i + 37])
+            time.sleep(0.005)
+        reply = s.recv(5)
+        s.close()
+        # The backend answered with a TLS handshake record: the hello reached a TLS server.
+        self.assertEqual(reply[:1], b"\x16", reply)
+        m = metrics(self.admin)
+        self.assertRegex(m, r'hamba_server_connections_total\{frontend="tls",backend="a",server='
+                            r'"127.0.0.1:\d+",address="127.0.0.1:\d+"\} [1-9]')
+
+    def test_bad_hellos_are_closed_and_counted(self):
+        before = int(metrics(self.admin).split(
+            'hamba_frontend_client_hello_errors_total{frontend="tls"} ')[1].split()[0])
+        for payload in [b"GET / HTTP/1.0\r\n\r\n",                         # not TLS
+                        b"\x16\x03\x01\x00\x06\x02\x00\x00\x02\x00\x00",    # a ServerHello
+                        b"\x16\x03\x01"]:                                  # never finished
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            s.sendall(payload)
+            self.assertEqual(s.recv(100), b"", payload)
+            s.close()
+        wait_until(lambda: f'hamba_frontend_client_hello_errors_total{{frontend="tls"}} {before + 3}'
+                   in metrics(self.admin), what="3 more ClientHello errors")
+        log = self.hamba.log()
+        self.assertIn("no valid TLS ClientHello: first byte is not a TLS handshake record", log)
+        self.assertIn("first handshake message is not a ClientHello", log)
+        self.assertIn("nothing complete within preread_timeout", log)
+
+
+if __name__ == "__main__":
+    unittest.main()
