@@ -48,6 +48,8 @@ struct Options {
   std::optional<config::Balance> balance;           // --balance, HAMBA_BALANCE
   std::optional<std::string> admin;                 // --admin, ADMIN or HAMBA_ADMIN
   std::optional<std::string> log_connections;       // --log-connections, HAMBA_LOG_CONNECTIONS
+  std::optional<config::ProxyProtocol> send_proxy;  // --send-proxy, HAMBA_SEND_PROXY
+  std::optional<bool> accept_proxy;                 // --accept-proxy, HAMBA_ACCEPT_PROXY
   bool operator==(const Options&) const = default;
 };
 

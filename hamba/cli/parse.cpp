@@ -37,6 +37,8 @@ const OptionSpec option_specs[] = {
     {"--control", "HAMBA_CONTROL"},
     {"--config", "HAMBA_CONFIG"},
     {"--log-connections", "HAMBA_LOG_CONNECTIONS"},
+    {"--send-proxy", "HAMBA_SEND_PROXY"},
+    {"--accept-proxy", "HAMBA_ACCEPT_PROXY"}, // as a flag, the value may be left out: true
 };
 
 config::Duration duration_value(const std::string& name, const std::string& value) {
@@ -104,7 +106,24 @@ void set_option(Command& cmd, const std::string& flag, const std::string& name,
     cmd.control_path = value;
   else if (flag == "--config")
     cmd.config_files.push_back(value);
-  else if (flag == "--log-connections") {
+  else if (flag == "--send-proxy") {
+    if (value == "v1")
+      o.send_proxy = config::ProxyProtocol::v1;
+    else if (value == "v2")
+      o.send_proxy = config::ProxyProtocol::v2;
+    else if (value == "none")
+      o.send_proxy = config::ProxyProtocol::none;
+    else
+      throw UsageError(
+          fmt::format("{} \"{}\" is not a PROXY protocol version (v1, v2 or none)", name, value));
+  } else if (flag == "--accept-proxy") {
+    if (value == "true" || value == "yes" || value == "1")
+      o.accept_proxy = true;
+    else if (value == "false" || value == "no" || value == "0")
+      o.accept_proxy = false;
+    else
+      throw UsageError(fmt::format("{} \"{}\" is neither true nor false", name, value));
+  } else if (flag == "--log-connections") {
     if (value != "text" && value != "json" && value != "off")
       throw UsageError(
           fmt::format("{} \"{}\" is not a log format (text, json or off)", name, value));
@@ -207,8 +226,15 @@ void apply_options(const Options& o, config::Config& config) {
     take(f.dns_hold, o.dns_hold);
     take(f.retries, o.retries);
     take(f.balance, o.balance);
+    take(f.accept_proxy, o.accept_proxy);
+    take(f.send_proxy, o.send_proxy);
     for (config::Server& s : f.servers)
       take(s.maxconn, o.server_maxconn);
+    for (config::Route& r : f.routes) {
+      take(r.send_proxy, o.send_proxy);
+      for (config::Server& s : r.servers)
+        take(s.maxconn, o.server_maxconn);
+    }
   }
 }
 
@@ -262,7 +288,9 @@ Command parse(std::vector<std::string> args, const Environment& env) {
     }
     if (!find_option(flag))
       throw UsageError(fmt::format("unknown option \"{}\" (see hamba --help)", flag));
-    if (!has_value) {
+    if (!has_value && flag == "--accept-proxy") {
+      value = "true";
+    } else if (!has_value) {
       if (i + 1 == args.size())
         throw UsageError(fmt::format("option \"{}\" needs a value", flag));
       value = args[++i];

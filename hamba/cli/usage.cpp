@@ -42,6 +42,8 @@ Options (each also read from the environment variable shown; the option wins):
   --control PATH        HAMBA_CONTROL           control socket of the running hamba
   --config FILE         HAMBA_CONFIG            read the configuration from a YAML file
   --log-connections F   HAMBA_LOG_CONNECTIONS   one log line per connection: text, json or off
+  --send-proxy V        HAMBA_SEND_PROXY        PROXY protocol header to servers: v1 or v2
+  --accept-proxy        HAMBA_ACCEPT_PROXY      clients start with a PROXY v1/v2 header (true)
   -h, --help                                    print this help
   -V, --version                                 print the version
 Durations: 250ms, 5s, 2m, 1h (a bare number is milliseconds).
