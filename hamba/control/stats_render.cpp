@@ -3,6 +3,7 @@
 
 #include "base/descriptors.h"
 #include "control/json_quote.h"
+#include "control/stats_chart.h"
 
 #include <fmt/format.h>
 #include <functional>
@@ -147,6 +148,7 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
         f.bytes_out, human_bytes(f.bytes_out), f.errors);
     out += "</table>\n";
   }
+  out += render_rate_chart(stats);
   out += "</body></html>\n";
   return out;
 }
