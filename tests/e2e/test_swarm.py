@@ -1,0 +1,144 @@
+"""DockerCoins on a single-node Swarm (examples/stack.yml, `docker stack deploy`): the stack mines;
+`docker service scale` of rng-backend 3 -> 5 is followed by hamba (the service `rng`, over
+`tasks.rng-backend`) with 5 distinct rng hosts through it and no hamba restart, and the hash rate
+follows (each worker keeps one keep-alive connection to rng, so the workers are restarted to
+make new ones: hamba balances connections); a rolling update of hamba's service (`docker service update --force`) while a loop of
+requests runs through its published port: requests go on through the new task afterwards, and
+the gap is measured. On one node that gap cannot be zero: the port is published in host mode
+(the routing mesh needs IPVS, which does not route here), one task per node holds it, so the
+update must stop the old task before the new one can bind (stop-first).
+
+The swarm is made for the test (`docker swarm init --advertise-addr 127.0.0.1`) and left at the
+end whatever happened; an engine that is already part of a swarm is not touched (skip)."""
+
+import threading
+import time
+import unittest
+import urllib.error
+
+from docker_e2e import (RUN_ID, SOURCE_DIR, assert_nothing_left, build_images, hash_rate, log,
+                        main, require_docker, rng_hostname, run, wait_mining, wait_until)
+from harness import free_port
+
+WORKERS = 16   # 16 x 3.33 = 53 hashes/s at most: rng stays the limit up to 5 instances
+ONE_RNG = 10.0
+
+
+class SwarmTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_docker()
+        state = run(["docker", "info", "-f", "{{.Swarm.LocalNodeState}}"]).stdout.strip()
+        if state != "inactive":
+            raise unittest.SkipTest(f"this engine is already in a swarm ({state}): not touched")
+        build_images()
+
+    def setUp(self):
+        run(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"])
+        self.addCleanup(self.leave)
+        self.name = f"{RUN_ID}sw"
+        self.ports = {"WEBUI_PORT": free_port(), "RNG_PORT": free_port(),
+                      "HASHER_PORT": free_port()}
+        run(["docker", "stack", "deploy", "-c", f"{SOURCE_DIR}/examples/stack.yml", self.name],
+            env={k: str(v) for k, v in self.ports.items()}, timeout=120)
+
+    def leave(self):
+        """Removes the stack, waits until its containers and network are gone (Swarm removes
+        them after `stack rm` returns), then leaves the swarm."""
+        def stack_gone():
+            containers = run(["docker", "ps", "-aq", "--filter", f"name={self.name}_"]).stdout
+            networks = run(["docker", "network", "ls", "--format", "{{.Name}}"]).stdout.split()
+            return not containers.strip() and not [n for n in networks
+                                                   if n.startswith(self.name)]
+
+        run(["docker", "stack", "rm", self.name], check=False, quiet=True)
+        try:
+            wait_until("the stack's containers and network to go", stack_gone, timeout=90)
+        finally:
+            run(["docker", "swarm", "leave", "--force"], check=False, timeout=120)
+        wait_until("the stack's containers and network to go after leaving", stack_gone,
+                   timeout=60)
+
+    def service(self, name):
+        return f"{self.name}_{name}"
+
+    def hamba_task(self):
+        """The running hamba task of the service `rng`: (task id, container id, started at)."""
+        tasks = run(["docker", "service", "ps", "-q", "--filter", "desired-state=running",
+                     self.service("rng")]).stdout.split()
+        self.assertEqual(len(tasks), 1, tasks)
+        container = run(["docker", "inspect", "-f", "{{.Status.ContainerStatus.ContainerID}}",
+                         tasks[0]]).stdout.strip()
+        started = run(["docker", "inspect", "-f", "{{.State.StartedAt}}", container]).stdout
+        return tasks[0], container, started.strip()
+
+    def hostnames(self, want, tries=60):
+        seen = set()
+        for _ in range(tries):
+            seen.add(rng_hostname(self.ports["RNG_PORT"]))
+            if len(seen) >= want:
+                break
+        return seen
+
+    def test_stack_mines_scales_and_updates(self):
+        webui = self.ports["WEBUI_PORT"]
+        wait_mining(webui, timeout=120)
+        run(["docker", "service", "scale", "-d", f"{self.service('worker')}={WORKERS}"])
+        wait_until("3 rng through hamba", lambda: len(self.hostnames(3)) == 3, timeout=60)
+        wait_until("the workers to reach the counter",
+                   lambda: hash_rate(webui, window=3) > 0.6 * 3 * ONE_RNG, timeout=60)
+        rate3 = hash_rate(webui)
+        hamba = self.hamba_task()
+        log(f"swarm, 3 rng tasks behind hamba, {WORKERS} workers: {rate3:.2f} hashes/s")
+
+        run(["docker", "service", "scale", "-d", f"{self.service('rng-backend')}=5"])
+        seen = wait_until("5 rng through hamba",
+                          lambda: (s := self.hostnames(5)) and len(s) == 5 and s, timeout=60)
+        log(f"after scale to 5: {sorted(seen)}")
+        run(["docker", "service", "update", "--force", "--update-parallelism", "0",
+             self.service("worker")], timeout=300)
+        wait_until("the rate to rise", lambda: hash_rate(webui, window=3) > 1.2 * rate3,
+                   timeout=60)
+        rate5 = hash_rate(webui)
+        log(f"swarm, 5 rng tasks behind hamba: {rate5:.2f} hashes/s")
+        self.assertEqual(self.hamba_task(), hamba, "hamba was restarted to follow the scale")
+        self.assertGreaterEqual(rate5, 1.3 * rate3)
+        self.assertAlmostEqual(rate3, 3 * ONE_RNG, delta=0.2 * 3 * ONE_RNG)
+
+        # Rolling update of hamba under a loop of requests through the published port.
+        results = []
+        stop = threading.Event()
+
+        def loop():
+            while not stop.is_set():
+                t = time.monotonic()
+                try:
+                    rng_hostname(self.ports["RNG_PORT"])
+                    results.append((t, True))
+                except (OSError, urllib.error.URLError, AssertionError):
+                    results.append((t, False))
+                time.sleep(0.02)
+
+        client = threading.Thread(target=loop)
+        client.start()
+        try:
+            time.sleep(1)
+            run(["docker", "service", "update", "--force", self.service("rng")], timeout=180)
+            wait_until("requests through the new hamba", lambda: results[-1][1], timeout=30)
+            time.sleep(1)
+        finally:
+            stop.set()
+            client.join()
+        failed = [t for t, ok in results if not ok]
+        gap = (failed[-1] - failed[0]) if failed else 0.0
+        log(f"rolling update of hamba: {len(results)} requests, {len(failed)} failed, "
+            f"in a gap of {gap:.2f} s (stop-first: one node, port published in host mode)")
+        self.assertNotEqual(self.hamba_task()[0], hamba[0], "the update did not replace hamba")
+        self.assertTrue(all(ok for _, ok in results[-10:]), "requests did not recover")
+
+    def test_zz_nothing_left(self):
+        assert_nothing_left(self)
+
+
+if __name__ == "__main__":
+    main()
