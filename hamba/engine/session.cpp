@@ -85,6 +85,9 @@ void Session::start() {
     state_ = State::preread;
     last_activity_ = uv_now(frontend_->engine().loop()); // not moved by reads: a whole deadline
     preread_.reset(new Preread);
+    preread_->capacity = (cfg.accept_proxy ? kProxyHeaderMaxInput : 0) +
+                         (cfg.routes.empty() ? 0 : kClientHelloMaxBytes);
+    preread_->data.reset(new char[preread_->capacity]);
     if (int rc = uv_read_start(client_.stream(), on_preread_alloc, on_read_cb); rc < 0)
       finish(End::error);
     return;
@@ -99,7 +102,7 @@ void Session::on_preread_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
     *buf = uv_buf_init(read_buffer(), kBufferSize);
     return;
   }
-  *buf = uv_buf_init(p->data + p->size, static_cast<unsigned>(sizeof p->data - p->size));
+  *buf = uv_buf_init(p->data.get() + p->size, static_cast<unsigned>(p->capacity - p->size));
 }
 
 void Session::on_preread(ssize_t nread) {
@@ -123,7 +126,7 @@ void Session::examine_preread() {
   const auto& cfg = frontend_->config();
   Preread& p = *preread_;
   if (cfg.accept_proxy && !p.header_done) {
-    ProxyHeaderResult r = parse_proxy_header(p.data, p.size);
+    ProxyHeaderResult r = parse_proxy_header(p.data.get(), p.size);
     if (r.status == ProxyHeaderStatus::need_more)
       return; // the parser answers done or error before the buffer can fill
     if (r.status == ProxyHeaderStatus::error) {
@@ -139,7 +142,7 @@ void Session::examine_preread() {
     }
   }
   if (!cfg.routes.empty()) {
-    ClientHelloResult r = peek_client_hello(p.data + p.header, p.size - p.header);
+    ClientHelloResult r = peek_client_hello(p.data.get() + p.header, p.size - p.header);
     if (r.status == ClientHelloStatus::need_more)
       return; // the peeker answers malformed at its bound, which the buffer holds
     if (r.status != ClientHelloStatus::done) {
@@ -194,7 +197,7 @@ bool Session::send_preread() {
     size_t n = preread_->size - preread_->header;
     if (n > 0) {
       count_bytes(Direction::to_server, n);
-      forward(Direction::to_server, preread_->data + preread_->header, n);
+      forward(Direction::to_server, preread_->data.get() + preread_->header, n);
     }
     preread_.reset(); // forward() kept what the kernel did not take
   }

@@ -172,7 +172,8 @@ private:
     size_t size = 0;   // bytes in data
     size_t header = 0; // of which the client's PROXY header (consumed, not sent on)
     bool header_done = false;
-    char data[kProxyHeaderMaxInput + kClientHelloMaxBytes];
+    size_t capacity = 0; // what the frontend may need: a PROXY header, a ClientHello or both
+    std::unique_ptr<char[]> data;
   };
   std::unique_ptr<Preread> preread_;
   // The addresses an accepted PROXY header carried (none for LOCAL or UNKNOWN): the client as
