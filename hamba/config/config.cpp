@@ -54,12 +54,6 @@ void check_routes(const Frontend& f, const std::string& where) {
   std::set<std::string> patterns;
   for (const Route& r : f.routes) {
     std::string at = fmt::format("{}: route \"{}\"", where, r.name);
-    if (r.name.empty())
-      throw ConfigError(fmt::format("{}: a route has no name", where));
-    if (r.name == "default" || !names.insert(r.name).second)
-      throw ConfigError(
-          fmt::format("{}: route name \"{}\" is {}", where, r.name,
-                      r.name == "default" ? "kept for the frontend's own servers" : "used twice"));
     if (r.sni.empty())
       throw ConfigError(fmt::format("{}: no sni name (write sni: [a.example.com])", at));
     for (const std::string& p : r.sni) {
@@ -68,6 +62,12 @@ void check_routes(const Frontend& f, const std::string& where) {
       if (!patterns.insert(p).second)
         throw ConfigError(fmt::format("{}: sni \"{}\" is in two routes", at, p));
     }
+    if (r.name.empty())
+      throw ConfigError(fmt::format("{}: a route has no name", where));
+    if (r.name == "default" || !names.insert(r.name).second)
+      throw ConfigError(
+          fmt::format("{}: route name \"{}\" is {}", where, r.name,
+                      r.name == "default" ? "kept for the frontend's own servers" : "used twice"));
     if (r.servers.empty())
       throw ConfigError(fmt::format("{}: no server", at));
     check_servers(r.servers, at);
