@@ -10,6 +10,8 @@
 // machine's; the others read /proc and /sys.
 #pragma once
 
+#include "engine/engine.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -45,9 +47,10 @@ struct FdLimit {
 // needs two descriptors and the usual soft limit of 1024 would cap hamba near 500.
 FdLimit raise_fd_limit();
 
-// Descriptors kept back from client connections: health checks, DNS, the control socket, the
-// admin endpoints and their clients, the listeners and libuv's own.
-constexpr uint64_t kReservedFds = 128;
+// Descriptors kept back from client connections: the engine's reserve (libuv's accepts, DNS,
+// admin and control clients), the same figure its live accept gate keeps. The gate also counts
+// what is really open (listeners, one check per server) and lowers maxconn further if needed.
+constexpr uint64_t kReservedFds = engine::Engine::kDescriptorReserve;
 
 // The default global maxconn for `fds` descriptors: two per proxied connection, less the
 // reserve; at least 1.

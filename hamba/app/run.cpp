@@ -14,7 +14,7 @@ namespace hamba::app {
 namespace {
 
 // The limits in use, once at start: what an operator compares with `ulimit -n` and the load.
-void log_limits(const FdLimit& fds, const config::Config& config) {
+void log_limits(const FdLimit& fds, const config::Config& config, int maxconn_in_force) {
   std::string raised =
       fds.now > fds.before ? fmt::format(", raised from {}", fds.before) : std::string();
   if (config.maxconn) {
@@ -22,8 +22,10 @@ void log_limits(const FdLimit& fds, const config::Config& config) {
     log::info("maxconn {} (configured); file-descriptor limit {}{}", *config.maxconn, fds.now,
               raised);
   } else {
+    // The engine's figure: the limit less what is open already (listeners, one check per
+    // server) and its reserve, so the number logged is the number held.
     log::info("maxconn {} (from the file-descriptor limit {}{}; set --maxconn to choose)",
-              maxconn_for_fds(fds.now), fds.now, raised);
+              maxconn_in_force, fds.now, raised);
   }
 }
 
@@ -39,8 +41,8 @@ int run(const cli::Command& command) {
     config::Config config;
     try {
       config = load_config(command);
-      log_limits(fds, config);
       engine.apply(config);
+      log_limits(fds, config, engine.maxconn());
     } catch (const config::ConfigError& e) {
       log::error("{}", e.what());
       return 2;

@@ -351,6 +351,19 @@ Config load_yaml_text(const std::string& text, const std::string& origin) {
   return config;
 }
 
+namespace {
+// Anything but blanks and comments.
+bool has_content(const std::string& text) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    auto first = line.find_first_not_of(" \t\r");
+    if (first != std::string::npos && line[first] != '#')
+      return true;
+  }
+  return false;
+}
+} // namespace
+
 Config load_yaml_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
@@ -359,6 +372,10 @@ Config load_yaml_file(const std::string& path) {
   text << in.rdbuf();
   if (in.bad())
     throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+  // A file with nothing in it is what an editor or `>` leaves while it is writing in place, and
+  // reloading it would close every listener; a file that really means "serve nothing" says so.
+  if (!has_content(text.str()))
+    throw ConfigError(path + ": the file is empty (write `frontends: []` to serve nothing)");
   return load_yaml_text(text.str(), path);
 }
 

@@ -129,13 +129,14 @@ void Engine::count_descriptors(bool warn) {
   size_t servers = 0;
   for (const config::Frontend& f : config_.frontends)
     servers += f.servers.size();
-  descriptor_reserve_ = 16 + static_cast<int64_t>(servers); // a check in flight per server
+  descriptor_reserve_ = kDescriptorReserve + static_cast<int64_t>(servers);
   int64_t holds = (descriptor_limit_ - descriptors_other_ - descriptor_reserve_) / 2;
   int wanted = config_.maxconn.value_or(default_maxconn_);
   maxconn_ = static_cast<int>(std::clamp<int64_t>(holds, 1, wanted));
   // Warned of at start and on a reconfigure; the sweep's recounts follow admin and control
   // clients silently.
-  if (warn && maxconn_ < wanted && maxconn_ != warned_maxconn_) {
+  // Only a configured maxconn is warned about: the default is "what the descriptors hold".
+  if (warn && config_.maxconn && maxconn_ < wanted && maxconn_ != warned_maxconn_) {
     log::warn("maxconn {} needs about {} descriptors, but the limit is {} ({} in use): maxconn "
               "lowered to {} (raise `ulimit -n` to have more)",
               wanted, 2 * static_cast<int64_t>(wanted) + descriptors_other_ + descriptor_reserve_,

@@ -70,6 +70,11 @@ public:
   // Called as each session ends, when set (the per-connection log); unset costs nothing.
   std::function<void(const SessionEnd&)> on_session_end;
 
+  // Descriptors kept back from sessions besides one per server (its health check in flight):
+  // libuv's accept in hand and its next one, DNS, admin and control clients. The default global
+  // maxconn (app/limits.h) and the live accept gate (count_descriptors()) use the same figure.
+  static constexpr int64_t kDescriptorReserve = 16;
+
   // --- for frontends and sessions ---
   // Below maxconn (as lowered to what the descriptors hold), and with descriptors to spare for
   // one more session (see count_descriptors()).
@@ -118,7 +123,7 @@ private:
   int maxconn_ = 256;
   int64_t descriptor_limit_ = INT64_MAX;
   int64_t descriptors_other_ = 0; // open, not held by sessions (listeners, stdio, admin...)
-  int64_t descriptor_reserve_ = 16;
+  int64_t descriptor_reserve_ = kDescriptorReserve;
   int warned_maxconn_ = 0; // the lowered value last warned about
   uint64_t descriptors_counted_at_ = 0;
   uvx::Timer sweep_timer_; // timeouts: connect, queue, idle

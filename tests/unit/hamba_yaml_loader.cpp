@@ -275,5 +275,25 @@ TEST_CASE("yaml: files are read and named in errors") {
     e = err.what();
   }
   CHECK(contains(e, std::string(path) + ":4:5:"));
+  // An empty file (an editor half way through writing it) is refused, not read as "no
+  // frontends"; `frontends: []` says that on purpose.
+  for (const char* empty : {"", "\n  \n", "# soon\n"}) {
+    {
+      std::ofstream out(path);
+      out << empty;
+    }
+    e.clear();
+    try {
+      load_yaml_file(path);
+    } catch (const ConfigError& err) {
+      e = err.what();
+    }
+    CHECK(contains(e, std::string(path) + ": the file is empty"));
+  }
+  {
+    std::ofstream out(path);
+    out << "frontends: []\n";
+  }
+  CHECK(load_yaml_file(path).frontends.empty());
   std::remove(path);
 }
