@@ -1,7 +1,6 @@
-// Where the run-time features (issue 3: control socket, YAML files, stats) plug into the core.
+// Where the run-time features (control socket, YAML files, stats) plug into the core.
 //
-// The core calls these; hamba/app/control_entry.cpp implements them. The core's first version
-// of that file has minimal stand-ins; the run-time work owns it and replaces them.
+// The core calls these; hamba/app/control_entry.cpp implements them.
 #pragma once
 
 #include "cli/command.h"

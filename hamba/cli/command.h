@@ -24,11 +24,11 @@ enum class Action {
   help,        // --help
   version,     // --version
   run,         // `hamba [run] [CONFIG...]`: serve (an empty config is allowed with `run`)
-  reconfigure, // hand a new config to the running instance (control socket, issue 3)
+  reconfigure, // hand a new config to the running instance (control socket)
   debugconfig, // print the configuration the words mean, run nothing
   showconfig,  // print the running instance's configuration
   status,      // one line of the running instance's state; exit 0 while it serves
-  enable,      // server admin state of `target` (issue 3)
+  enable,      // server admin state of `target`
   disable,
   drain,
 };

@@ -5,138 +5,17 @@
 // as its port. A first argument containing spaces is split again, for platforms that pass the
 // whole command as one string.
 #include "cli/command.h"
+#include "cli/option_table.h"
 
 #include <charconv>
 #include <cstdlib>
 #include <fmt/format.h>
 #include <sstream>
+#include <utility>
 
 namespace hamba::cli {
 
 namespace {
-
-struct OptionSpec {
-  const char* flag;
-  const char* env; // nullptr: no variable
-};
-
-// Every option that takes a value, with its variable. Flags without a value are handled apart.
-const OptionSpec option_specs[] = {
-    {"--connect-timeout", "HAMBA_CONNECT_TIMEOUT"},
-    {"--idle-timeout", "HAMBA_IDLE_TIMEOUT"},
-    {"--check-interval", "HAMBA_CHECK_INTERVAL"},
-    {"--resolve-interval", "HAMBA_RESOLVE_INTERVAL"},
-    {"--dns-hold", "HAMBA_DNS_HOLD"},
-    {"--grace", "HAMBA_GRACE"},
-    {"--maxconn", "HAMBA_MAXCONN"},
-    {"--server-maxconn", "HAMBA_SERVER_MAXCONN"},
-    {"--threads", "HAMBA_THREADS"},
-    {"--retries", "HAMBA_RETRIES"},
-    {"--balance", "HAMBA_BALANCE"},
-    {"--admin", "HAMBA_ADMIN"},
-    {"--control", "HAMBA_CONTROL"},
-    {"--config", "HAMBA_CONFIG"},
-    {"--log-connections", "HAMBA_LOG_CONNECTIONS"},
-    {"--send-proxy", "HAMBA_SEND_PROXY"},
-    {"--accept-proxy", "HAMBA_ACCEPT_PROXY"}, // as a flag, the value may be left out: true
-};
-
-config::Duration duration_value(const std::string& name, const std::string& value) {
-  try {
-    return config::parse_duration(value);
-  } catch (const config::ConfigError&) {
-    throw UsageError(
-        fmt::format("{} \"{}\" is not a duration (write 250ms, 5s, 2m or 1h)", name, value));
-  }
-}
-
-int count_value(const std::string& name, const std::string& value, int minimum) {
-  int n = 0;
-  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (value.empty() || ec != std::errc{} || end != value.data() + value.size())
-    throw UsageError(fmt::format("{} \"{}\" is not a number", name, value));
-  if (n < minimum)
-    throw UsageError(fmt::format("{} \"{}\" must be at least {}", name, value, minimum));
-  return n;
-}
-
-// Stores one option's value; `name` is the flag or variable, for errors.
-void set_option(Command& cmd, const std::string& flag, const std::string& name,
-                const std::string& value) {
-  Options& o = cmd.options;
-  if (flag == "--connect-timeout")
-    o.connect_timeout = duration_value(name, value);
-  else if (flag == "--idle-timeout")
-    o.idle_timeout = duration_value(name, value);
-  else if (flag == "--check-interval")
-    o.check_interval = duration_value(name, value);
-  else if (flag == "--resolve-interval")
-    o.resolve_interval = duration_value(name, value);
-  else if (flag == "--dns-hold")
-    o.dns_hold = duration_value(name, value);
-  else if (flag == "--grace")
-    o.grace = duration_value(name, value);
-  else if (flag == "--maxconn")
-    o.maxconn = count_value(name, value, 1);
-  else if (flag == "--server-maxconn")
-    o.server_maxconn = count_value(name, value, 1);
-  else if (flag == "--threads") {
-    o.threads = count_value(name, value, 1);
-    if (*o.threads > config::kMaxThreads)
-      throw UsageError(
-          fmt::format("{} \"{}\" must be at most {}", name, value, config::kMaxThreads));
-  } else if (flag == "--retries")
-    o.retries = count_value(name, value, 0);
-  else if (flag == "--balance") {
-    if (value == "roundrobin")
-      o.balance = config::Balance::roundrobin;
-    else if (value == "leastconn")
-      o.balance = config::Balance::leastconn;
-    else
-      throw UsageError(fmt::format("{} \"{}\" is not a balance algorithm (roundrobin or leastconn)",
-                                   name, value));
-  } else if (flag == "--admin") {
-    try {
-      config::parse_endpoint(value);
-    } catch (const config::ConfigError& e) {
-      throw UsageError(fmt::format("{}: {}", name, e.what()));
-    }
-    o.admin = value;
-  } else if (flag == "--control")
-    cmd.control_path = value;
-  else if (flag == "--config")
-    cmd.config_files.push_back(value);
-  else if (flag == "--send-proxy") {
-    if (value == "v1")
-      o.send_proxy = config::ProxyProtocol::v1;
-    else if (value == "v2")
-      o.send_proxy = config::ProxyProtocol::v2;
-    else if (value == "none")
-      o.send_proxy = config::ProxyProtocol::none;
-    else
-      throw UsageError(
-          fmt::format("{} \"{}\" is not a PROXY protocol version (v1, v2 or none)", name, value));
-  } else if (flag == "--accept-proxy") {
-    if (value == "true" || value == "yes" || value == "1")
-      o.accept_proxy = true;
-    else if (value == "false" || value == "no" || value == "0")
-      o.accept_proxy = false;
-    else
-      throw UsageError(fmt::format("{} \"{}\" is neither true nor false", name, value));
-  } else if (flag == "--log-connections") {
-    if (value != "text" && value != "json" && value != "off")
-      throw UsageError(
-          fmt::format("{} \"{}\" is not a log format (text, json or off)", name, value));
-    o.log_connections = value;
-  }
-}
-
-const OptionSpec* find_option(const std::string& flag) {
-  for (const OptionSpec& spec : option_specs)
-    if (flag == spec.flag)
-      return &spec;
-  return nullptr;
-}
 
 std::vector<std::string> split_words(const std::string& text) {
   std::istringstream in(text);
@@ -200,11 +79,10 @@ config::Frontend frontend_from_words(const std::vector<std::string>& words) {
 
 Environment environment_from_process() {
   Environment env;
-  for (const OptionSpec& spec : option_specs)
-    if (const char* v = std::getenv(spec.env))
-      env[spec.env] = v;
-  if (const char* v = std::getenv("ADMIN"))
-    env["ADMIN"] = v;
+  for (const OptionSpec& spec : option_table())
+    for (const char* name : {spec.env, spec.alias})
+      if (const char* v = name ? std::getenv(name) : nullptr)
+        env[name] = v;
   return env;
 }
 
@@ -238,28 +116,30 @@ void apply_options(const Options& o, config::Config& config) {
   }
 }
 
-Command parse(std::vector<std::string> args, const Environment& env) {
-  Command cmd;
-  if (args.empty())
-    return cmd; // Action::usage
-  if (args.front().find_first_of(" \t\n") != std::string::npos) {
-    std::vector<std::string> words = split_words(args.front());
-    words.insert(words.end(), args.begin() + 1, args.end());
-    args = std::move(words);
-    if (args.empty())
-      return cmd;
-  }
+namespace {
 
-  // Variables first, so options on the command line win. ADMIN is the original's name.
-  if (auto it = env.find("ADMIN"); it != env.end() && !it->second.empty())
-    set_option(cmd, "--admin", "ADMIN", it->second);
-  for (const OptionSpec& spec : option_specs)
-    if (auto it = env.find(spec.env); it != env.end() && !it->second.empty())
-      set_option(cmd, spec.flag, spec.env, it->second);
-  std::vector<std::string> env_config_files = std::move(cmd.config_files);
-  cmd.config_files.clear();
+// A first argument with spaces is the whole command in one string: split it again.
+std::vector<std::string> resplit(std::vector<std::string> args) {
+  if (args.empty() || args.front().find_first_of(" \t\n") == std::string::npos)
+    return args;
+  std::vector<std::string> words = split_words(args.front());
+  words.insert(words.end(), args.begin() + 1, args.end());
+  return words;
+}
 
-  std::vector<std::string> words;
+// The variables; run before the flags, so that a flag given wins. The older name (ADMIN) is
+// read first, so the newer one wins over it.
+void read_environment(Command& cmd, const Environment& env) {
+  for (const OptionSpec& spec : option_table())
+    for (const char* name : {spec.alias, spec.env})
+      if (auto it = name ? env.find(name) : env.end(); it != env.end() && !it->second.empty())
+        spec.set(cmd, name, it->second);
+}
+
+// The flags; what is not a flag goes to `words`. Returns false for --help and --version (the
+// action is set, nothing else matters).
+bool read_flags(Command& cmd, const std::vector<std::string>& args,
+                std::vector<std::string>& words) {
   bool only_words = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -271,13 +151,9 @@ Command parse(std::vector<std::string> args, const Environment& env) {
       only_words = true;
       continue;
     }
-    if (a == "--help" || a == "-h") {
-      cmd.action = Action::help;
-      return cmd;
-    }
-    if (a == "--version" || a == "-V") {
-      cmd.action = Action::version;
-      return cmd;
+    if (a == "--help" || a == "-h" || a == "--version" || a == "-V") {
+      cmd.action = a == "--help" || a == "-h" ? Action::help : Action::version;
+      return false;
     }
     std::string flag = a, value;
     bool has_value = false;
@@ -286,84 +162,125 @@ Command parse(std::vector<std::string> args, const Environment& env) {
       value = a.substr(eq + 1);
       has_value = true;
     }
-    if (!find_option(flag))
+    const OptionSpec* spec = find_option(flag);
+    if (!spec)
       throw UsageError(fmt::format("unknown option \"{}\" (see hamba --help)", flag));
-    if (!has_value && flag == "--accept-proxy") {
-      value = "true";
+    if (!has_value && spec->implied) {
+      value = spec->implied;
     } else if (!has_value) {
       if (i + 1 == args.size())
         throw UsageError(fmt::format("option \"{}\" needs a value", flag));
       value = args[++i];
     }
-    set_option(cmd, flag, flag, value);
+    spec->set(cmd, flag, value);
   }
-  if (cmd.config_files.empty())
-    cmd.config_files = std::move(env_config_files);
+  return true;
+}
 
-  std::vector<std::string> config_words = words;
+const char* action_word(Action action) {
+  switch (action) {
+  case Action::status:
+    return "status";
+  case Action::showconfig:
+    return "showconfig";
+  case Action::enable:
+    return "enable";
+  case Action::disable:
+    return "disable";
+  case Action::drain:
+    return "drain";
+  case Action::reconfigure:
+    return "reconfigure";
+  case Action::debugconfig:
+    return "debugconfig";
+  default:
+    return "run";
+  }
+}
+
+// The first word: an action, or the listen port of `[ADDR:]PORT SERVER...`. Returns the words
+// that follow the action (all of them when there is none).
+std::vector<std::string> read_action(Command& cmd, const std::vector<std::string>& words) {
+  static const std::map<std::string, Action> actions = {
+      {"run", Action::run},
+      {"reconfigure", Action::reconfigure},
+      {"debugconfig", Action::debugconfig},
+      {"showconfig", Action::showconfig},
+      {"status", Action::status},
+      {"enable", Action::enable},
+      {"disable", Action::disable},
+      {"drain", Action::drain},
+  };
   cmd.action = Action::run;
-  if (!words.empty()) {
-    const std::string& first = words.front();
-    static const std::map<std::string, Action> actions = {
-        {"run", Action::run},
-        {"reconfigure", Action::reconfigure},
-        {"debugconfig", Action::debugconfig},
-        {"showconfig", Action::showconfig},
-        {"status", Action::status},
-        {"enable", Action::enable},
-        {"disable", Action::disable},
-        {"drain", Action::drain},
-    };
-    if (auto it = actions.find(first); it != actions.end()) {
-      cmd.action = it->second;
-      config_words.erase(config_words.begin());
-    } else if (!is_number(first) && first.find(':') == std::string::npos) {
-      throw UsageError(
-          fmt::format("\"{}\" is neither a command nor a port (see hamba --help)", first));
-    }
-  } else if (cmd.config_files.empty()) {
-    // Only options: nothing to do but show how to use it.
-    cmd.action = Action::usage;
-    return cmd;
+  if (words.empty())
+    return words;
+  const std::string& first = words.front();
+  if (auto it = actions.find(first); it != actions.end()) {
+    cmd.action = it->second;
+    return {words.begin() + 1, words.end()};
   }
+  if (!is_number(first) && first.find(':') == std::string::npos)
+    throw UsageError(
+        fmt::format("\"{}\" is neither a command nor a port (see hamba --help)", first));
+  return words;
+}
 
+// What follows the action: nothing, one HOST:PORT, or a configuration.
+void read_arguments(Command& cmd, const std::vector<std::string>& words) {
+  const char* name = action_word(cmd.action);
   switch (cmd.action) {
   case Action::showconfig:
   case Action::status:
-    if (!config_words.empty())
-      throw UsageError(fmt::format("{} takes no argument, not \"{}\"",
-                                   cmd.action == Action::status ? "status" : "showconfig",
-                                   config_words[0]));
-    break;
+    if (!words.empty())
+      throw UsageError(fmt::format("{} takes no argument, not \"{}\"", name, words[0]));
+    return;
   case Action::enable:
   case Action::disable:
   case Action::drain: {
-    const char* name = cmd.action == Action::enable    ? "enable"
-                       : cmd.action == Action::disable ? "disable"
-                                                       : "drain";
-    if (config_words.size() != 1)
-      throw UsageError(fmt::format(
-          "{} takes one HOST:PORT{}", name,
-          config_words.empty() ? std::string() : fmt::format(", not \"{}\"", config_words[1])));
-    config::Endpoint e = endpoint_or_usage_error(config_words[0]);
+    if (words.size() != 1)
+      throw UsageError(
+          fmt::format("{} takes one HOST:PORT{}", name,
+                      words.empty() ? std::string() : fmt::format(", not \"{}\"", words[1])));
+    config::Endpoint e = endpoint_or_usage_error(words[0]);
     if (e.host.empty())
-      throw UsageError(fmt::format("{} \"{}\": write HOST:PORT", name, config_words[0]));
-    cmd.target = config_words[0];
-    break;
+      throw UsageError(fmt::format("{} \"{}\": write HOST:PORT", name, words[0]));
+    cmd.target = words[0];
+    return;
   }
   case Action::reconfigure:
   case Action::debugconfig:
-    if (config_words.empty() && cmd.config_files.empty())
+    if (words.empty() && cmd.config_files.empty())
       throw UsageError(
-          fmt::format("{} needs a configuration (PORT SERVER... or --config FILE)",
-                      cmd.action == Action::reconfigure ? "reconfigure" : "debugconfig"));
+          fmt::format("{} needs a configuration (PORT SERVER... or --config FILE)", name));
     [[fallthrough]];
   default:
-    if (!config_words.empty()) {
-      cmd.config.frontends.push_back(frontend_from_words(config_words));
+    if (!words.empty()) {
+      cmd.config.frontends.push_back(frontend_from_words(words));
       cmd.has_frontend = true;
     }
   }
+}
+
+} // namespace
+
+Command parse(std::vector<std::string> args, const Environment& env) {
+  Command cmd;
+  args = resplit(std::move(args));
+  if (args.empty())
+    return cmd; // Action::usage
+
+  read_environment(cmd, env);
+  // --config on the command line replaces HAMBA_CONFIG's files rather than adding to them.
+  std::vector<std::string> env_config_files = std::exchange(cmd.config_files, {});
+  std::vector<std::string> words;
+  if (!read_flags(cmd, args, words))
+    return cmd;
+  if (cmd.config_files.empty())
+    cmd.config_files = std::move(env_config_files);
+  if (words.empty() && cmd.config_files.empty())
+    return cmd; // only options: nothing to do but show how to use it (Action::usage)
+
+  read_arguments(cmd, read_action(cmd, words));
   apply_options(cmd.options, cmd.config);
   try {
     config::validate(cmd.config);

@@ -29,7 +29,7 @@ class Session;
 
 namespace hamba::engine {
 
-// One client connection as it ends, for the optional per-connection log (issue 3).
+// One client connection as it ends, for the optional per-connection log.
 struct SessionEnd {
   std::string frontend;
   std::string client;     // "127.0.0.1:40112"

@@ -1,4 +1,4 @@
-// The loop-wide read buffer; see write_buffer.h.
+// The read buffer, one per thread; see write_buffer.h.
 #include "net/write_buffer.h"
 
 namespace hamba::net {

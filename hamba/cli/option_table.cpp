@@ -1,0 +1,139 @@
+// The options' table and their value parsers (see option_table.h).
+#include "cli/option_table.h"
+
+#include <charconv>
+#include <fmt/format.h>
+
+namespace hamba::cli {
+
+namespace {
+
+config::Duration duration_value(const std::string& name, const std::string& value) {
+  try {
+    return config::parse_duration(value);
+  } catch (const config::ConfigError&) {
+    throw UsageError(
+        fmt::format("{} \"{}\" is not a duration (write 250ms, 5s, 2m or 1h)", name, value));
+  }
+}
+
+int count_value(const std::string& name, const std::string& value, int minimum,
+                int maximum = 1 << 30) {
+  int n = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (value.empty() || ec != std::errc{} || end != value.data() + value.size())
+    throw UsageError(fmt::format("{} \"{}\" is not a number", name, value));
+  if (n < minimum)
+    throw UsageError(fmt::format("{} \"{}\" must be at least {}", name, value, minimum));
+  if (n > maximum)
+    throw UsageError(fmt::format("{} \"{}\" must be at most {}", name, value, maximum));
+  return n;
+}
+
+config::Balance balance_value(const std::string& name, const std::string& value) {
+  if (value == "roundrobin")
+    return config::Balance::roundrobin;
+  if (value == "leastconn")
+    return config::Balance::leastconn;
+  throw UsageError(
+      fmt::format("{} \"{}\" is not a balance algorithm (roundrobin or leastconn)", name, value));
+}
+
+std::string endpoint_value(const std::string& name, const std::string& value) {
+  try {
+    config::parse_endpoint(value);
+  } catch (const config::ConfigError& e) {
+    throw UsageError(fmt::format("{}: {}", name, e.what()));
+  }
+  return value;
+}
+
+std::string log_format_value(const std::string& name, const std::string& value) {
+  if (value != "text" && value != "json" && value != "off")
+    throw UsageError(fmt::format("{} \"{}\" is not a log format (text, json or off)", name, value));
+  return value;
+}
+
+config::ProxyProtocol proxy_version_value(const std::string& name, const std::string& value) {
+  if (value == "v1")
+    return config::ProxyProtocol::v1;
+  if (value == "v2")
+    return config::ProxyProtocol::v2;
+  if (value == "none")
+    return config::ProxyProtocol::none;
+  throw UsageError(
+      fmt::format("{} \"{}\" is not a PROXY protocol version (v1, v2 or none)", name, value));
+}
+
+bool boolean_value(const std::string& name, const std::string& value) {
+  if (value == "true" || value == "yes" || value == "1")
+    return true;
+  if (value == "false" || value == "no" || value == "0")
+    return false;
+  throw UsageError(fmt::format("{} \"{}\" is neither true nor false", name, value));
+}
+
+using S = const std::string&;
+
+const OptionSpec table[] = {
+    {"--connect-timeout", "HAMBA_CONNECT_TIMEOUT", nullptr, "D",
+     "server connect timeout (default 5s)",
+     [](Command& c, S n, S v) { c.options.connect_timeout = duration_value(n, v); }},
+    {"--idle-timeout", "HAMBA_IDLE_TIMEOUT", nullptr, "D",
+     "close connections idle that long (default 50s)",
+     [](Command& c, S n, S v) { c.options.idle_timeout = duration_value(n, v); }},
+    {"--check-interval", "HAMBA_CHECK_INTERVAL", nullptr, "D",
+     "health check (TCP connect) interval (default 2s)",
+     [](Command& c, S n, S v) { c.options.check_interval = duration_value(n, v); }},
+    {"--resolve-interval", "HAMBA_RESOLVE_INTERVAL", nullptr, "D",
+     "server names resolved again (default 5s)",
+     [](Command& c, S n, S v) { c.options.resolve_interval = duration_value(n, v); }},
+    {"--dns-hold", "HAMBA_DNS_HOLD", nullptr, "D",
+     "a name gone from DNS keeps its servers that long\n(default 30s; resolver failures keep "
+     "them always)",
+     [](Command& c, S n, S v) { c.options.dns_hold = duration_value(n, v); }},
+    {"--maxconn", "HAMBA_MAXCONN", nullptr, "N",
+     "connections in all; more wait to be accepted\n(default: from the file-descriptor limit)",
+     [](Command& c, S n, S v) { c.options.maxconn = count_value(n, v, 1); }},
+    {"--server-maxconn", "HAMBA_SERVER_MAXCONN", nullptr, "N",
+     "connections per server; more are queued\n(default: no limit)",
+     [](Command& c, S n, S v) { c.options.server_maxconn = count_value(n, v, 1); }},
+    {"--threads", "HAMBA_THREADS", nullptr, "N", "worker loops (default: the CPUs it may use)",
+     [](Command& c, S n, S v) { c.options.threads = count_value(n, v, 1, config::kMaxThreads); }},
+    {"--balance", "HAMBA_BALANCE", nullptr, "ALGO", "roundrobin (default) or leastconn",
+     [](Command& c, S n, S v) { c.options.balance = balance_value(n, v); }},
+    {"--retries", "HAMBA_RETRIES", nullptr, "N", "other servers tried when a connect fails (3)",
+     [](Command& c, S n, S v) { c.options.retries = count_value(n, v, 0); }},
+    {"--grace", "HAMBA_GRACE", nullptr, "D", "on SIGTERM, time given to connections (5s)",
+     [](Command& c, S n, S v) { c.options.grace = duration_value(n, v); }},
+    {"--admin", "HAMBA_ADMIN", "ADMIN", "ADDR:PORT", "serve the stats page and /metrics there",
+     [](Command& c, S n, S v) { c.options.admin = endpoint_value(n, v); }},
+    {"--control", "HAMBA_CONTROL", nullptr, "PATH", "control socket of the running hamba",
+     [](Command& c, S, S v) { c.control_path = v; }},
+    {"--config", "HAMBA_CONFIG", nullptr, "FILE",
+     "read the configuration from a YAML file (repeatable)",
+     [](Command& c, S, S v) { c.config_files.push_back(v); }},
+    {"--log-connections", "HAMBA_LOG_CONNECTIONS", nullptr, "F",
+     "one log line per connection: text, json or off",
+     [](Command& c, S n, S v) { c.options.log_connections = log_format_value(n, v); }},
+    {"--send-proxy", "HAMBA_SEND_PROXY", nullptr, "V", "PROXY protocol header to servers: v1 or v2",
+     [](Command& c, S n, S v) { c.options.send_proxy = proxy_version_value(n, v); }},
+    {"--accept-proxy", "HAMBA_ACCEPT_PROXY", nullptr, "",
+     "clients start with a PROXY v1/v2 header (true)",
+     [](Command& c, S n, S v) { c.options.accept_proxy = boolean_value(n, v); }, "true"},
+};
+
+} // namespace
+
+std::span<const OptionSpec> option_table() {
+  return table;
+}
+
+const OptionSpec* find_option(const std::string& flag) {
+  for (const OptionSpec& spec : table)
+    if (flag == spec.flag)
+      return &spec;
+  return nullptr;
+}
+
+} // namespace hamba::cli
