@@ -11,7 +11,7 @@ from hamba_helpers import HambaDir, TaggedEcho, assert_stops_cleanly, greeting
 class ChecksOff(unittest.TestCase):
     def test_down_server_comes_back_when_checks_are_turned_off(self):
         port, s2_port = free_port(), free_port()
-        with HambaDir("hamba-review-checks-") as d, TaggedEcho("s1") as s1:
+        with HambaDir("hamba-checks-") as d, TaggedEcho("s1") as s1:
             def write_config(check):
                 d.write_config(f'frontends:\n  - bind: "127.0.0.1:{port}"\n    check: {check}\n'
                                f'    servers: ["127.0.0.1:{s1.port}", "127.0.0.1:{s2_port}"]\n')

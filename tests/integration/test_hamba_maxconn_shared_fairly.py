@@ -29,7 +29,7 @@ class OrderServer(_Server):
 class FairAccept(unittest.TestCase):
     def test_second_frontend_is_not_starved(self):
         port_a, port_b = free_port(), free_port()
-        with HambaDir("hamba-review-fair-") as d, OrderServer() as backend:
+        with HambaDir("hamba-fair-") as d, OrderServer() as backend:
             d.write_config("maxconn: 1\nfrontends:\n" + "".join(
                 f'  - bind: "127.0.0.1:{port}"\n    check: false\n'
                 f'    servers: ["127.0.0.1:{backend.port}"]\n' for port in (port_a, port_b)))

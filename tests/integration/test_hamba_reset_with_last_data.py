@@ -50,7 +50,7 @@ def reset(sock):
 class ResetNotEof(unittest.TestCase):
     def test_client_reset_with_its_last_data_reaches_the_backend_as_a_reset(self):
         port = free_port()
-        with HambaDir("hamba-review-rst-") as d, EndRecorder() as backend:
+        with HambaDir("hamba-rst-") as d, EndRecorder() as backend:
             with d.start("--check-interval", "1h", "--server-maxconn", "1", port,
                          f"127.0.0.1:{backend.port}", ports=[port]) as hamba:
                 holder = connect(port)

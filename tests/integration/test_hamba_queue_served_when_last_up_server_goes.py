@@ -23,7 +23,7 @@ class AllDownQueue(unittest.TestCase):
 
     def check(self, take_s1_away):
         port, admin, s2_port = free_port(), free_port(), free_port()
-        with HambaDir("hamba-review-down-") as d, TaggedEcho("s1") as s1:
+        with HambaDir("hamba-down-") as d, TaggedEcho("s1") as s1:
             # fall 1: one failed check is DOWN; rise 1000: a server DOWN stays DOWN.
             d.write_config(f'admin: "127.0.0.1:{admin}"\nfrontends:\n'
                            f'  - bind: "127.0.0.1:{port}"\n    connect_timeout: 3s\n'

@@ -12,7 +12,7 @@ from hamba_helpers import HambaDir, TagServer, assert_stops_cleanly, greeting
 class SameBindOtherSpelling(unittest.TestCase):
     def test_yaml_0_0_0_0_keeps_the_command_line_listener(self):
         port = free_port()
-        with HambaDir("hamba-review-bind-") as d, TagServer("a") as a, TagServer("b") as b:
+        with HambaDir("hamba-bind-") as d, TagServer("a") as a, TagServer("b") as b:
             with d.start("--check-interval", "1h", port, f"127.0.0.1:{a.port}",
                          ports=[port]) as hamba:
                 self.assertEqual(greeting(port), b"a")
