@@ -30,6 +30,13 @@ uint16_t parse_port(std::string_view port, std::string_view whole, uint16_t min_
   return static_cast<uint16_t>(value);
 }
 
+// A DNS name (letters, digits, '-', '.'; '_' as Docker and compose names have it) or an IPv4
+// literal: anything else could not be resolved, and would not print back as the same word.
+bool is_host_name(std::string_view host) {
+  return host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                "-._") == std::string_view::npos;
+}
+
 } // namespace
 
 Endpoint parse_endpoint(std::string_view text, uint16_t min_port) {
@@ -60,6 +67,10 @@ Endpoint parse_endpoint(std::string_view text, uint16_t min_port) {
     throw EndpointError(
         fmt::format("\"{}\": write IPv6 addresses in brackets, as [{}]:PORT", text, text));
   e.host = std::string(text.substr(0, colon));
+  if (!is_host_name(e.host))
+    throw EndpointError(fmt::format("\"{}\" in \"{}\" is not a host name (letters, digits, "
+                                    "'-', '.' and '_') nor an IP address",
+                                    e.host, text));
   e.port = parse_port(text.substr(colon + 1), text, min_port);
   return e;
 }

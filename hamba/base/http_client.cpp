@@ -1,41 +1,15 @@
-// HttpClient: resolve, connect, write one request, parse the answer with http-parser, keep the
+// HttpClient: resolve, connect, write one request, parse the answer with ResponseParser, keep the
 // connection for the next request (see http_client.h).
 #include "base/http_client.h"
 
 #include <cstring>
 #include <fmt/format.h>
-#include <http_parser.h>
 #include <stdexcept>
 
 namespace http {
 
-// The http-parser callbacks, translated into calls on the client (parser->data).
-struct ClientParserCallbacks {
-  static HttpClient* client(http_parser* p) { return static_cast<HttpClient*>(p->data); }
-  static const http_parser_settings& settings() {
-    static const http_parser_settings s = [] {
-      http_parser_settings x{};
-      x.on_message_begin = [](http_parser* p) { return client(p)->on_message_begin(); };
-      x.on_header_field = [](http_parser* p, const char* at, size_t n) {
-        return client(p)->on_header_field(at, n);
-      };
-      x.on_header_value = [](http_parser* p, const char* at, size_t n) {
-        return client(p)->on_header_value(at, n);
-      };
-      x.on_headers_complete = [](http_parser* p) { return client(p)->on_headers_complete(); };
-      x.on_body = [](http_parser* p, const char* at, size_t n) {
-        return client(p)->on_body(at, n);
-      };
-      x.on_message_complete = [](http_parser* p) { return client(p)->on_message_complete(); };
-      return x;
-    }();
-    return s;
-  }
-};
-
 HttpClient::HttpClient(uv_loop_t* loop, hamba::Endpoint server, ClientOptions options)
-    : loop_(loop), server_(std::move(server)), options_(options),
-      parser_(std::make_unique<http_parser>()) {
+    : loop_(loop), server_(std::move(server)), options_(options), parser_(options_.max_body) {
   timer_.init(loop_, this);
 }
 
@@ -164,11 +138,7 @@ void HttpClient::on_connected(int status) {
 
 void HttpClient::send_request() {
   arm_timer(options_.request_timeout_ms);
-  http_parser_init(parser_.get(), HTTP_RESPONSE);
-  parser_->data = this;
-  result_ = ClientResult{};
-  in_field_ = false;
-  complete_ = false;
+  parser_.expect(head_request_);
   got_bytes_ = false;
 
   // The request's bytes travel with the write (wire_ is kept for a retry).
@@ -217,13 +187,12 @@ void HttpClient::on_read(ssize_t nread, const char* data) {
   }
   if (nread == 0)
     return;
-  auto* settings = &ClientParserCallbacks::settings();
   if (nread < 0) {
     if (nread == UV_EOF && got_bytes_) // ends an answer whose body runs to the close
-      http_parser_execute(parser_.get(), settings, nullptr, 0);
-    if (complete_) {
+      parser_.feed_eof();
+    if (parser_.state() == ResponseParser::State::complete) {
       disconnect();
-      finish(std::move(result_));
+      finish(take_answer());
       return;
     }
     if (retry_on_fresh_connection())
@@ -235,64 +204,29 @@ void HttpClient::on_read(ssize_t nread, const char* data) {
   }
   got_bytes_ = true;
   const auto n = static_cast<std::size_t>(nread);
-  const std::size_t parsed = http_parser_execute(parser_.get(), settings, data, n);
-  if (complete_) {
+  const std::size_t parsed = parser_.feed(data, n);
+  if (parser_.state() == ResponseParser::State::complete) {
     // Bytes after the answer were never asked for: do not trust the connection again.
-    if (!http_should_keep_alive(parser_.get()) || parsed != n)
+    if (!parser_.keep_alive() || parsed != n)
       disconnect();
     else
       uv_read_stop(tcp_.stream());
-    finish(std::move(result_));
+    finish(take_answer());
     return;
   }
-  auto err = HTTP_PARSER_ERRNO(parser_.get());
-  if (err != HPE_OK) {
+  if (parser_.state() == ResponseParser::State::failed) {
     disconnect();
-    const char* why =
-        err == HPE_CB_body ? "answer body over the size limit" : http_errno_description(err);
     finish(ClientResult{
-        fmt::format("bad answer from {}: {}", hamba::format_endpoint(server_), why), 0, {}, {}});
+        fmt::format("bad answer from {}: {}", hamba::format_endpoint(server_), parser_.error()),
+        0,
+        {},
+        {}});
   }
 }
 
-int HttpClient::on_message_begin() {
-  result_ = ClientResult{};
-  in_field_ = false;
-  return 0;
-}
-
-int HttpClient::on_headers_complete() {
-  result_.status = static_cast<int>(parser_->status_code);
-  return head_request_ ? 1 : 0; // 1: no body follows, whatever Content-Length says
-}
-
-int HttpClient::on_header_field(const char* at, std::size_t n) {
-  if (!in_field_)
-    result_.headers.push_back({});
-  in_field_ = true;
-  result_.headers.back().name.append(at, n);
-  return 0;
-}
-
-int HttpClient::on_header_value(const char* at, std::size_t n) {
-  in_field_ = false;
-  result_.headers.back().value.append(at, n);
-  return 0;
-}
-
-int HttpClient::on_body(const char* at, std::size_t n) {
-  if (result_.body.size() + n > options_.max_body)
-    return 1;
-  result_.body.append(at, n);
-  return 0;
-}
-
-int HttpClient::on_message_complete() {
-  if (result_.status >= 100 && result_.status < 200)
-    return 0; // "100 Continue": the real answer follows
-  complete_ = true;
-  http_parser_pause(parser_.get(), 1);
-  return 0;
+ClientResult HttpClient::take_answer() {
+  Answer& a = parser_.answer();
+  return ClientResult{{}, a.status, std::move(a.headers), std::move(a.body)};
 }
 
 void HttpClient::fail(const std::string& what, int rc) {

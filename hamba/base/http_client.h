@@ -15,6 +15,7 @@
 
 #include "base/endpoint.h"
 #include "base/http_message.h"
+#include "base/http_response_parser.h"
 #include "base/uv_handle.h"
 #include "base/uv_request.h"
 
@@ -27,8 +28,6 @@
 #include <sys/socket.h>
 #include <uv.h>
 #include <vector>
-
-struct http_parser;
 
 namespace http {
 
@@ -82,14 +81,7 @@ private:
   void finish(ClientResult result);
   void arm_timer(std::uint64_t ms);
 
-  // http-parser callbacks (through ClientParserCallbacks in the .cpp)
-  friend struct ClientParserCallbacks;
-  int on_message_begin();
-  int on_headers_complete();
-  int on_header_field(const char* at, std::size_t n);
-  int on_header_value(const char* at, std::size_t n);
-  int on_body(const char* at, std::size_t n);
-  int on_message_complete();
+  ClientResult take_answer(); // the parser's complete answer as a result
 
   uv_loop_t* loop_;
   hamba::Endpoint server_;
@@ -108,11 +100,8 @@ private:
   std::size_t next_address_ = 0;
   std::string wire_; // the request as sent
   ResponseCallback callback_;
-  ClientResult result_;
-  bool in_field_ = false;
-  bool complete_ = false;
   bool head_request_ = false;
-  std::unique_ptr<http_parser> parser_;
+  ResponseParser parser_;
   char read_buffer_[16 * 1024];
 };
 

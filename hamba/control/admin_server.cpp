@@ -34,7 +34,7 @@ void AdminServer::listen(const std::string& address) {
         if (request.method != "GET" && request.method != "HEAD")
           return reply(http::Response::error(405, "the admin endpoints only answer GET"));
         http::Response response;
-        response.headers.emplace_back("Cache-Control", "no-store");
+        response.headers.push_back({"Cache-Control", "no-store"});
         if (request.path == "/" || request.path == "/stats") {
           response.content_type = "text/html; charset=utf-8";
           response.body = render_stats_html(collect_());

@@ -41,7 +41,9 @@ std::string encode_request(const Request& request) {
 
 Request decode_request(const std::string& text) {
   auto [line, payload] = split_first_line(text);
-  if (!line.empty() && line.back() == '\r')
+  // Trailing blanks and CRs (a terminal's CRLF, a space typed after the word) are not part of the
+  // argument, and would not survive encode_request either.
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
     line.pop_back();
   auto [command, argument] = split_word(line);
   if (command.empty())

@@ -43,6 +43,11 @@ TEST_CASE("endpoints") {
   CHECK_THROWS_AS(parse_endpoint("[::1:80"), ConfigError);
   CHECK_THROWS_AS(parse_endpoint("[rng]:80"), ConfigError);
   CHECK_THROWS_AS(parse_endpoint("::1:80"), ConfigError);
+  CHECK(parse_endpoint("my_app-web.1.example:80") == Endpoint{"my_app-web.1.example", 80});
+  CHECK_THROWS_WITH_AS(parse_endpoint("a}b:80"), doctest::Contains("\"a}b\" in \"a}b:80\""),
+                       ConfigError);
+  CHECK_THROWS_AS(parse_endpoint("caf\xc3\xa9:80"), ConfigError); // printed differently in YAML
+  CHECK_THROWS_AS(parse_endpoint("a b:80"), ConfigError);
   CHECK(format_endpoint({"rng", 80}) == "rng:80");
   CHECK(format_endpoint({"::1", 80}) == "[::1]:80");
   CHECK(format_endpoint({"", 80}) == ":80");

@@ -61,6 +61,8 @@ TEST_CASE("control protocol: requests and replies survive encoding") {
   CHECK(decode_request(encode_request(d)) == d);
   CHECK(decode_request("showconfig") == Request{"showconfig", "", ""});
   CHECK(decode_request("showconfig\r\n") == Request{"showconfig", "", ""});
+  CHECK(decode_request("showconfig\r\r\n") == Request{"showconfig", "", ""});
+  CHECK(decode_request("disable web1:80 \r\n") == Request{"disable", "web1:80", ""});
   CHECK_THROWS_AS(decode_request(""), std::invalid_argument);
   CHECK_THROWS_AS(decode_request("\nstuff"), std::invalid_argument);
 
