@@ -287,11 +287,35 @@ void HttpServer::listen(const std::string& host, uint16_t port) {
   sweep_timer_.init(loop_, this);
   sweep_timer_.start<&HttpServer::on_sweep>(every, every);
   sweep_timer_.unref(); // the listener, not the sweeper, keeps the loop alive
+  accept_turn_timer_.init(loop_, this);
+  evictions_left_ = evictions_per_turn();
 }
 
 void HttpServer::on_connection(int status) {
   if (status < 0)
     return; // e.g. EMFILE: the client will retry; nothing to clean up here
+  if (connections_.size() >= options_.max_connections && evictions_left_ == 0) {
+    // libuv keeps this connection, and accepts no other, until uv_accept: on the next turn of
+    // the loop, once the reads of the connections already in have run.
+    accept_turn_timer_.start<&HttpServer::on_accept_turn>(0);
+    return;
+  }
+  accept_one();
+}
+
+// A burst of connects (libuv accepts all that are queued in one go) must not evict a newcomer
+// whose request is already on its way: at most a quarter of the connections are evicted per turn
+// of the loop, so one needs 4 turns to be evicted, and its request is read on the first.
+std::size_t HttpServer::evictions_per_turn() const {
+  return std::max<std::size_t>(options_.max_connections / 4, 1);
+}
+
+void HttpServer::on_accept_turn() {
+  evictions_left_ = evictions_per_turn();
+  accept_one();
+}
+
+void HttpServer::accept_one() {
   auto connection = std::make_shared<HttpConnection>(this, ++accepted_);
   if (connection->tcp().init([&](uv_tcp_t* t) { return uv_tcp_init(loop_, t); }) < 0)
     return;
@@ -302,6 +326,8 @@ void HttpServer::on_connection(int status) {
     if (!victim)
       return; // every connection is busy with an answer: dropping `connection` closes it
     victim->close();
+    if (evictions_left_ > 0)
+      --evictions_left_;
   }
   connections_.emplace(connection.get(), connection);
   connection->start();
@@ -346,6 +372,7 @@ void HttpServer::forget(HttpConnection* connection) {
 void HttpServer::close() {
   listener_.close();
   sweep_timer_.close();
+  accept_turn_timer_.close();
   auto all = std::move(connections_);
   connections_.clear();
   for (auto& [raw, connection] : all)

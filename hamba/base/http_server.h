@@ -22,8 +22,10 @@
 //     trickle in: then 408, and the connection is closed (HAProxy's `timeout http-request`);
 //   - a connection with nothing to do for idle_timeout_ms is closed;
 //   - when max_connections are open, a new connection takes the place of the oldest one that
-//     has not completed a request yet (else the oldest idle one, waiting for its next request);
-//     only when every connection is busy with an answer is the new one closed. A well-behaved
+//     has not completed a request yet (else the oldest idle one, waiting for its next request),
+//     a quarter of max_connections per turn of the loop at most (the next connections wait in
+//     the kernel's accept queue); only when every connection is busy with an answer is the new
+//     one closed. A well-behaved
 //     client is therefore served however many connections an attacker holds open.
 #pragma once
 
@@ -82,6 +84,9 @@ public:
 private:
   friend class HttpConnection;
   void on_connection(int status);
+  void accept_one();
+  void on_accept_turn();
+  std::size_t evictions_per_turn() const;
   void on_sweep();
   void dispatch(Request&& request, Reply reply) { handler_(std::move(request), std::move(reply)); }
   void forget(HttpConnection* connection);
@@ -91,7 +96,9 @@ private:
   Handler handler_;
   ServerOptions options_;
   uvx::Handle<uv_tcp_t> listener_;
-  uvx::Timer sweep_timer_; // closes idle keep-alive connections
+  uvx::Timer sweep_timer_;         // closes idle keep-alive connections
+  uvx::Timer accept_turn_timer_;   // accepts the next connection a turn later (on_connection)
+  std::size_t evictions_left_ = 0; // in this turn of the loop
   uint16_t port_ = 0;
   std::uint64_t accepted_ = 0; // connections accepted so far: each one's serial
   std::unordered_map<HttpConnection*, std::shared_ptr<HttpConnection>> connections_;

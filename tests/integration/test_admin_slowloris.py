@@ -157,11 +157,11 @@ class AdminUnderSlowloris(unittest.TestCase):
                     rounds += 1
                     time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
                 held = attack.open_count()
+                fds = len(os.listdir(f"/proc/{hamba.pid}/fd"))
             finally:
                 scraper.stop.set()
                 scraper.join(timeout=10)
                 attack.close()
-            fds = len(os.listdir(f"/proc/{hamba.pid}/fd"))
             print(f"slowloris: {ATTACKERS} connections trickling for {DURATION:.0f} s "
                   f"({rounds} rounds, {held} open at the end, {attack.reopened} reopened after "
                   f"hamba closed them, {attack.answered} of those with 408, "
