@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
     case cli::Action::enable:
     case cli::Action::disable:
     case cli::Action::drain:
+    case cli::Action::weight:
       return app::run_client_command(command);
     }
   } catch (const config::ConfigError& e) {

@@ -15,6 +15,7 @@
 #include "control/control_server.h"
 #include "control/stats_collect.h"
 
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 
@@ -35,6 +36,8 @@ const char* action_name(cli::Action action) {
     return "disable";
   case cli::Action::drain:
     return "drain";
+  case cli::Action::weight:
+    return "weight";
   default:
     return "?";
   }
@@ -185,6 +188,8 @@ private:
       return Reply::success({}, config::to_yaml(engine_.config()));
     if (request.command == "status")
       return Reply::success({}, status_line() + "\n");
+    if (request.command == "weight")
+      return set_weight(request.argument);
     config::ServerState state;
     if (request.command == "enable")
       state = config::ServerState::enabled;
@@ -194,7 +199,7 @@ private:
       state = config::ServerState::drain;
     else
       return Reply::failure("unknown command '" + request.command +
-                            "' (reconfigure, showconfig, status, enable, disable, drain)");
+                            "' (reconfigure, showconfig, status, enable, disable, drain, weight)");
     int matched = engine_.set_server_state(request.argument, state);
     if (matched == 0)
       return Reply::failure("no server " + request.argument + " in the running configuration");
@@ -202,6 +207,27 @@ private:
               matched == 1 ? "" : "s");
     return Reply::success(fmt::format("{} {}: {} server{}", request.command, request.argument,
                                       matched, matched == 1 ? "" : "s"));
+  }
+
+  // "HOST:PORT N": the weight of every member with that name or address.
+  control::Reply set_weight(const std::string& argument) {
+    using control::Reply;
+    size_t space = argument.find(' ');
+    std::string address = argument.substr(0, space);
+    int weight = 0;
+    std::string number = space == std::string::npos ? "" : argument.substr(space + 1);
+    auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), weight);
+    if (number.empty() || ec != std::errc{} || end != number.data() + number.size() || weight < 1 ||
+        weight > 256)
+      return Reply::failure("weight: write HOST:PORT and a weight from 1 to 256, not '" + argument +
+                            "'");
+    int matched = engine_.set_server_weight(address, weight);
+    if (matched == 0)
+      return Reply::failure("no server " + address + " in the running configuration");
+    std::string note =
+        fmt::format("weight {} {}: {} server{}", address, weight, matched, matched == 1 ? "" : "s");
+    log::info("{}", note);
+    return Reply::success(note);
   }
 
   // `hamba status`: "serving 2 frontends, 5/6 servers up, 3 connections, up 120 s", or
@@ -266,6 +292,8 @@ std::unique_ptr<Extension> start_extensions(RunContext& context) {
 
 int run_client_command(const cli::Command& command) {
   control::Request request{action_name(command.action), command.target, {}};
+  if (command.action == cli::Action::weight)
+    request.argument += " " + std::to_string(command.weight);
   if (command.action == cli::Action::reconfigure)
     request.payload = config::to_yaml(load_config(command)); // invalid: main says why, exit 2
   std::string path = control::socket_path(command.control_path);

@@ -1,6 +1,7 @@
 // Resolution, health and picking for one frontend's servers; see backend.h.
 #include "balance/backend.h"
 
+#include "balance/source_hash.h"
 #include "base/log.h"
 
 #include <algorithm>
@@ -22,6 +23,8 @@ Backend::Backend(uv_loop_t* loop, const config::Frontend& frontend,
                  std::function<void()> on_available)
     : loop_(loop), frontend_(frontend), on_available_(std::move(on_available)),
       policy_(frontend.balance) {
+  retry_timer_.init(loop_, this);
+  retry_timer_.unref(); // a pending retry does not keep hamba running
   for (const config::Server& s : frontend_.servers) {
     auto entry = std::make_unique<Entry>();
     entry->server = s;
@@ -55,6 +58,7 @@ void Backend::stop() {
   if (stopped_)
     return;
   stopped_ = true;
+  retry_timer_.stop();
   for (auto& entry : entries_) {
     entry->resolver.reset();
     for (Member& m : entry->members)
@@ -99,9 +103,9 @@ void Backend::on_resolved(Entry& entry, int status,
                 frontend_.name, m.server->label(), m.server->counters.current);
     } else if (still && m.server->vanished()) {
       m.server->set_vanished(false);
+      m.server->start_ramp(SlowStart::Clock::now());
       if (frontend_.check.enabled) // `check: false` stays off for an address that returns
-        m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
-                                                [this](Server& s) { on_health_change(s); });
+        start_check(m);
       else
         m.server->forget_health(); // checks may have been turned off while it was gone
       changed = true;
@@ -113,13 +117,7 @@ void Backend::on_resolved(Entry& entry, int status,
                              [&](const Member& m) { return same_address(a, *m.server); });
     if (known)
       continue;
-    Member m;
-    m.server = std::make_shared<Server>(entry.server.address, reinterpret_cast<const sockaddr*>(&a),
-                                        entry.server.maxconn.value_or(0));
-    m.server->set_state(entry.server.state);
-    if (frontend_.check.enabled)
-      m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
-                                              [this](Server& s) { on_health_change(s); });
+    Member m = new_member(entry.server, a);
     log::info("frontend {}: server {} added", frontend_.name, m.server->label());
     entry.members.push_back(std::move(m));
     changed = true;
@@ -155,12 +153,35 @@ bool Backend::hold_gone_name(Entry& entry, int status) {
   return false;
 }
 
+Backend::Member Backend::new_member(const config::Server& server, const sockaddr_storage& address) {
+  Member m;
+  m.server = std::make_shared<Server>(server.address, reinterpret_cast<const sockaddr*>(&address),
+                                      server.maxconn.value_or(0));
+  m.server->set_state(server.state);
+  m.server->set_weight(server.weight);
+  m.server->set_slowstart(frontend_.slowstart);
+  m.server->start_ramp(SlowStart::Clock::now()); // added by DNS or a reconfigure: ramps up too
+  if (frontend_.check.enabled)
+    start_check(m);
+  return m;
+}
+
+void Backend::start_check(Member& m) {
+  m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
+                                          [this](Server& s) { on_health_change(s); });
+}
+
 void Backend::on_health_change(Server& server) {
-  if (server.up())
-    log::info("frontend {}: server {} is UP", frontend_.name, server.label());
-  else
+  if (server.up()) {
+    server.start_ramp(SlowStart::Clock::now());
+    log::info("frontend {}: server {} is UP{}", frontend_.name, server.label(),
+              frontend_.slowstart.count() > 0
+                  ? ", ramping up over " + config::format_duration(frontend_.slowstart)
+                  : std::string());
+  } else {
     log::warn("frontend {}: server {} is DOWN: {}", frontend_.name, server.label(),
-              server.last_check_error());
+              server.down_reason());
+  }
   // Either way the queue may move: an UP server has room, and a DOWN one may have been the last
   // one up, which makes the others eligible again (every server down: all are tried).
   on_available_();
@@ -178,6 +199,80 @@ void Backend::rebuild() {
     for (Member& m : members)
       servers_.push_back(m.server);
   }
+  policy_.servers_changed();
+}
+
+void Backend::traffic_failure(Server& server, const std::string& why) {
+  uint64_t now = uv_now(loop_);
+  if (!server.record_traffic_failure(frontend_.observe_failures, why, static_cast<int64_t>(now)))
+    return;
+  log::warn("frontend {}: server {} is DOWN: {}; {}", frontend_.name, server.label(),
+            server.down_reason(),
+            frontend_.check.enabled
+                ? "back when its health check passes"
+                : "tried again in " + config::format_duration(frontend_.retry_after));
+  if (!frontend_.check.enabled && !retry_armed_) {
+    retry_armed_ = true;
+    retry_timer_.start<&Backend::retry_due>(static_cast<uint64_t>(frontend_.retry_after.count()));
+  }
+  on_available_(); // it may have been the last one up: the others become eligible
+}
+
+void Backend::retry_due() {
+  retry_armed_ = false;
+  if (stopped_)
+    return;
+  auto now = static_cast<int64_t>(uv_now(loop_));
+  int64_t wait = frontend_.retry_after.count();
+  int64_t next = -1; // ms until the next server is due, -1: none waits
+  bool back = false;
+  for (const ServerPtr& s : servers_) {
+    if (s->up() || s->down_cause() != HealthState::Cause::traffic)
+      continue;
+    if (frontend_.check.enabled)
+      continue; // checks were turned on meanwhile: they decide
+    int64_t due = s->traffic_down_ms() + wait;
+    if (due <= now) {
+      if (s->retry(SlowStart::Clock::now())) {
+        back = true;
+        log::info("frontend {}: server {} is UP again to be tried ({} passed, checks are off)",
+                  frontend_.name, s->label(), config::format_duration(frontend_.retry_after));
+      }
+    } else if (next < 0 || due - now < next) {
+      next = due - now;
+    }
+  }
+  if (next >= 0) {
+    retry_armed_ = true;
+    retry_timer_.start<&Backend::retry_due>(static_cast<uint64_t>(next));
+  }
+  if (back)
+    on_available_();
+}
+
+int Backend::set_weight(const std::string& address, int weight) {
+  int matched = 0;
+  for (auto& entry : entries_) {
+    bool by_name = config::format_endpoint(entry->server.address) == address;
+    if (by_name) {
+      entry->server.weight = weight;
+      for (config::Server& b : frontend_.servers)
+        if (b.address == entry->server.address)
+          b.weight = weight;
+      if (entry->members.empty())
+        ++matched;
+    }
+    for (Member& m : entry->members)
+      if (by_name || m.server->address() == address) {
+        m.server->set_weight(weight);
+        ++matched;
+      }
+  }
+  if (matched) {
+    policy_.servers_changed();
+    on_available_();
+  }
+  return matched;
 }
 
 void Backend::released(Server& server) {
@@ -185,11 +280,11 @@ void Backend::released(Server& server) {
     rebuild();
 }
 
-ServerPtr Backend::pick(const Server* avoid) {
+ServerPtr Backend::pick(const Server* avoid, uint64_t client_hash) {
   bool any_up = std::any_of(servers_.begin(), servers_.end(),
                             [](const ServerPtr& s) { return s->usable(false); });
   Server* chosen = policy_.pick(
-      servers_, [any_up](const Server& s) { return s.usable(!any_up); }, avoid);
+      servers_, [any_up](const Server& s) { return s.usable(!any_up); }, avoid, client_hash);
   if (!chosen)
     return nullptr;
   for (const ServerPtr& s : servers_)
@@ -254,11 +349,12 @@ void Backend::update(const config::Frontend& frontend) {
       for (Member& m : e.members) {
         m.server->set_maxconn(b.maxconn.value_or(0));
         m.server->set_state(b.state);
+        m.server->set_weight(b.weight);
+        m.server->set_slowstart(frontend.slowstart);
         if (check_changed && !m.server->vanished()) {
           m.check.reset();
           if (frontend.check.enabled)
-            m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend.check,
-                                                    [this](Server& s) { on_health_change(s); });
+            start_check(m);
           else
             m.server->forget_health();
         }
@@ -284,6 +380,8 @@ void Backend::update(const config::Frontend& frontend) {
     for (Entry* e : added)
       start_entry(*e);
   rebuild();
+  if (!frontend_.check.enabled)
+    retry_due(); // checks turned off: servers traffic took down need the timer now
   on_available_();
 }
 

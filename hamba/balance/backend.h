@@ -44,7 +44,19 @@ public:
   // The server for a new session, or nullptr when none can take one now (queue it). Prefers
   // servers that are up; when every server is down it tries the enabled ones anyway (a check
   // may be wrong; a failed connect is retried on the next server).
-  ServerPtr pick(const Server* avoid = nullptr);
+  // `client_hash` is hash_client() of the client's address (balance: source).
+  ServerPtr pick(const Server* avoid = nullptr, uint64_t client_hash = 0);
+
+  // Passive health: a connect to `server` failed, or it reset a connection before its first
+  // byte (`why` names it). Never for hamba's own failures (base/descriptors.h): the caller
+  // filters those. Enough in a row take it DOWN at once (observe: {failures: N}).
+  void traffic_failure(Server& server, const std::string& why);
+  // A connection to `server` got its first byte, or ended cleanly.
+  void traffic_success(Server& server) { server.record_traffic_success(); }
+
+  // Sets the weight of every member whose server name or resolved address is `address`;
+  // returns how many matched (configured names with no address yet count once).
+  int set_weight(const std::string& address, int weight);
 
   // A session left `server` (counters.current already decremented): drained servers go.
   void released(Server& server);
@@ -88,6 +100,11 @@ private:
   bool hold_gone_name(Entry& entry, int status);
   void on_health_change(Server& server);
   void rebuild();
+  Member new_member(const config::Server& server, const sockaddr_storage& address);
+  void start_check(Member& m);
+  // Checks off: brings back servers that traffic took DOWN retry_after ago, and arms the timer
+  // for the next one.
+  void retry_due();
 
   uv_loop_t* loop_;
   config::Frontend frontend_;
@@ -95,6 +112,8 @@ private:
   std::vector<std::unique_ptr<Entry>> entries_;
   std::vector<ServerPtr> servers_;
   Policy policy_;
+  uvx::Timer retry_timer_; // checks off: the next server traffic took down to try again
+  bool retry_armed_ = false;
   bool started_ = false;
   bool stopped_ = false;
 };

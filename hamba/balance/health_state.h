@@ -8,7 +8,7 @@
 //   after `retry_after` (the caller's timer calls retry()).
 //
 // Pure bookkeeping, no clock and no I/O, so every transition is a unit test. Failures that are
-// hamba's own (no file descriptors, no memory: base/local_failure.h) must never reach it.
+// hamba's own (no file descriptors, no memory: base/descriptors.h) must never reach it.
 //
 //     HealthState h;                          // starts up
 //     h.traffic_failure(3); h.traffic_failure(3);

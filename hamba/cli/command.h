@@ -31,6 +31,7 @@ enum class Action {
   enable,      // server admin state of `target`
   disable,
   drain,
+  weight, // `hamba weight HOST:PORT N`: a server's weight, live
 };
 
 // Tunables given as options or environment variables; unset ones leave the config's defaults.
@@ -46,6 +47,7 @@ struct Options {
   std::optional<int> threads;                       // --threads, HAMBA_THREADS
   std::optional<int> retries;                       // --retries, HAMBA_RETRIES
   std::optional<config::Balance> balance;           // --balance, HAMBA_BALANCE
+  std::optional<std::string> check;                 // --check tcp|redis|http[:/PATH], HAMBA_CHECK
   std::optional<std::string> admin;                 // --admin, ADMIN or HAMBA_ADMIN
   std::optional<std::string> log_connections;       // --log-connections, HAMBA_LOG_CONNECTIONS
   std::optional<config::ProxyProtocol> send_proxy;  // --send-proxy, HAMBA_SEND_PROXY
@@ -59,7 +61,8 @@ struct Command {
   bool has_frontend = false;             // the words named a port and servers
   std::vector<std::string> config_files; // --config FILE (repeatable), HAMBA_CONFIG
   std::string control_path;              // --control PATH, HAMBA_CONTROL ("" = the default)
-  std::string target;                    // enable|disable|drain HOST:PORT
+  std::string target;                    // enable|disable|drain|weight HOST:PORT
+  int weight = 0;                        // weight HOST:PORT N
   Options options;                       // as given, to apply on top of --config files too
 };
 

@@ -31,12 +31,24 @@ int count_value(const std::string& name, const std::string& value, int minimum,
 }
 
 config::Balance balance_value(const std::string& name, const std::string& value) {
-  if (value == "roundrobin")
-    return config::Balance::roundrobin;
-  if (value == "leastconn")
-    return config::Balance::leastconn;
-  throw UsageError(
-      fmt::format("{} \"{}\" is not a balance algorithm (roundrobin or leastconn)", name, value));
+  try {
+    return config::parse_balance(value);
+  } catch (const config::ConfigError&) {
+    throw UsageError(fmt::format(
+        "{} \"{}\" is not a balance algorithm (roundrobin, leastconn or source)", name, value));
+  }
+}
+
+// tcp, redis, http or http:/PATH: checked now, applied to every frontend by apply_options.
+std::string check_value(const std::string& name, const std::string& value) {
+  config::HealthCheck check;
+  try {
+    config::parse_check_word(value, check);
+  } catch (const config::ConfigError& e) {
+    throw UsageError(
+        fmt::format("{} \"{}\": {} (write tcp, redis, http or http:/PATH)", name, value, e.what()));
+  }
+  return value;
 }
 
 std::string endpoint_value(const std::string& name, const std::string& value) {
@@ -82,8 +94,7 @@ const OptionSpec table[] = {
     {"--idle-timeout", "HAMBA_IDLE_TIMEOUT", nullptr, "D",
      "close connections idle that long (default 50s)",
      [](Command& c, S n, S v) { c.options.idle_timeout = duration_value(n, v); }},
-    {"--check-interval", "HAMBA_CHECK_INTERVAL", nullptr, "D",
-     "health check (TCP connect) interval (default 2s)",
+    {"--check-interval", "HAMBA_CHECK_INTERVAL", nullptr, "D", "health check interval (default 2s)",
      [](Command& c, S n, S v) { c.options.check_interval = duration_value(n, v); }},
     {"--resolve-interval", "HAMBA_RESOLVE_INTERVAL", nullptr, "D",
      "server names resolved again (default 5s)",
@@ -100,7 +111,10 @@ const OptionSpec table[] = {
      [](Command& c, S n, S v) { c.options.server_maxconn = count_value(n, v, 1); }},
     {"--threads", "HAMBA_THREADS", nullptr, "N", "worker loops (default: the CPUs it may use)",
      [](Command& c, S n, S v) { c.options.threads = count_value(n, v, 1, config::kMaxThreads); }},
-    {"--balance", "HAMBA_BALANCE", nullptr, "ALGO", "roundrobin (default) or leastconn",
+    {"--check", "HAMBA_CHECK", nullptr, "TYPE",
+     "tcp (connect, default), http[:/PATH] (status\n200-399), redis (PING, expects +PONG)",
+     [](Command& c, S n, S v) { c.options.check = check_value(n, v); }},
+    {"--balance", "HAMBA_BALANCE", nullptr, "ALGO", "roundrobin (default), leastconn or source",
      [](Command& c, S n, S v) { c.options.balance = balance_value(n, v); }},
     {"--retries", "HAMBA_RETRIES", nullptr, "N", "other servers tried when a connect fails (3)",
      [](Command& c, S n, S v) { c.options.retries = count_value(n, v, 0); }},

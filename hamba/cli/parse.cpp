@@ -104,6 +104,8 @@ void apply_options(const Options& o, config::Config& config) {
     take(f.dns_hold, o.dns_hold);
     take(f.retries, o.retries);
     take(f.balance, o.balance);
+    if (o.check)
+      config::parse_check_word(*o.check, f.check); // checked when the option was read
     take(f.accept_proxy, o.accept_proxy);
     take(f.send_proxy, o.send_proxy);
     for (config::Server& s : f.servers)
@@ -189,6 +191,8 @@ const char* action_word(Action action) {
     return "disable";
   case Action::drain:
     return "drain";
+  case Action::weight:
+    return "weight";
   case Action::reconfigure:
     return "reconfigure";
   case Action::debugconfig:
@@ -210,6 +214,7 @@ std::vector<std::string> read_action(Command& cmd, const std::vector<std::string
       {"enable", Action::enable},
       {"disable", Action::disable},
       {"drain", Action::drain},
+      {"weight", Action::weight},
   };
   cmd.action = Action::run;
   if (words.empty())
@@ -234,6 +239,21 @@ void read_arguments(Command& cmd, const std::vector<std::string>& words) {
     if (!words.empty())
       throw UsageError(fmt::format("{} takes no argument, not \"{}\"", name, words[0]));
     return;
+  case Action::weight: {
+    if (words.size() != 2)
+      throw UsageError("weight takes HOST:PORT and a weight from 1 to 256");
+    config::Endpoint e = endpoint_or_usage_error(words[0]);
+    if (e.host.empty())
+      throw UsageError(fmt::format("weight \"{}\": write HOST:PORT", words[0]));
+    cmd.target = words[0];
+    int w = 0;
+    const std::string& v = words[1];
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), w);
+    if (v.empty() || ec != std::errc{} || end != v.data() + v.size() || w < 1 || w > 256)
+      throw UsageError(fmt::format("weight \"{}\" must be a number from 1 to 256", v));
+    cmd.weight = w;
+    return;
+  }
   case Action::enable:
   case Action::disable:
   case Action::drain: {

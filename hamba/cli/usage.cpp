@@ -41,6 +41,7 @@ Usage:
   hamba status                             one line of the running hamba's state; exit status
                                            0 while it serves (a container health check)
   hamba enable|disable|drain HOST:PORT     change one server's state in the running hamba
+  hamba weight HOST:PORT N                 change one server's weight (1-256) in the running hamba
 
 CONFIG is `[ADDR:]PORT SERVER...` or `--config FILE.yaml`. A SERVER is HOST:PORT or two words
 HOST PORT (forms may be mixed); IPv6 addresses go in brackets: [::1]:6379. A server name is

@@ -11,10 +11,6 @@ namespace hamba::config {
 
 namespace {
 
-const char* balance_name(Balance b) {
-  return b == Balance::leastconn ? "leastconn" : "roundrobin";
-}
-
 const char* state_name(ServerState s) {
   switch (s) {
   case ServerState::enabled:
@@ -44,6 +40,9 @@ void check_servers(const std::vector<Server>& servers, const std::string& where)
     if (s.maxconn && *s.maxconn < 1)
       throw ConfigError(
           fmt::format("{}: server \"{}\": maxconn {} must be at least 1", where, addr, *s.maxconn));
+    if (s.weight < 1 || s.weight > 256)
+      throw ConfigError(fmt::format("{}: server \"{}\": weight {} must be between 1 and 256", where,
+                                    addr, s.weight));
     if (!seen.insert(addr).second)
       throw ConfigError(fmt::format("{}: server \"{}\" is listed twice", where, addr));
   }
@@ -127,6 +126,84 @@ bool sni_matches(std::string_view pattern, std::string_view server_name) {
     return false;
   std::string_view label = server_name.substr(0, server_name.size() - suffix.size());
   return label.find('.') == std::string_view::npos;
+}
+
+const char* balance_name(Balance b) {
+  switch (b) {
+  case Balance::leastconn:
+    return "leastconn";
+  case Balance::source:
+    return "source";
+  case Balance::roundrobin:
+    break;
+  }
+  return "roundrobin";
+}
+
+Balance parse_balance(const std::string& text) {
+  for (Balance b : {Balance::roundrobin, Balance::leastconn, Balance::source})
+    if (text == balance_name(b))
+      return b;
+  throw ConfigError(
+      fmt::format("unknown balance algorithm '{}' (roundrobin, leastconn or source)", text));
+}
+
+const char* check_type_name(CheckType t) {
+  switch (t) {
+  case CheckType::http:
+    return "http";
+  case CheckType::redis:
+    return "redis";
+  case CheckType::tcp:
+    break;
+  }
+  return "tcp";
+}
+
+CheckType parse_check_type(const std::string& text) {
+  for (CheckType t : {CheckType::tcp, CheckType::http, CheckType::redis})
+    if (text == check_type_name(t))
+      return t;
+  throw ConfigError(fmt::format("unknown check type '{}' (tcp, http or redis)", text));
+}
+
+void parse_status_range(const std::string& text, int& low, int& high) {
+  auto number = [&](std::string_view part) {
+    int n = 0;
+    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), n);
+    if (part.empty() || ec != std::errc{} || end != part.data() + part.size() || n < 100 || n > 599)
+      throw ConfigError(fmt::format(
+          "status \"{}\" is not a status or a range of them (write 200-399 or 200)", text));
+    return n;
+  };
+  std::string_view t = text;
+  size_t dash = t.find('-');
+  low = number(t.substr(0, dash));
+  high = dash == std::string_view::npos ? low : number(t.substr(dash + 1));
+  if (low > high)
+    throw ConfigError(fmt::format("status range \"{}\" ends before it starts", text));
+}
+
+void check_http_target(const std::string& path, const std::string& host) {
+  if (path.empty() || path[0] != '/')
+    throw ConfigError(fmt::format("check path \"{}\" must start with \"/\"", path));
+  for (char c : path)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+      throw ConfigError(fmt::format("check path \"{}\" has a space or a control character", path));
+  for (char c : host)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+      throw ConfigError(fmt::format("check host \"{}\" has a space or a control character", host));
+}
+
+void parse_check_word(const std::string& text, HealthCheck& check) {
+  std::string type = text.substr(0, text.find(':'));
+  check.type = parse_check_type(type);
+  if (type.size() == text.size())
+    return;
+  if (check.type != CheckType::http)
+    throw ConfigError(fmt::format("check \"{}\": only http takes a path (http:/health)", text));
+  check.path = text.substr(type.size() + 1);
+  check_http_target(check.path, check.host);
 }
 
 Duration parse_duration(const std::string& text) {
@@ -217,6 +294,23 @@ void validate(const Config& config) {
       throw ConfigError(fmt::format("{}: retries {} must be between 0 and 100", where, f.retries));
     if (f.check.rise < 1 || f.check.fall < 1)
       throw ConfigError(fmt::format("{}: check rise and fall must be at least 1", where));
+    if (f.check.type == CheckType::http) {
+      try {
+        check_http_target(f.check.path, f.check.host);
+      } catch (const ConfigError& e) {
+        throw ConfigError(fmt::format("{}: {}", where, e.what()));
+      }
+    }
+    if (f.check.status_low < 100 || f.check.status_high > 599 ||
+        f.check.status_low > f.check.status_high)
+      throw ConfigError(fmt::format("{}: check status {}-{} is not a range within 100-599", where,
+                                    f.check.status_low, f.check.status_high));
+    if (f.observe_failures < 0 || f.observe_failures > 1000)
+      throw ConfigError(fmt::format("{}: observe failures {} must be between 0 (off) and 1000",
+                                    where, f.observe_failures));
+    check_positive(f.retry_after, "retry_after", where);
+    if (f.slowstart.count() < 0)
+      throw ConfigError(fmt::format("{}: slowstart must not be negative", where));
     check_positive(f.preread_timeout, "preread_timeout", where);
     check_servers(f.servers, where);
     check_routes(f, where);
@@ -233,6 +327,7 @@ void emit_servers(YAML::Emitter& out, const std::vector<Server>& servers) {
         << format_endpoint(s.address);
     if (s.maxconn)
       out << YAML::Key << "maxconn" << YAML::Value << *s.maxconn;
+    out << YAML::Key << "weight" << YAML::Value << s.weight;
     out << YAML::Key << "state" << YAML::Value << state_name(s.state);
     out << YAML::EndMap;
   }
@@ -265,11 +360,25 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "check" << YAML::Value << YAML::Flow << YAML::BeginMap;
     if (!f.check.enabled)
       out << YAML::Key << "enabled" << YAML::Value << false;
+    out << YAML::Key << "type" << YAML::Value << check_type_name(f.check.type);
+    if (f.check.type == CheckType::http) {
+      out << YAML::Key << "path" << YAML::Value << YAML::DoubleQuoted << f.check.path;
+      if (!f.check.host.empty())
+        out << YAML::Key << "host" << YAML::Value << YAML::DoubleQuoted << f.check.host;
+      out << YAML::Key << "status" << YAML::Value << YAML::DoubleQuoted
+          << (f.check.status_low == f.check.status_high
+                  ? std::to_string(f.check.status_low)
+                  : fmt::format("{}-{}", f.check.status_low, f.check.status_high));
+    }
     out << YAML::Key << "interval" << YAML::Value << format_duration(f.check.interval);
     out << YAML::Key << "timeout" << YAML::Value << format_duration(f.check.timeout);
     out << YAML::Key << "rise" << YAML::Value << f.check.rise;
     out << YAML::Key << "fall" << YAML::Value << f.check.fall;
     out << YAML::EndMap;
+    out << YAML::Key << "observe" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+        << "failures" << YAML::Value << f.observe_failures << YAML::EndMap;
+    out << YAML::Key << "retry_after" << YAML::Value << format_duration(f.retry_after);
+    out << YAML::Key << "slowstart" << YAML::Value << format_duration(f.slowstart);
     out << YAML::Key << "accept_proxy" << YAML::Value << f.accept_proxy;
     out << YAML::Key << "preread_timeout" << YAML::Value << format_duration(f.preread_timeout);
     out << YAML::Key << "send_proxy" << YAML::Value << proxy_protocol_name(f.send_proxy);

@@ -21,13 +21,18 @@
 //   frontends:
 //     - name: "80"          # defaults to the bind port
 //       bind: "0.0.0.0:80"  # "[::1]:80" for IPv6; an empty host means all addresses
-//       balance: roundrobin # or leastconn
+//       balance: roundrobin # or leastconn, or source (the client's address, consistently)
 //       connect_timeout: 5s
 //       idle_timeout: 50s
 //       retries: 3          # other servers tried when a connect fails, before giving up
 //       resolve_interval: 5s
 //       dns_hold: 30s       # a name that stops existing (NXDOMAIN) keeps its servers that long
-//       check: {interval: 2s, timeout: 2s, rise: 2, fall: 3}
+//       check: {type: tcp, interval: 2s, timeout: 2s, rise: 2, fall: 3}
+//                           # type http: path "/", host (default: the server's name),
+//                           #   status 200-399; type redis: PING, expects +PONG
+//       observe: {failures: 3}  # that many failed connects or early resets in a row: DOWN
+//       retry_after: 10s    # with checks off, a server traffic took down is tried again
+//       slowstart: 0s       # a server that comes up ramps from 0 to its weight over this
 //       accept_proxy: false # true: every client starts with a PROXY v1/v2 header
 //       preread_timeout: 5s # how long a PROXY header or a TLS ClientHello may take to arrive
 //       send_proxy: none    # or v1, v2: a PROXY header first on every server connection
@@ -35,6 +40,7 @@
 //         - address: "rng1:80"
 //           maxconn: 32     # per server (unset: no limit); excess connections queue, they
 //                           # are not refused
+//           weight: 1       # 1-256: its share of new connections
 //           state: enabled  # or disabled, drain
 //       routes:             # optional: TLS routed by the ClientHello's server name (SNI);
 //         - name: a         # the frontend's own servers are the default route
@@ -62,7 +68,15 @@ using Duration = std::chrono::milliseconds;
 using hamba::Endpoint;
 using hamba::format_endpoint;
 
-enum class Balance { roundrobin, leastconn };
+enum class Balance { roundrobin, leastconn, source };
+// "roundrobin", "leastconn", "source"; parse_balance throws ConfigError naming `text`.
+const char* balance_name(Balance b);
+Balance parse_balance(const std::string& text);
+
+// What an active health check does after the connect (balance/check_protocol.h).
+enum class CheckType { tcp, http, redis };
+const char* check_type_name(CheckType t);
+CheckType parse_check_type(const std::string& text);
 
 // Administrative state of one server, set in the config or by `hamba disable|enable|drain`.
 enum class ServerState { enabled, disabled, drain };
@@ -73,6 +87,11 @@ struct HealthCheck {
   Duration timeout{2000};  // a connect that takes longer counts as a failure
   int rise = 2;            // consecutive successes before a down server is up
   int fall = 3;            // consecutive failures before an up server is down
+  CheckType type = CheckType::tcp;
+  std::string path = "/"; // http: the request target; starts with "/"
+  std::string host;       // http: the Host header; "" = the server's name
+  int status_low = 200;   // http: a status in [status_low, status_high] passes
+  int status_high = 399;
   bool operator==(const HealthCheck&) const = default;
 };
 
@@ -81,6 +100,7 @@ struct Server {
   Endpoint address;
   std::optional<int> maxconn; // unset: no limit
   ServerState state = ServerState::enabled;
+  int weight = 1; // 1-256
   bool operator==(const Server&) const = default;
 };
 
@@ -116,6 +136,9 @@ struct Frontend {
   // not take a whole backend away, while a service really gone still drains. 0: drain at once.
   Duration dns_hold{30000};
   HealthCheck check;
+  int observe_failures = 3;    // consecutive traffic failures that mark a server DOWN; 0 = off
+  Duration retry_after{10000}; // checks off: a server traffic took down is tried again after
+  Duration slowstart{0};       // ramp of a server that comes up; 0 = none
   bool operator==(const Frontend&) const = default;
 };
 
@@ -160,6 +183,14 @@ std::string parse_sni_pattern(const std::string& text);
 // Whether `server_name` (lower case, from a ClientHello) matches `pattern`: equal, or for
 // "*.example.com" one label and ".example.com" ("a.example.com", not "a.b.example.com").
 bool sni_matches(std::string_view pattern, std::string_view server_name);
+
+// "200-399" or "200" into a status range (100-599). Throws ConfigError naming `text`.
+void parse_status_range(const std::string& text, int& low, int& high);
+// "tcp", "redis", "http" or "http:/PATH": the --check option and HAMBA_CHECK. Throws ConfigError.
+void parse_check_word(const std::string& text, HealthCheck& check);
+// Checks an http check's path and host (they go into the request as written). Throws
+// ConfigError naming them.
+void check_http_target(const std::string& path, const std::string& host);
 
 // "host:port", "[v6]:port", ":port" or "port" (host empty), as base/endpoint.h parses it, with
 // port 1-65535. Throws ConfigError naming `text`.

@@ -189,6 +189,9 @@ private:
                   [&](auto& n) { f.resolve_interval = duration(n, "resolve_interval"); }},
                  {"dns_hold", [&](auto& n) { f.dns_hold = duration(n, "dns_hold"); }},
                  {"check", [&](auto& n) { f.check = check(n); }},
+                 {"observe", [&](auto& n) { f.observe_failures = observe(n); }},
+                 {"retry_after", [&](auto& n) { f.retry_after = duration(n, "retry_after"); }},
+                 {"slowstart", [&](auto& n) { f.slowstart = duration(n, "slowstart"); }},
                  {"accept_proxy", [&](auto& n) { f.accept_proxy = boolean(n, "accept_proxy"); }},
                  {"preread_timeout",
                   [&](auto& n) { f.preread_timeout = duration(n, "preread_timeout"); }},
@@ -217,11 +220,7 @@ private:
 
   Balance balance(const YAML::Node& node) const {
     std::string text = scalar(node, "balance");
-    if (text == "roundrobin")
-      return Balance::roundrobin;
-    if (text == "leastconn")
-      return Balance::leastconn;
-    fail(node, "balance: unknown algorithm '" + text + "' (roundrobin or leastconn)");
+    return at<Balance>(node, [&] { return parse_balance(text); });
   }
 
   HealthCheck check(const YAML::Node& node) const {
@@ -233,12 +232,48 @@ private:
     each_key(node, "check",
              {
                  {"enabled", [&](auto& n) { c.enabled = boolean(n, "enabled"); }},
+                 {"type",
+                  [&](auto& n) {
+                    std::string text = scalar(n, "type");
+                    c.type = at<CheckType>(n, [&] { return parse_check_type(text); });
+                  }},
+                 {"path", [&](auto& n) { c.path = scalar(n, "path"); }},
+                 {"host", [&](auto& n) { c.host = scalar(n, "host"); }},
+                 {"status",
+                  [&](auto& n) {
+                    std::string text = scalar(n, "status");
+                    at<int>(n, [&] {
+                      parse_status_range(text, c.status_low, c.status_high);
+                      return 0;
+                    });
+                  }},
                  {"interval", [&](auto& n) { c.interval = duration(n, "interval"); }},
                  {"timeout", [&](auto& n) { c.timeout = duration(n, "timeout"); }},
                  {"rise", [&](auto& n) { c.rise = integer(n, "rise"); }},
                  {"fall", [&](auto& n) { c.fall = integer(n, "fall"); }},
              });
+    // Checked here too (validate() does it again) so that the error names the line.
+    if ((node["path"] || node["host"] || node["status"]) && c.type != CheckType::http)
+      fail(node, "check: path, host and status are for type: http");
+    const YAML::Node& at_node = node["path"] ? node["path"] : node["host"] ? node["host"] : node;
+    at<int>(at_node, [&] {
+      check_http_target(c.path, c.host);
+      return 0;
+    });
     return c;
+  }
+
+  int observe(const YAML::Node& node) const {
+    if (node.IsScalar()) // "observe: false" turns passive health off
+      return boolean(node, "observe") ? 3 : 0;
+    int failures = 3;
+    each_key(node, "observe", {{"failures", [&](auto& n) {
+                                  failures = integer(n, "failures");
+                                  if (failures < 0 || failures > 1000)
+                                    fail(n, "observe failures " + std::to_string(failures) +
+                                                " must be between 0 (off) and 1000");
+                                }}});
+    return failures;
   }
 
   void servers(const YAML::Node& node, const std::string& key, std::vector<Server>& out) const {
@@ -297,6 +332,12 @@ private:
                  {"address", [&](auto& n) { s.address = endpoint(n, "address"); }},
                  {"maxconn", [&](auto& n) { s.maxconn = integer(n, "maxconn"); }},
                  {"state", [&](auto& n) { s.state = state(n); }},
+                 {"weight",
+                  [&](auto& n) {
+                    s.weight = integer(n, "weight");
+                    if (s.weight < 1 || s.weight > 256)
+                      fail(n, "weight " + std::to_string(s.weight) + " must be between 1 and 256");
+                  }},
              });
     if (!node["address"])
       fail(node, "server without 'address' (HOST:PORT)");

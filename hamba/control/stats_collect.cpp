@@ -20,8 +20,15 @@ const char* state_name(config::ServerState state) {
   return "enabled";
 }
 
-ServerStats server_stats(const balance::Server& server) {
+ServerStats server_stats(const balance::Server& server, const config::Frontend& config) {
   ServerStats s;
+  s.weight = server.weight();
+  s.effective_weight = static_cast<int>(server.effective_weight(balance::SlowStart::Clock::now()));
+  s.traffic_failures = server.counters.traffic_failures;
+  s.downs = server.counters.downs;
+  if (!server.up())
+    s.down_reason = server.down_reason();
+  s.check_type = config.check.enabled ? config::check_type_name(config.check.type) : "";
   s.name = config::format_endpoint(server.name());
   s.address = server.address();
   s.up = server.up();
@@ -44,9 +51,10 @@ ServerStats server_stats(const balance::Server& server) {
 }
 
 // The servers of one backend (the frontend's own, or a route's named `route`).
-void add_backend(FrontendStats& f, const balance::Backend& backend, const std::string& route) {
+void add_backend(FrontendStats& f, const balance::Backend& backend, const std::string& route,
+                 const config::Frontend& config) {
   for (const auto& server : backend.servers()) {
-    f.servers.push_back(server_stats(*server));
+    f.servers.push_back(server_stats(*server, config));
     f.servers.back().backend = route;
   }
   // A name that resolves to nothing (yet) has no server: show it, so that a typo or a
@@ -85,7 +93,7 @@ StatsSnapshot collect_stats(const engine::Engine& engine, int64_t started_ms) {
     FrontendStats f;
     f.name = config.name;
     f.bind = config::format_endpoint(config.bind);
-    f.balance = config.balance == config::Balance::leastconn ? "leastconn" : "roundrobin";
+    f.balance = config::balance_name(config.balance);
     f.current = counters.current;
     f.total = counters.total;
     f.bytes_in = counters.bytes_in;
@@ -98,9 +106,9 @@ StatsSnapshot collect_stats(const engine::Engine& engine, int64_t started_ms) {
       f.accept_errors[i] = counters.accept_errors[i];
     f.proxy_header_errors = counters.proxy_header_errors;
     f.client_hello_errors = counters.client_hello_errors;
-    add_backend(f, frontend->backend(), "");
+    add_backend(f, frontend->backend(), "", config);
     for (const auto& route : frontend->routes())
-      add_backend(f, route->backend, route->config.name);
+      add_backend(f, route->backend, route->config.name, config);
     stats.frontends.push_back(std::move(f));
   }
   return stats;

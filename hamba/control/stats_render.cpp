@@ -120,7 +120,8 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
     out += fmt::format("<h2>{} <span class=\"meta\">on {} &middot; {}</span></h2>\n",
                        html_escape(f.name), html_escape(f.bind), html_escape(f.balance));
     out += "<table><tr><th class=\"l\">server</th><th class=\"l\">address</th><th "
-           "class=\"l\">status</th><th class=\"l\">last check</th><th>current</th><th>max</"
+           "class=\"l\">status</th><th class=\"l\">last check</th><th title=\"configured weight "
+           "(effective share now, while it ramps up)\">weight</th><th>current</th><th>max</"
            "th><th>total</th><th>bytes in</th><th>bytes out</th><th>errors</th><th>retries</"
            "th><th title=\"connections reset by the server / by the client\">resets</th></tr>\n";
     for (const ServerStats& s : f.servers) {
@@ -129,20 +130,29 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
                               ? fmt::format("{} ({})", s.last_check.empty() ? "?" : s.last_check,
                                             age(s.last_check_time_ms, stats.now_ms))
                               : "never";
+      if (!s.check_type.empty() && s.check_type != "tcp")
+        check = s.check_type + ": " + check;
       std::string status = s.status();
-      out += fmt::format("<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l {}\">{}"
-                         "</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td "
-                         "title=\"{}\">{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td>{} "
-                         "/ {}</td></tr>\n",
-                         html_escape(s.backend.empty() ? s.name : s.backend + ": " + s.name),
-                         html_escape(s.address), status, status, html_escape(check), s.current,
-                         s.maxconn ? std::to_string(s.maxconn) : "-", s.total, s.bytes_in,
-                         human_bytes(s.bytes_in), s.bytes_out, human_bytes(s.bytes_out),
-                         s.connect_errors, s.retries, s.resets_by_server, s.resets_by_client);
+      if (status == "down" && !s.down_reason.empty() && s.down_reason != s.last_check)
+        check = "down: " + s.down_reason + "; " + check; // traffic took it down
+      std::string weight =
+          s.effective_weight < s.weight * 16
+              ? fmt::format("{} ({}%)", s.weight, s.effective_weight * 100 / (s.weight * 16))
+              : std::to_string(s.weight);
+      out +=
+          fmt::format("<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l {}\">{}"
+                      "</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td "
+                      "title=\"{}\">{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td>{} "
+                      "/ {}</td></tr>\n",
+                      html_escape(s.backend.empty() ? s.name : s.backend + ": " + s.name),
+                      html_escape(s.address), status, status, html_escape(check), weight, s.current,
+                      s.maxconn ? std::to_string(s.maxconn) : "-", s.total, s.bytes_in,
+                      human_bytes(s.bytes_in), s.bytes_out, human_bytes(s.bytes_out),
+                      s.connect_errors, s.retries, s.resets_by_server, s.resets_by_client);
     }
     out += fmt::format(
         "<tr class=\"total\"><td class=\"l\">frontend</td><td class=\"l\">{}</td>"
-        "<td class=\"l\">{} queued</td><td></td><td>{}</td><td></td><td>{}</td><td "
+        "<td class=\"l\">{} queued</td><td></td><td></td><td>{}</td><td></td><td>{}</td><td "
         "title=\"{}\">{}</td><td title=\"{}\">{}</td><td>{}</td><td></td><td></td></tr>\n",
         html_escape(f.bind), f.queued, f.current, f.total, f.bytes_in, human_bytes(f.bytes_in),
         f.bytes_out, human_bytes(f.bytes_out), f.errors);
@@ -220,7 +230,8 @@ std::string render_metrics(const StatsSnapshot& stats) {
                   "late ClientHello (routes).",
                   [](auto& f) { return f.client_hello_errors; });
 
-  server_family("hamba_server_up", "gauge", "1 when health checks find the server up, else 0.",
+  server_family("hamba_server_up", "gauge",
+                "1 when the server is up, 0 when checks or failed connects took it down.",
                 [](auto& s) { return s.up ? 1 : 0; });
   family("hamba_server_admin_state", "gauge",
          "Administrative state: 1 for the state the server is in (enabled, disabled, drain).");
@@ -229,6 +240,17 @@ std::string render_metrics(const StatsSnapshot& stats) {
       for (const char* state : {"enabled", "disabled", "drain"})
         out += fmt::format("hamba_server_admin_state{{{},state=\"{}\"}} {}\n", labels(f, s), state,
                            s.state == state ? 1 : 0);
+
+  server_family("hamba_server_weight", "gauge", "The server's configured weight (1-256).",
+                [](auto& s) { return s.weight; });
+  server_family("hamba_server_effective_weight", "gauge",
+                "The weight balancing uses now, x16: lower while the server ramps up (slowstart).",
+                [](auto& s) { return s.effective_weight; });
+  server_family("hamba_server_traffic_failures_total", "counter",
+                "Failed connects and resets before the first byte (passive health).",
+                [](auto& s) { return static_cast<int64_t>(s.traffic_failures); });
+  server_family("hamba_server_downs_total", "counter", "Times the server went DOWN.",
+                [](auto& s) { return static_cast<int64_t>(s.downs); });
   server_family("hamba_server_current_connections", "gauge", "Connections to the server now.",
                 [](auto& s) { return static_cast<int64_t>(s.current); });
   server_family("hamba_server_max_connections", "gauge",
@@ -285,12 +307,15 @@ std::string render_stats_json(const StatsSnapshot& stats) {
           "\"gone\":{},"
           "\"last_check\":{},\"last_check_time\":{:.3f},\"maxconn\":{},\"current\":{},"
           "\"total\":{},\"bytes_in\":{},\"bytes_out\":{},\"connect_errors\":{},\"retries\":{},"
-          "\"checks_failed\":{},\"resets_by_server\":{},\"resets_by_client\":{}}}",
+          "\"checks_failed\":{},\"resets_by_server\":{},\"resets_by_client\":{},\"weight\":{},"
+          "\"effective_weight\":{},\"traffic_failures\":{},\"downs\":{},\"down_reason\":{},"
+          "\"check_type\":{}}}",
           j ? "," : "", json_quote(s.backend.empty() ? "default" : s.backend), json_quote(s.name),
           json_quote(s.address), json_quote(s.status()), s.up, json_quote(s.state), s.gone,
           json_quote(s.last_check), static_cast<double>(s.last_check_time_ms) / 1000.0, s.maxconn,
           s.current, s.total, s.bytes_in, s.bytes_out, s.connect_errors, s.retries, s.checks_failed,
-          s.resets_by_server, s.resets_by_client);
+          s.resets_by_server, s.resets_by_client, s.weight, s.effective_weight, s.traffic_failures,
+          s.downs, json_quote(s.down_reason), json_quote(s.check_type));
     }
     out += "]}";
   }

@@ -21,7 +21,13 @@ struct ServerStats {
   bool unresolved = false;        // a name that resolves to nothing (yet): no address at all
   std::string last_check;         // "ok", the failure reason, or "" when never checked
   int64_t last_check_time_ms = 0; // Unix ms, 0 = never
+  std::string down_reason;        // why it is DOWN ("http 500", "3 failed connects ..."), if so
+  std::string check_type = "tcp"; // tcp, http, redis ("" when checks are off)
   int maxconn = 0;                // 0: no limit
+  int weight = 1;                 // configured, 1-256
+  int effective_weight = 16;      // what the policy uses now: weight x 16, lower in slow start
+  uint64_t traffic_failures = 0;  // failed connects and early resets (passive health)
+  uint64_t downs = 0;             // times it went DOWN
   uint64_t current = 0;           // connections now
   uint64_t total = 0;             // connections since start
   uint64_t bytes_in = 0;

@@ -176,6 +176,17 @@ int Engine::set_server_state(const std::string& address, config::ServerState sta
   return matched;
 }
 
+int Engine::set_server_weight(const std::string& address, int weight) {
+  int matched = 0;
+  for (auto& f : frontends_)
+    matched += f->backend().set_weight(address, weight);
+  for (config::Frontend& f : config_.frontends)
+    for (config::Server& s : f.servers)
+      if (config::format_endpoint(s.address) == address)
+        s.weight = weight;
+  return matched;
+}
+
 void Engine::add_session(net::Session* session) {
   session->prev = nullptr;
   session->next = sessions_;

@@ -58,6 +58,8 @@ public:
   // enable / disable / drain: every server whose name or resolved address is `address`
   // ("HOST:PORT"), in every frontend. Returns how many matched (0: unknown address).
   int set_server_state(const std::string& address, config::ServerState state);
+  // `hamba weight`: the same matching; the configuration in use (showconfig) follows.
+  int set_server_weight(const std::string& address, int weight);
 
   // Graceful stop: stop accepting, give established sessions up to `grace` to end, close the
   // rest, then call `done` (once, from the loop). Health checks and DNS stop at once.

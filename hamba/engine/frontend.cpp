@@ -172,7 +172,7 @@ void Frontend::serve_queue() {
       ++i;
       continue;
     }
-    balance::ServerPtr server = backend.pick();
+    balance::ServerPtr server = backend.pick(nullptr, s->client_hash());
     if (!server) {
       if (routes_.empty() || full_count == kMaxFull)
         break;

@@ -1,6 +1,7 @@
 // The proxied connection: connect with retries, then the pump; see session.h.
 #include "engine/session.h"
 
+#include "balance/source_hash.h"
 #include "base/descriptors.h"
 #include "base/log.h"
 #include "engine/engine.h"
@@ -80,6 +81,12 @@ void Session::start() {
   if (frontend_->engine().on_session_end)
     log_.reset(new LogState{uv_now(frontend_->engine().loop()), {0, 0}, peer_name(client_)});
   // TCP_NODELAY: inherited from the listening socket (net/listener.cpp).
+  if (frontend_->config().balance == config::Balance::source) {
+    sockaddr_storage peer{};
+    int len = sizeof peer;
+    if (uv_tcp_getpeername(client_.get(), reinterpret_cast<sockaddr*>(&peer), &len) == 0)
+      client_hash_ = balance::hash_client(reinterpret_cast<sockaddr*>(&peer));
+  }
   const auto& cfg = frontend_->config();
   if (cfg.accept_proxy || !cfg.routes.empty()) {
     state_ = State::preread;
@@ -212,7 +219,7 @@ std::string Session::client_label() const {
 
 void Session::pick_and_connect(const balance::Server* failed) {
   last_activity_ = uv_now(frontend_->engine().loop());
-  balance::ServerPtr server = backend_->pick(failed);
+  balance::ServerPtr server = backend_->pick(failed, client_hash_);
   if (!server) {
     // Every server is full (or none is known yet): wait, as HAProxy's queue does, until one
     // has room or the connect timeout passes.
@@ -246,7 +253,7 @@ void Session::connect(balance::ServerPtr server) {
   if (rc < 0 && is_local_error(rc))
     short_of_resources(rc);
   else if (rc < 0)
-    connect_failed(uvx::error_text(rc));
+    connect_failed(rc);
 }
 
 void Session::on_connected(int status) {
@@ -255,7 +262,7 @@ void Session::on_connected(int status) {
     return;
   }
   if (status < 0) {
-    connect_failed(uvx::error_text(status));
+    connect_failed(status);
     return;
   }
   ++server_->counters.total;
@@ -263,11 +270,16 @@ void Session::on_connected(int status) {
     start_relaying();
 }
 
-void Session::connect_failed(const std::string& why) {
+void Session::connect_failed(int status) {
   connect_.detach(); // its callback (ECANCELED, after the close) only frees it
   server_conn_.close();
   balance::ServerPtr failed = server_;
-  ++failed->counters.connect_errors;
+  std::string why = status == UV_ETIMEDOUT ? "connect timeout" : uvx::error_text(status);
+  // hamba's own shortage (no fd, no memory) says nothing about the server: not its error.
+  if (!is_local_error(status)) {
+    ++failed->counters.connect_errors;
+    backend_->traffic_failure(*failed, why);
+  }
   const auto& cfg = frontend_->config();
   bool retry = attempts_ <= cfg.retries && !frontend_->engine().shutting_down();
   log::warn("frontend {}: cannot connect to server {}: {}{}", cfg.name, failed->label(), why,
@@ -335,6 +347,10 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   }
   if (nread > 0) {
     last_activity_ = uv_now(frontend_->engine().loop());
+    if (dir == Direction::to_client && !server_spoke_) {
+      server_spoke_ = true;
+      backend_->traffic_success(*server_);
+    }
     count_bytes(dir, static_cast<uint64_t>(nread));
     forward(dir, buf->base, static_cast<size_t>(nread));
   } else if (nread == UV_EOF && (buf->base != nullptr || !reset_pending(stream))) {
@@ -476,7 +492,7 @@ void Session::on_timeout() {
     preread_failed("nothing complete within preread_timeout");
     return;
   case State::connecting:
-    connect_failed("connect timeout");
+    connect_failed(UV_ETIMEDOUT);
     return;
   case State::queued:
     ++frontend_->mutable_counters().timeouts;
@@ -570,8 +586,12 @@ void Session::finish(End how) {
     report_end(how);
   if (server_ && how == End::client_reset)
     ++server_->counters.resets_by_client;
-  if (server_ && how == End::server_reset)
+  if (server_ && how == End::server_reset) {
     ++server_->counters.resets_by_server;
+    // Reset before its first byte: as telling as a refused connect (HAProxy's observe layer4).
+    if (state_ == State::relaying && !server_spoke_)
+      backend_->traffic_failure(*server_, "reset before its first byte");
+  }
   if (state_ == State::queued)
     frontend_->dequeue(this);
   // libuv cancels the requests in flight when the sockets close; their callbacks only free them.

@@ -58,6 +58,7 @@ public:
   void abandon();
   // The backend this session's server comes from: the frontend's, or its route's.
   balance::Backend& backend() { return *backend_; }
+  uint64_t client_hash() const { return client_hash_; }
   bool finished() const { return finished_; }
   ~Session();
 
@@ -121,7 +122,7 @@ private:
   void start();
   void pick_and_connect(const balance::Server* failed);
   void on_connected(int status);
-  void connect_failed(const std::string& why);
+  void connect_failed(int status); // a libuv error; UV_ETIMEDOUT for the connect timeout
   void short_of_resources(int rc); // a local error (EMFILE...) at the connect: back to the queue
   void start_relaying();
   // Preread (the frontend has accept_proxy or routes): the client's first bytes are read into
@@ -186,6 +187,8 @@ private:
   State state_ = State::queued;
   uint8_t attempts_ = 0; // connects tried
   bool finished_ = false;
+  bool server_spoke_ = false; // the server sent a byte (passive health: a reset after is fine)
+  uint64_t client_hash_ = 0;  // balance: source: the client's address, hashed once
 };
 
 } // namespace hamba::net

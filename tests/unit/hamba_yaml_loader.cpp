@@ -153,9 +153,9 @@ TEST_CASE("yaml: unknown and repeated keys name the key and where it is") {
   CHECK(contains(e, "test.yaml:2:1:"));
   CHECK(contains(e, "'maxconn' given twice"));
 
-  e = error_of("frontends:\n  - bind: ':80'\n    servers:\n      - {address: a:1, weight: 3}\n");
+  e = error_of("frontends:\n  - bind: ':80'\n    servers:\n      - {address: a:1, wieght: 3}\n");
   CHECK(contains(e, "test.yaml:4:24:"));
-  CHECK(contains(e, "'weight'"));
+  CHECK(contains(e, "'wieght'"));
 
   e = error_of("frontend:\n  - bind: ':80'\n");
   CHECK(contains(e, "test.yaml:1:1:"));
@@ -296,4 +296,62 @@ TEST_CASE("yaml: files are read and named in errors") {
   }
   CHECK(load_yaml_file(path).frontends.empty());
   std::remove(path);
+}
+
+TEST_CASE("yaml: weights, source balancing, slow start, passive and application checks") {
+  Config c = load_yaml_text(R"(
+frontends:
+  - bind: ":80"
+    balance: source
+    slowstart: 30s
+    observe: {failures: 5}
+    retry_after: 3s
+    check: {type: http, path: /health, host: example.org, status: 200-204}
+    servers:
+      - {address: "a:1", weight: 3}
+      - b:1
+  - bind: ":81"
+    observe: false
+    check: {type: redis}
+    servers: [c:1]
+)",
+                            "new.yaml");
+  const Frontend& f = c.frontends[0];
+  CHECK(f.balance == Balance::source);
+  CHECK(f.slowstart == 30s);
+  CHECK(f.observe_failures == 5);
+  CHECK(f.retry_after == 3s);
+  CHECK(f.check.type == CheckType::http);
+  CHECK(f.check.path == "/health");
+  CHECK(f.check.host == "example.org");
+  CHECK(f.check.status_low == 200);
+  CHECK(f.check.status_high == 204);
+  CHECK(f.servers[0].weight == 3);
+  CHECK(f.servers[1].weight == 1);
+  CHECK(c.frontends[1].observe_failures == 0);
+  CHECK(c.frontends[1].check.type == CheckType::redis);
+  // What to_yaml prints reads back the same.
+  CHECK(load_yaml_text(to_yaml(c), "again.yaml") == c);
+}
+
+TEST_CASE("yaml: bad weights, balance, check and slowstart name the word and where it is") {
+  std::string e =
+      error_of("frontends:\n  - bind: ':80'\n    servers:\n      - {address: a:1, weight: 0}\n");
+  CHECK(contains(e, "test.yaml:4:32:"));
+  CHECK(contains(e, "weight 0"));
+  e = error_of("frontends:\n  - bind: ':80'\n    servers:\n      - {address: a:1, weight: 300}\n");
+  CHECK(contains(e, "weight 300"));
+  e = error_of("frontends:\n  - bind: ':80'\n    check: {type: grpc}\n");
+  CHECK(contains(e, "test.yaml:3:19:"));
+  CHECK(contains(e, "'grpc'"));
+  e = error_of("frontends:\n  - bind: ':80'\n    check: {type: http, path: health}\n");
+  CHECK(contains(e, "test.yaml:3:31:"));
+  CHECK(contains(e, "\"health\""));
+  e = error_of("frontends:\n  - bind: ':80'\n    check: {path: /x}\n");
+  CHECK(contains(e, "for type: http"));
+  e = error_of("frontends:\n  - bind: ':80'\n    check: {type: http, status: 500-200}\n");
+  CHECK(contains(e, "500-200"));
+  e = error_of("frontends:\n  - bind: ':80'\n    slowstart: -1s\n");
+  CHECK(contains(e, "test.yaml:3:16:"));
+  CHECK(contains(e, "-1s"));
 }
