@@ -10,7 +10,7 @@ import threading
 import time
 import unittest
 
-from harness import free_port, wait_until
+from harness import free_port, wait_port, wait_until
 from hamba_helpers import start_hamba, stats_json
 from fault_support import ServerProcess, download, echo, parallel, who
 
@@ -25,8 +25,11 @@ def servers_by_current(admin):
 class ServerFailures(unittest.TestCase):
     def start(self, servers, *options):
         self.admin = free_port()
-        return start_hamba([s.address() for s in servers], "--admin", f"127.0.0.1:{self.admin}",
-                           *options)
+        hamba, port = start_hamba([s.address() for s in servers], "--admin",
+                                  f"127.0.0.1:{self.admin}", *options)
+        # start_hamba waits for the frontend's port only; the stats polls need the admin's too.
+        wait_port(self.admin)
+        return hamba, port
 
     def test_server_killed_mid_transfer(self):
         # 256 KiB/s: a 16 MiB download would take a minute; the server dies a second in.
