@@ -43,6 +43,10 @@ int run(const cli::Command& command) {
       config = load_config(command);
       engine.apply(config);
       log_limits(fds, config, engine.maxconn());
+      // Parsed and validated so that files and compose commands written for worker loops keep
+      // working, but this build serves every connection on one event loop: say so.
+      if (config.threads.value_or(1) > 1)
+        log::warn("threads: {} asked for, but this build runs one event loop", *config.threads);
     } catch (const config::ConfigError& e) {
       log::error("{}", e.what());
       return 2;

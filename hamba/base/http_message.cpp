@@ -7,6 +7,20 @@
 
 namespace http {
 
+void append_header_name(Headers& headers, bool& in_name, const char* at, std::size_t n) {
+  if (!in_name)
+    headers.push_back({});
+  in_name = true;
+  headers.back().name.append(at, n);
+}
+
+void append_header_value(Headers& headers, bool& in_name, const char* at, std::size_t n) {
+  in_name = false;
+  if (headers.empty()) // a value with no name: http-parser does not send one
+    headers.push_back({});
+  headers.back().value.append(at, n);
+}
+
 namespace {
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {

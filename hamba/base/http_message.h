@@ -5,6 +5,7 @@
 //     r.headers.push_back({"Location", "/index.html"});
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,6 +19,12 @@ struct Header {
   std::string value;
 };
 using Headers = std::vector<Header>;
+
+// http-parser's header callbacks, for the request and the response parser alike: a name or a
+// value may arrive in pieces (split reads), and a new header starts with a name after a value.
+// `in_name` is the parser's state between calls.
+void append_header_name(Headers& headers, bool& in_name, const char* at, std::size_t n);
+void append_header_value(Headers& headers, bool& in_name, const char* at, std::size_t n);
 
 // The value of the first header named `name` (case-insensitive), if any.
 std::optional<std::string_view> find_header(const Headers& headers, std::string_view name);

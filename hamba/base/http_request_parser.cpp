@@ -117,18 +117,12 @@ int RequestParser::on_url(const char* at, std::size_t n) {
 
 // A header name may arrive in pieces (split reads): a new header starts after a value.
 int RequestParser::on_header_field(const char* at, std::size_t n) {
-  if (!in_field_)
-    request_.headers.push_back({});
-  in_field_ = true;
-  request_.headers.back().name.append(at, n);
+  append_header_name(request_.headers, in_field_, at, n);
   return 0;
 }
 
 int RequestParser::on_header_value(const char* at, std::size_t n) {
-  in_field_ = false;
-  if (request_.headers.empty()) // a value with no name: http-parser does not send one
-    request_.headers.push_back({});
-  request_.headers.back().value.append(at, n);
+  append_header_value(request_.headers, in_field_, at, n);
   return 0;
 }
 

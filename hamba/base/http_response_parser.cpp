@@ -79,18 +79,12 @@ int ResponseParser::on_message_begin() {
 }
 
 int ResponseParser::on_header_field(const char* at, std::size_t n) {
-  if (!in_field_)
-    answer_.headers.push_back({});
-  in_field_ = true;
-  answer_.headers.back().name.append(at, n);
+  append_header_name(answer_.headers, in_field_, at, n);
   return 0;
 }
 
 int ResponseParser::on_header_value(const char* at, std::size_t n) {
-  in_field_ = false;
-  if (answer_.headers.empty()) // a value with no name: http-parser does not send one
-    answer_.headers.push_back({});
-  answer_.headers.back().value.append(at, n);
+  append_header_value(answer_.headers, in_field_, at, n);
   return 0;
 }
 
