@@ -19,23 +19,11 @@ import sys
 import threading
 import time
 
-from fault_server import stream_block
+from hamba_helpers import stream_digest
 from harness import Process, free_port, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SANITIZED = os.environ.get("HAMBA_SANITIZE") == "ON"
-
-
-def stream_digest(size, seed):
-    """sha256 hex of the first `size` bytes of fault_server's stream for `seed`."""
-    digest = hashlib.sha256()
-    index = 0
-    while size > 0:
-        block = stream_block(seed, index)[:size]
-        digest.update(block)
-        size -= len(block)
-        index += 1
-    return digest.hexdigest()
 
 
 def is_stream_prefix(data_len, digest, seed):
@@ -184,14 +172,6 @@ def who(port, timeout=10.0):
 def fd_count(pid):
     """Open descriptors of process `pid`."""
     return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
 
 
 class Toxics:

@@ -1,10 +1,10 @@
-"""Small TCP backends for the hamba integration tests (stdlib only, threads in the test process),
-and hamba started on a free port.
+"""Small TCP servers for hamba to balance over in the integration tests (stdlib only, threads in
+the test process), and clients of hamba's frontends and admin listener.
 
     with TagServer("a") as a:            # answers every connection with "a", then closes
         hamba, port = start_hamba([f"127.0.0.1:{a.port}"], "--check-interval", "1h")
         with hamba:
-            ...
+            assert greeting(port) == b"a"
 
 Every server listens on 127.0.0.1 (or the loopback `host` given) on a kernel-chosen port (or the
 `port` given) and stops (closing its socket) on exit from the `with` block.
@@ -12,84 +12,11 @@ Every server listens on 127.0.0.1 (or the loopback `host` given) on a kernel-cho
 
 import hashlib
 import json
-import os
-import shutil
 import socket
-import sys
-import tempfile
 import threading
 
-from harness import Process, bin_path, free_port, http_request, run, wait_port, wait_until
-
-
-def start_hamba(backends, *options, env=None):
-    """`hamba OPTIONS... PORT BACKENDS...` on a free port, returned once it accepts connections:
-    (Process, port). Use the Process in a `with` block; it is killed if it does not come up."""
-    port = free_port()
-    proc = Process([bin_path("hamba"), *options, port, *backends], env=env)
-    try:
-        wait_port(port)
-    except BaseException:
-        proc.__exit__(*sys.exc_info())
-        raise
-    return proc, port
-
-
-class HambaDir:
-    """A private temporary directory for one hamba: `control` is its control socket (so it never
-    meets another test's default one), `config` a YAML path that write_config() fills. Removed on
-    exit from the `with` block.
-
-        with HambaDir("hamba-x-") as d:
-            d.write_config(f'frontends:\n  - bind: "127.0.0.1:{port}"\n ...')
-            with d.start("--config", d.config, ports=[port]) as hamba:
-                d.ctl("reconfigure", "--config", d.config)
-                assert_stops_cleanly(self, hamba)
-    """
-
-    def __init__(self, prefix="hamba-test-"):
-        self.path = tempfile.mkdtemp(prefix=prefix)
-        self.control = os.path.join(self.path, "ctl.sock")
-        self.config = os.path.join(self.path, "hamba.yaml")
-
-    def write_config(self, text):
-        """(Re)writes `config` with `text`; returns its path."""
-        with open(self.config, "w") as f:
-            f.write(text)
-        return self.config
-
-    def start(self, *args, ports=()):
-        """`hamba --control CONTROL ARGS...` (a Process for a `with` block), returned once its
-        control socket exists and every port in `ports` accepts connections; killed if not."""
-        proc = Process([bin_path("hamba"), "--control", self.control, *args])
-        try:
-            wait_until(lambda: os.path.exists(self.control) or not proc.running(),
-                       what="control socket")
-            if not proc.running():
-                raise RuntimeError(f"hamba exited early:\n{proc.log()}")
-            for port in ports:
-                wait_port(port)
-        except BaseException:
-            proc.__exit__(*sys.exc_info())
-            raise
-        return proc
-
-    def ctl(self, *args):
-        """`hamba --control CONTROL ARGS...` run to completion (CompletedProcess)."""
-        return run([bin_path("hamba"), "--control", self.control, *args])
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.path, ignore_errors=True)
-        return False
-
-
-def assert_stops_cleanly(test, proc):
-    """SIGTERM: `proc` (a harness Process) exits 0 and its log holds no sanitizer report."""
-    test.assertEqual(proc.stop(), 0, proc.log())
-    test.assertNotIn("Sanitizer", proc.log())
+from fault_server import stream_block
+from harness import http_request
 
 
 def connect(port, host="127.0.0.1", timeout=10.0):
@@ -313,14 +240,12 @@ def read_digest(sock):
 
 
 def stream_blocks(size, seed):
-    """The first `size` bytes of a deterministic pseudo-random stream for `seed`, in blocks of
-    up to 1 MiB."""
+    """The first `size` bytes of fault_server's deterministic stream for `seed`, in blocks."""
     index = 0
-    left = size
-    while left > 0:
-        block = hashlib.sha256(seed + index.to_bytes(8, "big")).digest() * (1 << 15)
-        yield block[:left]
-        left -= min(left, len(block))
+    while size > 0:
+        block = stream_block(seed, index)[:size]
+        yield block
+        size -= len(block)
         index += 1
 
 
@@ -332,6 +257,7 @@ def send_stream(conn, size, seed):
 
 
 def stream_digest(size, seed):
+    """sha256 hex of the first `size` bytes of the stream for `seed`."""
     digest = hashlib.sha256()
     for block in stream_blocks(size, seed):
         digest.update(block)
@@ -339,9 +265,9 @@ def stream_digest(size, seed):
 
 
 def rss_kib(pid):
+    """Resident memory of process `pid`, KiB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-

@@ -46,29 +46,32 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
-def wait_port(port, host="127.0.0.1", timeout=10.0):
-    """Block until something accepts TCP connections on host:port, or raise after timeout."""
+def wait_until(predicate, timeout=10.0, interval=0.05, what="condition", retry_on=()):
+    """Polls predicate() until it returns a truthy value, which it returns; fails the test
+    (AssertionError) after `timeout` seconds. An exception of a type in `retry_on` counts as "not
+    yet" (the last one is in the failure message); any other propagates."""
     deadline = time.monotonic() + timeout
     last = None
-    while time.monotonic() < deadline:
+    while True:
         try:
-            with socket.create_connection((host, port), timeout=1.0):
-                return
-        except OSError as e:
+            value = predicate()
+            if value:
+                return value
+        except retry_on as e:
             last = e
-            time.sleep(0.02)
-    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s ({last})")
-
-
-def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
-    """Poll predicate() until it returns a truthy value (returned), or raise after timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}"
+                                 + (f" (last error: {last})" if last else ""))
         time.sleep(interval)
-    raise TimeoutError(f"{what} not met after {timeout}s")
+
+
+def wait_port(port, host="127.0.0.1", timeout=10.0):
+    """Blocks until something accepts TCP connections on host:port; fails after `timeout`."""
+    def accepts():
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    wait_until(accepts, timeout, interval=0.02, what=f"a listener on {host}:{port}",
+               retry_on=OSError)
 
 
 class Process:
@@ -147,6 +150,82 @@ def run(argv, timeout=30.0, env=None, input=None):
         full_env.update({k: str(v) for k, v in env.items()})
     return subprocess.run([str(a) for a in argv], capture_output=True, text=True,
                           timeout=timeout, env=full_env, input=input)
+
+
+def write_file(path, text):
+    """(Re)writes the file at `path` with `text`; returns the path."""
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def hamba_command(*args, env=None, timeout=30.0):
+    """`hamba ARGS...` run to completion (CompletedProcess with text stdout and stderr)."""
+    return run([bin_path("hamba"), *args], timeout=timeout, env=env)
+
+
+class Hamba(Process):
+    """`hamba ARGS...` under test, returned once it is up: its control socket exists and every
+    port in `ports` accepts connections (the readiness probe of a frontend port goes through
+    hamba to a server). Killed, and its directory removed, on exit from the `with` block.
+
+    It has a private directory: `control` is its control socket, given as HAMBA_CONTROL so it
+    never meets another test's; `config` is a YAML path that `config=TEXT` fills before the start
+    (and adds `--config` to the arguments) and write_config() rewrites for a reconfigure. The
+    test's environment reaches hamba (HAMBA_THREADS, sanitizer options), with `env` on top.
+    `wrapper` goes before the binary: a command that execs it (prlimit, unshare).
+
+        port = free_port()
+        with Hamba(config=f'frontends:\n  - bind: "127.0.0.1:{port}"\n ...', ports=[port]) as h:
+            h.write_config(...)
+            h.ctl("reconfigure", "--config", h.config)
+            assert_stops_cleanly(self, h)
+    """
+
+    def __init__(self, *args, config=None, ports=(), env=None, wrapper=()):
+        self.dir = tempfile.mkdtemp(prefix="hamba-test-")
+        self.control = os.path.join(self.dir, "ctl.sock")
+        self.config = os.path.join(self.dir, "hamba.yaml")
+        if config is not None:
+            self.write_config(config)
+            args = ("--config", self.config, *args)
+        self.env = {"HAMBA_CONTROL": self.control, **(env or {})}
+        super().__init__([*wrapper, bin_path("hamba"), *args], env=self.env)
+        try:
+            wait_until(lambda: os.path.exists(self.control) or not self.running(),
+                       what="hamba's control socket")
+            if not self.running():
+                raise AssertionError(f"hamba exited early:\n{self.log()}")
+            for port in ports:
+                wait_port(port)
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+
+    def write_config(self, text):
+        """(Re)writes `config` with `text`; returns its path."""
+        return write_file(self.config, text)
+
+    def ctl(self, *args, env=None):
+        """`hamba ARGS...` against this hamba's control socket, run to completion."""
+        return hamba_command(*args, env={**self.env, **(env or {})})
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+
+def start_hamba(servers, *options, env=None):
+    """`hamba OPTIONS... PORT SERVERS...` on a free port: (Hamba, port), once it is up."""
+    port = free_port()
+    return Hamba(*options, port, *servers, ports=[port], env=env), port
+
+
+def assert_stops_cleanly(test, proc):
+    """SIGTERM: `proc` (a Process) exits 0 and its log holds no sanitizer report."""
+    test.assertEqual(proc.stop(), 0, proc.log())
+    test.assertNotIn("Sanitizer", proc.log())
 
 
 def start_redis(port=None):

@@ -1,11 +1,11 @@
-"""Helpers for the run-time tests (test_runtime_*.py): a hamba with its own control socket, and a
-client that checks every byte a TaggedEcho backend (hamba_helpers) sends back.
+"""Helpers for the run-time tests (test_runtime_*.py): a client that checks every byte a
+TaggedEcho server (hamba_helpers) sends back, and DNS through a private /etc/hosts.
 
-    with TaggedEcho("a") as a, RuntimeHamba([port, f"127.0.0.1:{a.port}"]) as h:
+    with TaggedEcho("a") as a, Hamba(port, a.address(), ports=[port]) as h:
         tag, ok = exchange(port, b"hello")        # ("a", True)
         h.ctl("showconfig")                       # CompletedProcess of `hamba showconfig`
 
-DNS tests subclass HostsNamespaceTest: hamba started with `prefix=self.namespace` sees
+DNS tests subclass HostsNamespaceTest: hamba started with `wrapper=self.namespace` sees
 `self.hosts` (rewritten by write_hosts) as its /etc/hosts.
 """
 
@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import Process, bin_path, run, send_and_read_all, wait_port, wait_until
+from harness import send_and_read_all
 
 
 def exchange(port, payload, host="127.0.0.1", timeout=10.0):
@@ -27,41 +27,6 @@ def exchange(port, payload, host="127.0.0.1", timeout=10.0):
     tag, _, echoed = reply.partition(b"\n")
     return tag.decode(errors="replace"), hashlib.sha256(echoed).digest() == hashlib.sha256(
         payload).digest()
-
-
-class RuntimeHamba:
-    """`hamba ARGS...` with its control socket in a private directory; `ctl(...)` runs the
-    client commands against it. Killed and cleaned up on exit from the `with` block."""
-
-    def __init__(self, args, env=None, wait_for=None, prefix=None):
-        self.dir = tempfile.mkdtemp(prefix="hamba-rt-")
-        self.control = os.path.join(self.dir, "ctl.sock")
-        self.env = {"HAMBA_CONTROL": self.control}
-        self.env.update(env or {})
-        self.proc = Process((prefix or []) + [bin_path("hamba")] + [str(a) for a in args],
-                            env=self.env)
-        wait_until(lambda: os.path.exists(self.control) or not self.proc.running(),
-                   what="control socket")
-        if not self.proc.running():
-            raise RuntimeError(f"hamba exited early:\n{self.proc.log()}")
-        if wait_for:
-            wait_port(wait_for)
-
-    def ctl(self, *args, env=None):
-        full_env = dict(self.env)
-        full_env.update(env or {})
-        return run([bin_path("hamba")] + [str(a) for a in args], env=full_env)
-
-    def log(self):
-        return self.proc.log()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.__exit__(*exc)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return False
 
 
 class HostsNamespaceTest(unittest.TestCase):

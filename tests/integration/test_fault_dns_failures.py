@@ -19,9 +19,8 @@ import threading
 import time
 import unittest
 
-from harness import free_port, wait_until
 from fault_support import ServerProcess, echo
-from runtime_support import RuntimeHamba
+from harness import Hamba, free_port, wait_until
 
 NAME = "svc.fault.test"
 
@@ -104,10 +103,10 @@ class DnsFailures(unittest.TestCase):
         dns = DnsServer(self.dns_host, "127.0.0.2")
         try:
             with ServerProcess("two", host="127.0.0.2", port=backend_port), \
-                    RuntimeHamba(["--resolve-interval", "200ms", "--check-interval", "300ms",
-                                  "--connect-timeout", "500ms", "--dns-hold", f"{int(hold)}s",
-                                  f"127.0.0.1:{port}", f"{NAME}:{backend_port}"],
-                                 prefix=self.namespace, wait_for=port) as h:
+                    Hamba("--resolve-interval", "200ms", "--check-interval", "300ms",
+                          "--connect-timeout", "500ms", "--dns-hold", f"{int(hold)}s",
+                          f"127.0.0.1:{port}", f"{NAME}:{backend_port}",
+                          wrapper=self.namespace, ports=[port]) as h:
                 served = lambda: echo(port, b"dns fault", timeout=5).ok
                 wait_until(served, what="the name resolved")
 
@@ -139,7 +138,7 @@ class DnsFailures(unittest.TestCase):
 
                 dns.mode = "answer"
                 wait_until(served, what="back after the name answers again")
-                self.assertTrue(h.proc.running())
+                self.assertTrue(h.running())
         finally:
             dns.close()
 

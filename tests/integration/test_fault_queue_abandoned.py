@@ -9,9 +9,9 @@ import socket
 import time
 import unittest
 
-from harness import free_port, http_request, wait_until
-from hamba_helpers import start_hamba, stats_json
 from fault_support import ServerProcess, download, echo, parallel
+from hamba_helpers import stats_json
+from harness import free_port, http_request, start_hamba, wait_until
 
 
 def abandoned(admin):

@@ -12,9 +12,9 @@ import threading
 import time
 import unittest
 
-from harness import free_port, wait_until
-from hamba_helpers import HambaDir
-from fault_support import SANITIZED, ServerProcess, download, echo, fd_count, rss_kib
+from fault_support import SANITIZED, ServerProcess, download, echo, fd_count
+from hamba_helpers import rss_kib
+from harness import Hamba, free_port, wait_until
 
 STORM = 40
 CLIENT_THREADS = 3
@@ -30,12 +30,10 @@ def yaml_for(port, servers):
 class ReloadStorm(unittest.TestCase):
     def test_reconfigure_and_sighup_storm_under_load(self):
         port = free_port()
-        with ServerProcess("a") as a, ServerProcess("b") as b, ServerProcess("c") as c, \
-                HambaDir("hamba-storm-") as d:
+        with ServerProcess("a") as a, ServerProcess("b") as b, ServerProcess("c") as c:
             servers = [a, b, c]
-            d.write_config(yaml_for(port, [a, b]))
-            with d.start("--config", d.config, "--check-interval", "200ms",
-                         ports=[port]) as hamba:
+            with Hamba("--check-interval", "200ms", config=yaml_for(port, [a, b]),
+                       ports=[port]) as hamba:
                 time.sleep(0.3)
                 fds_before, rss_before = fd_count(hamba.pid), rss_kib(hamba.pid)
                 lock = threading.Lock()
@@ -70,14 +68,14 @@ class ReloadStorm(unittest.TestCase):
                             # Replaced by rename, as editors and config mounts do: a file
                             # rewritten in place can be read half-written (even empty, which
                             # is a valid configuration of no frontend).
-                            with open(d.config + ".new", "w") as f:
+                            with open(hamba.config + ".new", "w") as f:
                                 f.write(yaml_for(port, chosen))
-                            os.rename(d.config + ".new", d.config)
+                            os.rename(hamba.config + ".new", hamba.config)
                             hamba.signal(signal.SIGHUP)
                         else:
-                            r = d.ctl("reconfigure", "--balance",
-                                      rng.choice(["roundrobin", "leastconn"]),
-                                      f"127.0.0.1:{port}", *[s.address() for s in chosen])
+                            r = hamba.ctl("reconfigure", "--balance",
+                                          rng.choice(["roundrobin", "leastconn"]),
+                                          f"127.0.0.1:{port}", *[s.address() for s in chosen])
                             results.append((r.returncode, r.stderr))
                         time.sleep(0.05)
                     time.sleep(0.5)

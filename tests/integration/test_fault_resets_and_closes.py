@@ -14,13 +14,12 @@ on the server side:
 import hashlib
 import os
 import socket
-import threading
 import time
 import unittest
 
-from harness import free_port, wait_until
-from hamba_helpers import Backend, start_hamba, stats_json
-from fault_support import ServerProcess, Toxics, ToxicProxy, download, echo
+from fault_support import ServerProcess, ToxicProxy, Toxics, download, echo
+from hamba_helpers import Backend, stats_json
+from harness import free_port, start_hamba, wait_until
 
 KB = 1000
 MIB = 1 << 20

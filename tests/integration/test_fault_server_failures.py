@@ -10,9 +10,9 @@ import threading
 import time
 import unittest
 
-from harness import free_port, wait_port, wait_until
-from hamba_helpers import start_hamba, stats_json
 from fault_support import ServerProcess, download, echo, parallel, who
+from hamba_helpers import stats_json
+from harness import free_port, start_hamba, wait_port, wait_until
 
 MIB = 1 << 20
 

@@ -8,9 +8,9 @@ import threading
 import time
 import unittest
 
-from harness import free_port, wait_until
-from hamba_helpers import start_hamba, stats_json
 from fault_support import ServerProcess, download
+from hamba_helpers import stats_json
+from harness import free_port, start_hamba, wait_until
 
 KIB = 1024
 GRACE = 1.5

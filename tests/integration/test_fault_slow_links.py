@@ -14,10 +14,9 @@ import threading
 import time
 import unittest
 
-from harness import free_port, wait_until
-from hamba_helpers import start_hamba, stats_json
-from fault_support import (SANITIZED, ServerProcess, Toxics, ToxicProxy, download, echo,
-                           parallel, rss_kib)
+from fault_support import SANITIZED, ServerProcess, ToxicProxy, Toxics, download, echo, parallel
+from hamba_helpers import rss_kib, stats_json
+from harness import free_port, start_hamba, wait_until
 
 KIB = 1024
 MIB = 1 << 20

@@ -5,8 +5,8 @@ import socket
 import time
 import unittest
 
-from harness import free_port, read_all, wait_until
-from hamba_helpers import SlowServer, TagServer, start_hamba
+from hamba_helpers import SlowServer, TagServer
+from harness import free_port, read_all, start_hamba, wait_until
 
 
 def fetch(port, timeout=10.0):

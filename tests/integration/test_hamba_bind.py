@@ -1,11 +1,12 @@
-"""A bare PORT listens on every address, IPv6 included (the original's `*:PORT`): reachable via
-127.0.0.1 and via [::1], and the log says which socket it bound."""
+"""The listening sockets: a bare PORT listens on every address, IPv6 included (the original's
+`*:PORT`): reachable via 127.0.0.1 and via [::1], and the log says which socket it bound. A
+reconfigure that names the same socket another way keeps it."""
 
 import socket
 import unittest
 
-from harness import read_all
-from hamba_helpers import TagServer, start_hamba
+from hamba_helpers import TagServer, greeting
+from harness import Hamba, assert_stops_cleanly, free_port, read_all, start_hamba
 
 
 def have_ipv6_loopback():
@@ -34,6 +35,24 @@ class BarePort(unittest.TestCase):
                 with socket.create_connection(("::1", port), timeout=10) as c:
                     self.assertEqual(read_all(c), b"a", hamba.log())
                 self.assertEqual(hamba.stop(), 0, hamba.log())
+
+
+class SameSocketOtherSpelling(unittest.TestCase):
+    """`hamba PORT ...` listens on ":PORT" (every IPv4 address); a YAML file that says
+    "0.0.0.0:PORT" names that same socket, so a reconfigure keeps the listener (binding it anew
+    would fail with EADDRINUSE and refuse the reconfigure)."""
+
+    def test_yaml_0_0_0_0_keeps_the_command_line_listener(self):
+        port = free_port()
+        with TagServer("a") as a, TagServer("b") as b:
+            with Hamba("--check-interval", "1h", port, a.address(), ports=[port]) as hamba:
+                self.assertEqual(greeting(port), b"a")
+                hamba.write_config(f'frontends:\n  - bind: "0.0.0.0:{port}"\n'
+                                   f'    check: false\n    servers: ["{b.address()}"]\n')
+                r = hamba.ctl("reconfigure", "--config", hamba.config)
+                self.assertEqual(r.returncode, 0, r.stderr + hamba.log())
+                self.assertEqual({greeting(port) for _ in range(4)}, {b"b"}, hamba.log())
+                assert_stops_cleanly(self, hamba)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ import os
 import time
 import unittest
 
-from hamba_helpers import TaggedEcho, connect, start_hamba
+from hamba_helpers import TaggedEcho, connect
+from harness import start_hamba
 
 
 def cpu_seconds(pid):

@@ -8,8 +8,8 @@ import socket
 import time
 import unittest
 
-from harness import Process, bin_path, read_all, wait_until
-from hamba_helpers import Backend, SlowServer, start_hamba
+from hamba_helpers import Backend, SlowServer
+from harness import Process, bin_path, read_all, start_hamba, wait_until
 
 
 class Lifecycle(unittest.TestCase):

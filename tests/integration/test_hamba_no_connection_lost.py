@@ -5,14 +5,16 @@ tight loops meanwhile; a connection that was established but got no answer is a 
 refused because nothing listens any more is not. A global maxconn of 2 and a server that takes
 20 ms keep clients waiting in the accept queue, as a loaded hamba has them."""
 
+import os
 import signal
 import socket
+import tempfile
 import threading
 import time
 import unittest
 
-from harness import wait_port
-from hamba_helpers import Backend, HambaDir, start_hamba
+from hamba_helpers import Backend
+from harness import Hamba, free_port, start_hamba, write_file
 
 LOOPS = 8  # client threads: enough that the accept queue is rarely empty when it closes
 
@@ -94,9 +96,8 @@ class NoConnectionLost(unittest.TestCase):
                     self.assertNotIn("Sanitizer", hamba.log())
 
     def test_reconfigure_removing_and_adding_a_frontend(self):
-        with Backend(slow_tag) as a, HambaDir("hamba-nolost-") as d:
-            from harness import free_port
-            kept, moving = free_port(), free_port()
+        kept, moving = free_port(), free_port()
+        with Backend(slow_tag) as a, tempfile.TemporaryDirectory() as d:
 
             def config(with_moving):
                 text = (f'maxconn: 2\nfrontends:\n  - bind: "127.0.0.1:{kept}"\n    check: false\n'
@@ -104,15 +105,14 @@ class NoConnectionLost(unittest.TestCase):
                 if with_moving:
                     text += (f'  - bind: "127.0.0.1:{moving}"\n    check: false\n'
                              f'    servers: ["{a.address()}"]\n')
-                return d.write_config(text)
+                return write_file(os.path.join(d, "hamba.yaml"), text)
 
-            config(True)
-            with d.start("--config", d.config, ports=[kept, moving]) as hamba:
+            with Hamba("--config", config(True), ports=[kept, moving]) as hamba:
                 on_kept = Clients(kept, stop_when_refused=False)
                 on_moving = Clients(moving, stop_when_refused=False)
                 for i in range(8):
                     time.sleep(0.15)
-                    r = d.ctl("reconfigure", "--config", config(i % 2 == 1))
+                    r = hamba.ctl("reconfigure", "--config", config(i % 2 == 1))
                     self.assertEqual(r.returncode, 0, r.stderr)
                 time.sleep(0.15)
                 on_kept.stop()

@@ -13,8 +13,8 @@ import os
 import socket
 import unittest
 
-from harness import wait_until
-from hamba_helpers import TaggedEcho, connect, start_hamba
+from hamba_helpers import TaggedEcho, connect
+from harness import start_hamba, wait_until
 
 SYS_PIDFD_GETFD = 438  # x86_64 and aarch64 alike
 

@@ -12,8 +12,7 @@ import threading
 import time
 import unittest
 
-from harness import Process, free_port, http_request, wait_port, wait_until
-from hamba_helpers import HambaDir
+from harness import Hamba, Process, free_port, http_request, wait_port, wait_until
 
 CLIENT = "127.0.0.2"
 
@@ -127,23 +126,21 @@ http {{
 
     def check_version(self, version):
         port = free_port()
-        with HambaDir("hamba-pp-") as d:
-            d.write_config(f"""frontends:
+        with Hamba(config=f"""frontends:
   - bind: "127.0.0.1:{port}"
     send_proxy: {version}
     check: false
     servers: ["127.0.0.1:{self.nginx_port}"]
-""")
-            with d.start("--config", d.config, ports=[port]):
-                before = len(self.access_log())
-                s = client_socket(port)
-                s.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
-                reply = recv_all(s)
-                client_port = s.getsockname()[1]
-                s.close()
-                self.assertIn(b"200 OK", reply)
-                lines = wait_until(lambda: self.access_log()[before:], what="nginx access log")
-                self.assertEqual(lines, [f"{CLIENT}:{client_port} via 127.0.0.1"])
+""", ports=[port]):
+            before = len(self.access_log())
+            s = client_socket(port)
+            s.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            reply = recv_all(s)
+            client_port = s.getsockname()[1]
+            s.close()
+            self.assertIn(b"200 OK", reply)
+            lines = wait_until(lambda: self.access_log()[before:], what="nginx access log")
+            self.assertEqual(lines, [f"{CLIENT}:{client_port} via 127.0.0.1"])
 
     def test_send_proxy_v1(self):
         self.check_version("v1")
@@ -179,8 +176,8 @@ listen from_hamba
     server echo 127.0.0.1:{server.port} send-proxy
 """)
         try:
-            with HambaDir("hamba-pp-") as d, Process(["haproxy", "-db", "-f", cfg]) as haproxy:
-                d.write_config(f"""admin: "127.0.0.1:{admin}"
+            with Process(["haproxy", "-db", "-f", cfg]) as haproxy:
+                with Hamba("--log-connections", "text", config=f"""admin: "127.0.0.1:{admin}"
 frontends:
   - name: pp
     bind: "127.0.0.1:{hamba_port}"
@@ -188,9 +185,7 @@ frontends:
     send_proxy: v2
     check: false
     servers: ["127.0.0.1:{back}"]
-""")
-                with d.start("--config", d.config, "--log-connections", "text",
-                             ports=[hamba_port, admin]) as hamba:
+""", ports=[hamba_port, admin]) as hamba:
                     wait_port(front)
                     s = client_socket(front)
                     s.sendall(b"hello\r\nEND")
@@ -220,8 +215,7 @@ class BadHeaders(unittest.TestCase):
         server = HeaderServer()
         port, admin = free_port(), free_port()
         try:
-            with HambaDir("hamba-pp-bad-") as d:
-                d.write_config(f"""admin: "127.0.0.1:{admin}"
+            with Hamba(config=f"""admin: "127.0.0.1:{admin}"
 frontends:
   - name: pp
     bind: "127.0.0.1:{port}"
@@ -230,48 +224,47 @@ frontends:
     send_proxy: v1
     check: false
     servers: ["127.0.0.1:{server.port}"]
-""")
-                with d.start("--config", d.config, ports=[port, admin]) as hamba:
-                    bad = [
-                        b"GET / HTTP/1.0\r\n\r\n",                      # no header at all
-                        b"PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n",            # a port missing
-                        b"PROXY UNKNOWN " + b"x" * 120,                 # longer than 107 bytes
-                        b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x04\x00",      # v2 longer than allowed
-                        b"PROXY TCP4 1.2.3.4",                          # never finished: timeout
-                    ]
-                    for payload in bad:
-                        s = client_socket(port)
-                        s.sendall(payload)
-                        started = time.monotonic()
-                        self.assertEqual(recv_all(s), b"", payload)  # closed, nothing answered
-                        self.assertLess(time.monotonic() - started, 5)
-                        s.close()
-                    # A client that connects and closes without a word (a TCP health check)
-                    # is not a bad header.
-                    client_socket(port).close()
-                    time.sleep(0.2)
-                    self.assertIn('hamba_frontend_proxy_header_errors_total{frontend="pp"} 5',
-                                  metrics(admin))
-                    self.assertEqual(server.connections, 0)
-                    self.assertIn("no valid PROXY header", hamba.log())
-                    self.assertIn("v1 header longer than 107 bytes", hamba.log())
-                    self.assertIn("nothing complete within preread_timeout", hamba.log())
+""", ports=[port, admin]) as hamba:
+                bad = [
+                    b"GET / HTTP/1.0\r\n\r\n",                      # no header at all
+                    b"PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n",            # a port missing
+                    b"PROXY UNKNOWN " + b"x" * 120,                 # longer than 107 bytes
+                    b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x04\x00",      # v2 longer than allowed
+                    b"PROXY TCP4 1.2.3.4",                          # never finished: timeout
+                ]
+                for payload in bad:
+                    s = client_socket(port)
+                    s.sendall(payload)
+                    started = time.monotonic()
+                    self.assertEqual(recv_all(s), b"", payload)  # closed, nothing answered
+                    self.assertLess(time.monotonic() - started, 5)
+                    s.close()
+                # A client that connects and closes without a word (a TCP health check)
+                # is not a bad header.
+                client_socket(port).close()
+                time.sleep(0.2)
+                self.assertIn('hamba_frontend_proxy_header_errors_total{frontend="pp"} 5',
+                              metrics(admin))
+                self.assertEqual(server.connections, 0)
+                self.assertIn("no valid PROXY header", hamba.log())
+                self.assertIn("v1 header longer than 107 bytes", hamba.log())
+                self.assertIn("nothing complete within preread_timeout", hamba.log())
 
-                    # v2 LOCAL (another balancer's health check): accepted, the connection's own
-                    # addresses are used; the data in the same segment goes through.
-                    s = client_socket(port)
-                    s.sendall(b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00" + b"data\r\nEND")
-                    reply = recv_all(s)
-                    client_port = s.getsockname()[1]
-                    s.close()
-                    self.assertEqual(reply, f"PROXY TCP4 {CLIENT} 127.0.0.1 {client_port} {port}"
-                                            f"\r\ndata\r\nEND".encode())
-                    # v1 from a proxy for an IPv6 client: send_proxy v1 passes it on as TCP6.
-                    s = client_socket(port)
-                    s.sendall(b"PROXY TCP6 2001:db8::7 2001:db8::1 4000 443\r\nx\r\nEND")
-                    self.assertEqual(recv_all(s), b"PROXY TCP6 2001:db8::7 2001:db8::1 4000 443"
-                                                  b"\r\nx\r\nEND")
-                    s.close()
+                # v2 LOCAL (another balancer's health check): accepted, the connection's own
+                # addresses are used; the data in the same segment goes through.
+                s = client_socket(port)
+                s.sendall(b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00" + b"data\r\nEND")
+                reply = recv_all(s)
+                client_port = s.getsockname()[1]
+                s.close()
+                self.assertEqual(reply, f"PROXY TCP4 {CLIENT} 127.0.0.1 {client_port} {port}"
+                                        f"\r\ndata\r\nEND".encode())
+                # v1 from a proxy for an IPv6 client: send_proxy v1 passes it on as TCP6.
+                s = client_socket(port)
+                s.sendall(b"PROXY TCP6 2001:db8::7 2001:db8::1 4000 443\r\nx\r\nEND")
+                self.assertEqual(recv_all(s), b"PROXY TCP6 2001:db8::7 2001:db8::1 4000 443"
+                                              b"\r\nx\r\nEND")
+                s.close()
         finally:
             server.close()
 

@@ -7,9 +7,9 @@ import threading
 import time
 import unittest
 
-from harness import read_all, wait_until
-from hamba_helpers import (Backend, EchoServer, FirehoseServer, HashServer, SlowServer,
-                           read_digest, rss_kib, send_stream, start_hamba, stream_digest)
+from hamba_helpers import (Backend, EchoServer, FirehoseServer, HashServer, SlowServer, read_digest,
+                           rss_kib, send_stream, stream_digest)
+from harness import read_all, start_hamba, wait_until
 
 MIB = 1 << 20
 

@@ -1,5 +1,6 @@
 """Resets: the side that reset is the one the log and the stats blame, and the other side gets a
-reset in turn (not a clean EOF that would pass a cut stream off as complete)."""
+reset in turn (not a clean EOF that would pass a cut stream off as complete), also when the reset
+comes with the last data."""
 
 import re
 import socket
@@ -8,8 +9,9 @@ import threading
 import time
 import unittest
 
-from harness import free_port, wait_port, wait_until
-from hamba_helpers import Backend, assert_stops_cleanly, start_hamba, stats_json
+from hamba_helpers import Backend, _Server, connect, stats_json
+from harness import (Hamba, assert_stops_cleanly, free_port, read_all, start_hamba, wait_port,
+                     wait_until)
 
 
 def linger_zero(sock):
@@ -75,6 +77,61 @@ class Resets(unittest.TestCase):
                 s = stats_json(admin)["frontends"][0]["servers"][0]
                 self.assertEqual((s["resets_by_server"], s["resets_by_client"]), (1, 0), s)
                 self.assertFalse(re.search(r"client reset", hamba.log()), hamba.log())
+                assert_stops_cleanly(self, hamba)
+
+
+class EndRecorder(_Server):
+    """Notes, per connection that sent data, (data, "eof" or "reset")."""
+
+    def __init__(self):
+        self.ends = []
+        super().__init__()
+
+    def serve(self, conn):
+        if conn.recv(1, socket.MSG_PEEK) == b"":
+            return  # a probe
+        data = b""
+        try:
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    end = "eof"
+                    break
+                data += chunk
+                if data == b"hold":
+                    conn.sendall(b"held")
+        except ConnectionResetError:
+            end = "reset"
+        self.ends.append((data, end))
+
+
+class ResetWithLastData(unittest.TestCase):
+    """A reset that arrives together with the last data is passed on as a reset, not as an EOF.
+    libuv (unix stream.c) reports UV_EOF without reading again when a read was partial and the
+    poll said POLLHUP, so the socket's ECONNRESET is never seen there; passed on as a clean
+    half-close, it would make a cut stream look complete. Deterministic: the client sends and
+    resets while it waits in the queue (hamba does not read it yet), so data and reset are both
+    there at hamba's first read."""
+
+    def test_client_reset_with_its_last_data_reaches_the_server_as_a_reset(self):
+        port = free_port()
+        with EndRecorder() as server:
+            with Hamba("--check-interval", "1h", "--server-maxconn", "1", port,
+                       server.address(), ports=[port]) as hamba:
+                holder = connect(port)
+                holder.sendall(b"hold")
+                self.assertEqual(holder.recv(4), b"held")  # the only slot is taken
+                queued = connect(port)
+                queued.sendall(b"cut short")
+                linger_zero(queued)
+                queued.close()  # still queued: data and reset wait in hamba's socket
+                holder.shutdown(socket.SHUT_WR)
+                read_all(holder)
+                holder.close()
+                wait_until(lambda: any(data == b"cut short" for data, _ in server.ends),
+                           what="the queued client's bytes at the server")
+                ends = dict(server.ends)
+                self.assertEqual(ends[b"cut short"], "reset", hamba.log())
                 assert_stops_cleanly(self, hamba)
 
 

@@ -9,8 +9,8 @@ import socket
 import tempfile
 import unittest
 
-from harness import free_port, wait_port, wait_until
-from hamba_helpers import SlowServer, start_hamba, stats_json
+from hamba_helpers import SlowServer, stats_json
+from harness import free_port, start_hamba, wait_port, wait_until
 
 
 class GraceSignals(unittest.TestCase):

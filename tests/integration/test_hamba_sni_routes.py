@@ -14,8 +14,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Process, free_port, http_request, run, wait_port, wait_until
-from hamba_helpers import HambaDir
+from harness import Hamba, Process, free_port, http_request, run, wait_port, wait_until
 
 NAMES = {"a": "a.test", "b": "b.test", "w": "wild.w.test", "default": "default.test"}
 
@@ -73,19 +72,19 @@ class SniRoutes(unittest.TestCase):
     def setUpClass(cls):
         if not shutil.which("openssl"):
             raise unittest.SkipTest("openssl is not installed")
-        cls.workdir = tempfile.mkdtemp(prefix="hamba-sni-")
-        cls.servers, cls.ports = [], {}
+        # Class cleanups stop what was started, in reverse order, even when a later start fails.
+        cls.workdir = cls.enterClassContext(tempfile.TemporaryDirectory(prefix="hamba-sni-"))
+        cls.ports = {}
         for key, cn in NAMES.items():
             k, c = make_cert(cls.workdir, cn)
             port = free_port()
-            cls.servers.append(Process(["openssl", "s_server", "-accept", f"127.0.0.1:{port}",
-                                        "-cert", c, "-key", k, "-naccept", "1000", "-quiet"]))
+            cls.enterClassContext(Process(["openssl", "s_server", "-accept", f"127.0.0.1:{port}",
+                                           "-cert", c, "-key", k, "-naccept", "1000", "-quiet"]))
             cls.ports[key] = port
         for port in cls.ports.values():
             wait_port(port)
         cls.port, cls.admin = free_port(), free_port()
-        cls.dir = HambaDir("hamba-sni-")
-        cls.dir.write_config(f"""admin: "127.0.0.1:{cls.admin}"
+        cls.hamba = cls.enterClassContext(Hamba(config=f"""admin: "127.0.0.1:{cls.admin}"
 frontends:
   - name: tls
     bind: "127.0.0.1:{cls.port}"
@@ -102,16 +101,7 @@ frontends:
       - name: w
         sni: ["*.w.test"]
         servers: ["127.0.0.1:{cls.ports['w']}"]
-""")
-        cls.hamba = cls.dir.start("--config", cls.dir.config, ports=[cls.port, cls.admin])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.hamba.__exit__(None, None, None)
-        for s in cls.servers:
-            s.__exit__(None, None, None)
-        shutil.rmtree(cls.workdir, ignore_errors=True)
-        shutil.rmtree(cls.dir.path, ignore_errors=True)
+""", ports=[cls.port, cls.admin]))
 
     def test_each_name_reaches_its_own_backend(self):
         self.assertEqual(subject_seen(self.port, "a.test"), "a.test")

@@ -5,8 +5,8 @@ import socket
 import time
 import unittest
 
-from harness import wait_until
-from hamba_helpers import SlowServer, TagServer, start_hamba
+from hamba_helpers import SlowServer, TagServer
+from harness import start_hamba, wait_until
 
 
 def black_hole():

@@ -2,11 +2,13 @@
 and 10, `hamba weight` changes the share live, and `balance: source` keeps each client address
 (127.0.0.2, 127.0.0.3) on one server, moving only the clients of a server taken out."""
 
+import os
 import socket
+import tempfile
 import unittest
 
-from harness import free_port, read_all
-from hamba_helpers import HambaDir, TagServer, assert_stops_cleanly
+from hamba_helpers import TagServer
+from harness import Hamba, assert_stops_cleanly, free_port, hamba_command, read_all, write_file
 
 
 def fetch(port, source=None):
@@ -26,9 +28,9 @@ def config(port, servers, extra=""):
 class Weights(unittest.TestCase):
     def test_weights_3_and_1_land_30_and_10_and_change_live(self):
         port = free_port()
-        with TagServer("a") as a, TagServer("b") as b, HambaDir("hamba-weights-") as d:
-            d.write_config(config(port, [(a.address(), 3), (b.address(), 1)]))
-            with d.start("--config", d.config, ports=[port]) as hamba:
+        with TagServer("a") as a, TagServer("b") as b:
+            with Hamba(config=config(port, [(a.address(), 3), (b.address(), 1)]),
+                       ports=[port]) as hamba:
                 # Smooth weighted round robin repeats every 4 picks (A A B A), so any 40 in a row
                 # (whatever wait_port's probe took) hold 30 and 10.
                 counts = {"a": 0, "b": 0}
@@ -36,28 +38,29 @@ class Weights(unittest.TestCase):
                     counts[fetch(port)] += 1
                 self.assertEqual(counts, {"a": 30, "b": 10}, hamba.log())
 
-                r = d.ctl("weight", b.address(), "3")
+                r = hamba.ctl("weight", b.address(), "3")
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertIn("weight", r.stderr)
                 counts = {"a": 0, "b": 0}
                 for _ in range(40):
                     counts[fetch(port)] += 1
                 self.assertEqual(counts, {"a": 20, "b": 20}, hamba.log())
-                shown = d.ctl("showconfig").stdout
+                shown = hamba.ctl("showconfig").stdout
                 self.assertIn("weight: 3", shown)
                 self.assertNotIn("weight: 1\n", shown)
 
-                bad = d.ctl("weight", b.address(), "300")
+                bad = hamba.ctl("weight", b.address(), "300")
                 self.assertEqual(bad.returncode, 2, bad.stderr)
                 self.assertIn("300", bad.stderr)
                 assert_stops_cleanly(self, hamba)
 
     def test_bad_weight_in_yaml_names_file_line_and_column(self):
         port = free_port()
-        with HambaDir("hamba-weights-") as d:
+        with tempfile.TemporaryDirectory() as d:
             for weight in (0, 300):
-                path = d.write_config(config(port, [("127.0.0.1:1", weight)]))
-                r = d.ctl("debugconfig", "--config", path)
+                path = write_file(os.path.join(d, "hamba.yaml"),
+                                  config(port, [("127.0.0.1:1", weight)]))
+                r = hamba_command("debugconfig", "--config", path)
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
                 self.assertIn(f"{path}:5:", r.stderr)
@@ -67,11 +70,9 @@ class Weights(unittest.TestCase):
 class Source(unittest.TestCase):
     def test_each_client_address_sticks_and_only_a_removed_servers_clients_move(self):
         port = free_port()
-        with TagServer("a") as a, TagServer("b") as b, TagServer("c") as c, \
-                HambaDir("hamba-source-") as d:
-            d.write_config(config(port, [(a.address(), 1), (b.address(), 1), (c.address(), 1)],
-                                  "    balance: source\n"))
-            with d.start("--config", d.config, ports=[port]) as hamba:
+        with TagServer("a") as a, TagServer("b") as b, TagServer("c") as c:
+            with Hamba(config=config(port, [(a.address(), 1), (b.address(), 1), (c.address(), 1)],
+                                     "    balance: source\n"), ports=[port]) as hamba:
                 home = {}
                 for source in ("127.0.0.2", "127.0.0.3"):
                     tags = {fetch(port, source) for _ in range(12)}
@@ -81,7 +82,7 @@ class Source(unittest.TestCase):
                 # Take the first client's server out: that client moves (and sticks again),
                 # the second one stays unless it was on the same server.
                 out = home["127.0.0.2"]
-                r = d.ctl("disable", servers[out].address())
+                r = hamba.ctl("disable", servers[out].address())
                 self.assertEqual(r.returncode, 0, r.stderr)
                 moved = {fetch(port, "127.0.0.2") for _ in range(12)}
                 self.assertEqual(len(moved), 1, moved)
@@ -90,17 +91,18 @@ class Source(unittest.TestCase):
                     self.assertEqual({fetch(port, "127.0.0.3") for _ in range(12)},
                                      {home["127.0.0.3"]})
                 # Back in: everyone is home again.
-                self.assertEqual(d.ctl("enable", servers[out].address()).returncode, 0)
+                self.assertEqual(hamba.ctl("enable", servers[out].address()).returncode, 0)
                 for source, tag in home.items():
                     self.assertEqual({fetch(port, source) for _ in range(6)}, {tag})
-                self.assertIn("balance: source", d.ctl("showconfig").stdout)
+                self.assertIn("balance: source", hamba.ctl("showconfig").stdout)
                 assert_stops_cleanly(self, hamba)
 
     def test_unknown_balance_is_refused_with_its_position(self):
         port = free_port()
-        with HambaDir("hamba-source-") as d:
-            path = d.write_config(config(port, [("127.0.0.1:1", 1)], "    balance: sourse\n"))
-            r = d.ctl("debugconfig", "--config", path)
+        with tempfile.TemporaryDirectory() as d:
+            path = write_file(os.path.join(d, "hamba.yaml"),
+                              config(port, [("127.0.0.1:1", 1)], "    balance: sourse\n"))
+            r = hamba_command("debugconfig", "--config", path)
             self.assertEqual(r.returncode, 2, r.stderr)
             self.assertIn(f"{path}:4:", r.stderr)
             self.assertIn("sourse", r.stderr)

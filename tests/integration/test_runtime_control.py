@@ -16,9 +16,9 @@ import stat
 import tempfile
 import unittest
 
-from harness import bin_path, free_port, run, send_and_read_all, wait_port, wait_until
 from hamba_helpers import TaggedEcho
-from runtime_support import RuntimeHamba, exchange
+from harness import Hamba, bin_path, free_port, run, send_and_read_all, wait_port, wait_until
+from runtime_support import exchange
 
 
 def inet_sockets(pid):
@@ -44,8 +44,8 @@ def inet_sockets(pid):
 class ControlTest(unittest.TestCase):
     def test_run_empty_binds_nothing_until_configured(self):
         port = free_port()
-        with TaggedEcho("a") as a, RuntimeHamba(["run"]) as h:
-            self.assertEqual(inet_sockets(h.proc.pid), [])
+        with TaggedEcho("a") as a, Hamba("run") as h:
+            self.assertEqual(inet_sockets(h.pid), [])
             r = h.ctl("status")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("waiting for a configuration", r.stdout)
@@ -54,12 +54,12 @@ class ControlTest(unittest.TestCase):
             self.assertEqual(h.ctl("reconfigure", f"127.0.0.1:{port}", a.address()).returncode, 0)
             wait_port(port)
             # The check above can fail: now that there is a frontend, there is a socket.
-            self.assertGreaterEqual(len(inet_sockets(h.proc.pid)), 1, inet_sockets(h.proc.pid))
+            self.assertGreaterEqual(len(inet_sockets(h.pid)), 1, inet_sockets(h.pid))
 
     def test_status_is_one_line_and_exit_0_while_serving(self):
         port = free_port()
-        with TaggedEcho("a") as a, RuntimeHamba([f"127.0.0.1:{port}", a.address(), "127.0.0.1:1"],
-                                                wait_for=port) as h:
+        with TaggedEcho("a") as a, Hamba(f"127.0.0.1:{port}", a.address(), "127.0.0.1:1",
+                                         ports=[port]) as h:
             r = h.ctl("status")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertRegex(r.stdout, r"^serving 1 frontend, [0-2]/2 servers up, \d+ connections?, "
@@ -71,15 +71,15 @@ class ControlTest(unittest.TestCase):
             self.assertEqual(h.ctl("status").returncode, 0)
             self.assertEqual(h.ctl("status", "now").returncode, 2)
 
-            h.proc.signal(signal.SIGTERM)
-            h.proc.wait()
+            h.signal(signal.SIGTERM)
+            h.wait()
             r = h.ctl("status")
             self.assertEqual(r.returncode, 1)
             self.assertIn("cannot reach hamba", r.stderr)
 
     def test_run_empty_then_reconfigure_and_showconfig(self):
         port = free_port()
-        with TaggedEcho("a") as a, RuntimeHamba(["run"]) as h:
+        with TaggedEcho("a") as a, Hamba("run") as h:
             shown = h.ctl("showconfig")
             self.assertEqual(shown.returncode, 0, shown.stderr)
             self.assertIn("frontends:", shown.stdout)
@@ -100,9 +100,9 @@ class ControlTest(unittest.TestCase):
             self.assertIn("reconfigured: 1 frontend", h.log())
 
             # No --config: SIGHUP has nothing to reload and must not end the process.
-            h.proc.signal(signal.SIGHUP)
+            h.signal(signal.SIGHUP)
             wait_until(lambda: "SIGHUP: no --config file" in h.log(), what="SIGHUP logged")
-            self.assertTrue(h.proc.running())
+            self.assertTrue(h.running())
             self.assertEqual(exchange(port, b"after SIGHUP"), ("a", True))
 
     def test_debugconfig_prints_yaml_that_config_reads_back(self):
@@ -125,7 +125,7 @@ class ControlTest(unittest.TestCase):
     def test_invalid_reconfigure_keeps_the_running_config(self):
         port = free_port()
         with TaggedEcho("a") as a, TaggedEcho("b") as b, \
-                RuntimeHamba([f"127.0.0.1:{port}", a.address()], wait_for=port) as h:
+                Hamba(f"127.0.0.1:{port}", a.address(), ports=[port]) as h:
             before = h.ctl("showconfig").stdout
 
             # Refused by the client before sending: a port out of range.
@@ -170,8 +170,8 @@ class ControlTest(unittest.TestCase):
     def test_disable_enable_drain(self):
         port = free_port()
         with TaggedEcho("a") as a, TaggedEcho("b") as b, \
-                RuntimeHamba([f"127.0.0.1:{port}", a.address(), b.address()],
-                             wait_for=port) as h:
+                Hamba(f"127.0.0.1:{port}", a.address(), b.address(),
+                      ports=[port]) as h:
             tags = [exchange(port, b"p")[0] for _ in range(10)]
             self.assertEqual(sorted(set(tags)), ["a", "b"])
 

@@ -14,9 +14,9 @@ import os
 import re
 import unittest
 
-from harness import bin_path, free_port, http_request, run, wait_port, wait_until
 from hamba_helpers import TaggedEcho
-from runtime_support import RuntimeHamba, exchange
+from harness import Hamba, bin_path, free_port, http_request, run, wait_port, wait_until
+from runtime_support import exchange
 
 N = 24
 SAMPLE = re.compile(r'^([a-z_]+)(\{[a-z_]+="(?:[^"\\]|\\.)*"(?:,[a-z_]+="(?:[^"\\]|\\.)*")*\})? '
@@ -77,10 +77,10 @@ class MetricsTest(unittest.TestCase):
     def test_stats_agree_with_traffic(self):
         port, admin = free_port(), free_port()
         with TaggedEcho("a") as a, TaggedEcho("b") as b, \
-                RuntimeHamba(["--check-interval", "1h", f"127.0.0.1:{port}", a.address(),
-                              b.address()], wait_for=port,
-                             env={"ADMIN": f"127.0.0.1:{admin}",
-                                  "HAMBA_LOG_CONNECTIONS": "json"}) as h:
+                Hamba("--check-interval", "1h", f"127.0.0.1:{port}", a.address(),
+                      b.address(), ports=[port],
+                      env={"ADMIN": f"127.0.0.1:{admin}",
+                           "HAMBA_LOG_CONNECTIONS": "json"}) as h:
             wait_port(admin)
 
             def settled():
@@ -159,8 +159,8 @@ class MetricsTest(unittest.TestCase):
     def test_text_connection_log_and_bad_format(self):
         port = free_port()
         with TaggedEcho("a") as a, \
-                RuntimeHamba(["--log-connections", "text", f"127.0.0.1:{port}", a.address()],
-                             wait_for=port) as h:
+                Hamba("--log-connections", "text", f"127.0.0.1:{port}", a.address(),
+                      ports=[port]) as h:
             self.assertEqual(exchange(port, b"z" * 5000), ("a", True))
             pattern = (rf"conn frontend={port} client=127\.0\.0\.1:\d+ server={a.address()} "
                        rf"address={a.address()} bytes_in=5000 bytes_out=5002 duration_ms=\d+ "
@@ -173,9 +173,9 @@ class MetricsTest(unittest.TestCase):
     def test_nothing_served_unless_asked(self):
         port = free_port()
         with TaggedEcho("a") as a, \
-                RuntimeHamba([f"127.0.0.1:{port}", a.address()], wait_for=port,
-                             env={"ADMIN": "", "HAMBA_ADMIN": ""}) as h:
-            self.assertEqual(listening_ports(h.proc.pid), {port})
+                Hamba(f"127.0.0.1:{port}", a.address(), ports=[port],
+                      env={"ADMIN": "", "HAMBA_ADMIN": ""}) as h:
+            self.assertEqual(listening_ports(h.pid), {port})
             self.assertNotIn("admin", h.log())
             self.assertNotIn('{"time"', h.log())  # no connection log either
             exchange(port, b"x")

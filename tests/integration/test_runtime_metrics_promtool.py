@@ -10,9 +10,9 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import free_port, http_request, wait_port, wait_until
 from hamba_helpers import TaggedEcho
-from runtime_support import RuntimeHamba, exchange
+from harness import Hamba, free_port, http_request, wait_port, wait_until
+from runtime_support import exchange
 
 
 def promtool_check(text):
@@ -44,7 +44,7 @@ frontends:
       - address: "127.0.0.1:1"
 """)
             config.flush()
-            with RuntimeHamba(["run", "--config", config.name], wait_for=web):
+            with Hamba("run", "--config", config.name, ports=[web]):
                 wait_port(admin)
                 for port in (web, web, cache):
                     self.assertTrue(exchange(port, b"counted")[1])

@@ -11,9 +11,9 @@ import signal
 import tempfile
 import unittest
 
-from harness import free_port, wait_port, wait_until
 from hamba_helpers import TaggedEcho
-from runtime_support import RuntimeHamba, exchange
+from harness import Hamba, free_port, wait_port, wait_until
+from runtime_support import exchange
 
 
 def frontend_yaml(port, *backends, extra=""):
@@ -53,7 +53,7 @@ class ReloadTest(unittest.TestCase):
         port = free_port()
         with TaggedEcho("a") as a, TaggedEcho("b") as b, TaggedEcho("c") as c:
             write_in_place(self.path, frontend_yaml(port, a.address()))
-            with RuntimeHamba(["--config", self.path], wait_for=port) as h:
+            with Hamba("--config", self.path, ports=[port]) as h:
                 self.assertEqual(exchange(port, b"1"), ("a", True))
 
                 # Edited in place.
@@ -80,18 +80,18 @@ class ReloadTest(unittest.TestCase):
                            what="reload to a and b")
                 self.assertEqual(h.ctl("disable", a.address()).returncode, 0)
                 self.assertTrue(only_tag(port, "b"))
-                h.proc.signal(signal.SIGHUP)
+                h.signal(signal.SIGHUP)
                 wait_until(lambda: "(SIGHUP)" in h.log(), what="SIGHUP in the log")
                 wait_until(lambda: "a" in {exchange(port, b"p")[0] for _ in range(4)},
                            what="a enabled again by the reload")
                 self.assertNotIn("state: disabled", h.ctl("showconfig").stdout)
-                self.assertTrue(h.proc.running())
+                self.assertTrue(h.running())
 
     def test_changed_port_is_rebound(self):
         port, new_port = free_port(), free_port()
         with TaggedEcho("a") as a:
             write_in_place(self.path, frontend_yaml(port, a.address()))
-            with RuntimeHamba(["--config", self.path], wait_for=port) as h:
+            with Hamba("--config", self.path, ports=[port]) as h:
                 write_by_rename(self.path, frontend_yaml(new_port, a.address()))
                 wait_port(new_port)
                 self.assertEqual(exchange(new_port, b"moved"), ("a", True))

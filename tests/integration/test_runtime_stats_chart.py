@@ -9,9 +9,9 @@ import threading
 import time
 import unittest
 
-from harness import artifact_path, free_port, wait_port, wait_until
 from hamba_helpers import TaggedEcho
-from runtime_support import RuntimeHamba, exchange
+from harness import Hamba, artifact_path, free_port, wait_port, wait_until
+from runtime_support import exchange
 from test_dockercoins_page import Chromium
 
 
@@ -20,8 +20,8 @@ class StatsChartTest(unittest.TestCase):
         port, admin = free_port(), free_port()
         stop = threading.Event()
         with TaggedEcho("a") as a, TaggedEcho("b") as b, \
-                RuntimeHamba([f"127.0.0.1:{port}", a.address(), b.address()], wait_for=port,
-                             env={"ADMIN": f"127.0.0.1:{admin}"}), Chromium() as browser:
+                Hamba(f"127.0.0.1:{port}", a.address(), b.address(), ports=[port],
+                      env={"ADMIN": f"127.0.0.1:{admin}"}), Chromium() as browser:
             wait_port(admin)
 
             def clients():  # about 20 connections a second, for 60 s at most

@@ -12,9 +12,9 @@ import threading
 import time
 import unittest
 
-from harness import free_port, send_and_read_all
 from hamba_helpers import TaggedEcho
-from runtime_support import RuntimeHamba, exchange
+from harness import Hamba, free_port, send_and_read_all
+from runtime_support import exchange
 
 MIN_CONNECTIONS = 1000
 RECONFIGURES = 12
@@ -26,8 +26,8 @@ class UnderLoadTest(unittest.TestCase):
     def test_reconfigure_under_load(self):
         port = free_port()
         with TaggedEcho("a") as a, TaggedEcho("b") as b, TaggedEcho("c") as c, \
-                RuntimeHamba([f"127.0.0.1:{port}", a.address(), b.address()],
-                             wait_for=port) as h:
+                Hamba(f"127.0.0.1:{port}", a.address(), b.address(),
+                      ports=[port]) as h:
             backends = {"a": a, "b": b, "c": c}
             sets = [("b", "c"), ("c", "a"), ("a", "b")]
 

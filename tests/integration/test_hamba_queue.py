@@ -1,0 +1,100 @@
+"""The queue of clients waiting for a free slot (server maxconn, global maxconn): a client queued
+because the only server up was full gets one of the others at once when that server goes down
+or is disabled (with every server down, hamba tries them anyway), rather than waiting out its
+connect timeout; with a global maxconn over two frontends, a freed slot goes to the frontends in
+turn, so a busy first frontend does not starve the second."""
+
+import socket
+import threading
+import unittest
+
+from hamba_helpers import TaggedEcho, _Server, connect, stats_json
+from harness import Hamba, assert_stops_cleanly, free_port, read_all, wait_until
+
+
+class LastServerUpGoes(unittest.TestCase):
+    def test_last_server_up_goes_down(self):
+        self.check(lambda s1, hamba: s1.close())  # s1's checks fail: no server is up any more
+
+    def test_last_server_up_is_disabled(self):
+        def disable(s1, hamba):
+            r = hamba.ctl("disable", s1.address())
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.check(disable)
+
+    def check(self, take_s1_away):
+        port, admin, s2_port = free_port(), free_port(), free_port()
+        with TaggedEcho("s1") as s1:
+            # fall 1: one failed check is DOWN; rise 1000: a server DOWN stays DOWN.
+            config = (f'admin: "127.0.0.1:{admin}"\nfrontends:\n'
+                      f'  - bind: "127.0.0.1:{port}"\n    connect_timeout: 3s\n'
+                      f'    check: {{interval: 200ms, timeout: 1s, rise: 1000, fall: 1}}\n'
+                      f'    servers:\n'
+                      f'      - {{address: "{s1.address()}", maxconn: 1}}\n'
+                      f'      - {{address: "127.0.0.1:{s2_port}", maxconn: 1}}\n')
+            with Hamba(config=config, ports=[port, admin]) as hamba:
+                # s2 refuses its first check (nothing listens yet): DOWN, and stays DOWN.
+                wait_until(lambda: f"127.0.0.1:{s2_port} is DOWN" in hamba.log(), what="s2 DOWN")
+                with TaggedEcho("s2", port=s2_port):
+                    a = connect(port)
+                    self.assertEqual(a.recv(16), b"s1\n")  # the only server up, now full
+                    b = connect(port)
+                    wait_until(lambda: stats_json(admin)["frontends"][0]["queued"] == 1,
+                               what="b queued")
+                    take_s1_away(s1, hamba)
+                    self.assertEqual(b.recv(16), b"s2\n", hamba.log())
+                    a.close()
+                    b.close()
+                    assert_stops_cleanly(self, hamba)
+
+
+class OrderServer(_Server):
+    """Reads each connection to EOF, notes what it got (in the order connections end), echoes."""
+
+    def __init__(self):
+        self.order = []
+        self.lock = threading.Lock()
+        super().__init__()
+
+    def serve(self, conn):
+        data = read_all(conn)
+        if data:  # the health check and wait_port send nothing
+            with self.lock:
+                self.order.append(data.decode())
+        conn.sendall(data)
+
+
+class GlobalMaxconnSharedFairly(unittest.TestCase):
+    def test_second_frontend_is_not_starved(self):
+        port_a, port_b = free_port(), free_port()
+        with OrderServer() as server:
+            config = "maxconn: 1\nfrontends:\n" + "".join(
+                f'  - bind: "127.0.0.1:{port}"\n    check: false\n'
+                f'    servers: ["{server.address()}"]\n' for port in (port_a, port_b))
+            with Hamba(config=config, ports=[port_a, port_b]) as hamba:
+                # A0 holds the only slot; five more clients of A, then one of B, wait.
+                holder = connect(port_a)
+                holder.sendall(b"A0")
+                wait_until(lambda: server.active >= 1, what="A0 at the server")
+                waiting = []
+                for name, port in [(f"A{i}", port_a) for i in range(1, 6)] + [("B1", port_b)]:
+                    c = connect(port)
+                    c.sendall(name.encode())
+                    c.shutdown(socket.SHUT_WR)
+                    waiting.append((name, c))
+                holder.shutdown(socket.SHUT_WR)  # A0 ends: the queue moves, one at a time
+                self.assertEqual(read_all(holder), b"A0")
+                for name, c in waiting:
+                    self.assertEqual(read_all(c), name.encode(), hamba.log())
+                    c.close()
+                holder.close()
+                order = server.order
+                self.assertEqual(sorted(order), sorted(["A0", "B1"] + [f"A{i}" for i in
+                                                                        range(1, 6)]))
+                # B1 is served within the next two freed slots, not after all of A.
+                self.assertLessEqual(order.index("B1"), 3, order)
+                assert_stops_cleanly(self, hamba)
+
+
+if __name__ == "__main__":
+    unittest.main()
