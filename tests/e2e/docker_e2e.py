@@ -2,7 +2,8 @@
 
 Every test script builds the images once through `build_images()` (the Docker layer cache makes
 later calls cheap), runs compose projects and containers through context managers that tear them
-down even when a test fails, and ends by checking that nothing of its run is left behind.
+down even when a test fails, and checks in its tearDownModule (assert_nothing_left) that nothing
+of its run is left behind.
 
     from docker_e2e import Stack, build_images, require_docker, hash_rate
     require_docker()                     # unittest.SkipTest when no Docker engine answers
@@ -29,7 +30,7 @@ import unittest
 import urllib.request
 import uuid
 
-from harness import free_port
+from harness import free_port, wait_until
 
 SOURCE_DIR = os.environ.get("HAMBA_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -43,6 +44,11 @@ IMAGES = {
     "webui": "dockercoins/webui",
 }
 REDIS_IMAGE = "redis:7"
+
+# How the tests poll Docker and the containers' ports: wait_until(..., **POLL). Docker commands
+# are slow, hence a quarter of a second; a refused or reset connection or a half-written answer
+# of something still starting counts as "not yet".
+POLL = {"interval": 0.25, "retry_on": (OSError, ValueError, KeyError)}
 
 # One id per test process: every project and container it makes carries it, so the final check
 # (and a human) can tell what belongs to which run.
@@ -73,8 +79,12 @@ def run(args, timeout=300, check=True, env=None, quiet=False):
     return proc
 
 
+_engine_answered = False  # set by require_docker(): until then the run cannot have left anything
+
+
 def require_docker():
     """Skips the whole test (exit 0) when no Docker engine answers; anything else must work."""
+    global _engine_answered
     if shutil.which("docker") is None:
         raise unittest.SkipTest("docker is not installed (.ci/run installs it and starts dockerd)")
     probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
@@ -82,6 +92,7 @@ def require_docker():
     if probe.returncode != 0:
         why = (probe.stderr.strip().splitlines() or ["docker info failed"])[-1]
         raise unittest.SkipTest(f"no Docker engine answers ({why}); start dockerd or run .ci/run")
+    _engine_answered = True
 
 
 def compose_command():
@@ -159,27 +170,12 @@ def hostnames_seen(port, requests=8):
     return {rng_hostname(port) for _ in range(requests)}
 
 
-def wait_until(what, predicate, timeout=60.0, interval=0.25):
-    """Polls predicate() until it returns a true value (returned); fails after timeout."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except (OSError, ValueError, KeyError) as e:
-            last = e
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last})")
-
-
 def wait_mining(port, timeout=60.0):
     """Waits until the webui on port shows the hash counter moving."""
-    first = wait_until(f"webui on port {port} to answer /json", lambda: webui_json(port),
-                       timeout=timeout)
-    wait_until(f"the hash counter behind port {port} to move",
-               lambda: webui_json(port)[1] > first[1], timeout=timeout)
+    first = wait_until(lambda: webui_json(port), timeout=timeout,
+                       what=f"webui on port {port} to answer /json", **POLL)
+    wait_until(lambda: webui_json(port)[1] > first[1], timeout=timeout,
+               what=f"the hash counter behind port {port} to move", **POLL)
 
 
 def hash_rate(port, window=10.0, poll=0.2):
@@ -329,16 +325,28 @@ def redis_hashes(container_id):
     return int(out) if out.isdigit() else 0
 
 
-def assert_nothing_left(test):
-    """Fails if any container, network or volume of this run still exists."""
-    leftovers = run(["docker", "ps", "-a", "-q", "--filter", f"label={LABEL}"]).stdout.split()
-    names = run(["docker", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()
-    leftovers += [n for n in names if n.startswith(RUN_ID)]
-    networks = run(["docker", "network", "ls", "--format", "{{.Name}}"]).stdout.split()
-    leftovers += [n for n in networks if n.startswith(RUN_ID)]
-    volumes = run(["docker", "volume", "ls", "--format", "{{.Name}}"]).stdout.split()
-    leftovers += [v for v in volumes if v.startswith(RUN_ID)]
-    test.assertEqual(leftovers, [], "left behind after the test")
+def assert_nothing_left(settle=0.0):
+    """Fails if any container, network or volume of this run still exists once the engine has had
+    up to `settle` seconds to remove it. For tearDownModule: nothing to check when no engine
+    answered (require_docker skipped the tests)."""
+    if not _engine_answered:
+        return
+
+    def leftovers():
+        found = run(["docker", "ps", "-a", "-q", "--filter", f"label={LABEL}"]).stdout.split()
+        names = run(["docker", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()
+        found += [n for n in names if n.startswith(RUN_ID)]
+        networks = run(["docker", "network", "ls", "--format", "{{.Name}}"]).stdout.split()
+        found += [n for n in networks if n.startswith(RUN_ID)]
+        volumes = run(["docker", "volume", "ls", "--format", "{{.Name}}"]).stdout.split()
+        found += [v for v in volumes if v.startswith(RUN_ID)]
+        return found
+
+    try:
+        wait_until(lambda: not leftovers(), timeout=settle, interval=2,
+                   what="the run's containers, networks and volumes to go")
+    except AssertionError:
+        raise AssertionError(f"left behind after the test: {leftovers()}") from None
 
 
 def main():

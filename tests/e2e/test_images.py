@@ -9,9 +9,10 @@ import datetime
 import time
 import unittest
 
-from docker_e2e import (IMAGES, LABEL, REDIS_IMAGE, RUN_ID, Container, assert_nothing_left,
-                        build_images, hostnames_seen, http_get, log, main, require_docker, run,
-                        wait_until)
+from docker_e2e import (IMAGES, LABEL, POLL, REDIS_IMAGE, RUN_ID, Container,
+                        assert_nothing_left, build_images, hostnames_seen, http_get, log, main,
+                        require_docker, run)
+from harness import wait_until
 
 
 def docker_time(text):
@@ -71,34 +72,34 @@ class ImagesTest(unittest.TestCase):
         for form in (["80", "www1:80", "www2:80"], ["80", "www1", "80", "www2", "80"]):
             with self.subTest(form=" ".join(form)), self.hamba(*form) as lb:
                 _, port = lb.port(80)
-                seen = wait_until(f"hamba {' '.join(form)} to reach both rng",
-                                  lambda: (s := hostnames_seen(port)) == {"www1", "www2"} and s,
-                                  timeout=30)
+                seen = wait_until(lambda: (s := hostnames_seen(port)) == {"www1", "www2"} and s,
+                                  timeout=30, what=f"hamba {' '.join(form)} to reach both rng",
+                                  **POLL)
                 self.assertEqual(seen, {"www1", "www2"})
 
     def test_whole_command_in_one_word_is_split(self):
         with self.hamba("80 www1:80 www2:80") as lb:
             _, port = lb.port(80)
-            wait_until("hamba given one word to reach both rng",
-                       lambda: hostnames_seen(port) == {"www1", "www2"}, timeout=30)
+            wait_until(lambda: hostnames_seen(port) == {"www1", "www2"}, timeout=30,
+                       what="hamba given one word to reach both rng", **POLL)
 
     def test_admin_serves_stats(self):
         with self.hamba("80", "www1:80", docker_args=["-e", "ADMIN=0.0.0.0:9000",
                                                       "-p", "127.0.0.1::9000"]) as lb:
             _, port = lb.port(9000)
-            status, body = wait_until("the ADMIN stats page",
-                                      lambda: http_get(f"http://127.0.0.1:{port}/"), timeout=20)
+            status, body = wait_until(lambda: http_get(f"http://127.0.0.1:{port}/"), timeout=20,
+                                      what="the ADMIN stats page", **POLL)
             self.assertEqual(status, 200)
             self.assertIn("www1", body.decode(errors="replace"))
 
     def test_reconfigure_through_docker_exec(self):
         with self.hamba("80", "www1:80") as lb:
             _, port = lb.port(80)
-            wait_until("hamba to reach www1", lambda: hostnames_seen(port, 3) == {"www1"},
-                       timeout=30)
+            wait_until(lambda: hostnames_seen(port, 3) == {"www1"}, timeout=30,
+                       what="hamba to reach www1", **POLL)
             lb.exec("hamba", "reconfigure", "80", "www2", "80")
-            wait_until("new connections to go to www2 only",
-                       lambda: hostnames_seen(port, 4) == {"www2"}, timeout=30)
+            wait_until(lambda: hostnames_seen(port, 4) == {"www2"}, timeout=30,
+                       what="new connections to go to www2 only", **POLL)
             self.assertIn("www2", lb.exec("hamba", "showconfig").stdout)
             bad = lb.exec("hamba", "reconfigure", "80", "www1:notaport", check=False)
             self.assertNotEqual(bad.returncode, 0, "an invalid reconfigure was accepted")
@@ -123,27 +124,29 @@ class ImagesTest(unittest.TestCase):
                         IMAGES["hamba"], *args], check=False)
 
         with self.hamba("run") as lb:
-            wait_until("the empty hamba to answer status", lambda: "waiting for a configuration"
-                       in lb.exec("hamba", "status", check=False).stdout, timeout=20)
+            wait_until(lambda: "waiting for a configuration"
+                       in lb.exec("hamba", "status", check=False).stdout, timeout=20,
+                       what="the empty hamba to answer status", **POLL)
             r = second("reconfigure", "80", "www1:80")
             self.assertEqual(r.returncode, 0, r.stderr)
             _, port = lb.port(80)
-            wait_until("hamba reconfigured from a second container to reach www1",
-                       lambda: hostnames_seen(port, 3) == {"www1"}, timeout=30)
+            wait_until(lambda: hostnames_seen(port, 3) == {"www1"}, timeout=30,
+                       what="hamba reconfigured from a second container to reach www1",
+                       **POLL)
             shown = second("showconfig")
             self.assertEqual(shown.returncode, 0, shown.stderr)
             self.assertIn("www1:80", shown.stdout)
             # And the same instance through docker exec.
             lb.exec("hamba", "reconfigure", "80", "www2:80")
-            wait_until("new connections to go to www2 only",
-                       lambda: hostnames_seen(port, 4) == {"www2"}, timeout=30)
+            wait_until(lambda: hostnames_seen(port, 4) == {"www2"}, timeout=30,
+                       what="new connections to go to www2 only", **POLL)
             self.assertIn("www2:80", second("showconfig").stdout)
             self.assertEqual(lb.inspect("{{.RestartCount}} {{.State.Running}}"), "0 true")
 
     def test_health_check_asks_the_running_hamba(self):
         with self.hamba("80", "www1:80") as lb:
-            wait_until("docker to call hamba healthy",
-                       lambda: lb.inspect("{{.State.Health.Status}}") == "healthy", timeout=30)
+            wait_until(lambda: lb.inspect("{{.State.Health.Status}}") == "healthy", timeout=30,
+                       what="docker to call hamba healthy", **POLL)
             last = run(["docker", "inspect", "-f", "{{range .State.Health.Log}}{{.ExitCode}} "
                         "{{.Output}}{{end}}", lb.id]).stdout
             self.assertIn("serving 1 frontend", last)
@@ -161,13 +164,14 @@ class ImagesTest(unittest.TestCase):
                     "-p", "127.0.0.1::80"]) as app, \
                 Container(IMAGES["hamba"], "127.127.0.2:6379", "redisbox", "6379",
                           docker_args=["--net", f"container:{app.id}"]) as ambassador:
-            wait_until("Redis to answer", lambda: redis.exec(
+            wait_until(lambda: redis.exec(
                 "redis-cli", "SET", "hashes", "4242", check=False).stdout.strip() == "OK",
-                timeout=20)
+                timeout=20, what="Redis to answer", **POLL)
             _, port = app.port(80)
-            body = wait_until("the webui to read Redis through its ambassador", lambda: (
+            body = wait_until(lambda: (
                 b := http_get(f"http://127.0.0.1:{port}/json")[1]) and b"4242" in b and b,
-                timeout=30)
+                timeout=30, what="the webui to read Redis through its ambassador",
+                **POLL)
             self.assertIn(b'"hashes":4242', body.replace(b" ", b""))
             self.assertEqual(ambassador.inspect("{{.State.Running}}"), "true")
 
@@ -201,10 +205,9 @@ class ImagesTest(unittest.TestCase):
                 self.assertNotEqual(code, "137", f"{name} was killed, not stopped")
 
 
-class NothingLeftTest(unittest.TestCase):
-    def test_zz_nothing_left(self):
-        require_docker()
-        assert_nothing_left(self)
+
+def tearDownModule():
+    assert_nothing_left()
 
 
 if __name__ == "__main__":

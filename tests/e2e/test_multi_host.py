@@ -7,8 +7,9 @@ goes away, and the workers go on counting into the new one without being restart
 import contextlib
 import unittest
 
-from docker_e2e import (Stack, assert_nothing_left, bridge_gateway, build_images, hash_rate, log,
-                        main, redis_hashes, require_docker, run, wait_mining, wait_until)
+from docker_e2e import (POLL, Stack, assert_nothing_left, bridge_gateway, build_images,
+                        hash_rate, log, main, redis_hashes, require_docker, run, wait_mining)
+from harness import wait_until
 
 ONE_WORKER = 10 / 3
 HOSTS = 3
@@ -22,7 +23,7 @@ def start_redis(cleanup, gateway, name):
     stack.up()
     redis_id = stack.containers("redis")[0]
     port = stack.cmd("port", "redis", "6379").stdout.strip().rpartition(":")[2]
-    wait_until(name, lambda: redis_hashes(redis_id) == 0, timeout=20)
+    wait_until(lambda: redis_hashes(redis_id) == 0, timeout=20, what=name, **POLL)
     return stack, redis_id, port
 
 
@@ -73,7 +74,8 @@ class MultiHostTest(unittest.TestCase):
 
             # The workers' connections to the old Redis break; they reconnect through their
             # ambassador (after their retry wait, 10 s by default) and land on the new one.
-            wait_until("work counted in Redis 2", lambda: redis_hashes(redis2_id) > 0, timeout=60)
+            wait_until(lambda: redis_hashes(redis2_id) > 0, timeout=60,
+                       what="work counted in Redis 2", **POLL)
             for node in nodes:
                 wait_mining(node.webui_port, timeout=60)
             rate2 = hash_rate(nodes[-1].webui_port)
@@ -86,8 +88,10 @@ class MultiHostTest(unittest.TestCase):
             for node in nodes:
                 node.assert_down_is_prompt(self)
 
-    def test_zz_nothing_left(self):
-        assert_nothing_left(self)
+
+
+def tearDownModule():
+    assert_nothing_left()
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ import glob
 import os
 import unittest
 
-from docker_e2e import (SOURCE_DIR, Stack, assert_nothing_left, build_images, http_get, main,
-                        require_docker, rng_hostname, run, wait_mining, wait_until)
+from docker_e2e import (POLL, SOURCE_DIR, Stack, assert_nothing_left, build_images, http_get,
+                        main, require_docker, rng_hostname, run, wait_mining)
+from harness import wait_until
 
 
 class QuickStartTest(unittest.TestCase):
@@ -47,9 +48,8 @@ class QuickStartTest(unittest.TestCase):
             self.assertEqual(status, 200)
             self.assertIn(b"<html", body.lower())
             # rng published on its port is hamba in front of rng1..rng3.
-            seen = wait_until("three rng behind hamba",
-                              lambda: len({rng_hostname(stack.rng_port) for _ in range(30)}) == 3,
-                              timeout=30)
+            seen = wait_until(lambda: len({rng_hostname(stack.rng_port) for _ in range(30)}) == 3,
+                              timeout=30, what="three rng behind hamba", **POLL)
             self.assertTrue(seen)
             stack.assert_down_is_prompt(self)
 
@@ -63,8 +63,10 @@ class QuickStartTest(unittest.TestCase):
         self.assertIn("scripts/run-local", out.stderr)
         self.assertNotIn("Traceback", out.stdout + out.stderr)
 
-    def test_zz_nothing_left(self):
-        assert_nothing_left(self)
+
+
+def tearDownModule():
+    assert_nothing_left()
 
 
 if __name__ == "__main__":

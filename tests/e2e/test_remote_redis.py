@@ -7,8 +7,9 @@ stacks mine into that remote Redis at the one-worker rate."""
 import socket
 import unittest
 
-from docker_e2e import (Stack, assert_nothing_left, bridge_gateway, build_images, hash_rate, log,
-                        main, redis_hashes, require_docker, wait_mining, wait_until, webui_json)
+from docker_e2e import (POLL, Stack, assert_nothing_left, bridge_gateway, build_images,
+                        hash_rate, log, main, redis_hashes, require_docker, wait_mining, webui_json)
+from harness import wait_until
 
 ONE_WORKER = 10 / 3
 
@@ -48,7 +49,8 @@ class RemoteRedisTest(unittest.TestCase):
         with remote_redis(self.gateway, "6379", "redisdefault") as redis:
             redis.up()
             redis_id = redis.containers("redis")[0]
-            wait_until("the remote Redis", lambda: redis_hashes(redis_id) == 0, timeout=20)
+            wait_until(lambda: redis_hashes(redis_id) == 0, timeout=20, what="the remote Redis",
+                       **POLL)
             with Stack("examples/extra-hosts.yml", "extrahosts",
                        env={"REDIS_HOST": self.gateway}) as stack:
                 stack.up()
@@ -61,14 +63,17 @@ class RemoteRedisTest(unittest.TestCase):
             redis_id = redis.containers("redis")[0]
             port = redis.cmd("port", "redis", "6379").stdout.strip().rpartition(":")[2]
             self.assertNotEqual(port, "6379")
-            wait_until("the remote Redis", lambda: redis_hashes(redis_id) == 0, timeout=20)
+            wait_until(lambda: redis_hashes(redis_id) == 0, timeout=20, what="the remote Redis",
+                       **POLL)
             with Stack("examples/ambassador.yml", "ambassador",
                        env={"REDIS_HOST": self.gateway, "REDIS_PORT": port}) as stack:
                 stack.up()
                 self.assert_mines_into(stack, redis_id)
 
-    def test_zz_nothing_left(self):
-        assert_nothing_left(self)
+
+
+def tearDownModule():
+    assert_nothing_left()
 
 
 if __name__ == "__main__":

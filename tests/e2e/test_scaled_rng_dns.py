@@ -8,8 +8,9 @@ connections, spread over every instance); hamba itself is never restarted."""
 
 import unittest
 
-from docker_e2e import (Stack, assert_nothing_left, build_images, hash_rate, log, main,
-                        require_docker, rng_hostname, run, wait_mining, wait_until)
+from docker_e2e import (POLL, Stack, assert_nothing_left, build_images, hash_rate, log, main,
+                        require_docker, rng_hostname, run, wait_mining)
+from harness import wait_until
 
 WORKERS = 16          # 16 x 3.33 = 53 hashes/s at most: rng stays the limit up to 5 instances
 ONE_RNG = 10.0        # one rng answers one request at a time, 0.1 s each
@@ -38,8 +39,8 @@ class ScaledRngDnsTest(unittest.TestCase):
                 self.assertEqual(len(stack.containers("rng")), n)
                 stack.up("--no-deps", "--force-recreate", "--scale", f"worker={WORKERS}",
                          "worker")
-                wait_until(f"{n} rng through hamba",
-                           lambda: len(hostnames_through(stack.rng_port, n)) == n, timeout=30)
+                wait_until(lambda: len(hostnames_through(stack.rng_port, n)) == n, timeout=30,
+                           what=f"{n} rng through hamba", **POLL)
 
             def identity():
                 lb = stack.containers("rng-lb")
@@ -55,8 +56,9 @@ class ScaledRngDnsTest(unittest.TestCase):
                 if n > 1:
                     scale(n)
                 # The counter needs a moment to reflect the new capacity.
-                wait_until(f"the rate to rise with {n} rng", lambda: hash_rate(
-                    stack.webui_port, window=3) > 0.6 * n * ONE_RNG, timeout=40)
+                wait_until(lambda: hash_rate(
+                    stack.webui_port, window=3) > 0.6 * n * ONE_RNG, timeout=40,
+                           what=f"the rate to rise with {n} rng", **POLL)
                 rates[n] = hash_rate(stack.webui_port)
                 log(f"{n} rng behind hamba, {WORKERS} workers: {rates[n]:.2f} hashes/s")
                 self.assertEqual(identity(), hamba, "hamba was restarted")
@@ -65,8 +67,10 @@ class ScaledRngDnsTest(unittest.TestCase):
             self.assertGreaterEqual(rates[5], 1.3 * rates[3])
             stack.assert_down_is_prompt(self)
 
-    def test_zz_nothing_left(self):
-        assert_nothing_left(self)
+
+
+def tearDownModule():
+    assert_nothing_left()
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ webui's /json over ~10 s, as the web page computes them."""
 
 import unittest
 
-from docker_e2e import (Stack, assert_nothing_left, build_images, hash_rate, log, main,
-                        require_docker, rng_hostname, wait_mining, wait_until)
+from docker_e2e import (POLL, Stack, assert_nothing_left, build_images, hash_rate, log, main,
+                        require_docker, rng_hostname, wait_mining)
+from harness import wait_until
 
 ONE_WORKER = 10 / 3  # 0.1 s sleep + 0.1 s rng + 0.1 s hasher per hash
 RNG_LIMIT = 10.0     # one rng answers one request at a time, 0.1 s each
@@ -29,8 +30,8 @@ class StackTest(unittest.TestCase):
 
             plain.up("--scale", "worker=10")
             self.assertEqual(len(plain.containers("worker")), 10)
-            wait_until("ten workers to reach the counter",
-                       lambda: hash_rate(plain.webui_port, window=3) > 2 * ONE_WORKER, timeout=30)
+            wait_until(lambda: hash_rate(plain.webui_port, window=3) > 2 * ONE_WORKER, timeout=30,
+                       what="ten workers to reach the counter", **POLL)
             held = hash_rate(plain.webui_port)
             log(f"plain stack, 10 workers, one rng: {held:.2f} hashes/s")
             self.assertAlmostEqual(held, RNG_LIMIT, delta=0.15 * RNG_LIMIT)
@@ -48,17 +49,18 @@ class StackTest(unittest.TestCase):
                 if len(seen) == 3:
                     break
             self.assertEqual(len(seen), 3, f"only {seen} answered through hamba")
-            wait_until("ten workers to reach the counter",
-                       lambda: hash_rate(scaled.webui_port, window=3) > 2 * ONE_WORKER,
-                       timeout=30)
+            wait_until(lambda: hash_rate(scaled.webui_port, window=3) > 2 * ONE_WORKER, timeout=30,
+                       what="ten workers to reach the counter", **POLL)
             lifted = hash_rate(scaled.webui_port)
             log(f"scaled rng (3 behind hamba), 10 workers: {lifted:.2f} hashes/s "
                 f"({lifted / held:.2f} x one rng)")
             self.assertGreaterEqual(lifted, 2.2 * held)
             scaled.assert_down_is_prompt(self)
 
-    def test_zz_nothing_left(self):
-        assert_nothing_left(self)
+
+
+def tearDownModule():
+    assert_nothing_left()
 
 
 if __name__ == "__main__":

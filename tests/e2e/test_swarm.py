@@ -16,9 +16,9 @@ import time
 import unittest
 import urllib.error
 
-from docker_e2e import (RUN_ID, SOURCE_DIR, assert_nothing_left, build_images, hash_rate, log,
-                        main, require_docker, rng_hostname, run, wait_mining, wait_until)
-from harness import free_port
+from docker_e2e import (POLL, RUN_ID, SOURCE_DIR, assert_nothing_left, build_images, hash_rate,
+                        log, main, require_docker, rng_hostname, run, wait_mining)
+from harness import free_port, wait_until
 
 WORKERS = 16   # 16 x 3.33 = 53 hashes/s at most: rng stays the limit up to 5 instances
 ONE_RNG = 10.0
@@ -54,11 +54,12 @@ class SwarmTest(unittest.TestCase):
 
         run(["docker", "stack", "rm", self.name], check=False, quiet=True)
         try:
-            wait_until("the stack's containers and network to go", stack_gone, timeout=90)
+            wait_until(stack_gone, timeout=90, what="the stack's containers and network to go",
+                       **POLL)
         finally:
             run(["docker", "swarm", "leave", "--force"], check=False, timeout=120)
-        wait_until("the stack's containers and network to go after leaving", stack_gone,
-                   timeout=60)
+        wait_until(stack_gone, timeout=60,
+                   what="the stack's containers and network to go after leaving", **POLL)
 
     def service(self, name):
         return f"{self.name}_{name}"
@@ -86,21 +87,22 @@ class SwarmTest(unittest.TestCase):
         webui = self.ports["WEBUI_PORT"]
         wait_mining(webui, timeout=120)
         run(["docker", "service", "scale", "-d", f"{self.service('worker')}={WORKERS}"])
-        wait_until("3 rng through hamba", lambda: len(self.hostnames(3)) == 3, timeout=60)
-        wait_until("the workers to reach the counter",
-                   lambda: hash_rate(webui, window=3) > 0.6 * 3 * ONE_RNG, timeout=60)
+        wait_until(lambda: len(self.hostnames(3)) == 3, timeout=60, what="3 rng through hamba",
+                   **POLL)
+        wait_until(lambda: hash_rate(webui, window=3) > 0.6 * 3 * ONE_RNG, timeout=60,
+                   what="the workers to reach the counter", **POLL)
         rate3 = hash_rate(webui)
         hamba = self.hamba_task()
         log(f"swarm, 3 rng tasks behind hamba, {WORKERS} workers: {rate3:.2f} hashes/s")
 
         run(["docker", "service", "scale", "-d", f"{self.service('rng-backend')}=5"])
-        seen = wait_until("5 rng through hamba",
-                          lambda: (s := self.hostnames(5)) and len(s) == 5 and s, timeout=60)
+        seen = wait_until(lambda: (s := self.hostnames(5)) and len(s) == 5 and s, timeout=60,
+                          what="5 rng through hamba", **POLL)
         log(f"after scale to 5: {sorted(seen)}")
         run(["docker", "service", "update", "--force", "--update-parallelism", "0",
              self.service("worker")], timeout=300)
-        wait_until("the rate to rise", lambda: hash_rate(webui, window=3) > 1.2 * rate3,
-                   timeout=60)
+        wait_until(lambda: hash_rate(webui, window=3) > 1.2 * rate3, timeout=60,
+                   what="the rate to rise", **POLL)
         rate5 = hash_rate(webui)
         log(f"swarm, 5 rng tasks behind hamba: {rate5:.2f} hashes/s")
         self.assertEqual(self.hamba_task(), hamba, "hamba was restarted to follow the scale")
@@ -126,7 +128,8 @@ class SwarmTest(unittest.TestCase):
         try:
             time.sleep(1)
             run(["docker", "service", "update", "--force", self.service("rng")], timeout=180)
-            wait_until("requests through the new hamba", lambda: results[-1][1], timeout=30)
+            wait_until(lambda: results[-1][1], timeout=30, what="requests through the new hamba",
+                       **POLL)
             time.sleep(1)
         finally:
             stop.set()
@@ -138,16 +141,10 @@ class SwarmTest(unittest.TestCase):
         self.assertNotEqual(self.hamba_task()[0], hamba[0], "the update did not replace hamba")
         self.assertTrue(all(ok for _, ok in results[-10:]), "requests did not recover")
 
-    def test_zz_nothing_left(self):
-        # The engine may list the stack's overlay network for a while after the swarm is left:
-        # wait for it to settle (at once when nothing lingers).
-        def clean():
-            try:
-                assert_nothing_left(self)
-                return True
-            except AssertionError as e:
-                raise ValueError(str(e).splitlines()[0]) from None  # wait_until shows the last
-        wait_until("nothing of the stack left", clean, timeout=180, interval=2)
+
+def tearDownModule():
+    # The engine may list the stack's overlay network for a while after the swarm is left.
+    assert_nothing_left(settle=180)
 
 
 if __name__ == "__main__":

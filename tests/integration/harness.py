@@ -1,14 +1,16 @@
 """Shared helpers for the integration and end-to-end tests (stdlib only).
 
 Every test script starts real processes on loopback and must clean them up, even when it fails:
-use `with Process(...)` or `ProcessGroup`, which kill what they started on exit. Ports come from
-`free_port()` (the kernel picks one), never hard-coded, so tests can run side by side.
+use `with Process(...)` (any program) or `with Hamba(...)` (hamba itself, with its own control
+socket and config file), which kill what they started on exit. Ports come from `free_port()` (the
+kernel picks one), never hard-coded, so tests can run side by side. wait_until() is the one way
+to wait for a condition, in the integration tests and the Docker ones (tests/e2e) alike.
 
-    from harness import Process, bin_path, free_port, wait_port
-    port = free_port()
-    with Process([bin_path("hamba"), str(port), f"127.0.0.1:{backend}"]) as hamba:
-        wait_port(port)
+    from harness import assert_stops_cleanly, start_hamba
+    hamba, port = start_hamba([f"127.0.0.1:{server_port}"], "--check-interval", "1h")
+    with hamba:
         ...
+        assert_stops_cleanly(self, hamba)
 """
 
 import http.client
@@ -190,10 +192,10 @@ class Hamba(Process):
             self.write_config(config)
             args = ("--config", self.config, *args)
         self.env = {"HAMBA_CONTROL": self.control, **(env or {})}
+        self.control = self.env["HAMBA_CONTROL"]  # a test may choose its own
         super().__init__([*wrapper, bin_path("hamba"), *args], env=self.env)
         try:
-            wait_until(lambda: os.path.exists(self.control) or not self.running(),
-                       what="hamba's control socket")
+            wait_until(self._control_accepts, what="hamba's control socket", retry_on=OSError)
             if not self.running():
                 raise AssertionError(f"hamba exited early:\n{self.log()}")
             for port in ports:
@@ -201,6 +203,15 @@ class Hamba(Process):
         except BaseException:
             self.__exit__(*sys.exc_info())
             raise
+
+    def _control_accepts(self):
+        """True once the control socket takes a connection (it exists a moment before it
+        listens), or once hamba has exited."""
+        if not self.running():
+            return True
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(self.control)
+        return True
 
     def write_config(self, text):
         """(Re)writes `config` with `text`; returns its path."""

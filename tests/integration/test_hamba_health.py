@@ -1,8 +1,8 @@
 """Passive and application health through real sockets: failed connects and resets before the
 first byte take a server DOWN at once (observe), it comes back after retry_after when checks are
 off; an http check finds an nginx that answers 500 on the check path DOWN while its port still
-accepts, and a redis check passes on a real redis-server and fails on one that is loading. Turning checks
-off by a reconfigure brings a server they had taken DOWN back."""
+accepts, and a redis check passes on a real redis-server and fails on one that is loading.
+Turning checks off by a reconfigure brings a server they had taken DOWN back."""
 
 import os
 import shutil
