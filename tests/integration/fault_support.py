@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 
-from hamba_helpers import stream_digest
+from hamba_helpers import _Server, stream_digest
 from harness import Process, free_port, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -196,34 +196,18 @@ def _reset(sock):
         pass
 
 
-class ToxicProxy:
+class ToxicProxy(_Server):
     """A TCP proxy on 127.0.0.1 in front of `upstream` (HOST:PORT) that applies `toxics` (which a
-    test may replace between connections). hamba's backend is the proxy's address."""
+    test may replace between connections). hamba's server is the proxy's address."""
 
     def __init__(self, upstream, toxics=None):
         host, _, port = upstream.rpartition(":")
         self.upstream = (host, int(port))
         self.toxics = toxics or Toxics()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = False
-        threading.Thread(target=self._accept_loop, daemon=True).start()
+        super().__init__()
 
-    def address(self):
-        return f"127.0.0.1:{self.port}"
-
-    def _accept_loop(self):
-        while not self._stop:
-            try:
-                down, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(down, self.toxics), daemon=True).start()
+    def serve(self, down):
+        self._serve(down, self.toxics)
 
     def _serve(self, down, tx):
         try:
@@ -299,21 +283,6 @@ class ToxicProxy:
                 s.close()
             except OSError:
                 pass
-
-    def close(self):
-        self._stop = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
 
 def parallel(fn, args_list, timeout=60.0):

@@ -12,6 +12,7 @@ Every server listens on 127.0.0.1 (or the loopback `host` given) on a kernel-cho
 
 import hashlib
 import json
+import os
 import socket
 import threading
 
@@ -271,3 +272,29 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError("no VmRSS")
+
+
+def proc_sockets(pid):
+    """The TCP and UDP sockets (IPv4 and IPv6) that process `pid` holds, read from /proc (no
+    external tools): one dict per socket, with `fd`, `proto` ("tcp", "tcp6", "udp", "udp6"),
+    `local` and `remote` (the kernel's hex "ADDR:PORT"), `port` and `peer_port` (ints) and
+    `state` (hex, "0A" is LISTEN)."""
+    fds = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            fds[target[8:-1]] = int(fd)
+    found = []
+    for proto in ("tcp", "tcp6", "udp", "udp6"):
+        with open(f"/proc/{pid}/net/{proto}") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[9] in fds:
+                    found.append({"fd": fds[fields[9]], "proto": proto, "local": fields[1],
+                                  "remote": fields[2], "state": fields[3],
+                                  "port": int(fields[1].rsplit(":", 1)[1], 16),
+                                  "peer_port": int(fields[2].rsplit(":", 1)[1], 16)})
+    return found

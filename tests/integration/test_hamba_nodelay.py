@@ -13,35 +13,10 @@ import os
 import socket
 import unittest
 
-from hamba_helpers import TaggedEcho, connect
+from hamba_helpers import TaggedEcho, connect, proc_sockets
 from harness import start_hamba, wait_until
 
 SYS_PIDFD_GETFD = 438  # x86_64 and aarch64 alike
-
-
-def socket_inodes(pid):
-    """fd -> socket inode of every socket `pid` has open."""
-    found = {}
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            found[int(fd)] = int(target[8:-1])
-    return found
-
-
-def tcp_ports(inode):
-    """(local port, remote port) of the TCP socket with this inode, or None."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as f:
-            next(f)
-            for line in f:
-                fields = line.split()
-                if int(fields[9]) == inode:
-                    return int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16)
-    return None
 
 
 def copy_fd(pid, fd):
@@ -65,12 +40,13 @@ class NoDelay(unittest.TestCase):
                 sides = {}
 
                 def find():
-                    for fd, inode in socket_inodes(hamba.pid).items():
-                        ports = tcp_ports(inode)
-                        if ports and ports[0] == port:
-                            sides["client"] = fd
-                        elif ports and ports[1] == backend.port:
-                            sides["server"] = fd
+                    for s in proc_sockets(hamba.pid):
+                        if not s["proto"].startswith("tcp") or s["state"] == "0A":
+                            continue  # the listener has the frontend's port too
+                        if s["port"] == port:
+                            sides["client"] = s["fd"]
+                        elif s["peer_port"] == backend.port:
+                            sides["server"] = s["fd"]
                     return len(sides) == 2
 
                 wait_until(find, what="hamba's two sockets of the connection")

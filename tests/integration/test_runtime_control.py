@@ -16,29 +16,14 @@ import stat
 import tempfile
 import unittest
 
-from hamba_helpers import TaggedEcho
+from hamba_helpers import TaggedEcho, proc_sockets
 from harness import Hamba, bin_path, free_port, run, send_and_read_all, wait_port, wait_until
 from runtime_support import exchange
 
 
 def inet_sockets(pid):
     """The TCP and UDP sockets (IPv4 and IPv6) that process pid holds, as "proto local-address"."""
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    held = []
-    for proto in ("tcp", "tcp6", "udp", "udp6"):
-        with open(f"/proc/{pid}/net/{proto}") as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                if fields[9] in inodes:
-                    held.append(f"{proto} {fields[1]}")
-    return held
+    return [f"{s['proto']} {s['local']}" for s in proc_sockets(pid)]
 
 
 class ControlTest(unittest.TestCase):

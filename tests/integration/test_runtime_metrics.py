@@ -10,11 +10,10 @@
 """
 
 import json
-import os
 import re
 import unittest
 
-from hamba_helpers import TaggedEcho
+from hamba_helpers import TaggedEcho, proc_sockets
 from harness import Hamba, bin_path, free_port, http_request, run, wait_port, wait_until
 from runtime_support import exchange
 
@@ -54,23 +53,9 @@ def log_lines(h):
 
 
 def listening_ports(pid):
-    """TCP ports the process `pid` listens on (from /proc, no external tools)."""
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as f:
-            for row in f.readlines()[1:]:
-                cols = row.split()
-                if cols[3] == "0A" and cols[9] in inodes:  # 0A: LISTEN
-                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
-    return ports
+    """TCP ports the process `pid` listens on."""
+    return {s["port"] for s in proc_sockets(pid) if s["proto"].startswith("tcp")
+            and s["state"] == "0A"}
 
 
 class MetricsTest(unittest.TestCase):
