@@ -3,7 +3,11 @@ certificate, behind one hamba port; `openssl s_client -servername NAME` reaches 
 route and sees that backend's certificate (hamba never terminates TLS). An exact name, a one-label
 wildcard, no name and an unknown name (the default route) are checked; a ClientHello cut into
 records and TCP segments still routes; plain text, a malformed hello and a slow one are closed,
-logged and counted; /metrics names each route's servers."""
+logged and counted; /metrics names each route's servers, and `hamba status` counts them.
+
+A live reconfigure that adds a route, changes a route's servers and removes one, while clients
+keep connecting: no connection is dropped (those held open across the changes still relay), and
+each connection made after a change follows the new routes."""
 
 import os
 import shutil
@@ -11,10 +15,12 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
 from harness import Hamba, Process, free_port, http_request, run, wait_port, wait_until
+from hamba_helpers import TaggedEcho
 
 NAMES = {"a": "a.test", "b": "b.test", "w": "wild.w.test", "default": "default.test"}
 
@@ -128,6 +134,12 @@ frontends:
         self.assertRegex(m, r'hamba_server_connections_total\{frontend="tls",backend="a",server='
                             r'"127.0.0.1:\d+",address="127.0.0.1:\d+"\} [1-9]')
 
+    def test_status_counts_route_servers(self):
+        # The default route's server and one per route: 4 servers, all up (checks are off).
+        r = self.hamba.ctl("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^serving 1 frontend, 4/4 servers up, ")
+
     def test_bad_hellos_are_closed_and_counted(self):
         before = int(metrics(self.admin).split(
             'hamba_frontend_client_hello_errors_total{frontend="tls"} ')[1].split()[0])
@@ -145,6 +157,133 @@ frontends:
         self.assertIn("first handshake message is not a ClientHello", log)
         self.assertIn("nothing complete within preread_timeout", log)
 
+
+def hello_and_tag(port, server_name, hello=None):
+    """Connects with a ClientHello for `server_name` (None: no name): (socket, the tag of the
+    TaggedEcho that answered, the hello sent). The socket stays open for the caller."""
+    hello = hello or python_client_hello(server_name)
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(hello)
+    data = b""
+    while b"\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            s.close()
+            raise AssertionError(f"connection for {server_name} closed after {data!r}")
+        data += chunk
+    tag, rest = data.split(b"\n", 1)
+    # The backend echoes the hello: every byte went through unchanged.
+    while len(rest) < len(hello):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    if rest != hello:
+        s.close()
+        raise AssertionError(f"{server_name}: the echo of the hello differs ({len(rest)} bytes)")
+    return s, tag.decode(), hello
+
+
+def route_of(port, server_name, hello=None):
+    """The tag of the backend a new connection with `server_name` reaches (closed after)."""
+    s, tag, _ = hello_and_tag(port, server_name, hello)
+    s.close()
+    return tag
+
+
+def still_relays(s):
+    s.sendall(b"still here")
+    data = b""
+    while len(data) < len(b"still here"):
+        chunk = s.recv(64)
+        if not chunk:
+            break
+        data += chunk
+    return data == b"still here"
+
+
+class SniRoutesReconfigure(unittest.TestCase):
+    def config(self, routes):
+        """The configuration with `routes`: {route name: [TaggedEcho tags]}."""
+        text = f"""frontends:
+  - name: tls
+    bind: "127.0.0.1:{self.port}"
+    preread_timeout: 2s
+    check: false
+    servers: ["{self.echo['d'].address()}"]
+"""
+        if routes:
+            text += "    routes:\n"
+            for name, tags in routes.items():
+                servers = ", ".join(f'"{self.echo[t].address()}"' for t in tags)
+                text += f"      - name: {name}\n        sni: [{name}.test]\n"
+                text += f"        servers: [{servers}]\n"
+        return text
+
+    def reconfigure(self, hamba, routes):
+        hamba.write_config(self.config(routes))
+        r = hamba.ctl("reconfigure", "--config", hamba.config)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_routes_change_while_clients_connect(self):
+        self.echo = {t: self.enterContext(TaggedEcho(t)) for t in ("d", "a1", "a2", "b")}
+        self.port = free_port()
+        hellos = {n: python_client_hello(n) for n in ("a.test", "b.test")}
+        hellos[None] = python_client_hello(None)
+        failures, made, stop = [], [0], threading.Event()
+        self.addCleanup(stop.set)  # the client thread ends whatever happens to the test
+
+        def keep_connecting():
+            # Bounded: until told to stop, at most 3000 connections or 60 s.
+            deadline = time.monotonic() + 60
+            names = [None, "a.test", "b.test"]
+            while not stop.is_set() and made[0] < 3000 and time.monotonic() < deadline:
+                name = names[made[0] % 3]
+                try:
+                    route_of(self.port, name, hellos[name])
+                except (OSError, AssertionError) as e:
+                    failures.append(f"{name}: {e}")
+                made[0] += 1
+
+        def more_connections(n=30):
+            seen = made[0]
+            wait_until(lambda: made[0] >= seen + n, timeout=30, what=f"{n} more connections")
+
+        hamba = self.enterContext(Hamba(config=self.config({"a": ["a1"]}), ports=[self.port]))
+        self.assertEqual(route_of(self.port, "a.test"), "a1")
+        self.assertEqual(route_of(self.port, "b.test"), "d")
+        held = [self.enterContext(hello_and_tag(self.port, name)[0]) for name in ("a.test", "b.test")]
+        loader = threading.Thread(target=keep_connecting, daemon=True)
+        loader.start()
+        more_connections()
+
+        # A route added: its name leaves the default route.
+        self.reconfigure(hamba, {"a": ["a1"], "b": ["b"]})
+        self.assertEqual(route_of(self.port, "b.test"), "b")
+        self.assertEqual(route_of(self.port, "a.test"), "a1")
+        held.append(self.enterContext(hello_and_tag(self.port, "a.test")[0]))
+        more_connections()
+
+        # A route's servers changed: every new connection reaches the new one.
+        self.reconfigure(hamba, {"a": ["a2"], "b": ["b"]})
+        self.assertEqual({route_of(self.port, "a.test") for _ in range(6)}, {"a2"})
+        held.append(self.enterContext(hello_and_tag(self.port, "a.test")[0]))
+        more_connections()
+
+        # A route removed: its name goes to the default route; the other stays.
+        self.reconfigure(hamba, {"b": ["b"]})
+        self.assertEqual(route_of(self.port, "a.test"), "d")
+        self.assertEqual(route_of(self.port, "b.test"), "b")
+        self.assertEqual(route_of(self.port, None), "d")
+        more_connections()
+
+        stop.set()
+        loader.join(timeout=30)
+        self.assertEqual(failures, [], f"{len(failures)} of {made[0]} failed")
+        # Opened on routes that were since changed or removed: still relaying.
+        for i, s in enumerate(held):
+            self.assertTrue(still_relays(s), f"held connection {i} was dropped")
+        self.assertNotIn("Sanitizer", hamba.log())
 
 if __name__ == "__main__":
     unittest.main()
