@@ -113,8 +113,7 @@ private:
   // (the command line checked the word). The hook stays set after this object goes (it captures
   // nothing of it), so connections that finish during the shutdown grace are logged too.
   void start_connection_log() {
-    auto format = control::parse_connection_log_format(
-        context_.command.options.log_connections.value_or("off"));
+    auto format = control::parse_connection_log_format(context_.command.log_connections);
     if (format == control::ConnectionLogFormat::off)
       return;
     engine_.on_session_end = [format](const engine::SessionEnd& e) {

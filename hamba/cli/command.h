@@ -12,7 +12,6 @@
 #include "config/config.h"
 
 #include <map>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -34,25 +33,14 @@ enum class Action {
   weight, // `hamba weight HOST:PORT N`: a server's weight, live
 };
 
-// Tunables given as options or environment variables; unset ones leave the config's defaults.
-struct Options {
-  std::optional<config::Duration> connect_timeout;  // --connect-timeout, HAMBA_CONNECT_TIMEOUT
-  std::optional<config::Duration> idle_timeout;     // --idle-timeout, HAMBA_IDLE_TIMEOUT
-  std::optional<config::Duration> check_interval;   // --check-interval, HAMBA_CHECK_INTERVAL
-  std::optional<config::Duration> resolve_interval; // --resolve-interval, HAMBA_RESOLVE_INTERVAL
-  std::optional<config::Duration> dns_hold;         // --dns-hold, HAMBA_DNS_HOLD
-  std::optional<config::Duration> grace;            // --grace, HAMBA_GRACE
-  std::optional<int> maxconn;                       // --maxconn, HAMBA_MAXCONN (global)
-  std::optional<int> server_maxconn;                // --server-maxconn, HAMBA_SERVER_MAXCONN
-  std::optional<int> threads;                       // --threads, HAMBA_THREADS
-  std::optional<int> retries;                       // --retries, HAMBA_RETRIES
-  std::optional<config::Balance> balance;           // --balance, HAMBA_BALANCE
-  std::optional<std::string> check;                 // --check tcp|redis|http[:/PATH], HAMBA_CHECK
-  std::optional<std::string> admin;                 // --admin, ADMIN or HAMBA_ADMIN
-  std::optional<std::string> log_connections;       // --log-connections, HAMBA_LOG_CONNECTIONS
-  std::optional<config::ProxyProtocol> send_proxy;  // --send-proxy, HAMBA_SEND_PROXY
-  std::optional<bool> accept_proxy;                 // --accept-proxy, HAMBA_ACCEPT_PROXY
-  bool operator==(const Options&) const = default;
+struct OptionSpec;
+
+// One option of the configuration as given (a flag or its variable), its value checked: kept
+// to be applied on top of the command line's frontend and of --config files alike.
+struct GivenOption {
+  const OptionSpec* spec;
+  std::string value;
+  bool operator==(const GivenOption&) const = default;
 };
 
 struct Command {
@@ -63,7 +51,8 @@ struct Command {
   std::string control_path;              // --control PATH, HAMBA_CONTROL ("" = the default)
   std::string target;                    // enable|disable|drain|weight HOST:PORT
   int weight = 0;                        // weight HOST:PORT N
-  Options options;                       // as given, to apply on top of --config files too
+  std::string log_connections = "off";   // --log-connections, HAMBA_LOG_CONNECTIONS
+  std::vector<GivenOption> options;      // in the order read: variables, then flags
 };
 
 // Bad command line; what() is one line naming the bad word.
@@ -79,8 +68,8 @@ Environment environment_from_process();
 // argv without the program name. Throws UsageError.
 Command parse(std::vector<std::string> args, const Environment& env);
 
-// Applies the options on top of a configuration (every frontend, every server).
-void apply_options(const Options& options, config::Config& config);
+// Applies the options, in order, on top of a configuration (every frontend, every server).
+void apply_options(const std::vector<GivenOption>& options, config::Config& config);
 
 // The text printed for no argument and for --help.
 std::string usage_text();

@@ -39,7 +39,7 @@ config::Balance balance_value(const std::string& name, const std::string& value)
   }
 }
 
-// tcp, redis, http or http:/PATH: checked now, applied to every frontend by apply_options.
+// tcp, redis, http or http:/PATH.
 std::string check_value(const std::string& name, const std::string& value) {
   config::HealthCheck check;
   try {
@@ -86,55 +86,108 @@ bool boolean_value(const std::string& name, const std::string& value) {
 }
 
 using S = const std::string&;
+using Config = config::Config;
 
+// Sets one field in every frontend of `config`.
+template <typename Set> void each_frontend(Config& config, Set set) {
+  for (config::Frontend& f : config.frontends)
+    set(f);
+}
+
+// Sets one field in every server of every frontend and route of `config`.
+template <typename Set> void each_server(Config& config, Set set) {
+  each_frontend(config, [&](config::Frontend& f) {
+    for (config::Server& s : f.servers)
+      set(s);
+    for (config::Route& r : f.routes)
+      for (config::Server& s : r.servers)
+        set(s);
+  });
+}
+
+// `set` checks a value and `apply` sets it; `apply` parses again what `set` has accepted, so it
+// cannot throw.
 const OptionSpec table[] = {
     {"--connect-timeout", "HAMBA_CONNECT_TIMEOUT", nullptr, "D",
-     "server connect timeout (default 5s)",
-     [](Command& c, S n, S v) { c.options.connect_timeout = duration_value(n, v); }},
+     "server connect timeout (default 5s)", [](Command&, S n, S v) { duration_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.connect_timeout = duration_value("", v); });
+     }},
     {"--idle-timeout", "HAMBA_IDLE_TIMEOUT", nullptr, "D",
      "close connections idle that long (default 50s)",
-     [](Command& c, S n, S v) { c.options.idle_timeout = duration_value(n, v); }},
+     [](Command&, S n, S v) { duration_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.idle_timeout = duration_value("", v); });
+     }},
     {"--check-interval", "HAMBA_CHECK_INTERVAL", nullptr, "D", "health check interval (default 2s)",
-     [](Command& c, S n, S v) { c.options.check_interval = duration_value(n, v); }},
+     [](Command&, S n, S v) { duration_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.check.interval = duration_value("", v); });
+     }},
     {"--resolve-interval", "HAMBA_RESOLVE_INTERVAL", nullptr, "D",
-     "server names resolved again (default 5s)",
-     [](Command& c, S n, S v) { c.options.resolve_interval = duration_value(n, v); }},
+     "server names resolved again (default 5s)", [](Command&, S n, S v) { duration_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.resolve_interval = duration_value("", v); });
+     }},
     {"--dns-hold", "HAMBA_DNS_HOLD", nullptr, "D",
      "a name gone from DNS keeps its servers that long\n(default 30s; resolver failures keep "
      "them always)",
-     [](Command& c, S n, S v) { c.options.dns_hold = duration_value(n, v); }},
+     [](Command&, S n, S v) { duration_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.dns_hold = duration_value("", v); });
+     }},
     {"--maxconn", "HAMBA_MAXCONN", nullptr, "N",
      "connections in all; more wait to be accepted\n(default: from the file-descriptor limit)",
-     [](Command& c, S n, S v) { c.options.maxconn = count_value(n, v, 1); }},
+     [](Command&, S n, S v) { count_value(n, v, 1); },
+     [](Config& c, S v) { c.maxconn = count_value("", v, 1); }},
     {"--server-maxconn", "HAMBA_SERVER_MAXCONN", nullptr, "N",
      "connections per server; more are queued\n(default: no limit)",
-     [](Command& c, S n, S v) { c.options.server_maxconn = count_value(n, v, 1); }},
+     [](Command&, S n, S v) { count_value(n, v, 1); },
+     [](Config& c, S v) { each_server(c, [&](auto& s) { s.maxconn = count_value("", v, 1); }); }},
     {"--threads", "HAMBA_THREADS", nullptr, "N", "worker loops (default: the CPUs it may use)",
-     [](Command& c, S n, S v) { c.options.threads = count_value(n, v, 1, config::kMaxThreads); }},
+     [](Command&, S n, S v) { count_value(n, v, 1, config::kMaxThreads); },
+     [](Config& c, S v) { c.threads = count_value("", v, 1, config::kMaxThreads); }},
     {"--check", "HAMBA_CHECK", nullptr, "TYPE",
      "tcp (connect, default), http[:/PATH] (status\n200-399), redis (PING, expects +PONG)",
-     [](Command& c, S n, S v) { c.options.check = check_value(n, v); }},
+     [](Command&, S n, S v) { check_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { config::parse_check_word(v, f.check); });
+     }},
     {"--balance", "HAMBA_BALANCE", nullptr, "ALGO", "roundrobin (default), leastconn or source",
-     [](Command& c, S n, S v) { c.options.balance = balance_value(n, v); }},
+     [](Command&, S n, S v) { balance_value(n, v); },
+     [](Config& c, S v) { each_frontend(c, [&](auto& f) { f.balance = balance_value("", v); }); }},
     {"--retries", "HAMBA_RETRIES", nullptr, "N", "other servers tried when a connect fails (3)",
-     [](Command& c, S n, S v) { c.options.retries = count_value(n, v, 0); }},
+     [](Command&, S n, S v) { count_value(n, v, 0); },
+     [](Config& c, S v) { each_frontend(c, [&](auto& f) { f.retries = count_value("", v, 0); }); }},
     {"--grace", "HAMBA_GRACE", nullptr, "D", "on SIGTERM, time given to connections (5s)",
-     [](Command& c, S n, S v) { c.options.grace = duration_value(n, v); }},
+     [](Command&, S n, S v) { duration_value(n, v); },
+     [](Config& c, S v) { c.grace = duration_value("", v); }},
     {"--admin", "HAMBA_ADMIN", "ADMIN", "ADDR:PORT", "serve the stats page and /metrics there",
-     [](Command& c, S n, S v) { c.options.admin = endpoint_value(n, v); }},
+     [](Command&, S n, S v) { endpoint_value(n, v); }, [](Config& c, S v) { c.admin = v; }},
     {"--control", "HAMBA_CONTROL", nullptr, "PATH", "control socket of the running hamba",
-     [](Command& c, S, S v) { c.control_path = v; }},
+     [](Command& c, S, S v) { c.control_path = v; }, nullptr},
     {"--config", "HAMBA_CONFIG", nullptr, "FILE",
      "read the configuration from a YAML file (repeatable)",
-     [](Command& c, S, S v) { c.config_files.push_back(v); }},
+     [](Command& c, S, S v) { c.config_files.push_back(v); }, nullptr},
     {"--log-connections", "HAMBA_LOG_CONNECTIONS", nullptr, "F",
      "one log line per connection: text, json or off",
-     [](Command& c, S n, S v) { c.options.log_connections = log_format_value(n, v); }},
+     [](Command& c, S n, S v) { c.log_connections = log_format_value(n, v); }, nullptr},
     {"--send-proxy", "HAMBA_SEND_PROXY", nullptr, "V", "PROXY protocol header to servers: v1 or v2",
-     [](Command& c, S n, S v) { c.options.send_proxy = proxy_version_value(n, v); }},
+     [](Command&, S n, S v) { proxy_version_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) {
+         f.send_proxy = proxy_version_value("", v);
+         for (config::Route& r : f.routes)
+           r.send_proxy = f.send_proxy;
+       });
+     }},
     {"--accept-proxy", "HAMBA_ACCEPT_PROXY", nullptr, "",
      "clients start with a PROXY v1/v2 header (true)",
-     [](Command& c, S n, S v) { c.options.accept_proxy = boolean_value(n, v); }, "true"},
+     [](Command&, S n, S v) { boolean_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.accept_proxy = boolean_value("", v); });
+     },
+     "true"},
 };
 
 } // namespace

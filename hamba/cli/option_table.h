@@ -1,6 +1,8 @@
 // The command line's options, in one table: flag, environment variable, what the value looks
-// like, what it does, and the parser that stores it. parse() reads flags and variables through
-// it, and usage_text() prints its lines, so the two cannot disagree.
+// like, what it does, the parser that checks it and what it sets in a configuration. parse()
+// reads flags and variables through it, apply_options() applies them (to the command line's
+// frontend and to --config files alike, so debugconfig shows them), and usage_text() prints its
+// lines: the three cannot disagree.
 #pragma once
 
 #include "cli/command.h"
@@ -16,9 +18,13 @@ struct OptionSpec {
   const char* alias; // an older variable read too ("ADMIN", the original's), or nullptr
   const char* value; // the value's name in the usage: "D", "N", "ADDR:PORT", ... ("": none)
   const char* help;  // what it does, with its default; '\n' continues on the next line
-  // Checks `value` and stores it in `command`; throws UsageError naming `name` (the flag or
-  // the variable it came from).
+  // Checks `value`; throws UsageError naming `name` (the flag or the variable it came from). An
+  // option that is no part of the configuration (--control, --config, --log-connections) stores
+  // it in `command` here.
   void (*set)(Command& command, const std::string& name, const std::string& value);
+  // Sets a value that `set` accepted in `config` (every frontend's field, or a global one), or
+  // nullptr for an option that is no part of the configuration.
+  void (*apply)(config::Config& config, const std::string& value);
   // The value of the flag given alone (`--accept-proxy` means true), or nullptr: a value is
   // needed. The variable always has one.
   const char* implied = nullptr;

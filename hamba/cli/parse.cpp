@@ -86,36 +86,9 @@ Environment environment_from_process() {
   return env;
 }
 
-void apply_options(const Options& o, config::Config& config) {
-  // An option given overrides the field; one not given leaves the configuration's value.
-  const auto take = [](auto& field, const auto& option) {
-    if (option)
-      field = *option;
-  };
-  take(config.maxconn, o.maxconn);
-  take(config.threads, o.threads);
-  take(config.grace, o.grace);
-  take(config.admin, o.admin);
-  for (config::Frontend& f : config.frontends) {
-    take(f.connect_timeout, o.connect_timeout);
-    take(f.idle_timeout, o.idle_timeout);
-    take(f.check.interval, o.check_interval);
-    take(f.resolve_interval, o.resolve_interval);
-    take(f.dns_hold, o.dns_hold);
-    take(f.retries, o.retries);
-    take(f.balance, o.balance);
-    if (o.check)
-      config::parse_check_word(*o.check, f.check); // checked when the option was read
-    take(f.accept_proxy, o.accept_proxy);
-    take(f.send_proxy, o.send_proxy);
-    for (config::Server& s : f.servers)
-      take(s.maxconn, o.server_maxconn);
-    for (config::Route& r : f.routes) {
-      take(r.send_proxy, o.send_proxy);
-      for (config::Server& s : r.servers)
-        take(s.maxconn, o.server_maxconn);
-    }
-  }
+void apply_options(const std::vector<GivenOption>& options, config::Config& config) {
+  for (const GivenOption& given : options)
+    given.spec->apply(config, given.value);
 }
 
 namespace {
@@ -129,13 +102,20 @@ std::vector<std::string> resplit(std::vector<std::string> args) {
   return words;
 }
 
+// Checks one option's value (from `name`, its flag or variable) and keeps it.
+void take(Command& cmd, const OptionSpec& spec, const std::string& name, const std::string& value) {
+  spec.set(cmd, name, value);
+  if (spec.apply)
+    cmd.options.push_back({&spec, value});
+}
+
 // The variables; run before the flags, so that a flag given wins. The older name (ADMIN) is
 // read first, so the newer one wins over it.
 void read_environment(Command& cmd, const Environment& env) {
   for (const OptionSpec& spec : option_table())
     for (const char* name : {spec.alias, spec.env})
       if (auto it = name ? env.find(name) : env.end(); it != env.end() && !it->second.empty())
-        spec.set(cmd, name, it->second);
+        take(cmd, spec, name, it->second);
 }
 
 // The flags; what is not a flag goes to `words`. Returns false for --help and --version (the
@@ -174,7 +154,7 @@ bool read_flags(Command& cmd, const std::vector<std::string>& args,
         throw UsageError(fmt::format("option \"{}\" needs a value", flag));
       value = args[++i];
     }
-    spec->set(cmd, flag, value);
+    take(cmd, *spec, flag, value);
   }
   return true;
 }

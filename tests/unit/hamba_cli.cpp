@@ -1,5 +1,6 @@
 // The command-line parser: every form of the original, every option and variable, every error.
 #include "cli/command.h"
+#include "cli/option_table.h"
 
 #include <doctest/doctest.h>
 
@@ -136,6 +137,29 @@ TEST_CASE("options and their variables; the option wins") {
   CHECK(files.control_path == "/c");
   CHECK(parse({"run"}, {{"HAMBA_CONFIG", "x.yaml"}}).config_files ==
         std::vector<std::string>{"x.yaml"});
+}
+
+TEST_CASE("every option of the configuration, flag or variable, shows in debugconfig's YAML") {
+  // A value other than the default for each; an option of the table not listed here fails too.
+  const std::map<std::string, std::string> samples = {
+      {"--connect-timeout", "7s"},   {"--idle-timeout", "7s"}, {"--check-interval", "7s"},
+      {"--resolve-interval", "7s"},  {"--dns-hold", "7s"},     {"--maxconn", "77"},
+      {"--server-maxconn", "7"},     {"--threads", "7"},       {"--check", "redis"},
+      {"--balance", "leastconn"},    {"--retries", "7"},       {"--grace", "7s"},
+      {"--admin", "127.0.0.1:7777"}, {"--send-proxy", "v2"},   {"--accept-proxy", "true"}};
+  const std::string plain = config::to_yaml(parse({"debugconfig", "80", "a:1"}).config);
+  for (const cli::OptionSpec& spec : cli::option_table()) {
+    if (!spec.apply)
+      continue;
+    INFO(spec.flag);
+    auto sample = samples.find(spec.flag);
+    REQUIRE(sample != samples.end());
+    std::string flag = std::string(spec.flag) + "=" + sample->second;
+    std::string by_flag = config::to_yaml(parse({"debugconfig", flag, "80", "a:1"}).config);
+    CHECK(by_flag != plain);
+    CHECK(config::to_yaml(
+              parse({"debugconfig", "80", "a:1"}, {{spec.env, sample->second}}).config) == by_flag);
+  }
 }
 
 TEST_CASE("threads: --threads, HAMBA_THREADS (the option wins), unset by default") {
