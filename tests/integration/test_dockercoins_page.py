@@ -83,8 +83,13 @@ class Chromium:
                                  {"targetId": target, "flatten": True})["sessionId"]
 
     def evaluate(self, expression):
-        return self.call("Runtime.evaluate",
-                         {"expression": expression, "returnByValue": True})["result"]["value"]
+        """The value of `expression` in the page; PageError when it threw (on a page still
+        loading, an element it reads may not be there yet)."""
+        answer = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        if "exceptionDetails" in answer:
+            raise PageError(answer["exceptionDetails"].get("exception", {}).get("description")
+                            or answer["exceptionDetails"].get("text"))
+        return answer["result"].get("value")
 
     def screenshot(self, path):
         data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
@@ -112,6 +117,10 @@ class Chromium:
         self.close()
 
 
+class PageError(RuntimeError):
+    """An expression evaluated in the page threw."""
+
+
 class PageTest(unittest.TestCase):
     def test_speed_and_chart(self):
         with RunLocal(workers=2) as stack, Chromium() as browser:
@@ -120,12 +129,15 @@ class PageTest(unittest.TestCase):
             state = {}
             while time.monotonic() < deadline:
                 time.sleep(1)
-                state = browser.evaluate(
-                    "({speed: document.getElementById('speed').textContent,"
-                    " points: Number(document.getElementById('chart').dataset.points),"
-                    " path: document.getElementById('line').getAttribute('d'),"
-                    " coins: document.getElementById('coins').textContent,"
-                    " status: document.getElementById('status').textContent})")
+                try:
+                    state = browser.evaluate(
+                        "({speed: document.getElementById('speed').textContent,"
+                        " points: Number(document.getElementById('chart').dataset.points),"
+                        " path: document.getElementById('line').getAttribute('d'),"
+                        " coins: document.getElementById('coins').textContent,"
+                        " status: document.getElementById('status').textContent})")
+                except PageError:
+                    continue  # still loading
                 speed = re.fullmatch(r"~(\d+\.\d) hashes/second", state.get("speed") or "")
                 if speed and float(speed.group(1)) > 0 and state["points"] >= 5:
                     break

@@ -12,7 +12,7 @@ import unittest
 from hamba_helpers import TaggedEcho
 from harness import Hamba, artifact_path, free_port, wait_port, wait_until
 from runtime_support import exchange
-from test_dockercoins_page import Chromium
+from test_dockercoins_page import Chromium, PageError
 
 
 class StatsChartTest(unittest.TestCase):
@@ -43,7 +43,7 @@ class StatsChartTest(unittest.TestCase):
                         " legend: document.getElementById('rate-legend').textContent,"
                         " scripts: document.querySelectorAll('script[src]').length}; })()")
                     return state and state["points"] >= 3 and state
-                state = wait_until(drawn, timeout=40, what="three rates drawn")
+                state = wait_until(drawn, timeout=40, what="three rates drawn", retry_on=PageError)
             finally:
                 stop.set()
                 load.join()
