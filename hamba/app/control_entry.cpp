@@ -116,11 +116,11 @@ private:
     auto format = control::parse_connection_log_format(context_.command.log_connections);
     if (format == control::ConnectionLogFormat::off)
       return;
-    engine_.on_session_end = [format](const engine::SessionEnd& e) {
+    engine_.set_session_log([format](const engine::SessionEnd& e) {
       control::log_connection({e.frontend, e.client, e.server, e.address, e.bytes_in, e.bytes_out,
                                std::chrono::milliseconds(e.duration_ms), e.end},
                               format);
-    };
+    });
   }
 
   // Applies `config` to the engine and the admin server, or throws leaving both as they were.

@@ -41,12 +41,12 @@ int run(const cli::Command& command) {
     config::Config config;
     try {
       config = load_config(command);
+      // One worker loop per CPU this process may use (affinity and cgroup quota), unless told.
+      engine.set_threads(config.threads.value_or(usable_cpus()));
       engine.apply(config);
+      log::info("{} worker thread(s){}", engine.threads(),
+                config.threads ? "" : " (one per usable CPU; set --threads to choose)");
       log_limits(fds, config, engine.maxconn());
-      // Parsed and validated so that files and compose commands written for worker loops keep
-      // working, but this build serves every connection on one event loop: say so.
-      if (config.threads.value_or(1) > 1)
-        log::warn("threads: {} asked for, but this build runs one event loop", *config.threads);
     } catch (const config::ConfigError& e) {
       log::error("{}", e.what());
       return 2;

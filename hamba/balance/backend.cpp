@@ -22,9 +22,11 @@ bool same_address(const sockaddr_storage& a, const Server& s) {
 Backend::Backend(uv_loop_t* loop, const config::Frontend& frontend,
                  std::function<void()> on_available)
     : loop_(loop), frontend_(frontend), on_available_(std::move(on_available)),
-      policy_(frontend.balance) {
+      balance_(frontend.balance) {
   retry_timer_.init(loop_, this);
   retry_timer_.unref(); // a pending retry does not keep hamba running
+  ramp_timer_.init(loop_, this);
+  ramp_timer_.unref();
   for (const config::Server& s : frontend_.servers) {
     auto entry = std::make_unique<Entry>();
     entry->server = s;
@@ -59,6 +61,7 @@ void Backend::stop() {
     return;
   stopped_ = true;
   retry_timer_.stop();
+  ramp_timer_.stop();
   for (auto& entry : entries_) {
     entry->resolver.reset();
     for (Member& m : entry->members)
@@ -90,7 +93,7 @@ void Backend::on_resolved(Entry& entry, int status,
               frontend_.name, name, uvx::error_text(status),
               config::format_duration(frontend_.resolve_interval));
   entry.error = status == 0 ? std::string() : uvx::error_text(status);
-  bool changed = false;
+  bool moved = false;
   // Addresses that vanished drain.
   for (Member& m : entry.members) {
     bool still = std::any_of(addresses.begin(), addresses.end(),
@@ -98,7 +101,7 @@ void Backend::on_resolved(Entry& entry, int status,
     if (!still && !m.server->vanished()) {
       m.server->set_vanished(true);
       m.check.reset();
-      changed = true;
+      moved = true;
       log::info("frontend {}: server {} no longer in DNS: draining ({} session(s) left)",
                 frontend_.name, m.server->label(), m.server->counters.current);
     } else if (still && m.server->vanished()) {
@@ -108,7 +111,7 @@ void Backend::on_resolved(Entry& entry, int status,
         start_check(m);
       else
         m.server->forget_health(); // checks may have been turned off while it was gone
-      changed = true;
+      moved = true;
       log::info("frontend {}: server {} is back in DNS", frontend_.name, m.server->label());
     }
   }
@@ -120,13 +123,13 @@ void Backend::on_resolved(Entry& entry, int status,
     Member m = new_member(entry.server, a);
     log::info("frontend {}: server {} added", frontend_.name, m.server->label());
     entry.members.push_back(std::move(m));
-    changed = true;
+    moved = true;
   }
   if (!addresses.empty())
     entry.resolved = true;
-  if (changed) {
+  if (moved) {
     rebuild();
-    on_available_(); // added: room; vanished: maybe the last server up (see on_health_change)
+    changed(); // added: room; vanished: maybe the last server up (see on_health_change)
   }
 }
 
@@ -184,7 +187,7 @@ void Backend::on_health_change(Server& server) {
   }
   // Either way the queue may move: an UP server has room, and a DOWN one may have been the last
   // one up, which makes the others eligible again (every server down: all are tried).
-  on_available_();
+  changed();
 }
 
 void Backend::rebuild() {
@@ -199,13 +202,52 @@ void Backend::rebuild() {
     for (Member& m : members)
       servers_.push_back(m.server);
   }
-  policy_.servers_changed();
+  table_.reset();
+  snapshot_.reset();
+}
+
+void Backend::changed() {
+  snapshot_.reset();
+  on_available_();
+}
+
+PoolSnapshotPtr Backend::snapshot(const std::weak_ptr<Backend>& owner) {
+  if (snapshot_)
+    return snapshot_;
+  auto now = SlowStart::Clock::now();
+  snapshot_ = make_snapshot(servers_, balance_, turn_, now, table_, owner);
+  table_ = snapshot_->table;
+  bool ramping = std::any_of(servers_.begin(), servers_.end(),
+                             [&](const ServerPtr& s) { return s->ramping(now); });
+  if (ramping && !ramp_armed_ && !stopped_) {
+    // A step every kWeightScale-th of the window (at least 100 ms): the ramp's 16 steps.
+    auto step = std::max<int64_t>(100, frontend_.slowstart.count() / kWeightScale);
+    ramp_armed_ = true;
+    ramp_timer_.start<&Backend::ramp_step>(static_cast<uint64_t>(step));
+  }
+  return snapshot_;
+}
+
+void Backend::ramp_step() {
+  ramp_armed_ = false;
+  changed();
+}
+
+void Backend::traffic_success(Server& server) {
+  bool was = server.failing();
+  server.record_traffic_success();
+  if (was && !server.failing())
+    changed(); // workers need not report successes any more
 }
 
 void Backend::traffic_failure(Server& server, const std::string& why) {
   uint64_t now = uv_now(loop_);
-  if (!server.record_traffic_failure(frontend_.observe_failures, why, static_cast<int64_t>(now)))
+  bool was = server.failing();
+  if (!server.record_traffic_failure(frontend_.observe_failures, why, static_cast<int64_t>(now))) {
+    if (!was && server.failing())
+      changed(); // workers report successes from now on, which reset the count
     return;
+  }
   log::warn("frontend {}: server {} is DOWN: {}; {}", frontend_.name, server.label(),
             server.down_reason(),
             frontend_.check.enabled
@@ -215,7 +257,7 @@ void Backend::traffic_failure(Server& server, const std::string& why) {
     retry_armed_ = true;
     retry_timer_.start<&Backend::retry_due>(static_cast<uint64_t>(frontend_.retry_after.count()));
   }
-  on_available_(); // it may have been the last one up: the others become eligible
+  changed(); // it may have been the last one up: the others become eligible
 }
 
 void Backend::retry_due() {
@@ -247,7 +289,7 @@ void Backend::retry_due() {
     retry_timer_.start<&Backend::retry_due>(static_cast<uint64_t>(next));
   }
   if (back)
-    on_available_();
+    changed();
 }
 
 int Backend::set_weight(const std::string& address, int weight) {
@@ -269,28 +311,17 @@ int Backend::set_weight(const std::string& address, int weight) {
       }
   }
   if (matched) {
-    policy_.servers_changed();
-    on_available_();
+    table_.reset();
+    changed();
   }
   return matched;
 }
 
 void Backend::released(Server& server) {
-  if (server.vanished() && server.counters.current == 0)
+  if (server.vanished() && server.counters.current == 0) {
     rebuild();
-}
-
-ServerPtr Backend::pick(const Server* avoid, uint64_t client_hash) {
-  bool any_up = std::any_of(servers_.begin(), servers_.end(),
-                            [](const ServerPtr& s) { return s->usable(false); });
-  Server* chosen = policy_.pick(
-      servers_, [any_up](const Server& s) { return s.usable(!any_up); }, avoid, client_hash);
-  if (!chosen)
-    return nullptr;
-  for (const ServerPtr& s : servers_)
-    if (s.get() == chosen)
-      return s;
-  return nullptr;
+    changed();
+  }
 }
 
 int Backend::set_state(const std::string& address, config::ServerState state) {
@@ -314,7 +345,7 @@ int Backend::set_state(const std::string& address, config::ServerState state) {
   // Enabled: it has room. Disabled or drained: it may have been the last server up, which
   // makes the down ones eligible (all down: all are tried). Either way the queue may move.
   if (matched)
-    on_available_();
+    changed();
   return matched;
 }
 
@@ -336,7 +367,9 @@ std::vector<Backend::Name> Backend::names() const {
 void Backend::update(const config::Frontend& frontend) {
   bool check_changed = !(frontend.check == frontend_.check);
   frontend_ = frontend;
-  policy_.set_balance(frontend.balance);
+  if (balance_ != frontend.balance)
+    turn_->store(0, std::memory_order_relaxed);
+  balance_ = frontend.balance;
   std::vector<std::unique_ptr<Entry>> next;
   std::vector<Entry*> added; // started once entries_ is whole again: a literal address
                              // resolves at once, and rebuild() walks entries_
@@ -382,7 +415,7 @@ void Backend::update(const config::Frontend& frontend) {
   rebuild();
   if (!frontend_.check.enabled)
     retry_due(); // checks turned off: servers traffic took down need the timer now
-  on_available_();
+  changed();
 }
 
 } // namespace hamba::balance

@@ -1,6 +1,7 @@
 // One frontend's backend: the pool of servers it balances over. Resolves the configured
-// servers' names, health-checks every address, and holds the policy that picks one for each new
-// connection.
+// servers' names, health-checks every address, and publishes the pool to the worker loops as
+// immutable snapshots (balance/pool_snapshot.h), from which they pick (balance/policy.h). Lives
+// on the main loop.
 //
 // Each configured server (a name or an IP literal with a port) is resolved again every
 // resolve_interval; every address it resolves to is a pool member of its own (a balance::Server).
@@ -13,7 +14,7 @@
 #pragma once
 
 #include "balance/health_check.h"
-#include "balance/policy.h"
+#include "balance/pool_snapshot.h"
 #include "balance/resolver.h"
 #include "balance/server.h"
 
@@ -27,8 +28,8 @@ namespace hamba::balance {
 
 class Backend {
 public:
-  // `on_available` runs when a server may have become available (up, added, enabled), so the
-  // owner can serve its queue.
+  // `on_available` runs after every change a snapshot shows (up or down, added or removed,
+  // enabled, drained, a weight, a slow-start step), so the owner publishes snapshot() again.
   Backend(uv_loop_t* loop, const config::Frontend& frontend, std::function<void()> on_available);
   ~Backend();
   Backend(const Backend&) = delete;
@@ -41,24 +42,24 @@ public:
   // Stops checks and resolution (frontend removed, or shutting down). Idempotent.
   void stop();
 
-  // The server for a new session, or nullptr when none can take one now (queue it). Prefers
-  // servers that are up; when every server is down it tries the enabled ones anyway (a check
-  // may be wrong; a failed connect is retried on the next server).
-  // `client_hash` is hash_client() of the client's address (balance: source).
-  ServerPtr pick(const Server* avoid = nullptr, uint64_t client_hash = 0);
+  // The pool as it is now, for the workers; the same object until something changes. `owner`
+  // is this backend as a weak reference (it lives inside its frontend or route), for the
+  // reports workers send back.
+  PoolSnapshotPtr snapshot(const std::weak_ptr<Backend>& owner);
 
   // Passive health: a connect to `server` failed, or it reset a connection before its first
   // byte (`why` names it). Never for hamba's own failures (base/descriptors.h): the caller
   // filters those. Enough in a row take it DOWN at once (observe: {failures: N}).
   void traffic_failure(Server& server, const std::string& why);
-  // A connection to `server` got its first byte, or ended cleanly.
-  void traffic_success(Server& server) { server.record_traffic_success(); }
+  // A connection to `server` got its first byte (reported while the snapshot says `failing`).
+  void traffic_success(Server& server);
 
   // Sets the weight of every member whose server name or resolved address is `address`;
   // returns how many matched (configured names with no address yet count once).
   int set_weight(const std::string& address, int weight);
 
-  // A session left `server` (counters.current already decremented): drained servers go.
+  // A session left a server that no longer resolves (counters.current already decremented):
+  // it leaves the pool with its last session.
   void released(Server& server);
 
   // Sets the admin state of every member whose server name or resolved address is `address`
@@ -100,6 +101,9 @@ private:
   bool hold_gone_name(Entry& entry, int status);
   void on_health_change(Server& server);
   void rebuild();
+  void changed(); // a snapshot is due, and the owner hears of it
+  // Slow start: while a server ramps, its effective weight grows; snapshots follow it in steps.
+  void ramp_step();
   Member new_member(const config::Server& server, const sockaddr_storage& address);
   void start_check(Member& m);
   // Checks off: brings back servers that traffic took DOWN retry_after ago, and arms the timer
@@ -111,7 +115,12 @@ private:
   std::function<void()> on_available_;
   std::vector<std::unique_ptr<Entry>> entries_;
   std::vector<ServerPtr> servers_;
-  Policy policy_;
+  config::Balance balance_;
+  std::shared_ptr<std::atomic<uint64_t>> turn_ = std::make_shared<std::atomic<uint64_t>>(0);
+  std::shared_ptr<const MaglevTable> table_; // source: reused while the members are the same
+  PoolSnapshotPtr snapshot_;                  // nullptr: due
+  uvx::Timer ramp_timer_;
+  bool ramp_armed_ = false;
   uvx::Timer retry_timer_; // checks off: the next server traffic took down to try again
   bool retry_armed_ = false;
   bool started_ = false;

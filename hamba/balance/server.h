@@ -2,13 +2,16 @@
 // to, with its health, its administrative state and its counters. Plain data shared
 // (std::shared_ptr) by the Backend that lists it and by every session connected to it, so a
 // member that leaves the configuration or DNS keeps its counters until its last session ends.
-// Written only on the event loop thread; read by stats.
+// Health, admin state and weights are written on the main loop only, and workers see them
+// through published snapshots (balance/pool_snapshot.h); the counters are atomics, one count
+// for the whole process that every worker adds to.
 #pragma once
 
 #include "balance/health_state.h"
 #include "balance/slow_start.h"
 #include "config/config.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,21 +19,25 @@
 
 namespace hamba::balance {
 
+// Relaxed atomics: exact counts, no ordering (a lock-prefixed add, uncontended unless two
+// workers relay to the same server at the same instant).
+using Count = std::atomic<uint64_t>;
+
 struct ServerCounters {
-  uint64_t current = 0;          // sessions connecting or connected to this server now
-  uint64_t total = 0;            // sessions that got connected to it
-  uint64_t bytes_in = 0;         // client -> server
-  uint64_t bytes_out = 0;        // server -> client
-  uint64_t connect_errors = 0;   // connects refused or timed out
-  uint64_t retries = 0;          // failed connects retried on another server
-  uint64_t checks_failed = 0;    // failed health checks
-  uint64_t traffic_failures = 0; // failed connects and resets before the first byte, counted
+  Count current = 0;          // sessions connecting or connected to this server now
+  Count total = 0;            // sessions that got connected to it
+  Count bytes_in = 0;         // client -> server
+  Count bytes_out = 0;        // server -> client
+  Count connect_errors = 0;   // connects refused or timed out
+  Count retries = 0;          // failed connects retried on another server
+  Count checks_failed = 0;    // failed health checks
+  Count traffic_failures = 0; // failed connects and resets before the first byte, counted
                                  // by passive health (hamba's own failures are not)
-  uint64_t downs = 0;            // times it went DOWN (by checks or by traffic)
+  Count downs = 0;            // times it went DOWN (by checks or by traffic)
   // Connections to it that ended in a reset, by the side that failed (HAProxy's srv_abrt and
   // cli_abrt): the server reset (or a write to it failed), or the client did.
-  uint64_t resets_by_server = 0;
-  uint64_t resets_by_client = 0;
+  Count resets_by_server = 0;
+  Count resets_by_client = 0;
 };
 
 class Server {
@@ -88,17 +95,36 @@ public:
   config::ServerState state() const { return state_; }
   void set_state(config::ServerState s) { state_ = s; }
   // The name no longer resolves to this address: no new sessions, existing ones finish.
-  bool vanished() const { return vanished_; }
-  void set_vanished(bool v) { vanished_ = v; }
+  // Atomic: a worker ending a session looks, to tell the main loop the member may go.
+  bool vanished() const { return vanished_.load(std::memory_order_relaxed); }
+  void set_vanished(bool v) { vanished_.store(v, std::memory_order_relaxed); }
 
   // May take a new session (ignoring maxconn): enabled, not vanished, and up (unless
   // `ignore_health`, used when every server is down).
   bool usable(bool ignore_health) const {
-    return state_ == config::ServerState::enabled && !vanished_ && (up() || ignore_health);
+    return state_ == config::ServerState::enabled && !vanished() && (up() || ignore_health);
   }
-  bool has_room() const {
-    return maxconn_ == 0 || counters.current < static_cast<uint64_t>(maxconn_);
+  bool has_room() const { return has_room(maxconn_); }
+  bool has_room(int maxconn) const {
+    return maxconn == 0 ||
+           counters.current.load(std::memory_order_relaxed) < static_cast<uint64_t>(maxconn);
   }
+  // Takes a slot for a new session, unless `maxconn` (the snapshot's) are taken: exact however
+  // many workers take slots at once. release() gives it back.
+  bool try_acquire(int maxconn) {
+    if (maxconn == 0) {
+      counters.current.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+    uint64_t now = counters.current.load(std::memory_order_relaxed);
+    while (now < static_cast<uint64_t>(maxconn))
+      if (counters.current.compare_exchange_weak(now, now + 1, std::memory_order_relaxed))
+        return true;
+    return false;
+  }
+  void release() { counters.current.fetch_sub(1, std::memory_order_relaxed); }
+  // Traffic failures are being counted toward taking it DOWN: a success must reset them.
+  bool failing() const { return health_.traffic_failures() != 0; }
 
   // Records one health check; returns true when the server went up or down because of it.
   // `detail` is the check's result in a few words ("http 500", "timeout", "ECONNREFUSED ...").
@@ -118,7 +144,7 @@ private:
   SlowStart slow_start_;
   int weight_ = 1;
   config::ServerState state_ = config::ServerState::enabled;
-  bool vanished_ = false;
+  std::atomic<bool> vanished_{false};
   int64_t traffic_down_ms_ = 0;
   std::string down_reason_;
   bool last_check_ok_ = false;

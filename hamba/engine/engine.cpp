@@ -1,18 +1,18 @@
-// Frontends, sessions, timeouts and graceful shutdown; see engine.h.
+// Frontends, workers, descriptors and graceful shutdown on the main loop; see engine.h.
 #include "engine/engine.h"
 
 #include "base/descriptors.h"
 #include "base/log.h"
-#include "engine/session.h"
 
 #include <algorithm>
 #include <string_view>
+#include <unistd.h>
 
 namespace hamba::engine {
 
 namespace {
-// How often session timeouts are checked: timeouts are at most this late, and no session needs
-// a timer of its own.
+// How often the descriptors are looked at (a recount every few seconds, and every sweep while
+// the limit is near).
 constexpr uint64_t kSweepMs = 250;
 
 // The same listening socket: an empty host listens on every address (net/listener.cpp), which
@@ -29,36 +29,89 @@ bool same_bind(const config::Endpoint& a, const config::Endpoint& b) {
 } // namespace
 
 Engine::Engine(uv_loop_t* loop) : loop_(loop) {
+  inbox_.init(loop_, this);
+  inbox_.unref(); // reports do not keep hamba running; the frontends and signals do
   sweep_timer_.init(loop_, this);
   sweep_timer_.start<&Engine::sweep>(kSweepMs, kSweepMs);
-  uvx::check(reaper_.init([&](uv_check_t* c) { return uv_check_init(loop_, c); }), "uv_check_init");
-  reaper_.set_data(this);
+  publish_timer_.init(loop_, this);
 }
 
 Engine::~Engine() {
-  shutting_down_ = true; // nothing is accepted or served from a queue any more
+  shutting_down_ = true;
   on_shutdown_done_ = nullptr;
   for (auto& f : frontends_)
-    f->retire(false);
-  for (auto& f : retired_)
-    f->retire(false);
-  close_sessions();
-  reap();
+    f->retire();
+  for (auto& w : workers_)
+    w->stop();
+  workers_.clear(); // joins each thread once its loop has closed everything
+  inbox_.close();
 }
 
-void Engine::close_sessions() {
-  std::vector<net::Session*> open; // closing unlinks a session from the list
-  for (net::Session* s = sessions_; s; s = s->next)
-    open.push_back(s);
-  for (net::Session* s : open)
-    s->close();
+void Engine::set_threads(int n) {
+  if (workers_.empty())
+    threads_ = std::max(1, n);
+}
+
+void Engine::set_session_log(SessionLog log) {
+  session_log_ = log ? std::make_shared<const SessionLog>(std::move(log)) : nullptr;
+  auto shared = session_log_;
+  post_all([shared](Worker& w) { w.set_session_log(shared); });
+}
+
+void Engine::start_workers() {
+  shared_.main = &inbox_;
+  for (int i = 0; i < threads_; ++i)
+    workers_.push_back(std::make_unique<Worker>(shared_, static_cast<size_t>(i)));
+  for (auto& w : workers_)
+    shared_.workers.push_back(w.get());
+  for (auto& w : workers_)
+    w->start_thread();
+}
+
+void Engine::post_all(const uvx::Mailbox<Worker>::Message& message) {
+  for (auto& w : workers_)
+    w->post(message);
+}
+
+void Engine::publish(Frontend& frontend, std::vector<int> fds) {
+  FrontendViewPtr view = frontend.view();
+  published_[frontend.id()] = view;
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    int fd = i < fds.size() ? fds[i] : -1;
+    workers_[i]->post([id = frontend.id(), view, counters = frontend.shared_counters(),
+                       fd](Worker& w) { w.set_frontend(id, view, counters, fd); });
+  }
+}
+
+void Engine::publish_due() {
+  if (!publish_armed_ && !shutting_down_) {
+    publish_armed_ = true;
+    publish_timer_.start<&Engine::publish_changed>(0);
+  }
+}
+
+void Engine::publish_changed() {
+  publish_armed_ = false;
+  for (auto& f : frontends_) {
+    auto it = published_.find(f->id());
+    if (it == published_.end())
+      continue; // not started yet: apply() publishes it with its sockets
+    if (f->view() != it->second)
+      publish(*f);
+  }
 }
 
 void Engine::apply(const config::Config& config) {
   config::validate(config);
+  if (workers_.empty())
+    start_workers();
   std::vector<std::shared_ptr<Frontend>> next;
-  std::vector<std::shared_ptr<Frontend>> opened;
-  // Open the new listeners first: if one fails, nothing has changed yet.
+  struct Opened {
+    std::shared_ptr<Frontend> frontend;
+    std::vector<int> fds;
+  };
+  std::vector<Opened> opened;
+  // Bind the new listeners first: if one fails, nothing has changed yet.
   try {
     for (const config::Frontend& f : config.frontends) {
       auto it = std::find_if(frontends_.begin(), frontends_.end(), [&](const auto& old) {
@@ -68,14 +121,17 @@ void Engine::apply(const config::Config& config) {
         next.push_back(*it);
         continue;
       }
-      auto fe = std::make_shared<Frontend>(*this, f);
-      fe->start();
-      opened.push_back(fe);
+      auto fe = std::make_shared<Frontend>(loop_, f, [this] { publish_due(); });
+      std::vector<int> fds = fe->start(workers_.size());
+      opened.push_back({fe, std::move(fds)});
       next.push_back(fe);
     }
   } catch (...) {
-    for (auto& fe : opened)
-      fe->retire(false);
+    for (auto& o : opened) {
+      o.frontend->retire();
+      for (int fd : o.fds)
+        ::close(fd);
+    }
     throw;
   }
   for (auto& old : frontends_) {
@@ -84,76 +140,69 @@ void Engine::apply(const config::Config& config) {
     log::info("frontend {}: removed, no longer listening on {}", old->config().name,
               config::format_endpoint(old->config().bind));
     old->retire();
-    if (old->counters().current > 0)
-      retired_.push_back(old);
+    published_.erase(old->id());
+    post_all([id = old->id()](Worker& w) { w.retire_frontend(id, true); });
   }
   for (size_t i = 0; i < next.size(); ++i) {
     const config::Frontend& f = config.frontends[i];
-    bool is_new = std::find(opened.begin(), opened.end(), next[i]) != opened.end();
+    auto is_new = std::find_if(opened.begin(), opened.end(),
+                               [&](const Opened& o) { return o.frontend == next[i]; });
+    if (is_new != opened.end()) {
+      publish(*next[i], std::move(is_new->fds)); // Frontend::start logged it
+      continue;
+    }
     // Compared with the running config, which includes enable/disable/drain: a reload of an
     // unchanged file must still undo a `hamba disable` (the frontend's own copy does not know).
     auto running =
         std::find_if(config_.frontends.begin(), config_.frontends.end(),
                      [&](const config::Frontend& r) { return same_bind(r.bind, f.bind); });
-    if (!is_new && running != config_.frontends.end() && *running == f)
+    if (running != config_.frontends.end() && *running == f)
       continue;
-    if (is_new)
-      continue; // Frontend::start logged it
     next[i]->update(f);
+    publish(*next[i]);
     log::info("frontend {}: reconfigured: {}", f.name, describe(f));
   }
   frontends_ = std::move(next);
   config_ = config;
   count_descriptors(true);
-  for (auto& f : frontends_)
-    f->accept_pending();
 }
 
 void Engine::count_descriptors(bool warn) {
   descriptors_counted_at_ = uv_now(loop_);
   descriptor_limit_ = descriptor_limit();
+  int64_t before = shared_.accept_limit.load(std::memory_order_relaxed);
   int open = descriptors_open();
   if (open < 0) { // no /proc: trust the limit and maxconn alone
     descriptors_other_ = 0;
     maxconn_ = config_.maxconn.value_or(default_maxconn_);
-    return;
+  } else {
+    // Sessions hold two descriptors each, one while queued (the server's is not open yet).
+    int64_t queued = 0;
+    for (auto& f : frontends_)
+      queued += static_cast<int64_t>(f->counters().queued.load(std::memory_order_relaxed));
+    int64_t by_sessions = 2 * static_cast<int64_t>(session_count()) - queued;
+    descriptors_other_ = std::max<int64_t>(0, open - by_sessions);
+    size_t servers = 0;
+    for (const config::Frontend& f : config_.frontends)
+      servers += f.servers.size();
+    descriptor_reserve_ = kDescriptorReserve + static_cast<int64_t>(servers);
+    int64_t holds = (descriptor_limit_ - descriptors_other_ - descriptor_reserve_) / 2;
+    int wanted = config_.maxconn.value_or(default_maxconn_);
+    maxconn_ = static_cast<int>(std::clamp<int64_t>(holds, 1, wanted));
+    // Warned of at start and on a reconfigure; the sweep's recounts follow admin and control
+    // clients silently. Only a configured maxconn is warned about: the default is "what the
+    // descriptors hold".
+    if (warn && config_.maxconn && maxconn_ < wanted && maxconn_ != warned_maxconn_) {
+      log::warn("maxconn {} needs about {} descriptors, but the limit is {} ({} in use): maxconn "
+                "lowered to {} (raise `ulimit -n` to have more)",
+                wanted, 2 * static_cast<int64_t>(wanted) + descriptors_other_ + descriptor_reserve_,
+                descriptor_limit_, open, maxconn_);
+      warned_maxconn_ = maxconn_;
+    }
   }
-  // Sessions hold two descriptors each, one while queued (the server's is not open yet).
-  int64_t queued = 0;
-  for (auto& f : frontends_)
-    queued += static_cast<int64_t>(f->counters().queued);
-  for (auto& f : retired_)
-    queued += static_cast<int64_t>(f->counters().queued);
-  int64_t by_sessions = 2 * static_cast<int64_t>(session_count_) - queued;
-  descriptors_other_ = std::max<int64_t>(0, open - by_sessions);
-  size_t servers = 0;
-  for (const config::Frontend& f : config_.frontends)
-    servers += f.servers.size();
-  descriptor_reserve_ = kDescriptorReserve + static_cast<int64_t>(servers);
-  int64_t holds = (descriptor_limit_ - descriptors_other_ - descriptor_reserve_) / 2;
-  int wanted = config_.maxconn.value_or(default_maxconn_);
-  maxconn_ = static_cast<int>(std::clamp<int64_t>(holds, 1, wanted));
-  // Warned of at start and on a reconfigure; the sweep's recounts follow admin and control
-  // clients silently.
-  // Only a configured maxconn is warned about: the default is "what the descriptors hold".
-  if (warn && config_.maxconn && maxconn_ < wanted && maxconn_ != warned_maxconn_) {
-    log::warn("maxconn {} needs about {} descriptors, but the limit is {} ({} in use): maxconn "
-              "lowered to {} (raise `ulimit -n` to have more)",
-              wanted, 2 * static_cast<int64_t>(wanted) + descriptors_other_ + descriptor_reserve_,
-              descriptor_limit_, open, maxconn_);
-    warned_maxconn_ = maxconn_;
-  }
-}
-
-void Engine::offer_free_slots() {
-  // The frontends are offered free slots in turn: always starting with the first one would
-  // give a busy first frontend every slot while the others' clients wait (global maxconn
-  // reached = each listener holds one waiting).
-  if (can_accept() && !frontends_.empty()) {
-    size_t n = frontends_.size(), first = accept_turn_++ % n;
-    for (size_t k = 0; k < n && can_accept(); ++k)
-      frontends_[(first + k) % n]->accept_pending();
-  }
+  shared_.accept_limit.store(maxconn_, std::memory_order_relaxed);
+  if (maxconn_ > before)
+    post_all([](Worker& w) { w.offer(); }); // clients waiting in the accept queues may come in
 }
 
 int Engine::set_server_state(const std::string& address, config::ServerState state) {
@@ -173,6 +222,7 @@ int Engine::set_server_state(const std::string& address, config::ServerState sta
     for (config::Route& r : f.routes)
       note(r.servers);
   }
+  publish_changed(); // at once: the command's answer means new connections follow it
   return matched;
 }
 
@@ -184,70 +234,19 @@ int Engine::set_server_weight(const std::string& address, int weight) {
     for (config::Server& s : f.servers)
       if (config::format_endpoint(s.address) == address)
         s.weight = weight;
+  publish_changed();
   return matched;
 }
 
-void Engine::add_session(net::Session* session) {
-  session->prev = nullptr;
-  session->next = sessions_;
-  if (sessions_)
-    sessions_->prev = session;
-  sessions_ = session;
-  ++session_count_;
-}
-
-void Engine::remove_session(net::Session* session) {
-  if (session->prev)
-    session->prev->next = session->next;
-  else
-    sessions_ = session->next;
-  if (session->next)
-    session->next->prev = session->prev;
-  // `next` is kept: the sweep may still be walking through this session.
-  --session_count_;
-  graveyard_.push_back(session);
-  if (graveyard_.size() == 1)
-    uv_check_start(reaper_.get(), [](uv_check_t* c) {
-      if (auto* self = uvx::Handle<uv_check_t>::owner<Engine>(c))
-        self->reap();
-    });
-  // A slot is free: clients waiting in the accept queue may come in.
-  offer_free_slots();
-  std::erase_if(retired_, [](const auto& f) { return f->counters().current == 0; });
-  check_shutdown_done();
-}
-
-void Engine::reap() {
-  std::vector<net::Session*> dead;
-  dead.swap(graveyard_);
-  for (net::Session* s : dead)
-    delete s;
-  if (graveyard_.empty() && reaper_)
-    uv_check_stop(reaper_.get());
-}
-
 void Engine::sweep() {
-  uint64_t now = uv_now(loop_);
-  std::vector<net::Session*> expired;
-  for (net::Session* s = sessions_; s; s = s->next)
-    if (s->expired(now))
-      expired.push_back(s);
-  // Sessions finished meanwhile stay allocated until reap(), after this callback.
-  for (net::Session* s : expired)
-    s->on_timeout();
-  for (auto& f : frontends_)
-    f->drop_abandoned();
-  for (auto& f : retired_)
-    f->drop_abandoned();
   // Descriptors other than the sessions' (admin and control clients, checks) come and go: they
   // are counted again every few seconds, and every sweep while the limit is near (a directory
   // read of the open descriptors; hamba stops accepting before the limit, see engine.h).
+  uint64_t now = uv_now(loop_);
   int64_t estimate =
-      descriptors_other_ + 2 * static_cast<int64_t>(session_count_) + descriptor_reserve_;
-  if (now - descriptors_counted_at_ >= 5000 || estimate + 32 >= descriptor_limit_) {
+      descriptors_other_ + 2 * static_cast<int64_t>(session_count()) + descriptor_reserve_;
+  if (now - descriptors_counted_at_ >= 5000 || estimate + 32 >= descriptor_limit_)
     count_descriptors();
-    offer_free_slots();
-  }
 }
 
 void Engine::shutdown(config::Duration grace, std::function<void()> done) {
@@ -255,29 +254,24 @@ void Engine::shutdown(config::Duration grace, std::function<void()> done) {
     return;
   shutting_down_ = true;
   on_shutdown_done_ = std::move(done);
-  for (auto& f : frontends_) {
-    f->retire(); // serves the clients in the accept queue; closes those waiting for a server
-  }
-  log::info("shutting down: {} connection(s) get up to {} to finish", session_count_,
+  for (auto& f : frontends_)
+    f->retire();
+  log::info("shutting down: {} connection(s) get up to {} to finish", session_count(),
             config::format_duration(grace));
-  if (session_count_ > 0) {
-    grace_timer_.init(loop_, this);
-    grace_timer_.start<&Engine::grace_over>(static_cast<uint64_t>(grace.count()));
-  }
-  check_shutdown_done();
+  post_all([grace](Worker& w) { w.shutdown(grace); });
+  if (workers_.empty())
+    worker_stopped(0);
 }
 
-void Engine::grace_over() {
-  log::warn("grace period over: closing {} connection(s)", session_count_);
-  close_sessions();
-  check_shutdown_done();
+void Engine::close_sessions() {
+  post_all([](Worker& w) { w.close_sessions(); });
 }
 
-void Engine::check_shutdown_done() {
-  if (!shutting_down_ || session_count_ > 0 || !on_shutdown_done_)
+void Engine::worker_stopped(size_t) {
+  if (++workers_stopped_ < workers_.size() || !on_shutdown_done_)
     return;
-  grace_timer_.close();
   sweep_timer_.close();
+  publish_timer_.close();
   auto done = std::move(on_shutdown_done_);
   on_shutdown_done_ = nullptr;
   log::info("all connections closed");

@@ -1,52 +1,48 @@
-// The engine: every frontend and every session of one hamba process, on one libuv loop.
+// The engine: every frontend of one hamba process, on the main loop, and the worker loops that
+// carry its connections (engine/worker.h).
 //
 //     engine::Engine engine(loop);
+//     engine.set_threads(n);    // before the first apply
 //     engine.apply(config);     // initial configuration, and every live reconfigure
 //     uv_run(loop, UV_RUN_DEFAULT);
 //
-// apply() keeps the listeners whose bind address is unchanged, opens new ones first (so a
-// bind error leaves the running configuration untouched) and closes removed ones; sessions
-// keep their server, new connections follow the new configuration. Counters are read through
-// frontends() (stats, /metrics); set_server_state() serves enable/disable/drain.
+// The main loop owns the configuration, DNS, health checks and admin state; every change is
+// published to the workers as an immutable view (engine/frontend.h) by message. apply() keeps
+// the listeners whose bind address is unchanged, binds new ones first (so a bind error leaves
+// the running configuration untouched) and retires removed ones; sessions keep their server,
+// new connections follow the new configuration. Counters are read through frontends() (stats,
+// /metrics); set_server_state() serves enable/disable/drain.
 //
-// Everything runs on the loop's thread; nothing here is thread-safe.
+// The Engine itself runs on the main loop's thread only.
 #pragma once
 
+#include "base/mailbox.h"
 #include "base/uv_handle.h"
 #include "config/config.h"
 #include "engine/frontend.h"
-#include "net/poll_spin.h"
+#include "engine/session_end.h"
+#include "engine/worker.h"
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-namespace hamba::net {
-class Session;
-}
-
 namespace hamba::engine {
-
-// One client connection as it ends, for the optional per-connection log.
-struct SessionEnd {
-  std::string frontend;
-  std::string client;     // "127.0.0.1:40112"
-  std::string server;     // the server as configured, "" when none was reached
-  std::string address;    // the resolved address connected to, "" when none
-  uint64_t bytes_in = 0;  // client -> server
-  uint64_t bytes_out = 0; // server -> client
-  uint64_t duration_ms = 0;
-  const char* end = ""; // "closed", "client reset", "server reset", "idle timeout", ...
-};
 
 class Engine {
 public:
   explicit Engine(uv_loop_t* loop);
-  ~Engine();
+  ~Engine(); // stops and joins the workers
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
+
+  // Worker loops to run (at least 1). Takes effect at the first apply(); later calls are
+  // ignored (a running hamba keeps its workers).
+  void set_threads(int n);
+  int threads() const { return static_cast<int>(workers_.empty() ? threads_ : workers_.size()); }
 
   // Validates and applies `config`. Throws config::ConfigError (invalid) or net::ListenError
   // (a new bind address cannot be used); either way the running configuration stays.
@@ -65,27 +61,23 @@ public:
   // rest, then call `done` (once, from the loop). Health checks and DNS stop at once.
   void shutdown(config::Duration grace, std::function<void()> done);
   bool shutting_down() const { return shutting_down_; }
+  // Closes every session now (a second SIGTERM during the grace).
+  void close_sessions();
 
-  size_t session_count() const { return session_count_; }
+  size_t session_count() const {
+    return static_cast<size_t>(shared_.sessions.load(std::memory_order_relaxed));
+  }
   uv_loop_t* loop() const { return loop_; }
 
-  // Called as each session ends, when set (the per-connection log); unset costs nothing.
-  std::function<void(const SessionEnd&)> on_session_end;
+  // Called by the worker as each session ends, when set (the per-connection log); unset costs
+  // nothing. Runs on worker threads: it must be safe to call from several at once.
+  void set_session_log(SessionLog log);
 
   // Descriptors kept back from sessions besides one per server (its health check in flight):
   // libuv's accept in hand and its next one, DNS, admin and control clients. The default global
   // maxconn (app/limits.h) and the live accept gate (count_descriptors()) use the same figure.
   static constexpr int64_t kDescriptorReserve = 16;
 
-  // --- for frontends and sessions ---
-  // Below maxconn (as lowered to what the descriptors hold), and with descriptors to spare for
-  // one more session (see count_descriptors()).
-  bool can_accept() const {
-    return !shutting_down_ && session_count_ < static_cast<size_t>(maxconn_) &&
-           descriptors_other_ + 2 * static_cast<int64_t>(session_count_ + 1) +
-                   descriptor_reserve_ <=
-               descriptor_limit_;
-  }
   // The global maxconn in force: the configuration's, or the default derived from the
   // file-descriptor limit (set_default_maxconn, by the caller that knows the limit; 256 until
   // then), lowered to what the descriptor limit can hold if that is less.
@@ -94,48 +86,46 @@ public:
     default_maxconn_ = n;
     count_descriptors();
   }
-  void add_session(net::Session* session);
-  // The session is finished and deletes itself after this returns.
-  void remove_session(net::Session* session);
+
+  // --- reports from the workers (on the main loop) ---
+  void worker_stopped(size_t index);
 
 private:
+  void start_workers();
+  // Sends every worker the view of `frontend` (with a copy of its socket when it is new).
+  void publish(Frontend& frontend, std::vector<int> fds = {});
+  // A frontend's view changed (a check, DNS, a state): published on the next loop turn, so a
+  // burst of changes costs one message per worker.
+  void publish_due();
+  void publish_changed();
   void sweep();
   // Re-reads the descriptor limit and the descriptors open that sessions do not hold, and
-  // lowers maxconn_ to what the limit can hold (warning once per new value).
+  // lowers maxconn_ to what the limit can hold (warning once per new value); the workers'
+  // accept gate follows.
   void count_descriptors(bool warn = false);
-  void offer_free_slots(); // clients waiting in the accept queues may come in
-  void reap();
-  void check_shutdown_done();
-  void grace_over(); // closes the sessions still open
-  void close_sessions();
+  void post_all(const uvx::Mailbox<Worker>::Message& message);
 
   uv_loop_t* loop_;
+  int threads_ = 1;
   config::Config config_;
   std::vector<std::shared_ptr<Frontend>> frontends_;
-  std::vector<std::shared_ptr<Frontend>> retired_; // removed; kept until their sessions end
-  net::Session* sessions_ = nullptr;               // intrusive list of every live session
-  size_t session_count_ = 0;
+  WorkerShared shared_;
+  uvx::Mailbox<Engine> inbox_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::shared_ptr<const SessionLog> session_log_;
   int default_maxconn_ = 256;
-  size_t accept_turn_ = 0; // the frontend offered the next free slot first (global maxconn)
-  // Descriptors. libuv accepts a connection before hamba is asked, and when that accept fails
-  // for want of a descriptor it accepts and closes every waiting client (its "EMFILE trick").
-  // So hamba stops accepting (the maxconn path: the listener is not read, clients wait in the
-  // kernel's queue) while one more session (2 descriptors) would leave less than the reserve:
-  // libuv's accept in hand, its next accept, health checks, DNS, admin and control clients.
   int maxconn_ = 256;
   int64_t descriptor_limit_ = INT64_MAX;
   int64_t descriptors_other_ = 0; // open, not held by sessions (listeners, stdio, admin...)
   int64_t descriptor_reserve_ = kDescriptorReserve;
   int warned_maxconn_ = 0; // the lowered value last warned about
   uint64_t descriptors_counted_at_ = 0;
-  uvx::Timer sweep_timer_; // timeouts: connect, queue, idle
-  uvx::Timer grace_timer_;
-  // Deferred deletion: finished sessions are deleted after the current loop phase, so no
-  // callback of this round can see freed memory.
-  std::vector<net::Session*> graveyard_;
-  uvx::Handle<uv_check_t> reaper_;
-  net::PollSpin poll_spin_{loop_}; // fewer sleeps between rounds (net/poll_spin.h)
+  std::map<uint64_t, FrontendViewPtr> published_; // by frontend id: the last view sent
+  uvx::Timer publish_timer_;
+  bool publish_armed_ = false;
+  uvx::Timer sweep_timer_; // descriptors: recounted every few seconds, more often near the limit
   bool shutting_down_ = false;
+  size_t workers_stopped_ = 0;
   std::function<void()> on_shutdown_done_;
 };
 

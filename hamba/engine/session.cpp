@@ -4,8 +4,10 @@
 #include "balance/source_hash.h"
 #include "base/descriptors.h"
 #include "base/log.h"
+#include "balance/backend.h"
 #include "engine/engine.h"
-#include "engine/frontend.h"
+#include "engine/worker.h"
+#include "engine/worker_frontend.h"
 
 #include <cerrno>
 #include <cstring>
@@ -53,10 +55,10 @@ std::string peer_name(const uvx::Handle<uv_tcp_t>& tcp) {
 
 } // namespace
 
-void Session::accept(std::shared_ptr<engine::Frontend> frontend, Listener& listener) {
-  engine::Engine& engine = frontend->engine();
+void Session::accept(std::shared_ptr<engine::WorkerFrontend> frontend, Listener& listener) {
+  engine::Worker& worker = frontend->worker();
   auto* s = new Session(std::move(frontend));
-  int rc = s->client_.init([&](uv_tcp_t* h) { return uv_tcp_init(engine.loop(), h); });
+  int rc = s->client_.init([&](uv_tcp_t* h) { return uv_tcp_init(worker.loop(), h); });
   if (rc == 0)
     rc = listener.accept(s->client_.get());
   if (rc < 0) {
@@ -65,21 +67,25 @@ void Session::accept(std::shared_ptr<engine::Frontend> frontend, Listener& liste
     return;
   }
   s->client_.set_data(s);
-  engine.add_session(s);
+  worker.add_session(s);
   s->start();
 }
 
-Session::Session(std::shared_ptr<engine::Frontend> frontend)
-    : frontend_(std::move(frontend)), backend_(&frontend_->backend()) {}
+Session::Session(std::shared_ptr<engine::WorkerFrontend> frontend)
+    : frontend_(std::move(frontend)) {}
+
+uv_loop_t* Session::loop() const {
+  return frontend_->worker().loop();
+}
 
 Session::~Session() = default; // everything was released by finish()
 
 void Session::start() {
-  auto& c = frontend_->mutable_counters();
+  auto& c = frontend_->counters();
   ++c.total;
   ++c.current;
-  if (frontend_->engine().on_session_end)
-    log_.reset(new LogState{uv_now(frontend_->engine().loop()), {0, 0}, peer_name(client_)});
+  if (frontend_->worker().session_log())
+    log_.reset(new LogState{uv_now(loop()), {0, 0}, peer_name(client_)});
   // TCP_NODELAY: inherited from the listening socket (net/listener.cpp).
   if (frontend_->config().balance == config::Balance::source) {
     sockaddr_storage peer{};
@@ -90,7 +96,7 @@ void Session::start() {
   const auto& cfg = frontend_->config();
   if (cfg.accept_proxy || !cfg.routes.empty()) {
     state_ = State::preread;
-    last_activity_ = uv_now(frontend_->engine().loop()); // not moved by reads: a whole deadline
+    last_activity_ = uv_now(loop()); // not moved by reads: a whole deadline
     preread_.reset(new Preread);
     preread_->capacity = (cfg.accept_proxy ? kProxyHeaderMaxInput : 0) +
                          (cfg.routes.empty() ? 0 : kClientHelloMaxBytes);
@@ -156,8 +162,8 @@ void Session::examine_preread() {
       preread_failed(r.reason);
       return;
     }
-    route_ = frontend_->route_for(r.server_name());
-    backend_ = route_ ? &route_->backend : &frontend_->backend();
+    routed_view_ = frontend_->view_ptr();
+    route_ = routed_view_->route_for(r.server_name());
   }
   uv_read_stop(client_.stream()); // read again once relaying
   pick_and_connect(nullptr);
@@ -166,7 +172,7 @@ void Session::examine_preread() {
 void Session::preread_failed(const char* reason) {
   const auto& cfg = frontend_->config();
   bool header = cfg.accept_proxy && !preread_->header_done;
-  auto& c = frontend_->mutable_counters();
+  auto& c = frontend_->counters();
   ++(header ? c.proxy_header_errors : c.client_hello_errors);
   log::warn("frontend {}: closing client {}: {}: {}", cfg.name, client_label(),
             header ? "no valid PROXY header" : "no valid TLS ClientHello", reason);
@@ -175,7 +181,8 @@ void Session::preread_failed(const char* reason) {
 
 bool Session::send_preread() {
   const config::ProxyProtocol protocol =
-      route_ ? route_->config.send_proxy : frontend_->config().send_proxy;
+      route_ >= 0 ? routed_view_->routes[static_cast<size_t>(route_)].config.send_proxy
+                  : frontend_->config().send_proxy;
   if (protocol != config::ProxyProtocol::none) {
     sockaddr_storage peer{}, local{};
     const sockaddr* client = nullptr;
@@ -218,8 +225,10 @@ std::string Session::client_label() const {
 }
 
 void Session::pick_and_connect(const balance::Server* failed) {
-  last_activity_ = uv_now(frontend_->engine().loop());
-  balance::ServerPtr server = backend_->pick(failed, client_hash_);
+  last_activity_ = uv_now(loop());
+  const balance::PoolSnapshot& pool = frontend_->pool(routed_view_.get(), route_);
+  const balance::PoolSnapshot::Entry* server =
+      frontend_->pick(routed_view_.get(), route_, failed, client_hash_);
   if (!server) {
     // Every server is full (or none is known yet): wait, as HAProxy's queue does, until one
     // has room or the connect timeout passes.
@@ -227,17 +236,19 @@ void Session::pick_and_connect(const balance::Server* failed) {
     frontend_->enqueue(this);
     return;
   }
-  connect(std::move(server));
+  connect(*server, pool);
 }
 
-void Session::connect(balance::ServerPtr server) {
+void Session::connect(const balance::PoolSnapshot::Entry& server,
+                      const balance::PoolSnapshot& pool) {
   state_ = State::connecting;
-  server_ = std::move(server);
-  ++server_->counters.current;
+  server_ = server.server;
+  owner_ = pool.owner;
+  server_failing_ = server.failing;
   ++attempts_;
-  last_activity_ = uv_now(frontend_->engine().loop());
+  last_activity_ = uv_now(loop());
   int rc =
-      server_conn_.init([&](uv_tcp_t* h) { return uv_tcp_init(frontend_->engine().loop(), h); });
+      server_conn_.init([&](uv_tcp_t* h) { return uv_tcp_init(loop(), h); });
   if (rc == 0) {
     server_conn_.set_data(this);
     uv_tcp_nodelay(server_conn_.get(), 1); // applied when libuv creates the socket
@@ -278,10 +289,10 @@ void Session::connect_failed(int status) {
   // hamba's own shortage (no fd, no memory) says nothing about the server: not its error.
   if (!is_local_error(status)) {
     ++failed->counters.connect_errors;
-    backend_->traffic_failure(*failed, why);
+    report_failure(why);
   }
   const auto& cfg = frontend_->config();
-  bool retry = attempts_ <= cfg.retries && !frontend_->engine().shutting_down();
+  bool retry = attempts_ <= cfg.retries && !frontend_->worker().shutting_down();
   log::warn("frontend {}: cannot connect to server {}: {}{}", cfg.name, failed->label(), why,
             retry ? "; trying the next server" : "");
   release_server();
@@ -290,7 +301,7 @@ void Session::connect_failed(int status) {
     pick_and_connect(failed.get());
     return;
   }
-  ++frontend_->mutable_counters().failed;
+  ++frontend_->counters().failed;
   log::warn("frontend {}: closing client {}: no server reached after {} attempt(s)", cfg.name,
             client_label(), attempts_);
   finish(End::no_server);
@@ -311,7 +322,7 @@ void Session::short_of_resources(int rc) {
 
 void Session::start_relaying() {
   state_ = State::relaying;
-  last_activity_ = uv_now(frontend_->engine().loop());
+  last_activity_ = uv_now(loop());
   if (pump(Direction::to_server).pending > 0)
     return; // what was read ahead is still being written: on_write_done starts the reads
   if (int rc = uv_read_start(client_.stream(), on_alloc, on_read_cb); rc < 0)
@@ -331,11 +342,11 @@ void Session::count_bytes(Direction dir, uint64_t n) {
   if (log_)
     log_->bytes[static_cast<int>(dir)] += n;
   if (dir == Direction::to_server) {
-    server_->counters.bytes_in += n;
-    frontend_->mutable_counters().bytes_in += n;
+    server_->counters.bytes_in.fetch_add(n, std::memory_order_relaxed);
+    frontend_->counters().bytes_in.fetch_add(n, std::memory_order_relaxed);
   } else {
-    server_->counters.bytes_out += n;
-    frontend_->mutable_counters().bytes_out += n;
+    server_->counters.bytes_out.fetch_add(n, std::memory_order_relaxed);
+    frontend_->counters().bytes_out.fetch_add(n, std::memory_order_relaxed);
   }
 }
 
@@ -346,10 +357,11 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   if (nread > 0) {
-    last_activity_ = uv_now(frontend_->engine().loop());
+    last_activity_ = uv_now(loop());
     if (dir == Direction::to_client && !server_spoke_) {
       server_spoke_ = true;
-      backend_->traffic_success(*server_);
+      if (server_failing_)
+        report_success();
     }
     count_bytes(dir, static_cast<uint64_t>(nread));
     forward(dir, buf->base, static_cast<size_t>(nread));
@@ -416,7 +428,7 @@ void Session::on_write_done(Remainder& written, int status) {
     finish(reset_by(destination(dir)));
     return;
   }
-  last_activity_ = uv_now(frontend_->engine().loop());
+  last_activity_ = uv_now(loop());
   if (d.pending == 0 && !d.eof && state_ == State::relaying) {
     int rc = uv_read_start(stream(source(dir)), on_alloc, on_read_cb);
     if (rc < 0)
@@ -495,14 +507,14 @@ void Session::on_timeout() {
     connect_failed(UV_ETIMEDOUT);
     return;
   case State::queued:
-    ++frontend_->mutable_counters().timeouts;
-    ++frontend_->mutable_counters().failed;
+    ++frontend_->counters().timeouts;
+    ++frontend_->counters().failed;
     log::warn("frontend {}: closing client {}: no server had room within {}", cfg.name,
               client_label(), config::format_duration(cfg.connect_timeout));
     finish(End::timeout);
     return;
   case State::relaying:
-    ++frontend_->mutable_counters().timeouts;
+    ++frontend_->counters().timeouts;
     finish(End::timeout);
     return;
   }
@@ -526,13 +538,34 @@ void Session::close() {
   finish(End::cut);
 }
 
+void Session::report_failure(const std::string& why) {
+  frontend_->worker().report([owner = owner_, server = server_, why](engine::Engine&) {
+    if (auto backend = owner.lock())
+      backend->traffic_failure(*server, why);
+  });
+}
+
+void Session::report_success() {
+  frontend_->worker().report([owner = owner_, server = server_](engine::Engine&) {
+    if (auto backend = owner.lock())
+      backend->traffic_success(*server);
+  });
+}
+
 void Session::release_server() {
   if (!server_)
     return;
-  --server_->counters.current;
+  server_->release();
   balance::ServerPtr s = std::move(server_);
-  backend_->released(*s);
+  if (s->vanished()) // its last session may be this one: the main loop lets it go
+    frontend_->worker().report([owner = owner_, s](engine::Engine&) {
+      if (auto backend = owner.lock())
+        backend->released(*s);
+    });
   frontend_->serve_queue();
+  // Clients of this frontend queued on other workers may take the freed slot.
+  if (frontend_->counters().queued.load(std::memory_order_relaxed) > 0 && !frontend_->has_queue())
+    frontend_->worker().poke_others();
 }
 
 void Session::report_end(End how) {
@@ -545,7 +578,7 @@ void Session::report_end(End how) {
   }
   e.bytes_in = log_->bytes[0];
   e.bytes_out = log_->bytes[1];
-  e.duration_ms = uv_now(frontend_->engine().loop()) - log_->started;
+  e.duration_ms = uv_now(loop()) - log_->started;
   switch (how) {
   case End::closed:
     e.end = "closed";
@@ -575,14 +608,15 @@ void Session::report_end(End how) {
     e.end = "bad client hello";
     break;
   }
-  frontend_->engine().on_session_end(e);
+  if (const engine::SessionLog* log = frontend_->worker().session_log())
+    (*log)(e);
 }
 
 void Session::finish(End how) {
   if (finished_)
     return;
   finished_ = true;
-  if (log_ && frontend_->engine().on_session_end)
+  if (log_ && frontend_->worker().session_log())
     report_end(how);
   if (server_ && how == End::client_reset)
     ++server_->counters.resets_by_client;
@@ -590,7 +624,7 @@ void Session::finish(End how) {
     ++server_->counters.resets_by_server;
     // Reset before its first byte: as telling as a refused connect (HAProxy's observe layer4).
     if (state_ == State::relaying && !server_spoke_)
-      backend_->traffic_failure(*server_, "reset before its first byte");
+      report_failure("reset before its first byte");
   }
   if (state_ == State::queued)
     frontend_->dequeue(this);
@@ -609,9 +643,9 @@ void Session::finish(End how) {
     arm_reset(server_conn_);
   client_.close();
   server_conn_.close();
-  --frontend_->mutable_counters().current;
+  --frontend_->counters().current;
   release_server();
-  frontend_->engine().remove_session(this);
+  frontend_->worker().remove_session(this);
 }
 
 } // namespace hamba::net

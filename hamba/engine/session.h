@@ -14,7 +14,7 @@
 // data is written (half-close); a reset is passed on as a reset.
 #pragma once
 
-#include "balance/server.h"
+#include "balance/pool_snapshot.h"
 #include "base/uv_handle.h"
 #include "base/uv_request.h"
 #include "net/listener.h"
@@ -25,14 +25,9 @@
 #include <memory>
 #include <string>
 
-namespace hamba::balance {
-class Backend;
-}
-
 namespace hamba::engine {
-class Frontend;
-class Engine;
-struct Route;
+class WorkerFrontend;
+struct FrontendView;
 } // namespace hamba::engine
 
 namespace hamba::net {
@@ -40,10 +35,10 @@ namespace hamba::net {
 class Session {
 public:
   // Accepts the listener's waiting connection into a new session of `frontend`.
-  static void accept(std::shared_ptr<engine::Frontend> frontend, Listener& listener);
+  static void accept(std::shared_ptr<engine::WorkerFrontend> frontend, Listener& listener);
 
-  // Called by the frontend when it has a server for this queued session.
-  void connect(balance::ServerPtr server);
+  // Called by the frontend when it has a server for this queued session (its slot taken).
+  void connect(const balance::PoolSnapshot::Entry& server, const balance::PoolSnapshot& pool);
   // The engine's sweep, with the loop time: expired() only looks; on_timeout() acts (retries a
   // slow connect, closes a queued or idle session).
   bool expired(uint64_t now) const;
@@ -56,8 +51,10 @@ public:
   bool client_gone() const;
   // Ends a queued session whose client is gone (no reset: nobody is left to receive it).
   void abandon();
-  // The backend this session's server comes from: the frontend's, or its route's.
-  balance::Backend& backend() { return *backend_; }
+  // The route this session's server comes from: -1 for the frontend's own servers, else an
+  // index into routed_view()'s routes.
+  const engine::FrontendView* routed_view() const { return routed_view_.get(); }
+  int route() const { return route_; }
   uint64_t client_hash() const { return client_hash_; }
   bool finished() const { return finished_; }
   ~Session();
@@ -115,7 +112,7 @@ private:
     bool shut = false;    // the destination's write half is shut down
   };
 
-  explicit Session(std::shared_ptr<engine::Frontend> frontend);
+  explicit Session(std::shared_ptr<engine::WorkerFrontend> frontend);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -146,15 +143,22 @@ private:
   void finish(End how);
   void report_end(End how); // engine.on_session_end
   void release_server();
+  // Passive health, on the main loop that owns it: `server_` failed (why) or spoke.
+  void report_failure(const std::string& why);
+  void report_success();
+  uv_loop_t* loop() const;
 
   uvx::Handle<uv_tcp_t>& tcp(Side side) { return side == Side::client ? client_ : server_conn_; }
   uv_stream_t* stream(Side side) { return tcp(side).stream(); }
   Pump& pump(Direction dir) { return pumps_[static_cast<int>(dir)]; }
 
-  std::shared_ptr<engine::Frontend> frontend_;
-  std::shared_ptr<engine::Route> route_; // the SNI route taken; nullptr: the default one
-  balance::Backend* backend_;            // the frontend's or route_'s
+  std::shared_ptr<engine::WorkerFrontend> frontend_;
+  // The SNI route taken, as an index into the view it was matched in (-1: the default one).
+  std::shared_ptr<const engine::FrontendView> routed_view_;
+  int route_ = -1;
   balance::ServerPtr server_;
+  std::weak_ptr<balance::Backend> owner_; // the backend server_ came from (main loop's)
+  bool server_failing_ = false; // the snapshot said passive health counts its failures
   uvx::Handle<uv_tcp_t> client_;
   uvx::Handle<uv_tcp_t> server_conn_;
   uvx::Requests<uv_connect_t> connect_;

@@ -49,24 +49,48 @@ int Listener::listen_on(uv_loop_t* loop, const std::string& host, unsigned flags
   // instead of one per connection.
   if (rc == 0)
     rc = uv_tcp_nodelay(tcp_.get(), 1);
-  if (rc == 0) {
-    tcp_.set_data(this);
-    rc = uv_listen(tcp_.stream(), 4096, [](uv_stream_t* server, int status) {
-      auto* self = uvx::Handle<uv_tcp_t>::owner<Listener>(server);
-      if (!self)
-        return;
-      if (status < 0) { // libuv tries again on the next event
-        if (self->on_error_)
-          self->on_error_(status);
-        return;
-      }
-      self->pending_ = true;
-      self->on_connection_();
-    });
-  }
+  if (rc == 0)
+    rc = start_listening();
   if (rc < 0)
     tcp_.close();
   return rc;
+}
+
+Listener::Listener(uv_loop_t* loop, int fd, const Endpoint& bound,
+                   std::function<void()> on_connection, std::function<void(int)> on_error)
+    : bind_(bound), bound_(bound), on_connection_(std::move(on_connection)),
+      on_error_(std::move(on_error)) {
+  int rc = tcp_.init([&](uv_tcp_t* h) { return uv_tcp_init(loop, h); });
+  if (rc == 0) {
+    rc = uv_tcp_open(tcp_.get(), fd);
+    if (rc == 0)
+      fd = -1; // the handle owns it now
+  }
+  if (rc == 0)
+    rc = start_listening();
+  if (fd >= 0)
+    ::close(fd);
+  if (rc < 0) {
+    tcp_.close();
+    throw ListenError(
+        fmt::format("cannot listen on {}: {}", format_endpoint(bound_), uvx::error_text(rc)), rc);
+  }
+}
+
+int Listener::start_listening() {
+  tcp_.set_data(this);
+  return uv_listen(tcp_.stream(), 4096, [](uv_stream_t* server, int status) {
+    auto* self = uvx::Handle<uv_tcp_t>::owner<Listener>(server);
+    if (!self)
+      return;
+    if (status < 0) { // libuv tries again on the next event
+      if (self->on_error_)
+        self->on_error_(status);
+      return;
+    }
+    self->pending_ = true;
+    self->on_connection_();
+  });
 }
 
 Listener::~Listener() {

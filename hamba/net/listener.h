@@ -36,6 +36,11 @@ public:
   // engine keeps descriptors in reserve and stops accepting before they run out.
   Listener(uv_loop_t* loop, const Endpoint& bind, std::function<void()> on_connection,
            std::function<void(int)> on_error = nullptr);
+  // Listens on `fd`, a copy of a socket another Listener bound (one per worker loop, all
+  // sharing one accept queue); takes `fd` even when it fails. `bound` is that Listener's
+  // bound(), for logs.
+  Listener(uv_loop_t* loop, int fd, const Endpoint& bound, std::function<void()> on_connection,
+           std::function<void(int)> on_error = nullptr);
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
@@ -51,12 +56,14 @@ public:
   const Endpoint& bind() const { return bind_; }
   // The address actually bound: bind(), or "::" / "0.0.0.0" for an empty host.
   const Endpoint& bound() const { return bound_; }
+  const uv_tcp_t* handle() const { return tcp_.get(); }
   void close();
   ~Listener();
 
 private:
   // Binds and listens on host:bind_.port with uv_tcp_bind `flags`; a libuv error code.
   int listen_on(uv_loop_t* loop, const std::string& host, unsigned flags);
+  int start_listening(); // uv_listen on tcp_, reporting to on_connection_
 
   Endpoint bind_;
   Endpoint bound_;

@@ -21,13 +21,30 @@ std::vector<ServerPtr> three() {
   return {make_server("10.0.0.1", 80), make_server("10.0.0.2", 80), make_server("10.0.0.3", 80)};
 }
 
-auto usable = [](const Server& s) { return s.usable(false); };
+// Picks as a worker does: from a snapshot of `servers` as they are now (the main loop publishes
+// one after every change). The slot taken is given back at once (a connection that ends before
+// the next one starts) unless `keep`.
+struct TestPicker {
+  config::Balance balance = config::Balance::roundrobin;
+  std::shared_ptr<std::atomic<uint64_t>> turn = std::make_shared<std::atomic<uint64_t>>(0);
+  Picker picker;
+  Server* pick(const std::vector<ServerPtr>& servers, const Server* avoid = nullptr,
+               bool keep = false) {
+    auto pool = make_snapshot(servers, balance, turn, SlowStart::Clock::now());
+    const PoolSnapshot::Entry* e = picker.pick(*pool, avoid);
+    if (!e)
+      return nullptr;
+    if (!keep)
+      e->server->release();
+    return e->server.get();
+  }
+};
 
 // Simulates sequential connections that end before the next one starts.
-std::map<std::string, int> sequential(Policy& p, const std::vector<ServerPtr>& servers, int n) {
+std::map<std::string, int> sequential(TestPicker& p, const std::vector<ServerPtr>& servers, int n) {
   std::map<std::string, int> count;
   for (int i = 0; i < n; ++i) {
-    Server* s = p.pick(servers, usable, nullptr);
+    Server* s = p.pick(servers);
     REQUIRE(s);
     ++count[s->address()];
   }
@@ -42,21 +59,21 @@ void take_down(Server& s) {
 
 TEST_CASE("roundrobin is strict: 30 sequential connections over 3 servers land 10/10/10") {
   auto servers = three();
-  Policy p(config::Balance::roundrobin);
+  TestPicker p{config::Balance::roundrobin};
   auto count = sequential(p, servers, 30);
   CHECK(count["10.0.0.1:80"] == 10);
   CHECK(count["10.0.0.2:80"] == 10);
   CHECK(count["10.0.0.3:80"] == 10);
   // In order, too.
-  CHECK(p.pick(servers, usable, nullptr) == servers[0].get());
-  CHECK(p.pick(servers, usable, nullptr) == servers[1].get());
+  CHECK(p.pick(servers) == servers[0].get());
+  CHECK(p.pick(servers) == servers[1].get());
 }
 
 TEST_CASE("roundrobin skips servers that are down, disabled, draining, vanished or full") {
   auto servers = three();
   take_down(*servers[1]);
   CHECK_FALSE(servers[1]->up());
-  Policy p;
+  TestPicker p;
   auto count = sequential(p, servers, 20);
   CHECK(count["10.0.0.1:80"] == 10);
   CHECK(count["10.0.0.3:80"] == 10);
@@ -64,33 +81,36 @@ TEST_CASE("roundrobin skips servers that are down, disabled, draining, vanished 
 
   servers[0]->set_state(config::ServerState::disabled);
   servers[2]->set_state(config::ServerState::drain);
-  CHECK(p.pick(servers, usable, nullptr) == nullptr);
+  // No server up that may take it: the enabled one that is down is tried rather than none.
+  CHECK(p.pick(servers) == servers[1].get());
+  servers[1]->set_state(config::ServerState::disabled);
+  CHECK(p.pick(servers) == nullptr);
   servers[2]->set_state(config::ServerState::enabled);
   servers[2]->set_vanished(true);
-  CHECK(p.pick(servers, usable, nullptr) == nullptr);
+  CHECK(p.pick(servers) == nullptr);
   servers[2]->set_vanished(false);
   servers[2]->counters.current = 32; // full
-  CHECK(p.pick(servers, usable, nullptr) == nullptr);
+  CHECK(p.pick(servers) == nullptr);
   servers[2]->counters.current = 31;
-  CHECK(p.pick(servers, usable, nullptr) == servers[2].get());
+  CHECK(p.pick(servers) == servers[2].get());
 }
 
 TEST_CASE("a server that just failed is avoided unless it is the only one") {
   auto servers = three();
-  Policy p;
+  TestPicker p;
   for (int i = 0; i < 6; ++i)
-    CHECK(p.pick(servers, usable, servers[1].get()) != servers[1].get());
+    CHECK(p.pick(servers, servers[1].get()) != servers[1].get());
   std::vector<ServerPtr> one{servers[0]};
-  CHECK(p.pick(one, usable, servers[0].get()) == servers[0].get());
+  CHECK(p.pick(one, servers[0].get()) == servers[0].get());
 }
 
 TEST_CASE("leastconn picks the server with the fewest sessions, taking turns among equals") {
   auto servers = three();
-  Policy p(config::Balance::leastconn);
+  TestPicker p{config::Balance::leastconn};
   servers[0]->counters.current = 5;
   servers[1]->counters.current = 2;
   servers[2]->counters.current = 7;
-  CHECK(p.pick(servers, usable, nullptr) == servers[1].get());
+  CHECK(p.pick(servers) == servers[1].get());
   // Equal counts: turns, like roundrobin.
   for (auto& s : servers)
     s->counters.current = 0;
@@ -100,7 +120,7 @@ TEST_CASE("leastconn picks the server with the fewest sessions, taking turns amo
   CHECK(count["10.0.0.3:80"] == 10);
   // Long sessions accumulate: each new one goes to the least loaded.
   for (int i = 0; i < 9; ++i)
-    ++p.pick(servers, usable, nullptr)->counters.current;
+    p.pick(servers, nullptr, true);
   for (auto& s : servers)
     CHECK(s->counters.current == 3);
 }
@@ -132,6 +152,18 @@ TEST_CASE("health: down after fall failures, up after rise successes") {
 }
 
 namespace {
+// A pick from the backend's pool as it is now.
+ServerPtr pick_from(const Backend& set) {
+  auto pool = make_snapshot(set.servers(), config::Balance::roundrobin, nullptr,
+                            SlowStart::Clock::now());
+  Picker picker;
+  const PoolSnapshot::Entry* e = picker.pick(*pool);
+  if (!e)
+    return nullptr;
+  e->server->release();
+  return e->server;
+}
+
 config::Frontend frontend_of(std::vector<std::string> servers) {
   config::Frontend f;
   f.name = "test";
@@ -166,18 +198,18 @@ TEST_CASE("backend: literal addresses, update keeps servers, admin states, all-d
     // drain by address: no new sessions there.
     CHECK(set.set_state("127.0.0.1:1001", config::ServerState::drain) == 1);
     for (int i = 0; i < 4; ++i)
-      CHECK(set.pick()->address() == "127.0.0.1:1003");
+      CHECK(pick_from(set)->address() == "127.0.0.1:1003");
     CHECK(set.set_state("127.0.0.1:9999", config::ServerState::drain) == 0);
     CHECK(set.set_state("127.0.0.1:1001", config::ServerState::enabled) == 1);
 
     // Every server down: try them anyway rather than refuse everyone.
     for (auto& s : set.servers())
       take_down(*s);
-    CHECK(set.pick() != nullptr);
+    CHECK(pick_from(set) != nullptr);
     // ...but never a disabled one.
     for (auto& s : set.servers())
       s->set_state(config::ServerState::disabled);
-    CHECK(set.pick() == nullptr);
+    CHECK(pick_from(set) == nullptr);
 
     auto names = set.names();
     REQUIRE(names.size() == 2);

@@ -1,0 +1,149 @@
+// Snapshots and picks; see pool_snapshot.h and policy.h.
+#include "balance/policy.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace hamba::balance {
+
+namespace {
+
+// One cycle of smooth weighted round robin over `weights` (every one at least 1), reduced by
+// their common divisor and scaled down to at most kMaxCycle turns.
+std::vector<uint32_t> round_robin_cycle(std::vector<uint32_t> weights) {
+  uint32_t g = 0;
+  for (uint32_t w : weights)
+    g = std::gcd(g, w);
+  uint64_t sum = 0;
+  for (uint32_t& w : weights) {
+    w /= g == 0 ? 1 : g;
+    sum += w;
+  }
+  if (sum > kMaxCycle) {
+    uint64_t scaled = 0;
+    for (uint32_t& w : weights) {
+      w = std::max<uint32_t>(1, static_cast<uint32_t>(w * kMaxCycle / sum));
+      scaled += w;
+    }
+    sum = scaled;
+  }
+  std::vector<uint32_t> order;
+  order.reserve(sum);
+  SmoothWeighted rr;
+  for (uint64_t i = 0; i < sum; ++i)
+    order.push_back(static_cast<uint32_t>(rr.pick(weights)));
+  return order;
+}
+
+} // namespace
+
+PoolSnapshotPtr make_snapshot(const std::vector<ServerPtr>& servers, config::Balance balance,
+                              std::shared_ptr<std::atomic<uint64_t>> turn,
+                              SlowStart::Clock::time_point now,
+                              std::shared_ptr<const MaglevTable> table,
+                              std::weak_ptr<Backend> owner) {
+  auto pool = std::make_shared<PoolSnapshot>();
+  pool->balance = balance;
+  pool->turn = turn ? std::move(turn) : std::make_shared<std::atomic<uint64_t>>(0);
+  pool->owner = std::move(owner);
+  pool->servers.reserve(servers.size());
+  for (const ServerPtr& s : servers) {
+    PoolSnapshot::Entry e;
+    e.server = s;
+    e.usable = s->usable(false);
+    e.enabled = s->usable(true);
+    e.failing = s->failing();
+    e.maxconn = s->maxconn();
+    e.weight = s->effective_weight(now);
+    pool->any_up = pool->any_up || e.usable;
+    pool->servers.push_back(std::move(e));
+  }
+  if (balance == config::Balance::roundrobin) {
+    // The cycle holds the servers that may take connections now (a snapshot follows every
+    // change of that), so a server that is down or drained does not hand its turns to its
+    // neighbour; one that is full at the moment of a pick passes its turn on.
+    std::vector<uint32_t> members, weights;
+    for (size_t i = 0; i < pool->servers.size(); ++i) {
+      const auto& e = pool->servers[i];
+      if (pool->any_up ? e.usable : e.enabled) {
+        members.push_back(static_cast<uint32_t>(i));
+        weights.push_back(std::max<uint32_t>(1, e.weight));
+      }
+    }
+    for (uint32_t k : round_robin_cycle(std::move(weights)))
+      pool->order.push_back(members[k]);
+  }
+  if (balance == config::Balance::source) {
+    if (!table || table->servers() != servers.size()) {
+      std::vector<std::string> keys;
+      std::vector<int> weights;
+      for (const ServerPtr& s : servers) {
+        keys.push_back(s->address());
+        weights.push_back(s->weight());
+      }
+      table = std::make_shared<const MaglevTable>(keys, weights);
+    }
+    pool->table = std::move(table);
+  }
+  return pool;
+}
+
+size_t Picker::choose(const PoolSnapshot& pool, const Server* avoid, uint64_t client_hash) {
+  const auto& servers = pool.servers;
+  size_t n = servers.size();
+  auto eligible = [&](size_t i) {
+    const PoolSnapshot::Entry& e = servers[i];
+    return (pool.any_up ? e.usable : e.enabled) && e.server->has_room(e.maxconn);
+  };
+  size_t fallback = kNoPick; // `avoid`, if eligible
+  size_t others = 0;         // eligible servers other than `avoid`
+  for (size_t i = 0; i < n; ++i) {
+    if (!eligible(i))
+      continue;
+    if (servers[i].server.get() == avoid)
+      fallback = i;
+    else
+      ++others;
+  }
+  if (others == 0)
+    return fallback;
+  auto ok = [&](size_t i) { return servers[i].server.get() != avoid && eligible(i); };
+  size_t chosen = kNoPick;
+  if (pool.balance == config::Balance::source && pool.table) {
+    chosen = pool.table->pick(client_hash, ok);
+  } else if (pool.balance == config::Balance::leastconn) {
+    loads_.resize(n);
+    for (size_t i = 0; i < n; ++i)
+      loads_[i] = {servers[i].server->counters.current.load(std::memory_order_relaxed),
+                   ok(i) ? std::max<uint32_t>(1, servers[i].weight) : 0};
+    chosen = pick_least_loaded(loads_, cursor_ % n);
+    if (chosen != kNoPick)
+      cursor_ = chosen + 1;
+  } else if (!pool.order.empty()) {
+    size_t len = pool.order.size();
+    uint64_t t = pool.turn->fetch_add(1, std::memory_order_relaxed);
+    for (size_t k = 0; k < len && chosen == kNoPick; ++k) {
+      size_t i = pool.order[(t + k) % len];
+      if (ok(i))
+        chosen = i;
+    }
+  }
+  return chosen == kNoPick ? fallback : chosen;
+}
+
+const PoolSnapshot::Entry* Picker::pick(const PoolSnapshot& pool, const Server* avoid,
+                                        uint64_t client_hash) {
+  // Another worker may take the last slot between the look and the take: look again (each
+  // look sees that server full, so this ends within one round per server).
+  for (size_t attempt = 0; attempt <= pool.servers.size(); ++attempt) {
+    size_t i = choose(pool, avoid, client_hash);
+    if (i == kNoPick)
+      return nullptr;
+    const PoolSnapshot::Entry& e = pool.servers[i];
+    if (e.server->try_acquire(e.maxconn))
+      return &e;
+  }
+  return nullptr;
+}
+
+} // namespace hamba::balance
