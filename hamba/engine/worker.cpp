@@ -95,9 +95,24 @@ void Worker::retire_frontend(uint64_t id, bool serve_waiting) {
 
 void Worker::offer() {
   paused_.store(false, std::memory_order_relaxed);
-  for (auto& [id, f] : frontends_) {
+  for (auto& [id, f] : frontends_)
     f->serve_queue();
-    f->accept_pending();
+  offer_slots();
+}
+
+void Worker::offer_slots() {
+  // The frontends are offered free slots in turn: always starting with the first one would
+  // give a busy first frontend every slot while the others' clients wait (global maxconn
+  // reached = each listener holds one waiting).
+  if (frontends_.empty() || !can_accept())
+    return;
+  size_t n = frontends_.size(), first = accept_turn_++ % n;
+  auto it = frontends_.begin();
+  std::advance(it, static_cast<std::ptrdiff_t>(first));
+  for (size_t k = 0; k < n && can_accept(); ++k) {
+    it->second->accept_pending();
+    if (++it == frontends_.end())
+      it = frontends_.begin();
   }
 }
 
@@ -141,8 +156,7 @@ void Worker::remove_session(net::Session* session) {
     if (w != this && w->paused_.exchange(false, std::memory_order_relaxed))
       w->post([](Worker& other) { other.offer(); });
   if (!shutting_down_)
-    for (auto& [id, f] : frontends_)
-      f->accept_pending();
+    offer_slots();
   check_shutdown_done();
 }
 

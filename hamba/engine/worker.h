@@ -88,6 +88,7 @@ public:
 
 private:
   void run();
+  void offer_slots(); // clients waiting in the accept queues may come in
   void sweep();
   void reap();
   void check_shutdown_done();
@@ -102,6 +103,7 @@ private:
   net::Session* sessions_ = nullptr; // intrusive list of this worker's sessions
   size_t session_count_ = 0;
   std::atomic<bool> paused_{false};
+  size_t accept_turn_ = 0; // the frontend offered the next free slot first (global maxconn)
   std::shared_ptr<const SessionLog> session_log_;
   uvx::Timer sweep_timer_; // timeouts: connect, queue, idle
   uvx::Timer grace_timer_;

@@ -71,7 +71,9 @@ class GlobalMaxconnSharedFairly(unittest.TestCase):
             config = "maxconn: 1\nfrontends:\n" + "".join(
                 f'  - bind: "127.0.0.1:{port}"\n    check: false\n'
                 f'    servers: ["{server.address()}"]\n' for port in (port_a, port_b))
-            with Hamba(config=config, ports=[port_a, port_b]) as hamba:
+            # One worker: each worker holds one waiting client per listener in hand, so with
+            # several the order across frontends is decided per worker, not by this turn.
+            with Hamba("--threads", "1", config=config, ports=[port_a, port_b]) as hamba:
                 # A0 holds the only slot; five more clients of A, then one of B, wait.
                 holder = connect(port_a)
                 holder.sendall(b"A0")
