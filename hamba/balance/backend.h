@@ -118,7 +118,7 @@ private:
   config::Balance balance_;
   std::shared_ptr<std::atomic<uint64_t>> turn_ = std::make_shared<std::atomic<uint64_t>>(0);
   std::shared_ptr<const MaglevTable> table_; // source: reused while the members are the same
-  PoolSnapshotPtr snapshot_;                  // nullptr: due
+  PoolSnapshotPtr snapshot_;                 // nullptr: due
   uvx::Timer ramp_timer_;
   bool ramp_armed_ = false;
   uvx::Timer retry_timer_; // checks off: the next server traffic took down to try again

@@ -134,13 +134,19 @@ size_t Picker::choose(const PoolSnapshot& pool, const Server* avoid, uint64_t cl
 const PoolSnapshot::Entry* Picker::pick(const PoolSnapshot& pool, const Server* avoid,
                                         uint64_t client_hash) {
   // Another worker may take the last slot between the look and the take: look again (each
-  // look sees that server full, so this ends within one round per server).
-  for (size_t attempt = 0; attempt <= pool.servers.size(); ++attempt) {
+  // look sees that server full, so this ends within one round per server). leastconn takes
+  // the slot only at the count it chose by, so two workers choosing at once do not both land
+  // on the server that was least loaded a moment ago; past the bound it takes any slot.
+  bool least = pool.balance == config::Balance::leastconn;
+  size_t bound = (least ? 4 : 1) * (pool.servers.size() + 1);
+  for (size_t attempt = 0; attempt < bound; ++attempt) {
     size_t i = choose(pool, avoid, client_hash);
     if (i == kNoPick)
       return nullptr;
     const PoolSnapshot::Entry& e = pool.servers[i];
-    if (e.server->try_acquire(e.maxconn))
+    bool exact = least && attempt + 1 < bound && i < loads_.size();
+    if (exact ? e.server->try_acquire_at(loads_[i].current, e.maxconn)
+              : e.server->try_acquire(e.maxconn))
       return &e;
   }
   return nullptr;

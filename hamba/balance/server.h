@@ -32,7 +32,7 @@ struct ServerCounters {
   Count retries = 0;          // failed connects retried on another server
   Count checks_failed = 0;    // failed health checks
   Count traffic_failures = 0; // failed connects and resets before the first byte, counted
-                                 // by passive health (hamba's own failures are not)
+                              // by passive health (hamba's own failures are not)
   Count downs = 0;            // times it went DOWN (by checks or by traffic)
   // Connections to it that ended in a reset, by the side that failed (HAProxy's srv_abrt and
   // cli_abrt): the server reset (or a write to it failed), or the client did.
@@ -121,6 +121,13 @@ public:
       if (counters.current.compare_exchange_weak(now, now + 1, std::memory_order_relaxed))
         return true;
     return false;
+  }
+  // leastconn: takes a slot only if the count is still `seen`, the one the choice was made on;
+  // false when another worker took or gave one meanwhile (choose again).
+  bool try_acquire_at(uint64_t seen, int maxconn) {
+    if (maxconn != 0 && seen >= static_cast<uint64_t>(maxconn))
+      return false;
+    return counters.current.compare_exchange_strong(seen, seen + 1, std::memory_order_relaxed);
   }
   void release() { counters.current.fetch_sub(1, std::memory_order_relaxed); }
   // Traffic failures are being counted toward taking it DOWN: a success must reset them.

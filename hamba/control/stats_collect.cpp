@@ -87,6 +87,8 @@ StatsSnapshot collect_stats(const engine::Engine& engine, int64_t started_ms) {
   stats.version = HAMBA_VERSION;
   stats.now_ms = unix_now_ms();
   stats.started_ms = started_ms;
+  for (const auto& w : engine.worker_loads())
+    stats.workers.push_back({w.accepted, w.current});
   for (const auto& frontend : engine.frontends()) {
     const config::Frontend& config = frontend->config();
     const engine::FrontendCounters& counters = frontend->counters();

@@ -192,6 +192,17 @@ std::string render_metrics(const StatsSnapshot& stats) {
   out += fmt::format("hamba_start_time_seconds {:.3f}\n",
                      static_cast<double>(stats.started_ms) / 1000.0);
 
+  family("hamba_worker_connections_total", "counter",
+         "Client connections accepted by each worker loop.");
+  for (size_t i = 0; i < stats.workers.size(); ++i)
+    out += fmt::format("hamba_worker_connections_total{{worker=\"{}\"}} {}\n", i,
+                       stats.workers[i].accepted);
+  family("hamba_worker_current_connections", "gauge",
+         "Client connections each worker loop holds now.");
+  for (size_t i = 0; i < stats.workers.size(); ++i)
+    out += fmt::format("hamba_worker_current_connections{{worker=\"{}\"}} {}\n", i,
+                       stats.workers[i].current);
+
   frontend_family("hamba_frontend_current_connections", "gauge", "Client connections open now.",
                   [](auto& f) { return f.current; });
   frontend_family("hamba_frontend_connections_total", "counter", "Client connections accepted.",
@@ -319,6 +330,10 @@ std::string render_stats_json(const StatsSnapshot& stats) {
     }
     out += "]}";
   }
+  out += "],\"workers\":[";
+  for (size_t i = 0; i < stats.workers.size(); ++i)
+    out += fmt::format("{}{{\"accepted\":{},\"current\":{}}}", i ? "," : "",
+                       stats.workers[i].accepted, stats.workers[i].current);
   out += "]}\n";
   return out;
 }

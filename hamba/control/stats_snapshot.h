@@ -75,6 +75,11 @@ struct StatsSnapshot {
   int64_t now_ms = 0;     // Unix ms when the snapshot was taken
   int64_t started_ms = 0; // Unix ms when hamba started
   std::vector<FrontendStats> frontends;
+  struct Worker {
+    uint64_t accepted = 0; // connections since start
+    uint64_t current = 0;  // connections now
+  };
+  std::vector<Worker> workers; // one per worker loop
 };
 
 } // namespace hamba::control

@@ -5,6 +5,7 @@
 #include "base/log.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string_view>
 #include <unistd.h>
 
@@ -29,6 +30,9 @@ bool same_bind(const config::Endpoint& a, const config::Endpoint& b) {
 } // namespace
 
 Engine::Engine(uv_loop_t* loop) : loop_(loop) {
+  // The bench's switch between the two ways of sharing a listening address (workers.md).
+  if (const char* mode = std::getenv("HAMBA_ACCEPT"); mode && std::string_view(mode) == "shared")
+    accept_ = Frontend::Accept::shared;
   inbox_.init(loop_, this);
   inbox_.unref(); // reports do not keep hamba running; the frontends and signals do
   sweep_timer_.init(loop_, this);
@@ -66,6 +70,13 @@ void Engine::start_workers() {
     shared_.workers.push_back(w.get());
   for (auto& w : workers_)
     w->start_thread();
+}
+
+std::vector<Engine::WorkerLoad> Engine::worker_loads() const {
+  std::vector<WorkerLoad> loads;
+  for (const auto& w : workers_)
+    loads.push_back({w->accepted(), w->current()});
+  return loads;
 }
 
 void Engine::post_all(const uvx::Mailbox<Worker>::Message& message) {
@@ -122,7 +133,7 @@ void Engine::apply(const config::Config& config) {
         continue;
       }
       auto fe = std::make_shared<Frontend>(loop_, f, [this] { publish_due(); });
-      std::vector<int> fds = fe->start(workers_.size());
+      std::vector<int> fds = fe->start(workers_.size(), accept_);
       opened.push_back({fe, std::move(fds)});
       next.push_back(fe);
     }

@@ -68,6 +68,13 @@ public:
     return static_cast<size_t>(shared_.sessions.load(std::memory_order_relaxed));
   }
   uv_loop_t* loop() const { return loop_; }
+  // Each worker's connections (accepted since start, open now), for stats: how evenly the
+  // kernel and the workers share the load.
+  struct WorkerLoad {
+    uint64_t accepted = 0;
+    uint64_t current = 0;
+  };
+  std::vector<WorkerLoad> worker_loads() const;
 
   // Called by the worker as each session ends, when set (the per-connection log); unset costs
   // nothing. Runs on worker threads: it must be safe to call from several at once.
@@ -107,6 +114,7 @@ private:
 
   uv_loop_t* loop_;
   int threads_ = 1;
+  Frontend::Accept accept_ = Frontend::Accept::reuseport;
   config::Config config_;
   std::vector<std::shared_ptr<Frontend>> frontends_;
   WorkerShared shared_;

@@ -89,29 +89,48 @@ Frontend::Frontend(uv_loop_t* loop, const config::Frontend& config, std::functio
 
 Frontend::~Frontend() = default;
 
-std::vector<int> Frontend::start(size_t copies) {
+std::vector<int> Frontend::start(size_t copies, Accept accept) {
   std::vector<int> fds;
-  {
-    net::Listener listener(loop_, config_.bind, [] {});
+  auto take = [&](const net::Listener& listener) {
     uv_os_fd_t fd;
     uvx::check(uv_fileno(reinterpret_cast<const uv_handle_t*>(listener.handle()), &fd),
                "uv_fileno");
-    for (size_t i = 0; i < copies; ++i) {
-      int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-      if (copy < 0) {
-        int rc = -errno;
-        for (int c : fds)
-          ::close(c);
-        throw net::ListenError(fmt::format("cannot listen on {}: dup: {}",
-                                           config::format_endpoint(listener.bound()),
-                                           uvx::error_text(rc)),
-                               rc);
-      }
-      fds.push_back(copy);
+    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+      int rc = -errno;
+      for (int c : fds)
+        ::close(c);
+      throw net::ListenError(fmt::format("cannot listen on {}: dup: {}",
+                                         config::format_endpoint(listener.bound()),
+                                         uvx::error_text(rc)),
+                             rc);
     }
-    log::info("frontend {}: listening on {}", config_.name,
-              describe_at(config_, config::format_endpoint(listener.bound())));
-  } // the main loop's own handle closes: the socket lives on in the workers' copies
+    fds.push_back(copy);
+  };
+  config::Endpoint bound;
+  {
+    // A plain bind first, even for SO_REUSEPORT sockets: an address another process holds is
+    // refused rather than silently shared with it. One worker, or `shared`: this is the socket.
+    net::Listener first(loop_, config_.bind, [] {});
+    bound = first.bound();
+    if (copies <= 1 || accept == Accept::shared)
+      for (size_t i = 0; i < copies; ++i)
+        take(first);
+  } // the main loop's own handles close: the sockets live on in the workers' copies
+  if (copies > 1 && accept == Accept::reuseport)
+    try {
+      for (size_t i = 0; i < copies; ++i) {
+        net::Listener l(
+            loop_, config_.bind, [] {}, nullptr, true);
+        take(l);
+      }
+    } catch (...) {
+      for (int c : fds)
+        ::close(c);
+      throw;
+    }
+  log::info("frontend {}: listening on {}", config_.name,
+            describe_at(config_, config::format_endpoint(bound)));
   backend_.start();
   for (auto& r : routes_)
     r->backend.start();

@@ -80,9 +80,14 @@ public:
   Frontend(const Frontend&) = delete;
   Frontend& operator=(const Frontend&) = delete;
 
-  // Binds the listening socket and returns `copies` descriptors of it, one per worker (throws
+  // How the workers share the frontend's address (engine/workers.md has the measurements).
+  enum class Accept {
+    reuseport, // one socket per worker (SO_REUSEPORT): the kernel spreads connections
+    shared,    // one socket every worker watches: the first awake takes what waits
+  };
+  // Binds the listening socket(s) and returns `copies` descriptors, one per worker (throws
   // net::ListenError); then starts resolving and checking.
-  std::vector<int> start(size_t copies);
+  std::vector<int> start(size_t copies, Accept accept = Accept::reuseport);
   // A new configuration with the same bind address.
   void update(const config::Frontend& config);
   // Removed or shutting down: checks and resolution stop.

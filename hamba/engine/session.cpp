@@ -1,10 +1,10 @@
 // The proxied connection: connect with retries, then the pump; see session.h.
 #include "engine/session.h"
 
+#include "balance/backend.h"
 #include "balance/source_hash.h"
 #include "base/descriptors.h"
 #include "base/log.h"
-#include "balance/backend.h"
 #include "engine/engine.h"
 #include "engine/worker.h"
 #include "engine/worker_frontend.h"
@@ -247,8 +247,7 @@ void Session::connect(const balance::PoolSnapshot::Entry& server,
   server_failing_ = server.failing;
   ++attempts_;
   last_activity_ = uv_now(loop());
-  int rc =
-      server_conn_.init([&](uv_tcp_t* h) { return uv_tcp_init(loop(), h); });
+  int rc = server_conn_.init([&](uv_tcp_t* h) { return uv_tcp_init(loop(), h); });
   if (rc == 0) {
     server_conn_.set_data(this);
     uv_tcp_nodelay(server_conn_.get(), 1); // applied when libuv creates the socket

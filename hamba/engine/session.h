@@ -158,7 +158,7 @@ private:
   int route_ = -1;
   balance::ServerPtr server_;
   std::weak_ptr<balance::Backend> owner_; // the backend server_ came from (main loop's)
-  bool server_failing_ = false; // the snapshot said passive health counts its failures
+  bool server_failing_ = false;           // the snapshot said passive health counts its failures
   uvx::Handle<uv_tcp_t> client_;
   uvx::Handle<uv_tcp_t> server_conn_;
   uvx::Requests<uv_connect_t> connect_;

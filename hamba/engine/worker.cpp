@@ -75,8 +75,8 @@ void Worker::set_frontend(uint64_t id, FrontendViewPtr view,
     return;
   }
   try {
-    frontends_[id] = std::make_shared<WorkerFrontend>(*this, std::move(view), std::move(counters),
-                                                      fd);
+    frontends_[id] =
+        std::make_shared<WorkerFrontend>(*this, std::move(view), std::move(counters), fd);
   } catch (const std::exception& e) {
     log::error("worker {}: {}", index_, e.what());
     return;
@@ -132,6 +132,9 @@ void Worker::add_session(net::Session* session) {
   sessions_ = session;
   ++session_count_;
   shared_.sessions.fetch_add(1, std::memory_order_relaxed);
+  // One writer: a plain load and store, no lock prefix.
+  accepted_.store(accepted_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  current_.store(session_count_, std::memory_order_relaxed);
 }
 
 void Worker::remove_session(net::Session* session) {
@@ -144,6 +147,7 @@ void Worker::remove_session(net::Session* session) {
   // `next` is kept: the sweep may still be walking through this session.
   --session_count_;
   shared_.sessions.fetch_sub(1, std::memory_order_relaxed);
+  current_.store(session_count_, std::memory_order_relaxed);
   graveyard_.push_back(session);
   if (graveyard_.size() == 1)
     uv_check_start(reaper_.get(), [](uv_check_t* c) {

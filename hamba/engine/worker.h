@@ -32,10 +32,10 @@ class WorkerFrontend;
 // What the main loop and every worker share: counts exact across workers, and the way to reach
 // each other. Set up before the threads start; the vectors are not changed after.
 struct WorkerShared {
-  std::atomic<int64_t> sessions{0};          // every worker's
-  std::atomic<int64_t> accept_limit{256};    // the global maxconn, lowered to what fds hold
-  std::vector<Worker*> workers;              // for pokes between workers
-  uvx::Mailbox<Engine>* main = nullptr;      // reports to the main loop
+  std::atomic<int64_t> sessions{0};       // every worker's
+  std::atomic<int64_t> accept_limit{256}; // the global maxconn, lowered to what fds hold
+  std::vector<Worker*> workers;           // for pokes between workers
+  uvx::Mailbox<Engine>* main = nullptr;   // reports to the main loop
 };
 
 using SessionLog = std::function<void(const SessionEnd&)>;
@@ -83,6 +83,9 @@ public:
   void remove_session(net::Session* session);
   // A server slot was freed and other workers have clients queued for this frontend.
   void poke_others();
+  // Connections this worker accepted, and holds now: written by the worker alone, read by stats.
+  uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
+  uint64_t current() const { return current_.load(std::memory_order_relaxed); }
   // Runs `message` on the main loop.
   void report(std::function<void(Engine&)> message) { shared_.main->post(std::move(message)); }
 
@@ -103,6 +106,8 @@ private:
   net::Session* sessions_ = nullptr; // intrusive list of this worker's sessions
   size_t session_count_ = 0;
   std::atomic<bool> paused_{false};
+  std::atomic<uint64_t> accepted_{0};
+  std::atomic<uint64_t> current_{0};
   size_t accept_turn_ = 0; // the frontend offered the next free slot first (global maxconn)
   std::shared_ptr<const SessionLog> session_log_;
   uvx::Timer sweep_timer_; // timeouts: connect, queue, idle

@@ -11,18 +11,19 @@
 namespace hamba::net {
 
 Listener::Listener(uv_loop_t* loop, const Endpoint& bind, std::function<void()> on_connection,
-                   std::function<void(int)> on_error)
+                   std::function<void(int)> on_error, bool reuseport)
     : bind_(bind), on_connection_(std::move(on_connection)), on_error_(std::move(on_error)) {
   int rc;
   if (bind.host.empty()) {
     // Every address, IPv6 and IPv4 on one socket (IPV6_V6ONLY off, as HAProxy's
     // "bind :::PORT v4v6"); a host or container without IPv6 fails the bind to [::] with one of
     // these two, and gets every IPv4 address instead.
-    rc = listen_on(loop, "::", 0);
+    rc = listen_on(loop, "::", 0, reuseport);
     if (rc == UV_EAFNOSUPPORT || rc == UV_EADDRNOTAVAIL)
-      rc = listen_on(loop, "0.0.0.0", 0);
+      rc = listen_on(loop, "0.0.0.0", 0, reuseport);
   } else {
-    rc = listen_on(loop, bind.host, bind.host.find(':') != std::string::npos ? UV_TCP_IPV6ONLY : 0);
+    rc = listen_on(loop, bind.host, bind.host.find(':') != std::string::npos ? UV_TCP_IPV6ONLY : 0,
+                   reuseport);
   }
   if (rc < 0) {
     const char* hint = rc == UV_EADDRINUSE      ? " (another process listens there)"
@@ -35,14 +36,27 @@ Listener::Listener(uv_loop_t* loop, const Endpoint& bind, std::function<void()> 
   }
 }
 
-int Listener::listen_on(uv_loop_t* loop, const std::string& host, unsigned flags) {
+int Listener::listen_on(uv_loop_t* loop, const std::string& host, unsigned flags, bool reuseport) {
   bound_ = {host, bind_.port};
   tcp_.close(); // a failed first attempt leaves a socket of the other family
   sockaddr_storage addr;
   if (!ip_literal_sockaddr(host, bind_.port, addr))
     throw ListenError(
         fmt::format("cannot listen on {}: not an IP address", format_endpoint(bound_)), UV_EINVAL);
-  int rc = tcp_.init([&](uv_tcp_t* h) { return uv_tcp_init(loop, h); });
+  // SO_REUSEPORT must be set before the bind, and libuv has no flag for it: the socket is made
+  // first (uv_tcp_init_ex) and given the option by hand.
+  int family = reinterpret_cast<const sockaddr*>(&addr)->sa_family;
+  int rc = tcp_.init([&](uv_tcp_t* h) {
+    return reuseport ? uv_tcp_init_ex(loop, h, static_cast<unsigned>(family))
+                     : uv_tcp_init(loop, h);
+  });
+  if (rc == 0 && reuseport) {
+    uv_os_fd_t fd;
+    int on = 1;
+    rc = uv_fileno(tcp_.base(), &fd);
+    if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
+      rc = -errno;
+  }
   if (rc == 0)
     rc = uv_tcp_bind(tcp_.get(), reinterpret_cast<const sockaddr*>(&addr), flags);
   // Accepted sockets inherit TCP_NODELAY from the listening one (Linux): one setsockopt here

@@ -34,8 +34,11 @@ public:
   // `on_error` hears of accepts that failed (a libuv error: UV_EMFILE...). libuv itself then
   // closes the waiting connections it cannot hand over (its EMFILE trick), which is why the
   // engine keeps descriptors in reserve and stops accepting before they run out.
+  // With `reuseport`, the socket gets SO_REUSEPORT before its bind: several sockets on one
+  // address, each with its own accept queue, among which the kernel spreads new connections by
+  // a hash of their addresses (one per worker loop).
   Listener(uv_loop_t* loop, const Endpoint& bind, std::function<void()> on_connection,
-           std::function<void(int)> on_error = nullptr);
+           std::function<void(int)> on_error = nullptr, bool reuseport = false);
   // Listens on `fd`, a copy of a socket another Listener bound (one per worker loop, all
   // sharing one accept queue); takes `fd` even when it fails. `bound` is that Listener's
   // bound(), for logs.
@@ -62,7 +65,7 @@ public:
 
 private:
   // Binds and listens on host:bind_.port with uv_tcp_bind `flags`; a libuv error code.
-  int listen_on(uv_loop_t* loop, const std::string& host, unsigned flags);
+  int listen_on(uv_loop_t* loop, const std::string& host, unsigned flags, bool reuseport);
   int start_listening(); // uv_listen on tcp_, reporting to on_connection_
 
   Endpoint bind_;

@@ -154,8 +154,8 @@ TEST_CASE("health: down after fall failures, up after rise successes") {
 namespace {
 // A pick from the backend's pool as it is now.
 ServerPtr pick_from(const Backend& set) {
-  auto pool = make_snapshot(set.servers(), config::Balance::roundrobin, nullptr,
-                            SlowStart::Clock::now());
+  auto pool =
+      make_snapshot(set.servers(), config::Balance::roundrobin, nullptr, SlowStart::Clock::now());
   Picker picker;
   const PoolSnapshot::Entry* e = picker.pick(*pool);
   if (!e)
