@@ -123,9 +123,23 @@ private:
     });
   }
 
-  // Applies `config` to the engine and the admin server, or throws leaving both as they were.
-  void apply(const config::Config& config) {
+  // A configuration that names no admin endpoint keeps the running one: `hamba reconfigure
+  // PORT SERVERS...` run without ADMIN in its environment must not close the stats page and
+  // /metrics behind the operator's back.
+  config::Config keeping_admin(config::Config config) const {
+    if (config.admin.empty())
+      config.admin = admin_.address();
+    return config;
+  }
+
+  // Applies `requested` to the engine and the admin server, or throws leaving both as they were.
+  void apply(const config::Config& requested) {
     std::string old_admin = admin_.address();
+    config::Config config = keeping_admin(requested);
+    if (requested.admin.empty() && !old_admin.empty())
+      log::info("admin endpoints stay on http://{}/: the new configuration names none", old_admin);
+    else if (config.admin != old_admin && !old_admin.empty())
+      log::info("admin endpoints move from http://{}/ to http://{}/", old_admin, config.admin);
     if (config.admin != old_admin)
       try {
         listen_admin(config.admin);
@@ -157,7 +171,7 @@ private:
       if (config == started_with_)
         return;
       log::info("configuration file changed while starting: applying it");
-    } else if (config == engine_.config()) {
+    } else if (keeping_admin(config) == engine_.config()) {
       log::info("configuration file reloaded: unchanged");
       return;
     }

@@ -17,7 +17,8 @@ import tempfile
 import unittest
 
 from hamba_helpers import TaggedEcho, proc_sockets
-from harness import Hamba, bin_path, free_port, run, send_and_read_all, wait_port, wait_until
+from harness import (Hamba, bin_path, free_port, http_request, run, send_and_read_all, wait_port,
+                     wait_until)
 from runtime_support import exchange
 
 
@@ -89,6 +90,30 @@ class ControlTest(unittest.TestCase):
             wait_until(lambda: "SIGHUP: no --config file" in h.log(), what="SIGHUP logged")
             self.assertTrue(h.running())
             self.assertEqual(exchange(port, b"after SIGHUP"), ("a", True))
+
+    def test_reconfigure_that_names_no_admin_keeps_it(self):
+        port, port2, admin = free_port(), free_port(), free_port()
+        with TaggedEcho("a") as a, Hamba(f"127.0.0.1:{port}", a.address(),
+                                         env={"ADMIN": f"127.0.0.1:{admin}"},
+                                         ports=[port]) as h:
+            wait_port(admin)
+            # The client's environment has no ADMIN: the new configuration names none.
+            r = run([bin_path("hamba"), "reconfigure", f"127.0.0.1:{port2}", a.address()],
+                    env={"HAMBA_CONTROL": h.control})
+            self.assertEqual(r.returncode, 0, r.stderr)
+            wait_port(port2)
+            self.assertIn(f"admin endpoints stay on http://127.0.0.1:{admin}/", h.log())
+            status, _, body = http_request(admin, "GET", "/stats.json")
+            self.assertEqual(status, 200)
+            self.assertIn(str(port2).encode(), body)
+            # One that names another address moves it, and says so.
+            admin2 = free_port()
+            r = h.ctl("reconfigure", f"127.0.0.1:{port2}", a.address(),
+                      env={"ADMIN": f"127.0.0.1:{admin2}"})
+            self.assertEqual(r.returncode, 0, r.stderr)
+            wait_port(admin2)
+            self.assertIn(f"admin endpoints move from http://127.0.0.1:{admin}/ to "
+                          f"http://127.0.0.1:{admin2}/", h.log())
 
     def test_debugconfig_prints_yaml_that_config_reads_back(self):
         port = free_port()
