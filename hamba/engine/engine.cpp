@@ -116,6 +116,11 @@ void Engine::apply(const config::Config& config) {
   config::validate(config);
   if (workers_.empty())
     start_workers();
+  else if (config.threads && static_cast<size_t>(*config.threads) != workers_.size() &&
+           config.threads != config_.threads)
+    log::warn("threads: {} asked for, but a running hamba keeps its {} worker(s): restart it to "
+              "change that",
+              *config.threads, workers_.size());
   std::vector<std::shared_ptr<Frontend>> next;
   struct Opened {
     std::shared_ptr<Frontend> frontend;
