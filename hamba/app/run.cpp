@@ -39,24 +39,6 @@ int run(const cli::Command& command) {
     engine::Engine engine(loop);
     engine.set_default_maxconn(maxconn_for_fds(fds.now));
     config::Config config;
-    try {
-      config = load_config(command);
-      // One worker loop per CPU this process may use (affinity and cgroup quota), unless told.
-      engine.set_threads(config.threads.value_or(usable_cpus()));
-      engine.apply(config);
-      log::info("{} worker thread(s){}", engine.threads(),
-                config.threads ? "" : " (one per usable CPU; set --threads to choose)");
-      log_limits(fds, config, engine.maxconn());
-    } catch (const config::ConfigError& e) {
-      log::error("{}", e.what());
-      return 2;
-    } catch (const net::ListenError& e) {
-      log::error("{}", e.what());
-      return 1;
-    }
-    if (config.frontends.empty())
-      log::info("started with no frontend: waiting for `hamba reconfigure`");
-
     RunContext context{loop, engine, command};
     std::unique_ptr<Extension> extensions;
     uvx::Handle<uv_signal_t> sigterm, sigint, sighup;
@@ -96,6 +78,26 @@ int run(const cli::Command& command) {
     sigint.set_data(&on_int);
     uv_signal_start(sigterm.get(), on_signal, SIGTERM);
     uv_signal_start(sigint.get(), on_signal, SIGINT);
+
+    // Bound only now: a client may connect (and a supervisor may signal) as soon as the first
+    // socket listens, and a SIGTERM or SIGINT then must already mean a graceful stop.
+    try {
+      config = load_config(command);
+      // One worker loop per CPU this process may use (affinity and cgroup quota), unless told.
+      engine.set_threads(config.threads.value_or(usable_cpus()));
+      engine.apply(config);
+      log::info("{} worker thread(s){}", engine.threads(),
+                config.threads ? "" : " (one per usable CPU; set --threads to choose)");
+      log_limits(fds, config, engine.maxconn());
+    } catch (const config::ConfigError& e) {
+      log::error("{}", e.what());
+      return 2;
+    } catch (const net::ListenError& e) {
+      log::error("{}", e.what());
+      return 1;
+    }
+    if (config.frontends.empty())
+      log::info("started with no frontend: waiting for `hamba reconfigure`");
 
     try {
       extensions = start_extensions(context);

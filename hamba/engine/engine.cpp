@@ -270,13 +270,21 @@ void Engine::shutdown(config::Duration grace, std::function<void()> done) {
     return;
   shutting_down_ = true;
   on_shutdown_done_ = std::move(done);
+  grace_ = grace;
   for (auto& f : frontends_)
     f->retire();
-  log::info("shutting down: {} connection(s) get up to {} to finish", session_count(),
-            config::format_duration(grace));
   post_all([grace](Worker& w) { w.shutdown(grace); });
-  if (workers_.empty())
+  if (workers_.empty()) {
+    worker_closed_listeners();
     worker_stopped(0);
+  }
+}
+
+void Engine::worker_closed_listeners() {
+  // Logged once no worker listens any more: from this line on, new connections are refused.
+  if (++workers_closed_ == std::max<size_t>(1, workers_.size()))
+    log::info("shutting down: {} connection(s) get up to {} to finish", session_count(),
+              config::format_duration(grace_));
 }
 
 void Engine::close_sessions() {

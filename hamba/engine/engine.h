@@ -95,6 +95,7 @@ public:
   }
 
   // --- reports from the workers (on the main loop) ---
+  void worker_closed_listeners(); // shutting down: this worker accepts no more
   void worker_stopped(size_t index);
 
 private:
@@ -134,6 +135,8 @@ private:
   uvx::Timer sweep_timer_; // descriptors: recounted every few seconds, more often near the limit
   bool shutting_down_ = false;
   size_t workers_stopped_ = 0;
+  size_t workers_closed_ = 0;
+  config::Duration grace_{0};
   std::function<void()> on_shutdown_done_;
 };
 

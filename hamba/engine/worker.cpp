@@ -94,7 +94,6 @@ void Worker::retire_frontend(uint64_t id, bool serve_waiting) {
 }
 
 void Worker::offer() {
-  paused_.store(false, std::memory_order_relaxed);
   for (auto& [id, f] : frontends_)
     f->serve_queue();
   offer_slots();
@@ -104,12 +103,15 @@ void Worker::offer_slots() {
   // The frontends are offered free slots in turn: always starting with the first one would
   // give a busy first frontend every slot while the others' clients wait (global maxconn
   // reached = each listener holds one waiting).
-  if (frontends_.empty() || !can_accept())
+  // Every frontend is looked at even when no slot is left: one holding a client marks the
+  // worker paused again, so the next freed slot anywhere comes back here.
+  paused_.store(false, std::memory_order_relaxed);
+  if (frontends_.empty())
     return;
   size_t n = frontends_.size(), first = accept_turn_++ % n;
   auto it = frontends_.begin();
   std::advance(it, static_cast<std::ptrdiff_t>(first));
-  for (size_t k = 0; k < n && can_accept(); ++k) {
+  for (size_t k = 0; k < n; ++k) {
     it->second->accept_pending();
     if (++it == frontends_.end())
       it = frontends_.begin();
@@ -154,12 +156,20 @@ void Worker::remove_session(net::Session* session) {
       if (auto* self = uvx::Handle<uv_check_t>::owner<Worker>(c))
         self->reap();
     });
-  // A slot is free: clients waiting in an accept queue may come in, here or on a worker that
-  // stopped accepting at the global limit.
-  for (Worker* w : shared_.workers)
-    if (w != this && w->paused_.exchange(false, std::memory_order_relaxed))
+  // A slot is free: clients waiting in an accept queue may come in. Each worker has its own
+  // queue (its SO_REUSEPORT socket), so at the global limit the slot goes to the next worker
+  // that stopped accepting, in ring order from this one: a worker whose sessions end often
+  // must not serve its own queue while another's clients wait for ever.
+  size_t n = shared_.workers.size();
+  bool handed = false;
+  for (size_t k = 1; k < n && !handed; ++k) {
+    Worker* w = shared_.workers[(index_ + k) % n];
+    if (w->paused_.exchange(false, std::memory_order_relaxed)) {
       w->post([](Worker& other) { other.offer(); });
-  if (!shutting_down_)
+      handed = true;
+    }
+  }
+  if (!handed && !shutting_down_)
     offer_slots();
   check_shutdown_done();
 }
@@ -203,6 +213,7 @@ void Worker::shutdown(config::Duration grace) {
   for (auto& [id, f] : frontends_)
     f->retire(); // serves the clients in the accept queue; closes those waiting for a server
   frontends_.clear();
+  report([](Engine& e) { e.worker_closed_listeners(); });
   if (session_count_ > 0) {
     grace_timer_.init(&loop_, this);
     grace_timer_.start<&Worker::grace_over>(static_cast<uint64_t>(grace.count()));
