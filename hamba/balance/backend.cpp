@@ -241,6 +241,10 @@ void Backend::traffic_success(Server& server) {
 }
 
 void Backend::traffic_failure(Server& server, const std::string& why) {
+  // Already DOWN: another worker connected before the news reached it; the server's failures
+  // were counted, and only a check or retry_after brings it back.
+  if (!server.up())
+    return;
   uint64_t now = uv_now(loop_);
   bool was = server.failing();
   if (!server.record_traffic_failure(frontend_.observe_failures, why, static_cast<int64_t>(now))) {

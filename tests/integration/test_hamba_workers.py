@@ -8,8 +8,8 @@ import threading
 import time
 import unittest
 
-from harness import free_port, http_request, read_all, wait_port, wait_until
-from hamba_helpers import SlowServer, TagServer, start_hamba
+from hamba_helpers import SlowServer, TagServer
+from harness import free_port, http_request, read_all, start_hamba, wait_port, wait_until
 
 
 def fetch(port):

@@ -68,12 +68,14 @@ class MetricsTest(unittest.TestCase):
                            "HAMBA_LOG_CONNECTIONS": "json"}) as h:
             wait_port(admin)
 
-            def settled():
+            def settled(at_least=0):
                 s = json.loads(get(admin, "/stats.json")[2])
-                return s if s["frontends"][0]["current"] == 0 else None
+                f = s["frontends"][0]
+                return s if f["current"] == 0 and f["total"] >= at_least else None
 
-            # wait_port's probe was a connection too: count from here.
-            base = wait_until(settled, what="the probe connection closed")["frontends"][0]
+            # wait_port's probe was a connection too (which a worker may accept a moment after
+            # the port answered): count from once it was accepted and closed.
+            base = wait_until(lambda: settled(1), what="the probe connection closed")["frontends"][0]
             base_servers = {s["address"]: s for s in base["servers"]}
             base_log = len(log_lines(h))
             sent = received = 0
