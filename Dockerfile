@@ -21,14 +21,17 @@ COPY scripts/install-deps /src/scripts/install-deps
 RUN DEBIAN_FRONTEND=noninteractive /src/scripts/install-deps --build-only
 
 # The programs installed (stripped) by CMake's own install rules into /out, then one image root
-# per program under /images: the program, what it links, and its /etc. The services run as an
-# unprivileged user (Docker lets any user of a container with its own network bind port 80:
-# ip_unprivileged_port_start is 0 there). hamba stays root, as the original: it binds any port
-# in any network mode, --net host included.
+# per program under /images: the program, what it links, and its /etc. The default build type's
+# -O2, without its -g: the install strips the debug information anyway, and making it is a good
+# part of the compile time. The services run as an unprivileged user (Docker lets any user of a
+# container with its own network bind port 80: ip_unprivileged_port_start is 0 there). hamba
+# stays root, as the original: it binds any port in any network mode, --net host included.
 FROM deps AS builder
 WORKDIR /src
 COPY . .
-RUN cmake -S . -B /build -DHAMBA_WERROR=ON -DCMAKE_INSTALL_PREFIX=/usr/local >/dev/null \
+RUN cmake -S . -B /build -DHAMBA_WERROR=ON -DCMAKE_INSTALL_PREFIX=/usr/local \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG" \
+      -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG" >/dev/null \
  && cmake --build /build -j2 --target hamba rng hasher worker webui \
  && DESTDIR=/out cmake --install /build --strip >/dev/null \
  && for program in hamba rng hasher worker; do \
