@@ -99,8 +99,9 @@ class SwarmTest(unittest.TestCase):
         seen = wait_until(lambda: (s := self.hostnames(5)) and len(s) == 5 and s, timeout=60,
                           what="5 rng through hamba", **POLL)
         log(f"after scale to 5: {sorted(seen)}")
-        run(["docker", "service", "update", "--force", "--update-parallelism", "0",
-             self.service("worker")], timeout=300)
+        # Detached: the rate rising below is what says the new workers are there.
+        run(["docker", "service", "update", "-d", "--force", "--update-parallelism", "0",
+             self.service("worker")])
         wait_until(lambda: hash_rate(webui, window=3) > 1.2 * rate3, timeout=60,
                    what="the rate to rise", **POLL)
         rate5 = hash_rate(webui)
