@@ -1,5 +1,5 @@
 // hamba's entry point: the command line -> one action -> its exit status.
-#include "app/extensions.h"
+#include "app/control_plane.h"
 #include "app/run.h"
 #include "cli/command.h"
 

@@ -1,7 +1,7 @@
-// The serving process: engine, signals, extensions, and the graceful stop; see run.h.
+// The serving process: engine, signals, control plane, and the graceful stop; see run.h.
 #include "app/run.h"
 
-#include "app/extensions.h"
+#include "app/control_plane.h"
 #include "app/limits.h"
 #include "base/log.h"
 #include "engine/engine.h"
@@ -40,7 +40,7 @@ int run(const cli::Command& command) {
     engine.set_default_maxconn(maxconn_for_fds(fds.now));
     config::Config config;
     RunContext context{loop, engine, command};
-    std::unique_ptr<Extension> extensions;
+    std::unique_ptr<ControlPlane> control_plane;
     uvx::Handle<uv_signal_t> sigterm, sigint, sighup;
     // SIGTERM or SIGINT: a graceful stop; the second one during the grace period ends it at once
     // (the engine, destroyed when the loop returns, closes what is still open): exit 0 either way.
@@ -51,12 +51,12 @@ int run(const cli::Command& command) {
         return;
       }
       log::info("{}: stopping", name);
-      // The extensions go now (reload on SIGHUP among them); SIGHUP's default action would then
-      // end the process in the middle of the grace period, so it is caught and ignored first.
+      // The control plane goes now (and SIGHUP's reload with it); SIGHUP's default action would
+      // then end the process in the middle of the grace period, so it is caught and ignored first.
       uv_signal_start(
           sighup.get(), [](uv_signal_t*, int) { log::info("SIGHUP: ignored, shutting down"); },
           SIGHUP);
-      extensions.reset();
+      control_plane.reset();
       engine.shutdown(engine.config().grace, [loop] { uv_stop(loop); });
     };
     struct Stopper {
@@ -100,7 +100,7 @@ int run(const cli::Command& command) {
       log::info("started with no frontend: waiting for `hamba reconfigure`");
 
     try {
-      extensions = start_extensions(context);
+      control_plane = start_control_plane(context);
     } catch (const std::exception& e) {
       log::error("{}", e.what());
       return 1;

@@ -1,6 +1,6 @@
-// Unit tests for app::load_config (app/control_entry.cpp): the configuration a command line
+// Unit tests for app::load_config (app/control_plane.cpp): the configuration a command line
 // means when it names --config files, with command-line frontends and options on top.
-#include "app/extensions.h"
+#include "app/control_plane.h"
 #include "cli/command.h"
 
 #include <cstdio>

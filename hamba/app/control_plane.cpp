@@ -1,4 +1,4 @@
-// The run-time features plugged into a running hamba (see extensions.h): the configuration from
+// The control plane of a running hamba (see control_plane.h): the configuration from
 // --config files, the control socket and the client commands that talk to it, reload on SIGHUP
 // and file change, and the admin endpoints.
 //
@@ -6,7 +6,8 @@
 //     hamba reconfigure 80 web1:80 web2:80   # same forms as the command line; validated here,
 //                                            # applied there, refused with the reason otherwise
 //     hamba showconfig | hamba drain web1:80
-#include "app/extensions.h"
+#include "app/control_plane.h"
+
 #include "base/log.h"
 #include "control/admin_server.h"
 #include "control/config_watcher.h"
@@ -48,11 +49,11 @@ std::string frontend_count(const config::Config& config) {
   return fmt::format("{} frontend{}", n, n == 1 ? "" : "s");
 }
 
-// Everything a running hamba adds to the engine: owns the control socket, the admin server and
-// the file watcher; all of them call back into the engine on the loop thread.
-class Runtime : public Extension {
+// Owns the control socket, the admin server and the file watcher; all of them call back into
+// the engine on the main loop.
+class ControlPlaneImpl final : public ControlPlane {
 public:
-  explicit Runtime(RunContext& context)
+  explicit ControlPlaneImpl(RunContext& context)
       : context_(context), engine_(context.engine), started_ms_(control::unix_now_ms()),
         started_with_(context.engine.config()),
         admin_(context.loop, [this] { return control::collect_stats(engine_, started_ms_); }) {
@@ -299,8 +300,8 @@ config::Config load_config(const cli::Command& command) {
   return config;
 }
 
-std::unique_ptr<Extension> start_extensions(RunContext& context) {
-  return std::make_unique<Runtime>(context);
+std::unique_ptr<ControlPlane> start_control_plane(RunContext& context) {
+  return std::make_unique<ControlPlaneImpl>(context);
 }
 
 int run_client_command(const cli::Command& command) {
