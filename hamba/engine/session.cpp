@@ -452,7 +452,7 @@ void Session::on_eof(Direction dir) {
   if (d.pending == 0) {
     // Half-close with nothing of this direction queued: shut the write half now rather than
     // through uv_shutdown, which waits a loop round for the socket to be writable (two
-    // epoll_ctl calls and a wakeup per connection). Nothing is written this way any more.
+    // epoll_ctl calls and a wakeup per connection). No more bytes go this way after it.
     uv_os_fd_t fd = -1;
     uv_fileno(tcp(destination(dir)).base(), &fd);
     // An error (the destination was reset) is handled as uv_shutdown's would be.
