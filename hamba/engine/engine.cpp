@@ -89,6 +89,8 @@ void Engine::publish(Frontend& frontend, std::vector<int> fds) {
   published_[frontend.id()] = view;
   for (size_t i = 0; i < workers_.size(); ++i) {
     int fd = i < fds.size() ? fds[i] : -1;
+    if (fd < 0)
+      workers_[i]->offer_view(frontend.id(), view);
     workers_[i]->post([id = frontend.id(), view, counters = frontend.shared_counters(),
                        fd](Worker& w) { w.set_frontend(id, view, counters, fd); });
   }

@@ -59,8 +59,37 @@ void Worker::stop() {
   });
 }
 
+void Worker::offer_view(uint64_t id, FrontendViewPtr view) {
+  {
+    std::lock_guard lock(offered_mutex_);
+    offered_[id] = std::move(view);
+  }
+  offers_.fetch_add(1, std::memory_order_release);
+}
+
+void Worker::apply_offered_views() {
+  uint64_t offers = offers_.load(std::memory_order_acquire);
+  if (offers == offers_seen_)
+    return;
+  offers_seen_ = offers;
+  std::map<uint64_t, FrontendViewPtr> taken;
+  {
+    std::lock_guard lock(offered_mutex_);
+    taken.swap(offered_);
+  }
+  for (auto& [id, view] : taken) {
+    auto it = frontends_.find(id);
+    if (it != frontends_.end())
+      it->second->set_view(view);
+    newest_[id] = std::move(view); // a frontend whose own message is still queued takes it then
+  }
+}
+
 void Worker::set_frontend(uint64_t id, FrontendViewPtr view,
                           std::shared_ptr<FrontendCounters> counters, int fd) {
+  apply_offered_views();
+  if (auto newer = newest_.find(id); newer != newest_.end())
+    view = newer->second; // offered after this message was sent: the newest
   auto it = frontends_.find(id);
   if (it != frontends_.end()) {
     if (fd >= 0)
@@ -85,6 +114,7 @@ void Worker::set_frontend(uint64_t id, FrontendViewPtr view,
 }
 
 void Worker::retire_frontend(uint64_t id, bool serve_waiting) {
+  newest_.erase(id);
   auto it = frontends_.find(id);
   if (it == frontends_.end())
     return;

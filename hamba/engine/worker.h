@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -54,6 +55,12 @@ public:
   void stop();
 
   // --- messages (on the worker's thread) ---
+  // From the main loop: the newest view of a frontend this worker runs. Every connection the
+  // worker accepts after this returns follows it, even if its message is still in the queue:
+  // a `hamba drain` that has answered must not see one more connection go to that server.
+  void offer_view(uint64_t id, FrontendViewPtr view);
+  // On the worker: takes the views offered since the last look (one atomic load when none).
+  void apply_offered_views();
   // A frontend's new view; `fd` (a copy of its listening socket) when it is new to this worker.
   void set_frontend(uint64_t id, FrontendViewPtr view, std::shared_ptr<FrontendCounters> counters,
                     int fd);
@@ -106,6 +113,11 @@ private:
   net::Session* sessions_ = nullptr; // intrusive list of this worker's sessions
   size_t session_count_ = 0;
   std::atomic<bool> paused_{false};
+  std::mutex offered_mutex_; // taken once per offer and per look that finds one
+  std::map<uint64_t, FrontendViewPtr> offered_;
+  std::atomic<uint64_t> offers_{0};
+  uint64_t offers_seen_ = 0;
+  std::map<uint64_t, FrontendViewPtr> newest_; // by frontend id: the newest view offered
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> current_{0};
   size_t accept_turn_ = 0; // the frontend offered the next free slot first (global maxconn)

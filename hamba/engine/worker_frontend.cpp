@@ -88,6 +88,7 @@ void WorkerFrontend::retire(bool serve_waiting) {
 void WorkerFrontend::accept_pending() {
   // shared_from_this: the session keeps its frontend alive.
   while (listener_ && listener_->pending()) {
+    worker_.apply_offered_views(); // a reconfigure or a drain that has answered applies
     if (!worker_.can_accept()) {
       worker_.paused();
       return;

@@ -14,6 +14,7 @@ to wait for a condition, in the integration tests and the Docker ones (tests/e2e
 """
 
 import http.client
+import json
 import os
 import shutil
 import signal
@@ -278,6 +279,14 @@ def http_request(port, method, path, body=None, headers=None, host="127.0.0.1", 
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
     finally:
         conn.close()
+
+
+def probe_done(admin, frontend=0):
+    """True once hamba's admin endpoint at port `admin` counts a connection on its frontend and
+    has none open: wait_port's probe has taken its turn. A worker may accept the probe a moment
+    after the port answered, so tests that count turns wait for this first."""
+    f = json.loads(http_request(admin, "GET", "/stats.json")[2])["frontends"][frontend]
+    return f["total"] >= 1 and f["current"] == 0
 
 
 def artifact_path(name):

@@ -6,7 +6,7 @@ import time
 import unittest
 
 from hamba_helpers import SlowServer, TagServer
-from harness import free_port, read_all, start_hamba, wait_until
+from harness import free_port, probe_done, read_all, start_hamba, wait_port, wait_until
 
 
 def fetch(port, timeout=10.0):
@@ -18,10 +18,15 @@ def fetch(port, timeout=10.0):
 class Balance(unittest.TestCase):
     def test_round_robin_is_exact(self):
         with TagServer("a") as a, TagServer("b") as b, TagServer("c") as c:
+            admin = free_port()
             hamba, port = start_hamba([f"127.0.0.1:{a.port}", "127.0.0.1", b.port,
-                                       f"127.0.0.1:{c.port}"])
+                                       f"127.0.0.1:{c.port}"], env={"ADMIN": f"127.0.0.1:{admin}"})
             with hamba:
-                # wait_port's probe connection went to one backend; start counting after it.
+                # wait_port's probe connection took one turn; start counting once hamba has
+                # taken and ended it (a worker may accept it a moment after the port answered,
+                # and then it would take a turn in the middle of the count).
+                wait_port(admin)
+                wait_until(lambda: probe_done(admin), what="the probe connection ended")
                 counts = {"a": 0, "b": 0, "c": 0}
                 for _ in range(30):
                     counts[fetch(port)] += 1

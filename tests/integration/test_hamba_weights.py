@@ -8,7 +8,8 @@ import tempfile
 import unittest
 
 from hamba_helpers import TagServer
-from harness import Hamba, assert_stops_cleanly, free_port, hamba_command, read_all, write_file
+from harness import (Hamba, assert_stops_cleanly, free_port, hamba_command, probe_done, read_all,
+                     wait_until, write_file)
 
 
 def fetch(port, source=None):
@@ -29,10 +30,13 @@ class Weights(unittest.TestCase):
     def test_weights_3_and_1_land_30_and_10_and_change_live(self):
         port = free_port()
         with TagServer("a") as a, TagServer("b") as b:
+            admin = free_port()
             with Hamba(config=config(port, [(a.address(), 3), (b.address(), 1)]),
-                       ports=[port]) as hamba:
+                       ports=[port, admin], env={"ADMIN": f"127.0.0.1:{admin}"}) as hamba:
                 # Smooth weighted round robin repeats every 4 picks (A A B A), so any 40 in a row
-                # (whatever wait_port's probe took) hold 30 and 10.
+                # hold 30 and 10, once wait_port's probe has taken its turn (a worker may accept
+                # it a moment after the port answered, in the middle of the 40).
+                wait_until(lambda: probe_done(admin), what="the probe connection ended")
                 counts = {"a": 0, "b": 0}
                 for _ in range(40):
                     counts[fetch(port)] += 1
