@@ -5,9 +5,32 @@
 #include <charconv>
 #include <fmt/format.h>
 #include <set>
+#include <string_view>
 #include <yaml-cpp/yaml.h>
 
 namespace hamba::config {
+
+namespace {
+// Names go into logs, /metrics labels and YAML, which all want UTF-8: a byte sequence that is
+// not UTF-8 would be printed as something else than what was read.
+bool valid_utf8(std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    size_t more = c < 0x80           ? 0
+                  : (c >> 5) == 0x6  ? 1
+                  : (c >> 4) == 0xE  ? 2
+                  : (c >> 3) == 0x1E ? 3
+                                     : 9;
+    if (more == 9 || c == 0xC0 || c == 0xC1 || c > 0xF4 || i + more >= text.size() + (more == 0))
+      return false;
+    for (size_t k = 1; k <= more; ++k)
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80)
+        return false;
+    i += more;
+  }
+  return true;
+}
+} // namespace
 
 namespace {
 
@@ -61,6 +84,8 @@ void check_routes(const Frontend& f, const std::string& where) {
       if (!patterns.insert(p).second)
         throw ConfigError(fmt::format("{}: sni \"{}\" is in two routes", at, p));
     }
+    if (!valid_utf8(r.name))
+      throw ConfigError(fmt::format("{}: a route name is not UTF-8", where));
     if (r.name.empty())
       throw ConfigError(fmt::format("{}: a route has no name", where));
     if (r.name == "default" || !names.insert(r.name).second)
@@ -270,6 +295,9 @@ void validate(const Config& config) {
     std::string where = fmt::format("frontend \"{}\"", f.name);
     if (f.name.empty())
       throw ConfigError(fmt::format("frontend on {} has no name", format_endpoint(f.bind)));
+    if (!valid_utf8(f.name))
+      throw ConfigError(
+          fmt::format("frontend on {}: its name is not UTF-8", format_endpoint(f.bind)));
     if (!names.insert(f.name).second)
       throw ConfigError(fmt::format("two frontends are named \"{}\"", f.name));
     if (f.bind.port == 0)
