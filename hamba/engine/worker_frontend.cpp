@@ -35,30 +35,30 @@ balance::Picker& WorkerFrontend::picker(int route) {
   return pickers_.routes[static_cast<size_t>(route)];
 }
 
-const balance::PoolSnapshot& WorkerFrontend::pool(const FrontendView* routed, int route) const {
+int WorkerFrontend::current_route(const FrontendView* routed, int route) const {
   if (route < 0 || !routed)
-    return *view_->pool;
-  const auto& taken = routed->routes[static_cast<size_t>(route)];
+    return -1;
   if (routed == view_.get())
-    return *taken.pool;
-  for (const auto& r : view_->routes)
-    if (r.config.name == taken.config.name)
-      return *r.pool;
-  return *taken.pool; // the route was removed: its last servers finish what they had
+    return route;
+  const std::string& name = routed->routes[static_cast<size_t>(route)].config.name;
+  for (size_t i = 0; i < view_->routes.size(); ++i)
+    if (view_->routes[i].config.name == name)
+      return static_cast<int>(i);
+  return -1;
+}
+
+const balance::PoolSnapshot& WorkerFrontend::pool(const FrontendView* routed, int route) const {
+  if (int now = current_route(routed, route); now >= 0)
+    return *view_->routes[static_cast<size_t>(now)].pool;
+  if (route >= 0 && routed) // the route was removed: its last servers finish what they had
+    return *routed->routes[static_cast<size_t>(route)].pool;
+  return *view_->pool;
 }
 
 const balance::PoolSnapshot::Entry* WorkerFrontend::pick(const FrontendView* routed, int route,
                                                          const balance::Server* avoid,
                                                          uint64_t client_hash) {
-  const balance::PoolSnapshot& p = pool(routed, route);
-  int index = -1;
-  if (route >= 0 && routed) {
-    const std::string& name = routed->routes[static_cast<size_t>(route)].config.name;
-    for (size_t i = 0; i < view_->routes.size(); ++i)
-      if (view_->routes[i].config.name == name)
-        index = static_cast<int>(i);
-  }
-  return picker(index).pick(p, avoid, client_hash);
+  return picker(current_route(routed, route)).pick(pool(routed, route), avoid, client_hash);
 }
 
 void WorkerFrontend::stop_listening(bool serve_waiting) {

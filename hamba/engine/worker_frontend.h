@@ -80,6 +80,9 @@ private:
     std::vector<balance::Picker> routes;
   };
   balance::Picker& picker(int route);
+  // The index in the current view of route `route` of `routed` (matched by name), or -1: the
+  // default route, or a route the current view no longer has.
+  int current_route(const FrontendView* routed, int route) const;
 
   Worker& worker_;
   FrontendViewPtr view_;
