@@ -5,7 +5,7 @@
 #include "app/limits.h"
 #include "base/log.h"
 #include "engine/engine.h"
-#include "net/listener.h"
+#include "net/listening_socket.h"
 
 #include <algorithm>
 

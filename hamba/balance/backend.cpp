@@ -19,8 +19,7 @@ bool same_address(const sockaddr_storage& a, const Server& s) {
 }
 } // namespace
 
-Backend::Backend(uv_loop_t* loop, const config::Frontend& frontend,
-                 std::function<void()> on_available)
+Backend::Backend(uv_loop_t* loop, const config::Frontend& frontend, OnAvailable on_available)
     : loop_(loop), frontend_(frontend), on_available_(std::move(on_available)),
       balance_(frontend.balance) {
   retry_timer_.init(loop_, this);
@@ -187,7 +186,7 @@ void Backend::on_health_change(Server& server) {
   }
   // Either way the queue may move: an UP server has room, and a DOWN one may have been the last
   // one up, which makes the others eligible again (every server down: all are tried).
-  changed();
+  changed(server.up() ? Urgency::batched : Urgency::now);
 }
 
 void Backend::rebuild() {
@@ -206,9 +205,9 @@ void Backend::rebuild() {
   snapshot_.reset();
 }
 
-void Backend::changed() {
+void Backend::changed(Urgency urgency) {
   snapshot_.reset();
-  on_available_();
+  on_available_(urgency);
 }
 
 PoolSnapshotPtr Backend::snapshot(const std::weak_ptr<Backend>& owner) {
@@ -261,7 +260,7 @@ void Backend::traffic_failure(Server& server, const std::string& why) {
     retry_armed_ = true;
     retry_timer_.start<&Backend::retry_due>(static_cast<uint64_t>(frontend_.retry_after.count()));
   }
-  changed(); // it may have been the last one up: the others become eligible
+  changed(Urgency::now); // it may have been the last one up: the others become eligible
 }
 
 void Backend::retry_due() {

@@ -26,11 +26,16 @@
 
 namespace hamba::balance {
 
+// How soon the workers must see a change. A server that just went DOWN is `now`: the very next
+// connection must avoid it. Everything else may wait for one snapshot of many changes.
+enum class Urgency { batched, now };
+
 class Backend {
 public:
+  using OnAvailable = std::function<void(Urgency)>;
   // `on_available` runs after every change a snapshot shows (up or down, added or removed,
   // enabled, drained, a weight, a slow-start step), so the owner publishes snapshot() again.
-  Backend(uv_loop_t* loop, const config::Frontend& frontend, std::function<void()> on_available);
+  Backend(uv_loop_t* loop, const config::Frontend& frontend, OnAvailable on_available);
   ~Backend();
   Backend(const Backend&) = delete;
   Backend& operator=(const Backend&) = delete;
@@ -101,7 +106,7 @@ private:
   bool hold_gone_name(Entry& entry, int status);
   void on_health_change(Server& server);
   void rebuild();
-  void changed(); // a snapshot is due, and the owner hears of it
+  void changed(Urgency urgency = Urgency::batched); // a snapshot is due; the owner hears
   // Slow start: while a server ramps, its effective weight grows; snapshots follow it in steps.
   void ramp_step();
   Member new_member(const config::Server& server, const sockaddr_storage& address);
@@ -112,7 +117,7 @@ private:
 
   uv_loop_t* loop_;
   config::Frontend frontend_;
-  std::function<void()> on_available_;
+  OnAvailable on_available_;
   std::vector<std::unique_ptr<Entry>> entries_;
   std::vector<ServerPtr> servers_;
   config::Balance balance_;

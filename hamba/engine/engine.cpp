@@ -16,10 +16,10 @@ namespace {
 // the limit is near).
 constexpr uint64_t kSweepMs = 250;
 
-// The same listening socket: an empty host listens on every address (net/listener.cpp), which
-// covers every IPv4 one, so ":80" (what `hamba 80 ...` and showconfig say) and "0.0.0.0:80"
-// (what a YAML file may say) keep the frontend rather than open a second socket on a port that
-// is already bound (EADDRINUSE: the reconfigure was refused).
+// The same listening socket: an empty host listens on every address
+// (net/listening_socket.cpp), which covers every IPv4 one, so ":80" (what `hamba 80 ...` and
+// showconfig say) and "0.0.0.0:80" (what a YAML file may say) keep the frontend rather than open a
+// second socket on a port that is already bound (EADDRINUSE: the reconfigure was refused).
 bool same_bind(const config::Endpoint& a, const config::Endpoint& b) {
   auto host = [](const config::Endpoint& e) {
     return e.host.empty() ? std::string_view("0.0.0.0") : std::string_view(e.host);
@@ -139,7 +139,12 @@ void Engine::apply(const config::Config& config) {
         next.push_back(*it);
         continue;
       }
-      auto fe = std::make_shared<Frontend>(loop_, f, [this] { publish_due(); });
+      auto fe = std::make_shared<Frontend>(loop_, f, [this](balance::Urgency u) {
+        if (u == balance::Urgency::now && !shutting_down_)
+          publish_changed(); // a server just went DOWN: the next accept must not pick it
+        else
+          publish_due();
+      });
       std::vector<int> fds = fe->start(workers_.size(), accept_);
       opened.push_back({fe, std::move(fds)});
       next.push_back(fe);

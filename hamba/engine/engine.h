@@ -81,8 +81,9 @@ public:
   void set_session_log(SessionLog log);
 
   // Descriptors kept back from sessions besides one per server (its health check in flight):
-  // libuv's accept in hand and its next one, DNS, admin and control clients. The default global
-  // maxconn (app/limits.h) and the live accept gate (count_descriptors()) use the same figure.
+  // the connection each listener holds and its next one, DNS, admin and control clients. The
+  // default global maxconn (app/limits.h) and the live accept gate (count_descriptors()) use the
+  // same figure.
   static constexpr int64_t kDescriptorReserve = 16;
 
   // The global maxconn in force: the configuration's, or the default derived from the

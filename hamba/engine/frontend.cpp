@@ -2,7 +2,7 @@
 #include "engine/frontend.h"
 
 #include "base/log.h"
-#include "net/listener.h"
+#include "net/listening_socket.h"
 
 #include <algorithm>
 #include <atomic>
@@ -28,7 +28,7 @@ std::string describe_at(const config::Frontend& f, const std::string& where) {
 
 void update_routes(uv_loop_t* loop, const config::Frontend& f,
                    std::vector<std::shared_ptr<Route>>& routes, bool started,
-                   const std::function<void()>& on_available) {
+                   const balance::Backend::OnAvailable& on_available) {
   std::vector<std::shared_ptr<Route>> next;
   for (const config::Route& r : f.routes) {
     auto it = std::find_if(routes.begin(), routes.end(),
@@ -60,7 +60,7 @@ config::Frontend backend_view(const config::Frontend& frontend, const config::Ro
 }
 
 Route::Route(uv_loop_t* loop, const config::Frontend& frontend, const config::Route& route,
-             std::function<void()> on_available)
+             balance::Backend::OnAvailable on_available)
     : config(route), backend(loop, backend_view(frontend, route), std::move(on_available)) {}
 
 int FrontendView::route_for(std::string_view server_name) const {
@@ -81,21 +81,19 @@ std::string describe(const config::Frontend& f) {
                                             : config::format_endpoint(f.bind));
 }
 
-Frontend::Frontend(uv_loop_t* loop, const config::Frontend& config, std::function<void()> on_change)
+Frontend::Frontend(uv_loop_t* loop, const config::Frontend& config,
+                   balance::Backend::OnAvailable on_change)
     : loop_(loop), id_(next_id++), config_(config), on_change_(std::move(on_change)),
-      backend_(loop, config, [this] { changed(); }) {
-  update_routes(loop_, config_, routes_, false, [this] { changed(); });
+      backend_(loop, config, [this](balance::Urgency u) { changed(u); }) {
+  update_routes(loop_, config_, routes_, false, [this](balance::Urgency u) { changed(u); });
 }
 
 Frontend::~Frontend() = default;
 
 std::vector<int> Frontend::start(size_t copies, Accept accept) {
   std::vector<int> fds;
-  auto take = [&](const net::Listener& listener) {
-    uv_os_fd_t fd;
-    uvx::check(uv_fileno(reinterpret_cast<const uv_handle_t*>(listener.handle()), &fd),
-               "uv_fileno");
-    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  auto take = [&](const net::ListeningSocket& listener) {
+    int copy = ::fcntl(listener.fd(), F_DUPFD_CLOEXEC, 0);
     if (copy < 0) {
       int rc = -errno;
       for (int c : fds)
@@ -111,7 +109,7 @@ std::vector<int> Frontend::start(size_t copies, Accept accept) {
   {
     // A plain bind first, even for SO_REUSEPORT sockets: an address another process holds is
     // refused rather than silently shared with it. One worker, or `shared`: this is the socket.
-    net::Listener first(loop_, config_.bind, [] {});
+    net::ListeningSocket first(loop_, config_.bind);
     bound = first.bound();
     if (copies <= 1 || accept == Accept::shared)
       for (size_t i = 0; i < copies; ++i)
@@ -120,8 +118,7 @@ std::vector<int> Frontend::start(size_t copies, Accept accept) {
   if (copies > 1 && accept == Accept::reuseport)
     try {
       for (size_t i = 0; i < copies; ++i) {
-        net::Listener l(
-            loop_, config_.bind, [] {}, nullptr, true);
+        net::ListeningSocket l(loop_, config_.bind, true);
         take(l);
       }
     } catch (...) {
@@ -140,7 +137,7 @@ std::vector<int> Frontend::start(size_t copies, Accept accept) {
 void Frontend::update(const config::Frontend& config) {
   config_ = config;
   backend_.update(config);
-  update_routes(loop_, config_, routes_, true, [this] { changed(); });
+  update_routes(loop_, config_, routes_, true, [this](balance::Urgency u) { changed(u); });
   changed();
 }
 
@@ -150,10 +147,10 @@ void Frontend::retire() {
     r->backend.stop();
 }
 
-void Frontend::changed() {
+void Frontend::changed(balance::Urgency urgency) {
   view_.reset();
   if (on_change_)
-    on_change_();
+    on_change_(urgency);
 }
 
 FrontendViewPtr Frontend::view() {

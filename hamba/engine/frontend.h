@@ -44,7 +44,7 @@ struct FrontendCounters {
 // One route of a frontend: TLS connections whose server name matches go to its own backend.
 struct Route {
   Route(uv_loop_t* loop, const config::Frontend& frontend, const config::Route& route,
-        std::function<void()> on_available);
+        balance::Backend::OnAvailable on_available);
   config::Route config;
   balance::Backend backend;
 };
@@ -74,8 +74,10 @@ std::string describe(const config::Frontend& frontend);
 
 class Frontend : public std::enable_shared_from_this<Frontend> {
 public:
-  // `on_change` runs on the main loop when the view changed (a server's state, the servers).
-  Frontend(uv_loop_t* loop, const config::Frontend& config, std::function<void()> on_change);
+  // `on_change` runs on the main loop when the view changed (a server's state, the servers),
+  // with how soon the workers must see it.
+  Frontend(uv_loop_t* loop, const config::Frontend& config,
+           balance::Backend::OnAvailable on_change);
   ~Frontend();
   Frontend(const Frontend&) = delete;
   Frontend& operator=(const Frontend&) = delete;
@@ -106,12 +108,12 @@ public:
   FrontendViewPtr view();
 
 private:
-  void changed();
+  void changed(balance::Urgency urgency = balance::Urgency::batched);
 
   uv_loop_t* loop_;
   uint64_t id_;
   config::Frontend config_;
-  std::function<void()> on_change_;
+  balance::Backend::OnAvailable on_change_;
   balance::Backend backend_;
   std::vector<std::shared_ptr<Route>> routes_;
   std::shared_ptr<FrontendCounters> counters_ = std::make_shared<FrontendCounters>();

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <sys/socket.h>
+#include <utility>
 
 namespace hamba::net {
 
@@ -45,6 +46,19 @@ bool reset_pending(uv_stream_t* stream) {
          getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == ECONNRESET;
 }
 
+// What the client has sent by now, read without waiting (outside libuv's reads: before they
+// start, or while they are off): bytes read, 0 on its EOF, else a libuv error (UV_EAGAIN: none
+// yet).
+ssize_t read_now(const uvx::Handle<uv_tcp_t>& tcp, char* into, size_t size) {
+  uv_os_fd_t fd = -1;
+  uv_fileno(tcp.base(), &fd);
+  ssize_t n;
+  do
+    n = ::recv(fd, into, size, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  return n >= 0 ? n : uv_translate_sys_error(errno);
+}
+
 std::string peer_name(const uvx::Handle<uv_tcp_t>& tcp) {
   sockaddr_storage addr{};
   int len = sizeof addr;
@@ -58,9 +72,10 @@ std::string peer_name(const uvx::Handle<uv_tcp_t>& tcp) {
 void Session::accept(std::shared_ptr<engine::WorkerFrontend> frontend, Listener& listener) {
   engine::Worker& worker = frontend->worker();
   auto* s = new Session(std::move(frontend));
+  sockaddr_storage peer;
   int rc = s->client_.init([&](uv_tcp_t* h) { return uv_tcp_init(worker.loop(), h); });
   if (rc == 0)
-    rc = listener.accept(s->client_.get());
+    rc = listener.accept(s->client_.get(), &peer);
   if (rc < 0) {
     s->frontend_->note_accept_error(rc);
     delete s;
@@ -68,7 +83,7 @@ void Session::accept(std::shared_ptr<engine::WorkerFrontend> frontend, Listener&
   }
   s->client_.set_data(s);
   worker.add_session(s);
-  s->start();
+  s->start(peer);
 }
 
 Session::Session(std::shared_ptr<engine::WorkerFrontend> frontend)
@@ -80,20 +95,26 @@ uv_loop_t* Session::loop() const {
 
 Session::~Session() = default; // everything was released by finish()
 
-void Session::start() {
+void Session::start(const sockaddr_storage& peer) {
   auto& c = frontend_->counters();
   ++c.total;
   ++c.current;
+  const auto* peer_address = reinterpret_cast<const sockaddr*>(&peer);
+  const bool known = peer.ss_family == AF_INET || peer.ss_family == AF_INET6;
   if (frontend_->worker().session_log())
-    log_.reset(new LogState{uv_now(loop()), {0, 0}, peer_name(client_)});
-  // TCP_NODELAY: inherited from the listening socket (net/listener.cpp).
-  if (frontend_->config().balance == config::Balance::source) {
-    sockaddr_storage peer{};
-    int len = sizeof peer;
-    if (uv_tcp_getpeername(client_.get(), reinterpret_cast<sockaddr*>(&peer), &len) == 0)
-      client_hash_ = balance::hash_client(reinterpret_cast<sockaddr*>(&peer));
-  }
+    log_.reset(new LogState{
+        uv_now(loop()), {0, 0}, known ? format_sockaddr(peer_address) : peer_name(client_)});
+  // TCP_NODELAY: inherited from the listening socket (net/listening_socket.cpp).
   const auto& cfg = frontend_->config();
+  // With accept_proxy the client to hash is the one its header carries, if it carries one
+  // (examine_preread).
+  if (cfg.balance == config::Balance::source && known)
+    client_hash_ = balance::hash_client(peer_address);
+  // The header's source, without a getpeername at the connect.
+  if (frontend_->may_send_proxy() && !cfg.accept_proxy && known) {
+    carried_.reset(new Carried{peer, {}});
+    carried_->destination.ss_family = AF_UNSPEC;
+  }
   if (cfg.accept_proxy || !cfg.routes.empty()) {
     state_ = State::preread;
     last_activity_ = uv_now(loop()); // not moved by reads: a whole deadline
@@ -101,8 +122,18 @@ void Session::start() {
     preread_->capacity = (cfg.accept_proxy ? kProxyHeaderMaxInput : 0) +
                          (cfg.routes.empty() ? 0 : kClientHelloMaxBytes);
     preread_->data.reset(new char[preread_->capacity]);
+    // A client speaks as soon as its connect completes (a TLS client sends its hello), so its
+    // first bytes are often here by the accept: they are read at once, and the poller waits
+    // only for what has not come yet (a loop round less before the server's connect).
+    ssize_t n = read_now(client_, preread_->data.get(), preread_->capacity);
+    if (n != UV_EAGAIN)
+      on_preread(n == 0 ? static_cast<ssize_t>(UV_EOF) : n);
+    if (finished_)
+      return;
     if (int rc = uv_read_start(client_.stream(), on_preread_alloc, on_read_cb); rc < 0)
       finish(End::error);
+    else
+      read_ahead_on_ = true;
     return;
   }
   pick_and_connect(nullptr);
@@ -135,6 +166,23 @@ void Session::on_preread(ssize_t nread) {
   examine_preread();
 }
 
+void Session::on_read_ahead(ssize_t nread) {
+  Preread& p = *preread_;
+  if (nread > 0) {
+    p.size += static_cast<size_t>(nread);
+    if (p.size < p.capacity)
+      return;
+  } else if (nread != UV_EOF) {
+    if (nread < 0)
+      finish(End::client_reset);
+    return;
+  }
+  // Full (the client waits until relaying takes the bytes), or the client's EOF: its reads see
+  // the EOF again once relaying (a reset behind it, too).
+  uv_read_stop(client_.stream());
+  read_ahead_on_ = false;
+}
+
 void Session::examine_preread() {
   const auto& cfg = frontend_->config();
   Preread& p = *preread_;
@@ -153,6 +201,9 @@ void Session::examine_preread() {
       if (log_)
         log_->client = format_sockaddr(reinterpret_cast<const sockaddr*>(&carried_->source));
     }
+    // LOCAL: the connection's own address, hashed at the start, stands.
+    if (cfg.balance == config::Balance::source && carried_)
+      client_hash_ = balance::hash_client(reinterpret_cast<const sockaddr*>(&carried_->source));
   }
   if (!cfg.routes.empty()) {
     ClientHelloResult r = peek_client_hello(p.data.get() + p.header, p.size - p.header);
@@ -165,7 +216,6 @@ void Session::examine_preread() {
     routed_view_ = frontend_->view_ptr();
     route_ = routed_view_->route_for(r.server_name());
   }
-  uv_read_stop(client_.stream()); // read again once relaying
   pick_and_connect(nullptr);
 }
 
@@ -183,39 +233,100 @@ bool Session::send_preread() {
   const config::ProxyProtocol protocol =
       route_ >= 0 ? routed_view_->routes[static_cast<size_t>(route_)].config.send_proxy
                   : frontend_->config().send_proxy;
-  if (protocol != config::ProxyProtocol::none) {
-    sockaddr_storage peer{}, local{};
-    const sockaddr* client = nullptr;
-    const sockaddr* destination = nullptr;
-    if (carried_) {
-      client = reinterpret_cast<const sockaddr*>(&carried_->source);
-      destination = reinterpret_cast<const sockaddr*>(&carried_->destination);
-    } else {
-      int plen = sizeof peer, llen = sizeof local;
-      auto* p = reinterpret_cast<sockaddr*>(&peer);
-      auto* l = reinterpret_cast<sockaddr*>(&local);
-      if (uv_tcp_getpeername(client_.get(), p, &plen) == 0 &&
-          uv_tcp_getsockname(client_.get(), l, &llen) == 0) {
-        client = p;
-        destination = l;
+  if (protocol == config::ProxyProtocol::none) {
+    if (preread_) {
+      size_t n = preread_->size - preread_->header;
+      if (n > 0) {
+        count_bytes(Direction::to_server, n);
+        forward(Direction::to_server, preread_->data.get() + preread_->header, n);
       }
+      preread_.reset(); // forward() kept what the kernel did not take
     }
-    ProxyHeaderBytes h = build_proxy_header(
-        protocol == config::ProxyProtocol::v1 ? ProxyVersion::v1 : ProxyVersion::v2, client,
-        destination);
-    forward(Direction::to_server, h.data, h.size);
-    if (finished_)
-      return false;
+    return !finished_;
   }
+  // The header and the client's first bytes go in one write: one segment for the server to
+  // take and acknowledge, not two. Those bytes are the ones read ahead, or else what the
+  // client has sent by now (usually its request: it sent it once its connect completed, while
+  // hamba was connecting to the server).
+  ProxyHeaderBytes h = proxy_header(protocol);
+  char* out = read_buffer();
+  std::memcpy(out, h.data, h.size);
+  size_t first = 0;
   if (preread_) {
-    size_t n = preread_->size - preread_->header;
-    if (n > 0) {
-      count_bytes(Direction::to_server, n);
-      forward(Direction::to_server, preread_->data.get() + preread_->header, n);
+    first = preread_->size - preread_->header;
+    std::memcpy(out + h.size, preread_->data.get() + preread_->header, first);
+    preread_.reset();
+  } else {
+    ssize_t n = read_now(client_, out + h.size, kBufferSize - h.size);
+    if (n > 0)
+      first = static_cast<size_t>(n);
+    else if (n < 0 && n != UV_EAGAIN) {
+      finish(End::client_reset);
+      return false;
+    } else if (n < 0) {
+      // Nothing yet: the header waits for the client's first read, or at most the frontend's
+      // learnt wait for a server that speaks first (on_header_wait, engine/header_wait.h).
+      header_due_ = protocol;
+      header_wait_ = std::make_unique<HeaderTimer>();
+      header_wait_->since = uv_now(loop());
+      header_wait_->timer.init(loop(), this);
+      header_wait_->timer.start<&Session::on_header_wait>(frontend_->header_wait().ms());
+      return true;
     }
-    preread_.reset(); // forward() kept what the kernel did not take
+    // n == 0 is the client's EOF, which its reads see again once relaying.
   }
+  if (first > 0)
+    count_bytes(Direction::to_server, first);
+  forward(Direction::to_server, out, h.size + first);
   return !finished_;
+}
+
+void Session::on_header_wait() {
+  send_due_header(nullptr, 0);
+}
+
+void Session::client_spoke() {
+  frontend_->header_wait().client_spoke_after(uv_now(loop()) - header_wait_->since);
+  header_wait_.reset();
+}
+
+void Session::send_due_header(const char* data, size_t len) {
+  ProxyHeaderBytes h = proxy_header(header_due_);
+  header_due_ = config::ProxyProtocol::none;
+  char* out = read_buffer();
+  if (h.size + len > kBufferSize) { // a read that filled the buffer: two writes, in order
+    forward(Direction::to_server, h.data, h.size);
+    if (!finished_)
+      forward(Direction::to_server, data, len);
+    return;
+  }
+  if (len > 0) // the read is in that buffer: moved up, not copied
+    std::memmove(out + h.size, data, len);
+  std::memcpy(out, h.data, h.size);
+  forward(Direction::to_server, out, h.size + len);
+}
+
+ProxyHeaderBytes Session::proxy_header(config::ProxyProtocol protocol) const {
+  const ProxyVersion version =
+      protocol == config::ProxyProtocol::v1 ? ProxyVersion::v1 : ProxyVersion::v2;
+  if (carried_ && carried_->destination.ss_family != AF_UNSPEC)
+    return build_proxy_header(version, reinterpret_cast<const sockaddr*>(&carried_->source),
+                              reinterpret_cast<const sockaddr*>(&carried_->destination));
+  sockaddr_storage peer{}, local{};
+  int plen = sizeof peer, llen = sizeof local;
+  const sockaddr* p = reinterpret_cast<sockaddr*>(&peer);
+  if (carried_)
+    p = reinterpret_cast<const sockaddr*>(&carried_->source); // kept from the accept
+  else if (uv_tcp_getpeername(client_.get(), reinterpret_cast<sockaddr*>(&peer), &plen) != 0)
+    return build_proxy_header(version, nullptr, nullptr);
+  // The listener's own address when it is bound to one: no getsockname per connection.
+  const sockaddr* destination = frontend_->local_address();
+  if (!destination) {
+    if (uv_tcp_getsockname(client_.get(), reinterpret_cast<sockaddr*>(&local), &llen) != 0)
+      return build_proxy_header(version, nullptr, nullptr);
+    destination = reinterpret_cast<const sockaddr*>(&local);
+  }
+  return build_proxy_header(version, p, destination);
 }
 
 std::string Session::client_label() const {
@@ -322,8 +433,12 @@ void Session::short_of_resources(int rc) {
 void Session::start_relaying() {
   state_ = State::relaying;
   last_activity_ = uv_now(loop());
+  bool reading = std::exchange(read_ahead_on_, false);
   if (pump(Direction::to_server).pending > 0)
-    return; // what was read ahead is still being written: on_write_done starts the reads
+    return; // what was read ahead is still being written (forward() stopped the reads):
+            // on_write_done starts them
+  if (reading)
+    return; // on since the preread; its alloc hands out the loop's buffer from now on
   if (int rc = uv_read_start(client_.stream(), on_alloc, on_read_cb); rc < 0)
     finish(End::error);
 }
@@ -351,8 +466,11 @@ void Session::count_bytes(Direction dir, uint64_t n) {
 
 void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   Direction dir = stream == client_.stream() ? Direction::to_server : Direction::to_client;
-  if (state_ == State::preread && dir == Direction::to_server) {
-    on_preread(nread);
+  if (dir == Direction::to_server && preread_) {
+    if (state_ == State::preread)
+      on_preread(nread);
+    else
+      on_read_ahead(nread);
     return;
   }
   if (nread > 0) {
@@ -361,9 +479,32 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
       server_spoke_ = true;
       if (server_failing_)
         report_success();
+      if (header_wait_) { // before the client: a protocol where the server speaks first
+        frontend_->header_wait().server_spoke_first();
+        header_wait_.reset();
+        if (header_due_ != config::ProxyProtocol::none) // it spoke without the header: send it
+          send_due_header(nullptr, 0);
+        if (finished_)
+          return;
+      }
     }
     count_bytes(dir, static_cast<uint64_t>(nread));
-    forward(dir, buf->base, static_cast<size_t>(nread));
+    if (dir == Direction::to_server && header_wait_) {
+      client_spoke();
+      if (header_due_ != config::ProxyProtocol::none)
+        send_due_header(buf->base, static_cast<size_t>(nread));
+      else
+        forward(dir, buf->base, static_cast<size_t>(nread));
+    } else {
+      forward(dir, buf->base, static_cast<size_t>(nread));
+    }
+  } else if (nread < 0 && header_due_ != config::ProxyProtocol::none &&
+             dir == Direction::to_server) {
+    // The client ends before a byte: its server still hears who it was (then the EOF).
+    header_wait_.reset();
+    send_due_header(nullptr, 0);
+    if (!finished_)
+      on_read(stream, nread, buf);
   } else if (nread == UV_EOF && (buf->base != nullptr || !reset_pending(stream))) {
     on_eof(dir);
   } else if (nread < 0) {
@@ -372,7 +513,7 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   }
 }
 
-void Session::forward(Direction dir, char* data, size_t len) {
+void Session::forward(Direction dir, const char* data, size_t len) {
   Pump& d = pump(dir);
   uv_stream_t* dst = stream(destination(dir));
   size_t written = 0;
@@ -627,6 +768,7 @@ void Session::finish(End how) {
   }
   if (state_ == State::queued)
     frontend_->dequeue(this);
+  header_wait_.reset();
   // libuv cancels the requests in flight when the sockets close; their callbacks only free them.
   connect_.detach();
   for (Pump& d : pumps_) {

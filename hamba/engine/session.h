@@ -17,6 +17,7 @@
 #include "balance/pool_snapshot.h"
 #include "base/uv_handle.h"
 #include "base/uv_request.h"
+#include "config/config.h"
 #include "net/listener.h"
 #include "net/proxy_header.h"
 #include "net/tls_client_hello.h"
@@ -116,7 +117,8 @@ private:
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  void start();
+  // `peer`: the client's address as the accept gave it (AF_UNSPEC: unknown, asked of the socket).
+  void start(const sockaddr_storage& peer);
   void pick_and_connect(const balance::Server* failed);
   void on_connected(int status);
   void connect_failed(int status); // a libuv error; UV_ETIMEDOUT for the connect timeout
@@ -127,15 +129,29 @@ private:
   // whole; the header is consumed, every other byte goes to the server once connected.
   static void on_preread_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf);
   void on_preread(ssize_t nread);
+  // The client's reads stay on from the preread until relaying (no stop and restart around the
+  // queue and the connect: two epoll_ctl calls less per connection); what it sends meanwhile
+  // joins the bytes read ahead, within the same buffer.
+  void on_read_ahead(ssize_t nread);
   void examine_preread();
   void preread_failed(const char* reason);
-  bool send_preread(); // on connect: PROXY header for the server, then the bytes read ahead
+  // On connect: the PROXY header for the server and the client's first bytes (read ahead, or
+  // whatever the client has sent by then) in one write; false when that ended the session.
+  bool send_preread();
+  ProxyHeaderBytes proxy_header(config::ProxyProtocol protocol) const;
+  // When the client has sent nothing by the connect, the header waits for its first read, so
+  // that both still go in one segment; a server that speaks first (SMTP, MySQL) gets it alone
+  // after the frontend's header_wait().ms(). `data` is that read (in the loop's read buffer), or
+  // nothing. Which side spoke first, and when, teaches the frontend how long to wait.
+  void on_header_wait();
+  void send_due_header(const char* data, size_t len);
+  void client_spoke(); // its first bytes, while or after the header waited
   std::string client_label() const;
   static void on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf);
   static void on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void count_bytes(Direction dir, uint64_t n);
-  void forward(Direction dir, char* data, size_t len);
+  void forward(Direction dir, const char* data, size_t len);
   void on_write_done(Remainder& written, int status);
   void on_eof(Direction dir);
   void on_shutdown_cb(Direction& dir, int status); // uv_shutdown's
@@ -181,18 +197,29 @@ private:
     std::unique_ptr<char[]> data;
   };
   std::unique_ptr<Preread> preread_;
-  // The addresses an accepted PROXY header carried (none for LOCAL or UNKNOWN): the client as
-  // logs, stats and send_proxy show it.
+  // The client's addresses as logs, stats and send_proxy show them: those an accepted PROXY
+  // header carried (none for LOCAL or UNKNOWN), or, where a send_proxy header may be due, the
+  // connection's own peer address kept from the accept (destination AF_UNSPEC: the listener's,
+  // or asked of the socket).
   struct Carried {
     sockaddr_storage source;
     sockaddr_storage destination;
   };
   std::unique_ptr<Carried> carried_;
+  // The send_proxy header still to send (none: sent, or none to send), and its wait: kept past
+  // its deadline until one side speaks, to learn from (HeaderTimer::since, loop time).
+  config::ProxyProtocol header_due_ = config::ProxyProtocol::none;
+  struct HeaderTimer {
+    uvx::Timer timer;
+    uint64_t since = 0;
+  };
+  std::unique_ptr<HeaderTimer> header_wait_;
   State state_ = State::queued;
   uint8_t attempts_ = 0; // connects tried
   bool finished_ = false;
-  bool server_spoke_ = false; // the server sent a byte (passive health: a reset after is fine)
-  uint64_t client_hash_ = 0;  // balance: source: the client's address, hashed once
+  bool read_ahead_on_ = false; // the client's reads, started for the preread, are still on
+  bool server_spoke_ = false;  // the server sent a byte (passive health: a reset after is fine)
+  uint64_t client_hash_ = 0;   // balance: source: the client's address, hashed once
 };
 
 } // namespace hamba::net

@@ -7,6 +7,7 @@
 #include "engine/worker.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace hamba::engine {
 
@@ -18,6 +19,12 @@ WorkerFrontend::WorkerFrontend(Worker& worker, FrontendViewPtr view,
     listener_ = std::make_unique<net::Listener>(
         worker_.loop(), fd, view_->config.bind, [this] { accept_pending(); },
         [this](int rc) { note_accept_error(rc); });
+  if (listener_)
+    listener_->defer_accept(client_speaks_first());
+  if (const sockaddr* local = listener_ ? listener_->local_address() : nullptr) {
+    std::memcpy(&local_, local, sockaddr_size(local));
+    has_local_ = true;
+  }
 }
 
 WorkerFrontend::~WorkerFrontend() = default;
@@ -27,6 +34,11 @@ void WorkerFrontend::set_view(FrontendViewPtr view) {
   // still has at their place.
   view_ = std::move(view);
   pickers_.routes.resize(view_->routes.size());
+  may_send_proxy_ = view_->config.send_proxy != config::ProxyProtocol::none;
+  for (const auto& r : view_->routes)
+    may_send_proxy_ |= r.config.send_proxy != config::ProxyProtocol::none;
+  if (listener_) // a reconfigure may add routes or accept_proxy, or take them away
+    listener_->defer_accept(client_speaks_first());
 }
 
 balance::Picker& WorkerFrontend::picker(int route) {
@@ -71,9 +83,14 @@ void WorkerFrontend::stop_listening(bool serve_waiting) {
       net::Session::accept(shared_from_this(), *listener_);
       ++served;
     }
+    // Closed at once after the last accept (the log line waits): a handshake that completes in
+    // between is reset with the socket.
+    listener_->close();
+    listener_.reset();
     if (served > 0)
       log::info("frontend {}: {} client(s) waiting to be accepted taken in before closing",
                 config().name, served);
+    return;
   }
   listener_->close();
   listener_.reset();

@@ -8,6 +8,7 @@
 
 #include "balance/policy.h"
 #include "engine/frontend.h"
+#include "engine/header_wait.h"
 #include "net/listener.h"
 
 #include <deque>
@@ -39,6 +40,18 @@ public:
   const config::Frontend& config() const { return view_->config; }
   FrontendCounters& counters() { return *counters_; }
   Worker& worker() { return worker_; }
+  // Every accepted client's local address when the listener is bound to one address, else
+  // nullptr (net::Listener::local_address); kept after the listener closes, for its sessions.
+  const sockaddr* local_address() const {
+    return has_local_ ? reinterpret_cast<const sockaddr*>(&local_) : nullptr;
+  }
+  // The frontend's servers or one of its routes' are sent a PROXY header (send_proxy).
+  bool may_send_proxy() const { return may_send_proxy_; }
+  // How long a send_proxy header waits for the client's first bytes (engine/header_wait.h).
+  HeaderWait& header_wait() { return header_wait_; }
+  // Every client's first bytes are read before a server is chosen: a PROXY header
+  // (accept_proxy) or a TLS ClientHello (routes).
+  bool client_speaks_first() const { return config().accept_proxy || !config().routes.empty(); }
 
   // Stops listening (shutdown, or the frontend was removed). Established sessions go on.
   // With `serve_waiting`, the clients in the listener's accept queue are accepted first (beyond
@@ -89,6 +102,10 @@ private:
   std::shared_ptr<FrontendCounters> counters_;
   Pickers pickers_;
   std::unique_ptr<net::Listener> listener_;
+  sockaddr_storage local_{};
+  bool has_local_ = false;
+  bool may_send_proxy_ = false;
+  HeaderWait header_wait_;
   std::deque<net::Session*> queue_;
   bool serving_queue_ = false;
   uint64_t local_errors_unlogged_ = 0; // local errors since the last line about them

@@ -1,110 +1,74 @@
-// Listening sockets; see listener.h.
+// Accepting on a listening socket; see listener.h.
 #include "net/listener.h"
 
 #include "base/log.h"
 
 #include <cerrno>
+#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
+#include <utility>
 
 namespace hamba::net {
 
-Listener::Listener(uv_loop_t* loop, const Endpoint& bind, std::function<void()> on_connection,
-                   std::function<void(int)> on_error, bool reuseport)
-    : bind_(bind), on_connection_(std::move(on_connection)), on_error_(std::move(on_error)) {
-  int rc;
-  if (bind.host.empty()) {
-    // Every address, IPv6 and IPv4 on one socket (IPV6_V6ONLY off, as HAProxy's
-    // "bind :::PORT v4v6"); a host or container without IPv6 fails the bind to [::] with one of
-    // these two, and gets every IPv4 address instead.
-    rc = listen_on(loop, "::", 0, reuseport);
-    if (rc == UV_EAFNOSUPPORT || rc == UV_EADDRNOTAVAIL)
-      rc = listen_on(loop, "0.0.0.0", 0, reuseport);
-  } else {
-    rc = listen_on(loop, bind.host, bind.host.find(':') != std::string::npos ? UV_TCP_IPV6ONLY : 0,
-                   reuseport);
-  }
-  if (rc < 0) {
-    const char* hint = rc == UV_EADDRINUSE      ? " (another process listens there)"
-                       : rc == UV_EADDRNOTAVAIL ? " (that address is not one of this host's)"
-                       : rc == UV_EACCES        ? " (ports below 1024 need privileges)"
-                                                : "";
-    throw ListenError(fmt::format("cannot listen on {}: {}{}", format_endpoint(bound_),
-                                  uvx::error_text(rc), hint),
-                      rc);
+namespace {
+
+bool is_wildcard(const sockaddr_storage& a) {
+  if (a.ss_family == AF_INET)
+    return reinterpret_cast<const sockaddr_in&>(a).sin_addr.s_addr == htonl(INADDR_ANY);
+  if (a.ss_family == AF_INET6)
+    return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6&>(a).sin6_addr);
+  return true; // no address a PROXY header could carry
+}
+
+// Errors of a connection that failed before it was accepted (accept(2): "Linux passes already
+// pending network errors on the new socket as an error code from accept()"): the next one in
+// the queue is tried.
+bool is_connection_error(int err) {
+  switch (err) {
+  case EINTR:
+  case ECONNABORTED:
+  case EPROTO:
+  case ENOPROTOOPT:
+  case EHOSTDOWN:
+  case ENONET:
+  case EHOSTUNREACH:
+  case EOPNOTSUPP:
+  case ENETDOWN:
+  case ENETUNREACH:
+  case EPERM: // refused by a firewall rule
+    return true;
+  default:
+    return false;
   }
 }
 
-int Listener::listen_on(uv_loop_t* loop, const std::string& host, unsigned flags, bool reuseport) {
-  bound_ = {host, bind_.port};
-  tcp_.close(); // a failed first attempt leaves a socket of the other family
-  sockaddr_storage addr;
-  if (!ip_literal_sockaddr(host, bind_.port, addr))
-    throw ListenError(
-        fmt::format("cannot listen on {}: not an IP address", format_endpoint(bound_)), UV_EINVAL);
-  // SO_REUSEPORT must be set before the bind, and libuv has no flag for it: the socket is made
-  // first (uv_tcp_init_ex) and given the option by hand.
-  int family = reinterpret_cast<const sockaddr*>(&addr)->sa_family;
-  int rc = tcp_.init([&](uv_tcp_t* h) {
-    return reuseport ? uv_tcp_init_ex(loop, h, static_cast<unsigned>(family))
-                     : uv_tcp_init(loop, h);
-  });
-  if (rc == 0 && reuseport) {
-    uv_os_fd_t fd;
-    int on = 1;
-    rc = uv_fileno(tcp_.base(), &fd);
-    if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
-      rc = -errno;
-  }
-  if (rc == 0)
-    rc = uv_tcp_bind(tcp_.get(), reinterpret_cast<const sockaddr*>(&addr), flags);
-  // Accepted sockets inherit TCP_NODELAY from the listening one (Linux): one setsockopt here
-  // instead of one per connection.
-  if (rc == 0)
-    rc = uv_tcp_nodelay(tcp_.get(), 1);
-  if (rc == 0)
-    rc = start_listening();
-  if (rc < 0)
-    tcp_.close();
-  return rc;
-}
+} // namespace
 
 Listener::Listener(uv_loop_t* loop, int fd, const Endpoint& bound,
                    std::function<void()> on_connection, std::function<void(int)> on_error)
-    : bind_(bound), bound_(bound), on_connection_(std::move(on_connection)),
-      on_error_(std::move(on_error)) {
-  int rc = tcp_.init([&](uv_tcp_t* h) { return uv_tcp_init(loop, h); });
-  if (rc == 0) {
-    rc = uv_tcp_open(tcp_.get(), fd);
-    if (rc == 0)
-      fd = -1; // the handle owns it now
-  }
+    : bound_(bound), on_connection_(std::move(on_connection)), on_error_(std::move(on_error)),
+      fd_(fd) {
+  // The copies share one open file: already non-blocking, made so again for a socket from
+  // elsewhere (accept4 must never wait).
+  int rc = 0;
+  if (int flags = ::fcntl(fd_, F_GETFL); flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) < 0)
+    rc = -errno;
   if (rc == 0)
-    rc = start_listening();
-  if (fd >= 0)
-    ::close(fd);
+    rc = poll_.init([&](uv_poll_t* p) { return uv_poll_init_socket(loop, p, fd_); });
   if (rc < 0) {
-    tcp_.close();
+    close();
     throw ListenError(
         fmt::format("cannot listen on {}: {}", format_endpoint(bound_), uvx::error_text(rc)), rc);
   }
-}
-
-int Listener::start_listening() {
-  tcp_.set_data(this);
-  return uv_listen(tcp_.stream(), 4096, [](uv_stream_t* server, int status) {
-    auto* self = uvx::Handle<uv_tcp_t>::owner<Listener>(server);
-    if (!self)
-      return;
-    if (status < 0) { // libuv tries again on the next event
-      if (self->on_error_)
-        self->on_error_(status);
-      return;
-    }
-    self->pending_ = true;
-    self->on_connection_();
-  });
+  poll_.set_data(this);
+  retry_.init(loop, this);
+  socklen_t len = sizeof local_;
+  has_local_ =
+      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&local_), &len) == 0 && !is_wildcard(local_);
+  watch(true);
 }
 
 Listener::~Listener() {
@@ -112,47 +76,112 @@ Listener::~Listener() {
 }
 
 void Listener::close() {
-  if (drained_fd_ >= 0) {
-    ::close(drained_fd_);
-    drained_fd_ = -1;
+  if (ready_fd_ >= 0)
+    ::close(std::exchange(ready_fd_, -1));
+  retry_.close();
+  poll_.close(); // stops watching at once: the descriptor may go now
+  watching_ = false;
+  if (fd_ >= 0)
+    ::close(std::exchange(fd_, -1));
+}
+
+void Listener::watch(bool on) {
+  if (on == watching_ || !poll_)
+    return;
+  watching_ = on;
+  if (!on) {
+    uv_poll_stop(poll_.get());
+    return;
   }
-  tcp_.close();
+  uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* p, int status, int) {
+    auto* self = uvx::Handle<uv_poll_t>::owner<Listener>(p);
+    if (!self)
+      return;
+    if (status < 0) {
+      self->back_off(status);
+      return;
+    }
+    self->readable_ = true;
+    self->on_connection_();
+    // The owner may have closed this listener meanwhile (its handle's data is cleared then;
+    // the handle itself lives until its close callback).
+    if (p->data == nullptr)
+      return;
+    // A connection the owner left here (it is at its limit): epoll reports the socket readable
+    // while clients wait, so it is not watched until accept() takes this one.
+    if (self->ready_fd_ >= 0)
+      self->watch(false);
+  });
+}
+
+void Listener::back_off(int rc) {
+  backing_off_ = true;
+  readable_ = false;
+  watch(false);
+  retry_.start<&Listener::on_retry>(kRetryMs);
+  if (on_error_)
+    on_error_(rc);
+}
+
+void Listener::on_retry() {
+  backing_off_ = false;
+  watch(true); // epoll reports the socket again at once if clients wait
+}
+
+void Listener::defer_accept(bool on) {
+  if (on == deferred_ || fd_ < 0)
+    return;
+  int seconds = on ? kDeferSeconds : 0;
+  if (::setsockopt(fd_, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) != 0) {
+    // Only a cost: connections are then accepted before their first bytes come.
+    log::warn("listener {}: TCP_DEFER_ACCEPT: {}", format_endpoint(bound_),
+              uvx::error_text(-errno));
+    return;
+  }
+  deferred_ = on;
 }
 
 bool Listener::pending() {
-  if (pending_ || drained_fd_ >= 0)
+  if (ready_fd_ >= 0)
     return true;
-  if (!draining_ || !tcp_)
+  if (fd_ < 0 || (!readable_ && !draining_) || (backing_off_ && !draining_))
     return false;
-  uv_os_fd_t fd;
-  if (uv_fileno(tcp_.base(), &fd) != 0)
-    return false;
-  int client;
-  do
-    client = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  while (client < 0 && errno == EINTR);
-  if (client < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK)
+  for (;;) {
+    socklen_t len = sizeof ready_peer_;
+    int client = ::accept4(fd_, reinterpret_cast<sockaddr*>(&ready_peer_), &len,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (client >= 0) {
+      if (len == 0 || len > sizeof ready_peer_)
+        ready_peer_.ss_family = AF_UNSPEC;
+      ready_fd_ = client;
+      return true;
+    }
+    int err = errno;
+    if (is_connection_error(err))
+      continue;
+    readable_ = false;
+    if (err == EAGAIN || err == EWOULDBLOCK)
+      return false;
+    if (draining_)
       log::warn("listener {}: clients still waiting will be reset: accept: {}",
-                format_endpoint(bound_), uvx::error_text(-errno));
+                format_endpoint(bound_), uvx::error_text(-err));
+    else
+      back_off(-err); // EMFILE, ENFILE, ENOBUFS, ENOMEM: the clients wait in the kernel's queue
     return false;
   }
-  drained_fd_ = client;
-  return true;
 }
 
-int Listener::accept(uv_tcp_t* client) {
-  if (pending_) {
-    pending_ = false;
-    return uv_accept(tcp_.stream(), reinterpret_cast<uv_stream_t*>(client));
-  }
-  if (drained_fd_ < 0)
+int Listener::accept(uv_tcp_t* client, sockaddr_storage* peer) {
+  if (!pending())
     return UV_EAGAIN;
-  int fd = drained_fd_;
-  drained_fd_ = -1;
+  int fd = std::exchange(ready_fd_, -1);
+  if (peer)
+    *peer = ready_peer_;
   int rc = uv_tcp_open(client, fd);
   if (rc < 0)
     ::close(fd);
+  if (!backing_off_ && !draining_)
+    watch(true);
   return rc;
 }
 

@@ -1,8 +1,16 @@
-// A listening TCP socket: binds [ADDR]:PORT and reports new connections.
+// The accepting side of a listening socket, on one worker loop: reports new connections, and
+// accepts them when its owner asks.
 //
-// The owner decides when to accept: a connection that is not accepted stays with libuv, which
-// stops watching the socket until accept() is called, so further clients wait in the kernel's
-// accept queue (the global maxconn rule: above it, connections wait, none are refused).
+// The owner decides when to accept: a connection that is not accepted is held here (one at
+// most), and the socket is not watched until accept() takes it, so further clients wait in the
+// kernel's accept queue (the global maxconn rule: above it, connections wait, none are refused).
+//
+// Accepting is done here, not by libuv's uv_listen: libuv answers running out of descriptors
+// with its "EMFILE trick", closing a spare descriptor to accept and close every waiting
+// connection, so clients whose connect() succeeded get an immediate EOF, and nobody hears of
+// it. Here the socket is watched with a uv_poll_t and accept4(2) is called by hand: when hamba
+// is short of descriptors or memory, the connection stays in the kernel's queue, `on_error`
+// hears of it, and the listener looks again kRetryMs later (HAProxy pauses its listeners alike).
 //
 // Closing a listening socket resets every connection still in its accept queue: clients whose
 // connect() succeeded. So an owner that stops listening drains first (start_draining(), then
@@ -13,69 +21,77 @@
 
 #include "base/endpoint.h"
 #include "base/uv_handle.h"
+#include "net/listening_socket.h"
 
 #include <functional>
-#include <stdexcept>
+#include <sys/socket.h>
 
 namespace hamba::net {
 
-// Binding failed; what() is a full sentence naming the address ("cannot listen on
-// 127.0.0.1:80: EADDRINUSE (address already in use)").
-class ListenError : public std::runtime_error {
-public:
-  ListenError(const std::string& what, int rc) : std::runtime_error(what), code(rc) {}
-  int code;
-};
-
 class Listener {
 public:
-  // Binds and listens at once; throws ListenError. An empty host means every address: [::] with
-  // IPv4 mapped in, or 0.0.0.0 where there is no IPv6 (bound() says which).
-  // `on_error` hears of accepts that failed (a libuv error: UV_EMFILE...). libuv itself then
-  // closes the waiting connections it cannot hand over (its EMFILE trick), which is why the
-  // engine keeps descriptors in reserve and stops accepting before they run out.
-  // With `reuseport`, the socket gets SO_REUSEPORT before its bind: several sockets on one
-  // address, each with its own accept queue, among which the kernel spreads new connections by
-  // a hash of their addresses (one per worker loop).
-  Listener(uv_loop_t* loop, const Endpoint& bind, std::function<void()> on_connection,
-           std::function<void(int)> on_error = nullptr, bool reuseport = false);
-  // Listens on `fd`, a copy of a socket another Listener bound (one per worker loop, all
-  // sharing one accept queue); takes `fd` even when it fails. `bound` is that Listener's
-  // bound(), for logs.
+  // How long a listener short of descriptors waits before it tries again.
+  static constexpr uint64_t kRetryMs = 50;
+
+  // Accepts on `fd`, a copy of a ListeningSocket's (one per worker loop, all sharing one accept
+  // queue, or each its own SO_REUSEPORT socket); takes `fd` even when it fails (ListenError).
+  // `bound` is that socket's bound(), for logs. `on_connection` is called when a connection may
+  // be waiting (it calls pending() and accept()); `on_error` hears of accepts that failed (a
+  // libuv error code: UV_EMFILE...).
   Listener(uv_loop_t* loop, int fd, const Endpoint& bound, std::function<void()> on_connection,
            std::function<void(int)> on_error = nullptr);
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  // Accepts the waiting connection into `client` (initialised by the caller). Returns a libuv
-  // error code (0 on success).
-  int accept(uv_tcp_t* client);
-  // A connection is waiting to be accepted (reported but not accepted yet; while draining, one
-  // taken from the kernel's accept queue).
+  // Hands the waiting connection to `client` (initialised by the caller), and its peer address
+  // to `peer` when given (as accept(2) told it: no getpeername later; AF_UNSPEC if unknown).
+  // Returns a libuv error code (0 on success; UV_EAGAIN when none waits).
+  int accept(uv_tcp_t* client, sockaddr_storage* peer = nullptr);
+  // A connection is waiting to be accepted: it is taken from the kernel's queue and held until
+  // accept(). False when the queue is empty, or when hamba is short of descriptors.
   bool pending();
-  // From now on pending() looks in the kernel's accept queue itself, ignoring the loop's
-  // readiness: for a drain just before close().
+  // From now on pending() looks in the kernel's accept queue whether or not the socket was
+  // reported readable: for a drain just before close().
   void start_draining() { draining_ = true; }
-  const Endpoint& bind() const { return bind_; }
-  // The address actually bound: bind(), or "::" / "0.0.0.0" for an empty host.
+  // For a protocol where the client speaks first (a PROXY header, a TLS ClientHello): the
+  // kernel hands over a connection only once its first bytes are there (TCP_DEFER_ACCEPT, as
+  // HAProxy's `defer-accept` and nginx's `deferred`), so the accept finds them ready (no loop
+  // round waiting for them), and a client that connects and says nothing holds no descriptor
+  // of hamba's until kDeferSeconds have passed. Set on the socket (shared by the workers'
+  // copies of it); a no-op when unchanged.
+  void defer_accept(bool on);
+  static constexpr int kDeferSeconds = 1;
+  // The address bound, for logs.
   const Endpoint& bound() const { return bound_; }
-  const uv_tcp_t* handle() const { return tcp_.get(); }
+  // The local address of every connection accepted here, when the socket is bound to one
+  // address (not a wildcard): asked of the kernel once, so that a connection's own destination
+  // (a PROXY header's) costs no getsockname. nullptr for a wildcard bind.
+  const sockaddr* local_address() const {
+    return has_local_ ? reinterpret_cast<const sockaddr*>(&local_) : nullptr;
+  }
   void close();
   ~Listener();
 
 private:
-  // Binds and listens on host:bind_.port with uv_tcp_bind `flags`; a libuv error code.
-  int listen_on(uv_loop_t* loop, const std::string& host, unsigned flags, bool reuseport);
-  int start_listening(); // uv_listen on tcp_, reporting to on_connection_
+  void watch(bool on);   // the poll handle on or off
+  void back_off(int rc); // an accept failed: stop looking for kRetryMs
+  void on_retry();
 
-  Endpoint bind_;
   Endpoint bound_;
   std::function<void()> on_connection_;
   std::function<void(int)> on_error_;
-  uvx::Handle<uv_tcp_t> tcp_;
-  bool pending_ = false;
+  int fd_ = -1;
+  uvx::Handle<uv_poll_t> poll_;
+  uvx::Timer retry_;
+  bool watching_ = false;
+  bool readable_ = false;    // reported readable, not found empty since
+  bool backing_off_ = false; // waiting for retry_
   bool draining_ = false;
-  int drained_fd_ = -1; // accepted by the drain, not yet handed to accept()
+  bool deferred_ = false;
+  int ready_fd_ = -1;             // accepted from the kernel's queue, not yet handed to accept()
+  sockaddr_storage ready_peer_{}; // its peer address
+  sockaddr_storage local_{};
+  bool has_local_ = false;
 };
 
 } // namespace hamba::net

@@ -262,6 +262,18 @@ def read_all(sock, size=65536):
         chunks.append(chunk)
 
 
+def recv_until(sock, end, size=4096):
+    """What `sock` receives until it ends with `end`, or until the other side closes first (the
+    caller's assertion then sees what came)."""
+    data = b""
+    while not data.endswith(end):
+        chunk = sock.recv(size)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def send_and_read_all(sock, payload):
     """Sends payload on an open connection, shuts its write side, returns all it gets back."""
     sock.sendall(payload)

@@ -4,15 +4,17 @@
 - 300 clients at once: those beyond what the descriptors allow wait in the kernel's accept
   queue (not accepted and closed by libuv) and are all served, every byte checked, as
   descriptors free up; no accept fails for want of a descriptor.
-- The descriptors eaten by something else (admin clients held open): health checks and connects
-  that fail with EMFILE are hamba's own failure, logged as such; no server is marked DOWN, and
-  the clients are served once the descriptors are back.
+- The descriptors eaten by something else (admin clients held open): health checks, accepts and
+  connects that fail with EMFILE are hamba's own failure, logged as such; no server is marked
+  DOWN; clients that came meanwhile waited in the accept queue, and they and later ones are
+  served once the descriptors are back.
 """
 
 import os
 import re
 import shutil
 import socket
+import threading
 import time
 import unittest
 
@@ -49,6 +51,8 @@ class Descriptors(unittest.TestCase):
         with ServerProcess("a") as a:
             hamba, port = self.start(a, "--maxconn", "256", "--check-interval", "500ms")
             with hamba:
+                wait_until(lambda: "lowered to" in hamba.log(), timeout=10,
+                           what="the lowered maxconn logged")  # the log is read by a thread
                 lowered = re.findall(r"maxconn 256 needs .* lowered to (\d+)", hamba.log())
                 self.assertEqual(len(lowered), 1, hamba.log())
                 maxconn = int(lowered[0])
@@ -98,14 +102,27 @@ class Descriptors(unittest.TestCase):
                         time.sleep(0.01)
                     wait_until(lambda: "short of descriptors" in hamba.log(), timeout=10,
                                what="EMFILE logged as hamba's own")
+                    # Clients that come now find hamba with no descriptor to accept them: they
+                    # wait in the kernel's accept queue (libuv's own accept would close them).
+                    early = []
+                    waiting = threading.Thread(target=lambda: early.extend(parallel(
+                        lambda i: echo(port, os.urandom(4096), timeout=20),
+                        [(i,) for i in range(5)], timeout=60)), daemon=True)
+                    waiting.start()
                     time.sleep(1.0)  # ten check intervals with no descriptor
                     self.assertNotIn("DOWN", hamba.log())
                 finally:
                     for s in held:
                         s.close()
+                waiting.join(60)
                 results = parallel(lambda i: echo(port, os.urandom(4096), timeout=20),
                                    [(i,) for i in range(20)], timeout=60)
-                print(f"{len(held)} admin clients held; afterwards {results[:3]}...")
+                emfile = metric(self.admin, "hamba_accept_errors_total", ['reason="emfile"'])
+                print(f"{len(held)} admin clients held; 5 clients that came meanwhile: {early}; "
+                      f"20 afterwards: {results[:3]}...; accepts that failed (emfile) {emfile}")
+                self.assertTrue(early and all(r and r.ok for r in early), early)
+                self.assertGreater(emfile, 0)
+                self.assertIn("cannot accept a client", hamba.log())
                 self.assertTrue(all(r and r.ok for r in results), results)
                 self.assertNotIn("DOWN", hamba.log())
                 self.assertEqual(hamba.stop(), 0, hamba.log())

@@ -9,7 +9,7 @@ import shutil
 import socket
 import unittest
 
-from harness import Process, bin_path, free_port, run, wait_port
+from harness import Process, bin_path, free_port, recv_until, run, wait_port, wait_until
 from hamba_helpers import rss_kib
 
 IDLE_TARGET = 10_000
@@ -35,10 +35,14 @@ def start_redis(maxclients):
     return proc, port
 
 
-def logged_maxconn(log):
-    m = re.search(r"maxconn (\d+) \(from the file-descriptor limit (\d+)", log)
-    if not m:
-        raise AssertionError(f"no maxconn figure in the start log:\n{log}")
+MAXCONN_LINE = r"maxconn (\d+) \(from the file-descriptor limit (\d+)"
+
+
+def logged_maxconn(hamba):
+    # The port answers before the line is logged, and the log is read by another thread: wait.
+    wait_until(lambda: re.search(MAXCONN_LINE, hamba.log()), timeout=10,
+               what=f"the maxconn figure in the start log:\n{hamba.log()}")
+    m = re.search(MAXCONN_LINE, hamba.log())
     return int(m.group(1)), int(m.group(2))
 
 
@@ -50,7 +54,7 @@ class Defaults(unittest.TestCase):
             port = free_port()
             with Process([bin_path("hamba"), port, "127.0.0.1", redis_port]) as hamba:
                 wait_port(port)
-                maxconn, fds = logged_maxconn(hamba.log())
+                maxconn, fds = logged_maxconn(hamba)
                 self.assertGreaterEqual(maxconn, 50, hamba.log())
                 bench = run(["redis-benchmark", "-h", "127.0.0.1", "-p", port, "-c", "50", "-n",
                              "20000", "-t", "get", "-q"], timeout=120)
@@ -69,7 +73,7 @@ class Defaults(unittest.TestCase):
             port = free_port()
             with Process([bin_path("hamba"), port, "127.0.0.1", redis_port]) as hamba:
                 wait_port(port)
-                maxconn, fds = logged_maxconn(hamba.log())
+                maxconn, fds = logged_maxconn(hamba)
                 # A machine whose hard limit is below 2 x 10 000 + the reserve cannot hold them
                 # all in one process: hamba then holds what its limit allows (connections above
                 # maxconn would wait in the accept queue, not answer).
@@ -89,13 +93,7 @@ class Defaults(unittest.TestCase):
                         c.sendall(b"PING\r\n")
                     pongs = 0
                     for c in clients:
-                        reply = b""
-                        while not reply.endswith(b"\r\n"):
-                            chunk = c.recv(64)
-                            if not chunk:
-                                break
-                            reply += chunk
-                        if reply == b"+PONG\r\n":
+                        if recv_until(c, b"\r\n", 64) == b"+PONG\r\n":
                             pongs += 1
                     self.assertEqual(pongs, count, hamba.log()[-3000:])
                     rss = rss_kib(hamba.pid) - rss_before

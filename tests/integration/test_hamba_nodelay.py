@@ -2,7 +2,7 @@
 
 Without it, a small write that follows an unacknowledged one waits for the peer's delayed ACK
 (up to 40 ms on Linux): request/response traffic through hamba would crawl. The client side
-gets it from the listening socket (Linux copies it to accepted sockets; net/listener.cpp), the
+gets it from the listening socket (Linux copies it to accepted sockets; net/listening_socket.cpp), the
 server side when hamba creates the socket, so nothing else in the tests would notice if either
 went away. The test takes a copy of hamba's own sockets (pidfd_getfd, Linux 5.6, needs
 ptrace rights over hamba: root or the same user with ptrace allowed) and asks them."""

@@ -4,6 +4,7 @@ HAProxy's accept-proxy, and bad headers from a raw socket (closed, counted, noth
 server). The client is bound to 127.0.0.2, so the address every peer reports is the client's, not
 hamba's (127.0.0.1)."""
 
+import json
 import os
 import shutil
 import socket
@@ -12,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import Hamba, Process, free_port, http_request, wait_port, wait_until
+from harness import Hamba, Process, free_port, http_request, recv_until, wait_port, wait_until
 
 CLIENT = "127.0.0.2"
 
@@ -267,6 +268,256 @@ frontends:
                 s.close()
         finally:
             server.close()
+
+
+class SilentClients(unittest.TestCase):
+    """Where the client speaks first (accept_proxy, or routes), the kernel hands hamba a
+    connection only once its first bytes are there (TCP_DEFER_ACCEPT): clients that connect and
+    say nothing hold none of hamba's connections (for the listener's second of deferral; then
+    preread_timeout applies), and one that speaks is served at once. A frontend where the server
+    may speak first accepts them at once; a reconfigure that gives it accept_proxy defers from
+    then on."""
+
+    def config(self, admin, pp, plain, server, sink, accept):
+        return f"""admin: "127.0.0.1:{admin}"
+frontends:
+  - name: pp
+    bind: "127.0.0.1:{pp}"
+    accept_proxy: true
+    send_proxy: v1
+    check: false
+    servers: ["127.0.0.1:{server.port}"]
+  - name: plain
+    bind: "127.0.0.1:{plain}"
+    accept_proxy: {accept}
+    check: false
+    servers: ["127.0.0.1:{sink}"]
+"""
+
+    def current(self, admin, name):
+        line = f'hamba_frontend_current_connections{{frontend="{name}"}} '
+        for l in metrics(admin).splitlines():
+            if l.startswith(line):
+                return int(l[len(line):])
+        return None
+
+    def settled(self, admin, name):
+        """The frontend's current connections once the count holds still for 0.2 s (readiness
+        probes and closed clients finish on their own time)."""
+        seen = [None]
+
+        def same():
+            now = self.current(admin, name)
+            before, seen[0] = seen[0], now
+            return now == before
+
+        wait_until(same, interval=0.2, what=f"{name}'s connection count to settle")
+        return seen[0]
+
+    def test_silent_clients_hold_nothing(self):
+        server = HeaderServer()
+        # The plain frontend's server: its connections complete in the kernel's backlog, and
+        # stay there (HeaderServer serves one at a time; silent clients would hold it).
+        sink = socket.socket()
+        sink.bind(("127.0.0.1", 0))
+        sink.listen(64)
+        pp, plain, admin = free_port(), free_port(), free_port()
+        silent = []
+        try:
+            with Hamba(config=self.config(admin, pp, plain, server, sink.getsockname()[1],
+                                          "false"),
+                       ports=[pp, plain, admin]) as hamba:
+                # The readiness probes' sessions may still be there (the sink never closes).
+                plain_before = self.settled(admin, "plain")
+                pp_before = self.settled(admin, "pp")
+                silent += [client_socket(plain) for _ in range(10)]
+                wait_until(lambda: self.current(admin, "plain") == plain_before + 10,
+                           what="the plain frontend's 10 silent clients accepted")
+                silent += [client_socket(pp) for _ in range(10)]
+                time.sleep(0.3)  # the plain frontend took its ten in less
+                self.assertEqual(self.current(admin, "pp"), pp_before)
+
+                s = client_socket(pp)
+                s.sendall(b"PROXY TCP4 192.0.2.1 192.0.2.2 1000 80\r\nhello END")
+                self.assertEqual(recv_all(s),
+                                 b"PROXY TCP4 192.0.2.1 192.0.2.2 1000 80\r\nhello END")
+                s.close()
+
+                for c in silent:
+                    c.close()
+                silent = []
+                hamba.write_config(self.config(admin, pp, plain, server, sink.getsockname()[1],
+                                               "true"))
+                hamba.ctl("reconfigure", "--config", hamba.config)
+                # Their sessions stay, half closed (the sink never closes): counted from here.
+                plain_before = self.settled(admin, "plain")
+                silent += [client_socket(plain) for _ in range(5)]
+                time.sleep(0.3)
+                self.assertEqual(self.current(admin, "plain"), plain_before)
+                self.assertEqual(hamba.stop(), 0, hamba.log())
+        finally:
+            for c in silent:
+                c.close()
+            sink.close()
+            server.close()
+
+
+class SendProxyDestination(unittest.TestCase):
+    """The header's destination is the address the client connected to: the listener's own when
+    it is bound to one (the tests above), the connection's when it listens on every address, for
+    IPv4 (written as TCP4 though the socket is IPv6 with IPv4 mapped) and IPv6 clients alike."""
+
+    def test_wildcard_bind(self):
+        server = HeaderServer()
+        port = free_port()
+        try:
+            with Hamba(config=f"""frontends:
+  - bind: ":{port}"
+    send_proxy: v1
+    check: false
+    servers: ["127.0.0.1:{server.port}"]
+""", ports=[port]):
+                for family, client, local, proto in (
+                        (socket.AF_INET, CLIENT, "127.0.0.1", "TCP4"),
+                        (socket.AF_INET6, "::1", "::1", "TCP6")):
+                    if family == socket.AF_INET6 and not socket.has_ipv6:
+                        continue
+                    s = socket.socket(family)
+                    s.settimeout(5)
+                    s.bind((client, 0))
+                    s.connect((local, port))
+                    s.sendall(b"x\r\nEND")
+                    reply = recv_all(s)
+                    client_port = s.getsockname()[1]
+                    s.close()
+                    self.assertEqual(reply, f"PROXY {proto} {client} {local} {client_port} {port}"
+                                            f"\r\nx\r\nEND".encode())
+        finally:
+            server.close()
+
+
+class BytesWhileQueued(unittest.TestCase):
+    """What a client sends after its PROXY header while it waits for a server (queued: the one
+    server's maxconn is taken) reaches the server whole and in order once it gets its turn, even
+    beyond what the read-ahead buffer holds (its reads pause, then go on)."""
+
+    def test_bytes_sent_while_queued(self):
+        server = HeaderServer()
+        port, admin = free_port(), free_port()
+        try:
+            with Hamba(config=f"""admin: "127.0.0.1:{admin}"
+frontends:
+  - bind: "127.0.0.1:{port}"
+    accept_proxy: true
+    send_proxy: v2
+    check: false
+    connect_timeout: 20s
+    servers: [{{address: "127.0.0.1:{server.port}", maxconn: 1}}]
+""", ports=[port, admin]):
+                header = b"PROXY TCP4 192.0.2.7 192.0.2.1 4000 443\r\n"
+                holder = client_socket(port)
+                holder.sendall(header + b"first")
+                wait_until(lambda: server.connections == 1, what="the first client connected")
+                waiter = client_socket(port)
+                waiter.sendall(header + b"second:")
+                wait_until(lambda: json.loads(http_request(admin, "GET", "/stats.json")[2])
+                           ["frontends"][0]["queued"] == 1, what="the second client queued")
+                body = bytes(range(256)) * 256  # 64 KiB: more than the read-ahead buffer
+                sender = threading.Thread(target=waiter.sendall, args=(body + b"\r\nEND",))
+                sender.start()
+                time.sleep(0.3)  # let it fill the buffer while queued
+                holder.sendall(b"\r\nEND")
+                first = recv_all(holder)
+                holder.close()
+                self.assertTrue(first.endswith(b"first\r\nEND"), first[-40:])
+                reply = recv_all(waiter)
+                sender.join()
+                waiter.close()
+                v2 = reply.index(b"second:")  # after the v2 header hamba wrote
+                self.assertEqual(reply[v2:], b"second:" + body + b"\r\nEND")
+        finally:
+            server.close()
+
+
+class SourceBalanceOnCarriedAddress(unittest.TestCase):
+    """balance: source behind accept_proxy hashes the client the header carries, not the proxy
+    that connected: one proxy's clients spread over the servers, each always to the same one."""
+
+    def test_carried_clients_spread_and_stick(self):
+        servers = [HeaderServer(), HeaderServer()]
+        port = free_port()
+        try:
+            with Hamba(config=f"""frontends:
+  - bind: "127.0.0.1:{port}"
+    accept_proxy: true
+    balance: source
+    check: false
+    servers: ["127.0.0.1:{servers[0].port}", "127.0.0.1:{servers[1].port}"]
+""", ports=[port]):
+                def server_for(source):
+                    before = [len(x.received) for x in servers]
+                    s = client_socket(port)
+                    s.sendall(f"PROXY TCP4 {source} 192.0.2.1 4000 443\r\nx\r\nEND".encode())
+                    self.assertEqual(recv_all(s), b"x\r\nEND")
+                    s.close()
+                    return [i for i, x in enumerate(servers) if len(x.received) > before[i]]
+
+                first = {f"198.51.100.{n}": server_for(f"198.51.100.{n}") for n in range(1, 21)}
+                self.assertEqual({i for got in first.values() for i in got}, {0, 1}, first)
+                for source, got in list(first.items())[:5]:
+                    self.assertEqual(server_for(source), got, source)
+        finally:
+            for x in servers:
+                x.close()
+
+
+class ServerSpeaksFirst(unittest.TestCase):
+    """A client that waits for the server's greeting (SMTP, MySQL) sends nothing first: hamba's
+    header, which waits a moment for the client's first bytes to go with them, still goes on its
+    own, and the greeting comes back."""
+
+    def test_greeting_before_any_client_byte(self):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        got = []
+
+        def serve():  # each connection (the readiness probe's too): header, greeting, echo
+            while True:
+                try:
+                    c, _ = listener.accept()
+                except OSError:
+                    return
+                try:
+                    c.settimeout(5)
+                    header = recv_until(c, b"\r\n")  # the client sends nothing first
+                    got.append(header.removesuffix(b"\r\n"))
+                    c.sendall(b"220 ready\r\n")
+                    c.sendall(recv_until(c, b"END"))
+                except OSError:
+                    pass
+                c.close()
+
+        port = free_port()
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            with Hamba(config=f"""frontends:
+  - bind: "127.0.0.1:{port}"
+    send_proxy: v1
+    check: false
+    servers: ["127.0.0.1:{listener.getsockname()[1]}"]
+""", ports=[port]):
+                s = client_socket(port)
+                self.assertEqual(recv_until(s, b"\r\n"), b"220 ready\r\n")
+                s.sendall(b"HELO x\r\nEND")
+                self.assertEqual(recv_all(s), b"HELO x\r\nEND")
+                client_port = s.getsockname()[1]
+                s.close()
+                # (the readiness probe's header, from 127.0.0.1, may come before or after)
+                self.assertIn(f"PROXY TCP4 {CLIENT} 127.0.0.1 {client_port} {port}".encode(), got)
+        finally:
+            listener.close()
 
 
 if __name__ == "__main__":

@@ -180,7 +180,8 @@ TEST_CASE("backend: literal addresses, update keeps servers, admin states, all-d
   uv_loop_init(&loop);
   {
     int available = 0;
-    Backend set(&loop, frontend_of({"127.0.0.1:1001", "127.0.0.1:1002"}), [&] { ++available; });
+    Backend set(&loop, frontend_of({"127.0.0.1:1001", "127.0.0.1:1002"}),
+                [&](Urgency) { ++available; });
     set.start();
     REQUIRE(set.servers().size() == 2);
     CHECK(set.servers()[0]->address() == "127.0.0.1:1001");

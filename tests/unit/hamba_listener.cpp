@@ -1,7 +1,7 @@
 // A bare port listens on every address ([::] with IPv4 mapped in, or 0.0.0.0 without IPv6), and
 // an IPv4 client of such a socket is shown as its IPv4 address.
 #include "balance/server.h"
-#include "net/listener.h"
+#include "net/listening_socket.h"
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
@@ -23,10 +23,10 @@ TEST_CASE("a listener without a host binds every address and says which") {
   uv_loop_t loop;
   REQUIRE(uv_loop_init(&loop) == 0);
   {
-    net::Listener any(&loop, config::Endpoint{"", 0}, [] {});
+    net::ListeningSocket any(&loop, config::Endpoint{"", 0});
     CHECK(any.bind().host.empty());
     CHECK((any.bound().host == "::" || any.bound().host == "0.0.0.0"));
-    net::Listener one(&loop, config::Endpoint{"127.0.0.1", 0}, [] {});
+    net::ListeningSocket one(&loop, config::Endpoint{"127.0.0.1", 0});
     CHECK(one.bound().host == "127.0.0.1");
   }
   uv_run(&loop, UV_RUN_DEFAULT); // runs the close callbacks
