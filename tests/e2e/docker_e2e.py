@@ -233,18 +233,13 @@ class Stack:
         asked = time.time()
         start = time.monotonic()
         proc = self.cmd("down", "-v", "--remove-orphans", timeout=120, check=False)
-        for _ in range(5):
-            # Docker may still be detaching the last endpoints when compose removes the network
-            # ("has active endpoints", seen with 26 containers): the containers are gone, the
-            # network goes on a second try.
-            if proc.returncode == 0 or "has active endpoints" not in proc.stderr:
-                break
-            time.sleep(1)
+        took = time.monotonic() - start  # the containers' stop; the rest is Docker's cleanup
+        if proc.returncode != 0 and "has active endpoints" in proc.stderr:
+            self.remove_networks()
             proc = self.cmd("down", "-v", "--remove-orphans", timeout=120, check=False)
         if proc.returncode != 0:
             raise AssertionError(f"docker-compose down {self.project} exited {proc.returncode}\n"
                                  f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")
-        took = time.monotonic() - start
         events = run(["docker", "events", "--since", f"{asked:.3f}", "--until",
                       f"{time.time():.3f}", "--filter", "event=kill", "--filter", "event=die",
                       "--filter", f"label=com.docker.compose.project={self.project}", "--format",
@@ -259,6 +254,38 @@ class Stack:
             elif action == "die":
                 exits[name] = (int(nanos) / 1e9 - termed.get(name, asked), value)
         return took, exits
+
+    def remove_networks(self):
+        """Removes the project's networks once its containers are gone. Docker may still be
+        detaching the last endpoints when compose removes a network ("has active endpoints"):
+        it goes on a later try. And after many containers were recreated, Docker can keep an
+        endpoint whose container is gone, for good (moby/moby#42119, seen after the scaled-rng
+        test recreated 16 workers three times): each endpoint the network still lists is then
+        disconnected by force. What was found is logged; a network that stays is left for the
+        caller's check to report, with what Docker says of it."""
+        nets = run(["docker", "network", "ls", "-q", "--filter",
+                    f"label=com.docker.compose.project={self.project}"]).stdout.split()
+        for net in nets:
+            deadline = time.monotonic() + 10
+            forced = False
+            while True:
+                if run(["docker", "network", "rm", net], check=False, quiet=True).returncode == 0:
+                    break
+                if time.monotonic() >= deadline:
+                    if forced:
+                        info = run(["docker", "network", "inspect", net], check=False).stdout
+                        log(f"network {net} of {self.project} stays: {info[-2000:]}")
+                        break
+                    forced = True
+                    deadline = time.monotonic() + 10
+                    endpoints = run(["docker", "network", "inspect", "-f",
+                                     "{{range .Containers}}{{.Name}} {{end}}", net],
+                                    check=False).stdout.split()
+                    log(f"network {net} of {self.project} still lists {endpoints or 'nothing'} "
+                        f"with its containers gone: disconnecting them by force")
+                    for name in endpoints:
+                        run(["docker", "network", "disconnect", "-f", net, name], check=False)
+                time.sleep(0.5)
 
     def assert_down_is_prompt(self, test):
         """`down`, then checks that every container exited on its SIGTERM within 2 s (none killed
@@ -296,7 +323,9 @@ class Stack:
         return self
 
     def __exit__(self, *exc):
-        self.cmd("down", "-v", "--remove-orphans", "-t", "5", timeout=180, check=False)
+        proc = self.cmd("down", "-v", "--remove-orphans", "-t", "5", timeout=180, check=False)
+        if proc.returncode != 0 and "has active endpoints" in proc.stderr:
+            self.remove_networks()
         return False
 
 

@@ -11,7 +11,7 @@ import unittest
 
 from fault_support import ServerProcess, download, echo, parallel
 from hamba_helpers import stats_json
-from harness import free_port, http_request, start_hamba, wait_until
+from harness import free_port, http_request, probe_done, start_hamba, wait_until
 
 
 def abandoned(admin):
@@ -31,7 +31,7 @@ class QueueAbandoned(unittest.TestCase):
                                       "--admin", f"127.0.0.1:{admin}")
             with hamba:
                 frontend = lambda: stats_json(admin)["frontends"][0]
-                wait_until(lambda: frontend()["current"] == 0, what="probe done")
+                wait_until(lambda: probe_done(admin), what="probe done")
                 # The slot: a 1 MiB download at 512 KiB/s, about 2 s.
                 busy = parallel(lambda: download(port, 1 << 20, b"slot", timeout=20), [()],
                                 timeout=0.01)

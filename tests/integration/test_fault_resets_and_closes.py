@@ -19,7 +19,7 @@ import unittest
 
 from fault_support import ServerProcess, ToxicProxy, Toxics, download, echo
 from hamba_helpers import Backend, stats_json
-from harness import free_port, start_hamba, wait_until
+from harness import free_port, probe_done, start_hamba, wait_until
 
 KB = 1000
 MIB = 1 << 20
@@ -60,6 +60,7 @@ class ResetsAndCloses(unittest.TestCase):
 
     def test_client_reset_mid_upload(self):
         seen = []
+        received = [0]  # bytes the server has read so far, over every connection
 
         def handle(conn):
             digest = hashlib.sha256()
@@ -73,6 +74,7 @@ class ResetsAndCloses(unittest.TestCase):
                         return
                     digest.update(data)
                     count += len(data)
+                    received[0] += len(data)
             except ConnectionResetError:
                 seen.append(("reset", count, digest.hexdigest()))
             except socket.timeout:
@@ -81,14 +83,12 @@ class ResetsAndCloses(unittest.TestCase):
         with Backend(handle) as srv:
             hamba, port = self.hamba_for(srv)
             with hamba:
-                wait_until(lambda: stats_json(self.admin)["frontends"][0]["current"] == 0,
-                           what="probe done")
+                wait_until(lambda: probe_done(self.admin), what="probe done")
                 seen.clear()  # the readiness probe's connection
                 payload = os.urandom(500 * KB)
                 c = socket.create_connection(("127.0.0.1", port), timeout=10)
                 c.sendall(payload)
-                wait_until(lambda: srv.active == 1 and srv.accepted >= 1, what="connected")
-                time.sleep(0.5)  # everything sent has reached the server
+                wait_until(lambda: received[0] == len(payload), what="the upload at the server")
                 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                              b"\x01\x00\x00\x00\x00\x00\x00\x00")
                 reset_at = time.monotonic()

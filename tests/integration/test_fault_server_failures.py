@@ -12,7 +12,7 @@ import unittest
 
 from fault_support import ServerProcess, download, echo, parallel, who
 from hamba_helpers import stats_json
-from harness import free_port, start_hamba, wait_port, wait_until
+from harness import free_port, probe_done, start_hamba, wait_port, wait_until
 
 MIB = 1 << 20
 
@@ -37,8 +37,7 @@ class ServerFailures(unittest.TestCase):
             hamba, port = self.start([a, b], "--check-interval", "300ms")
             with hamba:
                 # start_hamba's readiness probe went through hamba too: it must be gone first.
-                wait_until(lambda: stats_json(self.admin)["frontends"][0]["current"] == 0,
-                           what="probe done")
+                wait_until(lambda: probe_done(self.admin), what="probe done")
                 result = []
                 t = threading.Thread(target=lambda: result.append(
                     download(port, 16 * MIB, b"killed", timeout=20)))

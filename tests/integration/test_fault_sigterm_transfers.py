@@ -10,7 +10,7 @@ import unittest
 
 from fault_support import ServerProcess, download
 from hamba_helpers import stats_json
-from harness import free_port, start_hamba, wait_until
+from harness import free_port, probe_done, start_hamba, wait_until
 
 KIB = 1024
 GRACE = 1.5
@@ -24,8 +24,7 @@ class SigtermTransfers(unittest.TestCase):
             hamba, port = start_hamba([a.address()], "--grace", f"{int(GRACE * 1000)}ms",
                                       "--check-interval", "1h", "--admin", f"127.0.0.1:{admin}")
             with hamba:
-                wait_until(lambda: stats_json(admin)["frontends"][0]["current"] == 0,
-                           what="probe done")
+                wait_until(lambda: probe_done(admin), what="probe done")
                 sizes = [128 * KIB] * 4 + [4096 * KIB] * 4
                 results = [None] * len(sizes)
 

@@ -15,8 +15,8 @@ import time
 import unittest
 
 from fault_support import SANITIZED, ServerProcess, ToxicProxy, Toxics, download, echo, parallel
-from hamba_helpers import rss_kib, stats_json
-from harness import free_port, start_hamba, wait_until
+from hamba_helpers import rss_kib
+from harness import free_port, probe_done, start_hamba, wait_until
 
 KIB = 1024
 MIB = 1 << 20
@@ -50,8 +50,7 @@ class SlowLinks(unittest.TestCase):
         self.admin = free_port()
         hamba, port = start_hamba([server.address()], "--check-interval", "1h",
                                   "--admin", f"127.0.0.1:{self.admin}")
-        wait_until(lambda: stats_json(self.admin)["frontends"][0]["current"] == 0,
-                   what="probe done")
+        wait_until(lambda: probe_done(self.admin), what="probe done")
         return hamba, port
 
     def test_latency_and_bandwidth_on_the_server_side(self):

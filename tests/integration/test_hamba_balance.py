@@ -5,7 +5,7 @@ import socket
 import time
 import unittest
 
-from hamba_helpers import SlowServer, TagServer
+from hamba_helpers import SlowServer, TagServer, stats_json
 from harness import free_port, probe_done, read_all, start_hamba, wait_port, wait_until
 
 
@@ -86,10 +86,20 @@ class Balance(unittest.TestCase):
     def test_leastconn_prefers_the_least_loaded_backend(self):
         # Each backend keeps its connections open and names itself every 50 ms.
         with SlowServer(b"A", 0.05) as a, SlowServer(b"B", 0.05) as b:
+            admin = free_port()
             hamba, port = start_hamba([f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}"],
-                                      "--balance", "leastconn", "--check-interval", "1h")
+                                      "--balance", "leastconn", "--check-interval", "1h",
+                                      env={"ADMIN": f"127.0.0.1:{admin}"})
+
+            def current(server):
+                return next(s["current"] for s in stats_json(admin)["frontends"][0]["servers"]
+                            if s["address"] == f"127.0.0.1:{server.port}")
+
             with hamba:
-                wait_until(lambda: a.active == 0 and b.active == 0, what="probes done")
+                # leastconn counts hamba's own sessions, which end a moment after the server
+                # sees the close: wait until hamba has ended wait_port's probe.
+                wait_port(admin)
+                wait_until(lambda: probe_done(admin), what="the probe connection ended")
 
                 def connect():
                     c = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -104,8 +114,8 @@ class Balance(unittest.TestCase):
                         if name == "A":
                             c.close()
                     held = [(n, c) for n, c in held if n == "B"]
-                    wait_until(lambda: a.active == 0, what="A idle")
-                    time.sleep(0.2)  # hamba sees the closes too
+                    wait_until(lambda: a.active == 0 and current(a) == 0,
+                               what="A idle, in hamba's count too")
                     more = [connect() for _ in range(2)]
                     held += more
                     self.assertEqual([name for name, _ in more], ["A", "A"], hamba.log())

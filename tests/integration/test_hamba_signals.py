@@ -10,7 +10,7 @@ import tempfile
 import unittest
 
 from hamba_helpers import SlowServer, stats_json
-from harness import free_port, start_hamba, wait_port, wait_until
+from harness import free_port, probe_done, start_hamba, wait_port, wait_until
 
 
 class GraceSignals(unittest.TestCase):
@@ -34,7 +34,7 @@ class GraceSignals(unittest.TestCase):
         # before ours, or the stop counts two (the server may have seen its EOF while hamba has
         # not yet seen the server's).
         current = lambda: stats_json(self.admin)["frontends"][0]["current"]
-        wait_until(lambda: current() == 0 and slow.active == 0, what="probes done")
+        wait_until(lambda: probe_done(self.admin) and slow.active == 0, what="probes done")
         c = socket.create_connection(("127.0.0.1", port), timeout=10)
         wait_until(lambda: slow.active == 1 and current() == 1, what="connected through")
         hamba.signal(signal.SIGTERM)

@@ -9,7 +9,8 @@ import time
 import unittest
 
 from hamba_helpers import SlowServer, TagServer
-from harness import free_port, http_request, read_all, start_hamba, wait_port, wait_until
+from harness import (free_port, http_request, probe_done, read_all, start_hamba, wait_port,
+                     wait_until)
 
 
 def fetch(port):
@@ -22,10 +23,10 @@ def stats(admin):
 
 
 def idle(admin):
-    """No session open in hamba, by its own counts (a backend sees a probe end a moment before
-    hamba does)."""
-    f = stats(admin)["frontends"][0]
-    return f["current"] == 0 and all(s["current"] == 0 for s in f["servers"])
+    """wait_port's probe taken and ended, and no session open in hamba, by its own counts (a
+    backend sees a probe end a moment before hamba does)."""
+    return probe_done(admin) and all(s["current"] == 0
+                                     for s in stats(admin)["frontends"][0]["servers"])
 
 
 def in_parallel(clients, each, work):
@@ -59,7 +60,7 @@ class Workers(unittest.TestCase):
             hamba, port, admin = self.start([f"127.0.0.1:{s.port}" for s in (a, b, c)])
             with hamba:
                 # start_hamba's probe took one turn: one more connection and the cycle is whole.
-                wait_until(lambda: stats(admin)["frontends"][0]["current"] == 0, what="probe")
+                wait_until(lambda: probe_done(admin), what="the probe connection ended")
                 first = stats(admin)["frontends"][0]["total"]
                 for _ in range(3 - first % 3):
                     fetch(port)
@@ -92,6 +93,9 @@ class Workers(unittest.TestCase):
                     self.assertGreater(min(w["current"] for w in s["workers"]), 0,
                                        f"both workers hold clients: {s}")
                     self.assertEqual(s["frontends"][0]["servers"][0]["current"], 3, s)
+                    # The server's own count catches up with hamba's; then a moment for a fourth
+                    # to show, if hamba let one through.
+                    wait_until(lambda: slow.active >= 3, what="three at the server")
                     time.sleep(0.3)
                     self.assertEqual(slow.active, 3)
                     # A client leaves (connected or queued) and each freed slot goes to a queued
