@@ -3,8 +3,8 @@ follows `docker-compose up --scale rng=N` from 1 to 3 to 5 instances with no res
 and the hash rate follows, about 10 per rng instance until the workers are the limit.
 
 hamba balances connections, and each worker keeps one keep-alive connection to rng: a scale-up
-reaches the connections made after it. So after each scale the workers are recreated (new
-connections, spread over every instance); hamba itself is never restarted."""
+reaches the connections made after it. So around each scale the workers are removed and made
+again (new connections, spread over every instance); hamba itself is never restarted."""
 
 import unittest
 
@@ -35,10 +35,14 @@ class ScaledRngDnsTest(unittest.TestCase):
     def test_hamba_follows_compose_scale(self):
         with Stack("examples/scaled-rng-dns.yml", "dnsscale") as stack:
             def scale(n):
-                stack.up("--scale", f"rng={n}", "--scale", f"worker={WORKERS}")
+                # The workers go first and come back after the scale, with new connections.
+                # (Not `--force-recreate`: Docker 20.10, recreating 16 containers on one
+                # network at once, now and then kept a count of endpoints that were gone, and
+                # the network could not be removed at the end; removing them all, then creating
+                # them all, has not done that.)
+                stack.up("--scale", f"rng={n}", "--scale", "worker=0")
                 self.assertEqual(len(stack.containers("rng")), n)
-                stack.up("--no-deps", "--force-recreate", "--scale", f"worker={WORKERS}",
-                         "worker")
+                stack.up("--scale", f"rng={n}", "--scale", f"worker={WORKERS}")
                 wait_until(lambda: len(hostnames_through(stack.rng_port, n)) == n, timeout=30,
                            what=f"{n} rng through hamba", **POLL)
 
