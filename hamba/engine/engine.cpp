@@ -47,7 +47,11 @@ Engine::~Engine() {
     f->retire();
   for (auto& w : workers_)
     w->stop();
-  workers_.clear(); // joins each thread once its loop has closed everything
+  // Every thread ends before any worker is freed: one still closing its sessions reaches the
+  // others (a freed slot is handed to the next paused worker).
+  for (auto& w : workers_)
+    w->join();
+  workers_.clear();
   inbox_.close();
 }
 

@@ -28,11 +28,15 @@ Worker::Worker(WorkerShared& shared, size_t index) : shared_(shared), index_(ind
 }
 
 Worker::~Worker() {
-  if (thread_.joinable())
-    thread_.join();
+  join();
   // Close callbacks of what was closed before the thread started or after it ended.
   uv_run(&loop_, UV_RUN_DEFAULT);
   uv_loop_close(&loop_);
+}
+
+void Worker::join() {
+  if (thread_.joinable())
+    thread_.join();
 }
 
 void Worker::start_thread() {

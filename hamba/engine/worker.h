@@ -51,8 +51,12 @@ public:
   void start_thread();
   // From the main loop. Messages run on the worker's loop, in order.
   void post(uvx::Mailbox<Worker>::Message message) { inbox_.post(std::move(message)); }
-  // From the main loop: closes everything and ends the thread's loop; join with the destructor.
+  // From the main loop: closes everything and ends the thread's loop; then join().
   void stop();
+  // From the main loop: waits until the thread's loop has ended. Every worker is joined before
+  // any is destroyed: a worker that is still closing its sessions hands freed slots to the
+  // others (remove_session), so they must outlive its thread.
+  void join();
 
   // --- messages (on the worker's thread) ---
   // From the main loop: the newest view of a frontend this worker runs. Every connection the
