@@ -41,12 +41,23 @@ def bin_path(name):
     return path
 
 
+_handed_out = set()
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port that was free a moment ago on host (the kernel's choice)."""
+    """A TCP port that was free a moment ago on host (the kernel's choice), and not one this
+    process was handed before: the kernel may choose a port again once its socket is closed, and
+    a test that asks for several at once would then get the same one twice (nginx on the
+    server's port, hamba then refused its own)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    for _ in range(100):
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise AssertionError("no fresh port in 100 tries")
 
 
 def wait_until(predicate, timeout=10.0, interval=0.05, what="condition", retry_on=()):
