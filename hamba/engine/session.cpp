@@ -16,6 +16,11 @@
 
 namespace hamba::net {
 
+// send_preread copies the header and every byte read ahead into the loop's read buffer for one
+// write: the most a preread may hold (a PROXY header, then a ClientHello) must fit beside it.
+static_assert(sizeof(ProxyHeaderBytes::data) + kProxyHeaderMaxInput + kClientHelloMaxBytes <=
+              kBufferSize);
+
 namespace {
 
 Session* session_of(const void* handle) {

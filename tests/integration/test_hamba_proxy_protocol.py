@@ -75,6 +75,13 @@ class HeaderServer:
     def close(self):
         self.sock.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
 
 def metrics(admin_port):
     status, _, body = http_request(admin_port, "GET", "/metrics")
@@ -213,9 +220,8 @@ class BadHeaders(unittest.TestCase):
     it."""
 
     def test_bad_headers_are_closed_and_counted(self):
-        server = HeaderServer()
         port, admin = free_port(), free_port()
-        try:
+        with HeaderServer() as server:
             with Hamba(config=f"""admin: "127.0.0.1:{admin}"
 frontends:
   - name: pp
@@ -266,8 +272,6 @@ frontends:
                 self.assertEqual(recv_all(s), b"PROXY TCP6 2001:db8::7 2001:db8::1 4000 443"
                                               b"\r\nx\r\nEND")
                 s.close()
-        finally:
-            server.close()
 
 
 class SilentClients(unittest.TestCase):
@@ -368,9 +372,8 @@ class SendProxyDestination(unittest.TestCase):
     IPv4 (written as TCP4 though the socket is IPv6 with IPv4 mapped) and IPv6 clients alike."""
 
     def test_wildcard_bind(self):
-        server = HeaderServer()
         port = free_port()
-        try:
+        with HeaderServer() as server:
             with Hamba(config=f"""frontends:
   - bind: ":{port}"
     send_proxy: v1
@@ -392,8 +395,6 @@ class SendProxyDestination(unittest.TestCase):
                     s.close()
                     self.assertEqual(reply, f"PROXY {proto} {client} {local} {client_port} {port}"
                                             f"\r\nx\r\nEND".encode())
-        finally:
-            server.close()
 
 
 class BytesWhileQueued(unittest.TestCase):
@@ -402,9 +403,8 @@ class BytesWhileQueued(unittest.TestCase):
     beyond what the read-ahead buffer holds (its reads pause, then go on)."""
 
     def test_bytes_sent_while_queued(self):
-        server = HeaderServer()
         port, admin = free_port(), free_port()
-        try:
+        with HeaderServer() as server:
             with Hamba(config=f"""admin: "127.0.0.1:{admin}"
 frontends:
   - bind: "127.0.0.1:{port}"
@@ -435,8 +435,6 @@ frontends:
                 waiter.close()
                 v2 = reply.index(b"second:")  # after the v2 header hamba wrote
                 self.assertEqual(reply[v2:], b"second:" + body + b"\r\nEND")
-        finally:
-            server.close()
 
 
 class SourceBalanceOnCarriedAddress(unittest.TestCase):
@@ -444,9 +442,9 @@ class SourceBalanceOnCarriedAddress(unittest.TestCase):
     that connected: one proxy's clients spread over the servers, each always to the same one."""
 
     def test_carried_clients_spread_and_stick(self):
-        servers = [HeaderServer(), HeaderServer()]
         port = free_port()
-        try:
+        with HeaderServer() as first, HeaderServer() as second:
+            servers = [first, second]
             with Hamba(config=f"""frontends:
   - bind: "127.0.0.1:{port}"
     accept_proxy: true
@@ -466,9 +464,6 @@ class SourceBalanceOnCarriedAddress(unittest.TestCase):
                 self.assertEqual({i for got in first.values() for i in got}, {0, 1}, first)
                 for source, got in list(first.items())[:5]:
                     self.assertEqual(server_for(source), got, source)
-        finally:
-            for x in servers:
-                x.close()
 
 
 class ServerSpeaksFirst(unittest.TestCase):
