@@ -6,7 +6,7 @@ import socket
 import tempfile
 import unittest
 
-from harness import Process, bin_path, free_port, run, wait_port
+from harness import Process, bin_path, free_port, run, wait_port, wait_until
 
 
 def hamba(*args, env=None):
@@ -125,7 +125,9 @@ class CommandLine(unittest.TestCase):
         port = free_port()
         with Process([bin_path("hamba"), f"127.0.0.1:{port}", "127.0.0.1:9"]) as p:
             wait_port(port)
-            self.assertIn(f"127.0.0.1:{port}", p.log())
+            # The kernel takes connections from listen(2) on, a moment before the line is
+            # written: wait for it rather than read the log once.
+            wait_until(lambda: f"127.0.0.1:{port}" in p.log(), what="the listening line")
         if socket.has_ipv6:
             try:
                 port6 = free_port("::1")
@@ -133,7 +135,7 @@ class CommandLine(unittest.TestCase):
                 return  # no IPv6 loopback here
             with Process([bin_path("hamba"), f"[::1]:{port6}", "[::1]:9"]) as p:
                 wait_port(port6, host="::1")
-                self.assertIn(f"[::1]:{port6}", p.log())
+                wait_until(lambda: f"[::1]:{port6}" in p.log(), what="the listening line")
 
 
 if __name__ == "__main__":
