@@ -13,9 +13,12 @@ to wait for a condition, in the integration tests and the Docker ones (tests/e2e
         assert_stops_cleanly(self, hamba)
 """
 
+import errno
+import fcntl
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -44,20 +47,79 @@ def bin_path(name):
 _handed_out = set()
 
 
+def _free_port_range():
+    """[first, end) of the ports free_port() hands out: the 12000 below the kernel's ephemeral
+    range. The kernel takes the local port of every outgoing connection, and of every bind to
+    port 0, from that range, so a port chosen there can be taken by some test's client between
+    the choice and the bind (hamba then exits with EADDRINUSE); below it, only another
+    free_port() could, which the reservations below rule out. Empty where that range starts too
+    low to leave room."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return max(10000, low - 12000), low
+
+
+def _bindable(host, port):
+    """True if port binds on host and on the wildcard address (hamba's bare PORT form listens on
+    [::] or 0.0.0.0): nothing listens there, nothing is connected from it, no TIME_WAIT."""
+    wildcards = ["::", "0.0.0.0"] if socket.has_ipv6 else ["0.0.0.0"]
+    for h in [host, *wildcards]:
+        family = socket.AF_INET6 if ":" in h else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as s:
+                s.bind((h, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                return False
+            if h == host:
+                raise  # not an address of this machine: the caller's mistake
+            # no IPv6 here: the IPv4 wildcard is the one that counts
+    return True
+
+
+_RESERVATION_SECONDS = 900  # longer than any test's CTest timeout (600 s)
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port that was free a moment ago on host (the kernel's choice), and not one this
-    process was handed before: the kernel may choose a port again once its socket is closed, and
-    a test that asks for several at once would then get the same one twice (nginx on the
-    server's port, hamba then refused its own)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(100):
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        if port not in _handed_out:
+    """A TCP port that is free on host (and on the wildcard address) now, and that no test
+    process was handed in the last 15 minutes: the port is reserved in a directory every test
+    process on this machine shares, under a lock, so tests that run side by side (ctest -j2, the
+    two twins of one script) never get the same one. Outside the kernel's ephemeral range (see
+    _free_port_range); where that leaves no room, the kernel's choice, unique in this process
+    only."""
+    first, end = _free_port_range()
+    if end - first < 1000:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        for _ in range(100):
+            with socket.socket(family, socket.SOCK_STREAM) as s:
+                s.bind((host, 0))
+                port = s.getsockname()[1]
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
+        raise AssertionError("no fresh port in 100 tries")
+    directory = os.path.join(tempfile.gettempdir(), f"hamba-test-ports-{os.getuid()}")
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        for _ in range(500):
+            port = random.randrange(first, end)
+            mark = os.path.join(directory, str(port))
+            try:
+                if time.time() - os.stat(mark).st_mtime < _RESERVATION_SECONDS:
+                    continue  # another test's, or this one's
+            except FileNotFoundError:
+                pass
+            if port in _handed_out or not _bindable(host, port):
+                continue
+            with open(mark, "w"):
+                pass  # (re)written: its time is the reservation's
             _handed_out.add(port)
             return port
-    raise AssertionError("no fresh port in 100 tries")
+    raise AssertionError(f"no free port in {first}-{end - 1} after 500 tries")
 
 
 def wait_until(predicate, timeout=10.0, interval=0.05, what="condition", retry_on=()):
