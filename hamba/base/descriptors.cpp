@@ -9,8 +9,10 @@
 namespace hamba {
 
 bool is_local_error(int uv_error) {
+  // EADDRNOTAVAIL and EAGAIN on a connect: no local port is left toward that address (TIME_WAIT
+  // holds them all), which says nothing about the server.
   return uv_error == UV_EMFILE || uv_error == UV_ENFILE || uv_error == UV_ENOBUFS ||
-         uv_error == UV_ENOMEM;
+         uv_error == UV_ENOMEM || uv_error == UV_EADDRNOTAVAIL || uv_error == UV_EAGAIN;
 }
 
 int local_error_index(int uv_error) {

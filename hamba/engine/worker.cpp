@@ -1,29 +1,22 @@
-// A worker thread's loop, sessions and timeouts; see worker.h.
+// A worker thread's loop, connections and deadlines; see worker.h.
 #include "engine/worker.h"
 
+#include "base/check.h"
 #include "base/log.h"
 #include "engine/engine.h"
-#include "engine/session.h"
 #include "engine/worker_frontend.h"
 
 #include <unistd.h>
 
 namespace hamba::engine {
 
-namespace {
-// How often session timeouts are checked: timeouts are at most this late, and no session needs
-// a timer of its own.
-constexpr uint64_t kSweepMs = 250;
-} // namespace
-
 Worker::Worker(WorkerShared& shared, size_t index) : shared_(shared), index_(index) {
   uvx::check(uv_loop_init(&loop_), "uv_loop_init");
   inbox_.init(&loop_, this);
-  sweep_timer_.init(&loop_, this);
-  sweep_timer_.start<&Worker::sweep>(kSweepMs, kSweepMs);
-  uvx::check(reaper_.init([&](uv_check_t* c) { return uv_check_init(&loop_, c); }),
-             "uv_check_init");
-  reaper_.set_data(this);
+  wheel_.start_at(uv_now(&loop_) / kTickMs);
+  tick_timer_.init(&loop_, this);
+  tick_timer_.start<&Worker::tick>(kTickMs, kTickMs);
+  runs_.init(&loop_);
   poll_spin_ = std::make_unique<net::PollSpin>(&loop_);
 }
 
@@ -55,9 +48,9 @@ void Worker::stop() {
     w.frontends_.clear();
     w.close_sessions();
     w.reap();
-    w.sweep_timer_.close();
+    w.tick_timer_.close();
     w.grace_timer_.close();
-    w.reaper_.close();
+    w.runs_.close();
     w.poll_spin_.reset();
     w.inbox_.close(); // the last handle: the loop ends once the close callbacks ran
   });
@@ -99,7 +92,7 @@ void Worker::set_frontend(uint64_t id, FrontendViewPtr view,
     if (fd >= 0)
       ::close(fd);
     it->second->set_view(std::move(view));
-    it->second->serve_queue(); // servers may have room now
+    it->second->serve_queue_soon(); // servers may have room now
     return;
   }
   if (shutting_down_) {
@@ -122,14 +115,14 @@ void Worker::retire_frontend(uint64_t id, bool serve_waiting) {
   auto it = frontends_.find(id);
   if (it == frontends_.end())
     return;
-  std::shared_ptr<WorkerFrontend> f = std::move(it->second); // sessions keep it alive
+  std::shared_ptr<WorkerFrontend> f = std::move(it->second); // connections keep it alive
   frontends_.erase(it);
   f->retire(serve_waiting);
 }
 
 void Worker::offer() {
   for (auto& [id, f] : frontends_)
-    f->serve_queue();
+    f->serve_queue_soon();
   offer_slots();
 }
 
@@ -140,7 +133,7 @@ void Worker::offer_slots() {
   // Every frontend is looked at even when no slot is left: one holding a client marks the
   // worker paused again, so the next freed slot anywhere comes back here.
   paused_.store(false, std::memory_order_relaxed);
-  if (frontends_.empty())
+  if (frontends_.empty() || shutting_down_)
     return;
   size_t n = frontends_.size(), first = accept_turn_++ % n;
   auto it = frontends_.begin();
@@ -153,47 +146,43 @@ void Worker::offer_slots() {
 }
 
 void Worker::close_sessions() {
-  std::vector<net::Session*> open; // closing unlinks a session from the list
-  for (net::Session* s = sessions_; s; s = s->next)
-    open.push_back(s);
-  for (net::Session* s : open)
-    s->close();
+  // Closing unlists a connection: take them one by one from the front.
+  while (Connection* c = connections_.front())
+    c->close();
 }
 
-void Worker::add_session(net::Session* session) {
-  session->prev = nullptr;
-  session->next = sessions_;
-  if (sessions_)
-    sessions_->prev = session;
-  sessions_ = session;
-  ++session_count_;
-  shared_.sessions.fetch_add(1, std::memory_order_relaxed);
+bool Worker::take_slot() {
+  if (shutting_down_)
+    return false;
+  const int64_t limit = shared_.accept_limit.load(std::memory_order_relaxed);
+  if (shared_.sessions.fetch_add(1, std::memory_order_relaxed) < limit)
+    return true;
+  shared_.sessions.fetch_sub(1, std::memory_order_relaxed);
+  return false;
+}
+
+void Worker::opened(Connection& c) {
+  connections_.push_back(c);
+  ++connection_count_;
   // One writer: a plain load and store, no lock prefix.
   accepted_.store(accepted_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  current_.store(session_count_, std::memory_order_relaxed);
+  current_.store(connection_count_, std::memory_order_relaxed);
 }
 
-void Worker::remove_session(net::Session* session) {
-  if (session->prev)
-    session->prev->next = session->next;
-  else
-    sessions_ = session->next;
-  if (session->next)
-    session->next->prev = session->prev;
-  // `next` is kept: the sweep may still be walking through this session.
-  --session_count_;
+void Worker::closed(Connection& c) {
+  HAMBA_CHECK(c.worker_link.linked());
+  c.worker_link.unlink();
+  HAMBA_DCHECK(connection_count_ > 0);
+  --connection_count_;
   shared_.sessions.fetch_sub(1, std::memory_order_relaxed);
-  current_.store(session_count_, std::memory_order_relaxed);
-  graveyard_.push_back(session);
-  if (graveyard_.size() == 1)
-    uv_check_start(reaper_.get(), [](uv_check_t* c) {
-      if (auto* self = uvx::Handle<uv_check_t>::owner<Worker>(c))
-        self->reap();
-    });
+  current_.store(connection_count_, std::memory_order_relaxed);
+  graveyard_.push_back(&c);
+  runs_.post(reap_task_);
   // A slot is free: clients waiting in an accept queue may come in. Each worker has its own
   // queue (its SO_REUSEPORT socket), so at the global limit the slot goes to the next worker
-  // that stopped accepting, in ring order from this one: a worker whose sessions end often
-  // must not serve its own queue while another's clients wait for ever.
+  // that stopped accepting, in ring order from this one: a worker whose connections end often
+  // must not serve its own queue while another's clients wait for ever. This worker's own
+  // accept runs at the next turn, never inside the callback that closed `c`.
   size_t n = shared_.workers.size();
   bool handed = false;
   for (size_t k = 1; k < n && !handed; ++k) {
@@ -204,8 +193,12 @@ void Worker::remove_session(net::Session* session) {
     }
   }
   if (!handed && !shutting_down_)
-    offer_slots();
+    runs_.post(offer_task_);
   check_shutdown_done();
+}
+
+void Worker::set_deadline(Connection& c, uint64_t at_ms) {
+  wheel_.schedule(c.timer, (at_ms + kTickMs - 1) / kTickMs);
 }
 
 void Worker::poke_others() {
@@ -215,28 +208,24 @@ void Worker::poke_others() {
 }
 
 void Worker::reap() {
-  std::vector<net::Session*> dead;
+  std::vector<Connection*> dead;
   dead.swap(graveyard_);
-  for (net::Session* s : dead)
-    delete s;
-  if (graveyard_.empty() && reaper_)
-    uv_check_stop(reaper_.get());
+  for (Connection* c : dead)
+    delete c;
 }
 
-void Worker::sweep() {
-  uint64_t now = uv_now(&loop_);
-  std::vector<net::Session*> expired;
-  for (net::Session* s = sessions_; s; s = s->next)
-    if (s->expired(now))
-      expired.push_back(s);
-  // Sessions finished meanwhile stay allocated until reap(), after this callback.
-  for (net::Session* s : expired)
-    s->on_timeout();
-  for (auto& [id, f] : frontends_)
-    f->drop_abandoned();
-  // A wakeup may have crossed the pause (a slot freed between the look and the pause): the
-  // sweep looks again.
-  if (paused_.load(std::memory_order_relaxed) && can_accept())
+void Worker::tick() {
+  const uint64_t now = uv_now(&loop_);
+  // Only the connections whose deadline tick has come are looked at; each checks its own state's
+  // deadline again before it acts (a connection queued then connected has a new one).
+  wheel_.advance(now / kTickMs, [now](base::TimerWheel::Entry& e) {
+    static_cast<Connection*>(e.owner)->on_deadline(now);
+  });
+  // A wakeup may have crossed the pause (a slot freed between the look and the pause): look
+  // again.
+  if (paused_.load(std::memory_order_relaxed) &&
+      shared_.sessions.load(std::memory_order_relaxed) <
+          shared_.accept_limit.load(std::memory_order_relaxed))
     offer();
 }
 
@@ -248,7 +237,7 @@ void Worker::shutdown(config::Duration grace) {
     f->retire(); // serves the clients in the accept queue; closes those waiting for a server
   frontends_.clear();
   report([](Engine& e) { e.worker_closed_listeners(); });
-  if (session_count_ > 0) {
+  if (connection_count_ > 0) {
     grace_timer_.init(&loop_, this);
     grace_timer_.start<&Worker::grace_over>(static_cast<uint64_t>(grace.count()));
   }
@@ -256,14 +245,14 @@ void Worker::shutdown(config::Duration grace) {
 }
 
 void Worker::grace_over() {
-  if (session_count_ > 0)
-    log::warn("grace period over: closing {} connection(s)", session_count_);
+  if (connection_count_ > 0)
+    log::warn("grace period over: closing {} connection(s)", connection_count_);
   close_sessions();
   check_shutdown_done();
 }
 
 void Worker::check_shutdown_done() {
-  if (!shutting_down_ || session_count_ > 0 || shutdown_reported_)
+  if (!shutting_down_ || connection_count_ > 0 || shutdown_reported_)
     return;
   shutdown_reported_ = true;
   grace_timer_.close();

@@ -1,12 +1,21 @@
 // One worker: a thread running its own libuv loop, which owns every connection it accepts from
-// the accept to the close (sessions, their timers and buffers). The main loop (engine/engine.h)
-// tells it what changed by message (its mailbox); it reports back the same way (a failed
-// connect, a freed slot another worker may use, its shutdown done). Nothing it does per
-// connection or per byte takes a lock.
+// the accept to the close (connections, their deadlines and buffers). The main loop
+// (engine/engine.h) tells it what changed by message (its mailbox); it reports back the same way
+// (a failed connect, a freed slot another worker may use, its shutdown done). Nothing it does
+// per connection or per byte takes a lock.
+//
+// Its connections' deadlines are kept in a timing wheel (base/timer_wheel.h) ticking every
+// kTickMs: the cost of timeouts follows what expires, not how many connections are open. Work
+// that a callback must not do inline (accept the next client, serve a queue) is posted to its
+// run queue (base/run_queue.h) and runs at the loop's next turn.
 #pragma once
 
+#include "base/intrusive_list.h"
 #include "base/mailbox.h"
+#include "base/run_queue.h"
+#include "base/timer_wheel.h"
 #include "base/uv_handle.h"
+#include "engine/connection.h"
 #include "engine/frontend.h"
 #include "engine/session_end.h"
 #include "net/poll_spin.h"
@@ -20,10 +29,6 @@
 #include <thread>
 #include <vector>
 
-namespace hamba::net {
-class Session;
-}
-
 namespace hamba::engine {
 
 class Engine;
@@ -33,7 +38,7 @@ class WorkerFrontend;
 // What the main loop and every worker share: counts exact across workers, and the way to reach
 // each other. Set up before the threads start; the vectors are not changed after.
 struct WorkerShared {
-  std::atomic<int64_t> sessions{0};       // every worker's
+  std::atomic<int64_t> sessions{0};       // every worker's connections (the global maxconn)
   std::atomic<int64_t> accept_limit{256}; // the global maxconn, lowered to what fds hold
   std::vector<Worker*> workers;           // for pokes between workers
   uvx::Mailbox<Engine>* main = nullptr;   // reports to the main loop
@@ -43,6 +48,9 @@ using SessionLog = std::function<void(const SessionEnd&)>;
 
 class Worker {
 public:
+  // Deadlines are checked this often: a timeout fires at most this late.
+  static constexpr uint64_t kTickMs = 100;
+
   Worker(WorkerShared& shared, size_t index);
   ~Worker(); // joins the thread (stop() first)
   Worker(const Worker&) = delete;
@@ -54,8 +62,8 @@ public:
   // From the main loop: closes everything and ends the thread's loop; then join().
   void stop();
   // From the main loop: waits until the thread's loop has ended. Every worker is joined before
-  // any is destroyed: a worker that is still closing its sessions hands freed slots to the
-  // others (remove_session), so they must outlive its thread.
+  // any is destroyed: a worker that is still closing its connections hands freed slots to the
+  // others, so they must outlive its thread.
   void join();
 
   // --- messages (on the worker's thread) ---
@@ -69,29 +77,34 @@ public:
   void set_frontend(uint64_t id, FrontendViewPtr view, std::shared_ptr<FrontendCounters> counters,
                     int fd);
   void retire_frontend(uint64_t id, bool serve_waiting);
-  // Slots may be free (a session ended on another worker, the limit was raised) or servers may
-  // have room: accept what waits and serve the queues.
+  // Slots may be free (a connection ended on another worker, the limit was raised) or servers
+  // may have room: accept what waits and serve the queues (at the next turn).
   void offer();
-  // Graceful stop: stop accepting, give sessions up to `grace`, close the rest, then report.
+  // Graceful stop: stop accepting, give connections up to `grace`, close the rest, then report.
   void shutdown(config::Duration grace);
   void close_sessions();
   void set_session_log(std::shared_ptr<const SessionLog> log) { session_log_ = std::move(log); }
 
-  // --- for frontends and sessions (on the worker's thread) ---
+  // --- for frontends and connections (on the worker's thread) ---
   uv_loop_t* loop() { return &loop_; }
   size_t index() const { return index_; }
   bool shutting_down() const { return shutting_down_; }
-  bool can_accept() const {
-    return !shutting_down_ && shared_.sessions.load(std::memory_order_relaxed) <
-                                  shared_.accept_limit.load(std::memory_order_relaxed);
-  }
-  // A frontend had a client waiting and could not take it (the global limit): a session that
+  // Takes one of the global maxconn's slots, in one step (exact across workers); false at the
+  // limit. give_back_slot() returns one taken for an accept that failed.
+  bool take_slot();
+  void give_back_slot() { shared_.sessions.fetch_sub(1, std::memory_order_relaxed); }
+  // A slot beyond the limit: the few clients of a closing listener's accept queue.
+  void take_slot_anyway() { shared_.sessions.fetch_add(1, std::memory_order_relaxed); }
+  // A frontend had a client waiting and could not take it (the global limit): a connection that
   // ends anywhere wakes this worker.
   void paused() { paused_.store(true, std::memory_order_relaxed); }
   const SessionLog* session_log() const { return session_log_ ? session_log_.get() : nullptr; }
-  void add_session(net::Session* session);
-  // The session is finished and deletes itself after this returns.
-  void remove_session(net::Session* session);
+  void opened(Connection& c);
+  // The connection is closed: unlisted now, deleted after the current loop phase.
+  void closed(Connection& c);
+  void set_deadline(Connection& c, uint64_t at_ms);
+  // Runs `task` at the loop's next turn (once, however often it is posted meanwhile).
+  void post_local(base::RunQueue::Task& task) { runs_.post(task); }
   // A server slot was freed and other workers have clients queued for this frontend.
   void poke_others();
   // Connections this worker accepted, and holds now: written by the worker alone, read by stats.
@@ -103,7 +116,7 @@ public:
 private:
   void run();
   void offer_slots(); // clients waiting in the accept queues may come in
-  void sweep();
+  void tick();
   void reap();
   void check_shutdown_done();
   void grace_over();
@@ -114,8 +127,8 @@ private:
   std::thread thread_;
   uvx::Mailbox<Worker> inbox_;
   std::map<uint64_t, std::shared_ptr<WorkerFrontend>> frontends_;
-  net::Session* sessions_ = nullptr; // intrusive list of this worker's sessions
-  size_t session_count_ = 0;
+  base::IntrusiveList<Connection, &Connection::worker_link> connections_;
+  size_t connection_count_ = 0;
   std::atomic<bool> paused_{false};
   std::mutex offered_mutex_; // taken once per offer and per look that finds one
   std::map<uint64_t, FrontendViewPtr> offered_;
@@ -126,12 +139,15 @@ private:
   std::atomic<uint64_t> current_{0};
   size_t accept_turn_ = 0; // the frontend offered the next free slot first (global maxconn)
   std::shared_ptr<const SessionLog> session_log_;
-  uvx::Timer sweep_timer_; // timeouts: connect, queue, idle
+  base::TimerWheel wheel_;
+  uvx::Timer tick_timer_;
   uvx::Timer grace_timer_;
-  // Deferred deletion: finished sessions are deleted after the current loop phase, so no
+  base::RunQueue runs_;
+  base::RunQueue::Task offer_task_{[](void* w) { static_cast<Worker*>(w)->offer_slots(); }, this};
+  // Deferred deletion: closed connections are deleted after the current loop phase, so no
   // callback of this round can see freed memory.
-  std::vector<net::Session*> graveyard_;
-  uvx::Handle<uv_check_t> reaper_;
+  std::vector<Connection*> graveyard_;
+  base::RunQueue::Task reap_task_{[](void* w) { static_cast<Worker*>(w)->reap(); }, this};
   std::unique_ptr<net::PollSpin> poll_spin_; // fewer sleeps between rounds (net/poll_spin.h)
   bool shutting_down_ = false;
   bool shutdown_reported_ = false;

@@ -1,9 +1,9 @@
 // A frontend's listener, queue and pickers on one worker; see worker_frontend.h.
 #include "engine/worker_frontend.h"
 
+#include "base/check.h"
 #include "base/descriptors.h"
 #include "base/log.h"
-#include "engine/session.h"
 #include "engine/worker.h"
 
 #include <algorithm>
@@ -20,7 +20,7 @@ WorkerFrontend::WorkerFrontend(Worker& worker, FrontendViewPtr view,
         worker_.loop(), fd, view_->config.bind, [this] { accept_pending(); },
         [this](int rc) { note_accept_error(rc); });
   if (listener_)
-    listener_->defer_accept(client_speaks_first());
+    listener_->defer_accept(config().accept_proxy || !config().routes.empty());
   if (const sockaddr* local = listener_ ? listener_->local_address() : nullptr) {
     std::memcpy(&local_, local, sockaddr_size(local));
     has_local_ = true;
@@ -38,7 +38,19 @@ void WorkerFrontend::set_view(FrontendViewPtr view) {
   for (const auto& r : view_->routes)
     may_send_proxy_ |= r.config.send_proxy != config::ProxyProtocol::none;
   if (listener_) // a reconfigure may add routes or accept_proxy, or take them away
-    listener_->defer_accept(client_speaks_first());
+    listener_->defer_accept(config().accept_proxy || !config().routes.empty());
+}
+
+uv_loop_t* WorkerFrontend::loop() {
+  return worker_.loop();
+}
+
+const std::function<void(const SessionEnd&)>* WorkerFrontend::session_log() const {
+  return worker_.session_log();
+}
+
+bool WorkerFrontend::shutting_down() const {
+  return worker_.shutting_down();
 }
 
 balance::Picker& WorkerFrontend::picker(int route) {
@@ -67,10 +79,10 @@ const balance::PoolSnapshot& WorkerFrontend::pool(const FrontendView* routed, in
   return *view_->pool;
 }
 
-const balance::PoolSnapshot::Entry* WorkerFrontend::pick(const FrontendView* routed, int route,
-                                                         const balance::Server* avoid,
-                                                         uint64_t client_hash) {
-  return picker(current_route(routed, route)).pick(pool(routed, route), avoid, client_hash);
+ConnectionHost::Choice WorkerFrontend::choose(const FrontendView* routed, int route,
+                                              const balance::Server* avoid, uint64_t client_hash) {
+  const balance::PoolSnapshot& p = pool(routed, route);
+  return {picker(current_route(routed, route)).pick(p, avoid, client_hash), &p};
 }
 
 void WorkerFrontend::stop_listening(bool serve_waiting) {
@@ -80,7 +92,7 @@ void WorkerFrontend::stop_listening(bool serve_waiting) {
     listener_->start_draining();
     size_t served = 0;
     while (listener_->pending()) {
-      net::Session::accept(shared_from_this(), *listener_);
+      accept_one(true);
       ++served;
     }
     // Closed at once after the last accept (the log line waits): a handshake that completes in
@@ -98,89 +110,110 @@ void WorkerFrontend::stop_listening(bool serve_waiting) {
 
 void WorkerFrontend::retire(bool serve_waiting) {
   stop_listening(serve_waiting);
-  while (!queue_.empty())
-    queue_.front()->close(); // dequeues itself
+  serve_task_.cancel();
+  while (Connection* c = queue_.front())
+    c->close(); // dequeues itself
+}
+
+bool WorkerFrontend::accept_one(bool beyond_limit) {
+  if (beyond_limit)
+    worker_.take_slot_anyway();
+  else if (!worker_.take_slot())
+    return false;
+  if (int rc = Connection::accept(shared_from_this(), *listener_); rc < 0) {
+    worker_.give_back_slot();
+    note_accept_error(rc);
+  }
+  return true;
 }
 
 void WorkerFrontend::accept_pending() {
-  // shared_from_this: the session keeps its frontend alive.
+  // A connection that ends inside its own accept posts the next accept to the loop's next turn
+  // (Worker::closed): this loop, not recursion, takes the clients that wait.
   while (listener_ && listener_->pending()) {
     worker_.apply_offered_views(); // a reconfigure or a drain that has answered applies
-    if (!worker_.can_accept()) {
+    if (!accept_one(false)) {
       worker_.paused();
       return;
     }
-    net::Session::accept(shared_from_this(), *listener_);
   }
 }
 
-void WorkerFrontend::enqueue(net::Session* session, bool front) {
+void WorkerFrontend::opened(Connection& c) {
+  worker_.opened(c);
+}
+
+void WorkerFrontend::closed(Connection& c) {
+  worker_.closed(c);
+}
+
+void WorkerFrontend::set_deadline(Connection& c, uint64_t at_ms) {
+  worker_.set_deadline(c, at_ms);
+}
+
+void WorkerFrontend::report(std::function<void(Engine&)> message) {
+  worker_.report(std::move(message));
+}
+
+void WorkerFrontend::enqueue(Connection& c, bool front) {
   if (front)
-    queue_.push_front(session);
+    queue_.push_front(c);
   else
-    queue_.push_back(session);
+    queue_.push_back(c);
   counters_->queued.fetch_add(1, std::memory_order_relaxed);
 }
 
-void WorkerFrontend::dequeue(net::Session* session) {
-  auto it = std::find(queue_.begin(), queue_.end(), session);
-  if (it == queue_.end())
+void WorkerFrontend::dequeue(Connection& c) {
+  if (!c.queue_link.linked())
     return;
-  queue_.erase(it);
+  c.queue_link.unlink();
+  HAMBA_DCHECK(counters_->queued.load(std::memory_order_relaxed) > 0);
   counters_->queued.fetch_sub(1, std::memory_order_relaxed);
 }
 
+void WorkerFrontend::released() {
+  if (!queue_.empty())
+    serve_queue_soon();
+  // Clients of this frontend queued on other workers may take the freed slot.
+  else if (counters_->queued.load(std::memory_order_relaxed) > 0)
+    worker_.poke_others();
+}
+
+void WorkerFrontend::serve_queue_soon() {
+  if (!queue_.empty())
+    worker_.post_local(serve_task_);
+}
+
 void WorkerFrontend::serve_queue() {
-  // A connect that fails at once releases its server and calls back here: the outer call goes
-  // on instead, so a long queue cannot recurse deeply.
-  if (serving_queue_)
-    return;
-  serving_queue_ = true;
-  // Each queued session waits for its own route's pool; a pool with no room this round is
-  // skipped for the sessions behind it (with one pool: the round ends).
+  // Each queued connection waits for its own route's pool; a pool with no room this round is
+  // skipped for the connections behind it (with one pool: the round ends). Connections put
+  // back at the tail meanwhile wait for the next round: the walk is bounded by what was there.
   constexpr size_t kMaxFull = 16;
   const balance::PoolSnapshot* full[kMaxFull];
   size_t full_count = 0;
-  for (size_t i = 0; i < queue_.size();) {
-    net::Session* s = queue_[i];
-    if (s->client_gone()) { // left while it waited: no slot for it
-      ++counters_->abandoned;
-      s->abandon(); // dequeues itself
-      continue;
-    }
-    const balance::PoolSnapshot* p = &pool(s->routed_view(), s->route());
+  size_t budget = queue_.size();
+  Connection* c = queue_.front();
+  while (c && budget-- > 0) {
+    Connection* next = queue_.next(*c);
+    const balance::PoolSnapshot* p = &pool(c->routed_view(), c->route());
     if (std::find(full, full + full_count, p) != full + full_count) {
-      ++i;
+      c = next;
       continue;
     }
-    const balance::PoolSnapshot::Entry* entry =
-        pick(s->routed_view(), s->route(), nullptr, s->client_hash());
-    if (!entry) {
+    Choice choice = choose(c->routed_view(), c->route(), nullptr, c->client_hash());
+    if (!choice.server) {
       if (view_->routes.empty() || full_count == kMaxFull)
         break;
       full[full_count++] = p;
-      ++i;
+      c = next;
       continue;
     }
-    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
-    counters_->queued.fetch_sub(1, std::memory_order_relaxed);
-    s->connect(*entry, *p); // may queue other sessions at the back, never before i
-    if (s->queued())
-      break; // back in the queue: hamba is short of descriptors, the next ones would be too
+    dequeue(*c);
+    c->connect(*choice.server, *choice.pool); // never touches another connection
+    if (c->state() == ConnectionState::queued)
+      break; // back at the head: hamba is short of descriptors, the next ones would be too
+    c = next;
   }
-  serving_queue_ = false;
-}
-
-size_t WorkerFrontend::drop_abandoned() {
-  std::vector<net::Session*> gone;
-  for (net::Session* s : queue_)
-    if (s->client_gone())
-      gone.push_back(s);
-  for (net::Session* s : gone) {
-    ++counters_->abandoned;
-    s->abandon(); // dequeues itself
-  }
-  return gone.size();
 }
 
 void WorkerFrontend::note_local_error(int rc, const char* what) {
@@ -188,8 +221,9 @@ void WorkerFrontend::note_local_error(int rc, const char* what) {
   uint64_t now = uv_now(worker_.loop());
   if (local_error_logged_at_ != 0 && now - local_error_logged_at_ < 1000)
     return;
-  log::warn("frontend {}: cannot {}: {}: hamba is short of descriptors or memory (not a server's "
-            "fault); {} time(s) since the last such line; descriptors: {} open, limit {}",
+  log::warn("frontend {}: cannot {}: {}: hamba is short of descriptors, memory or local ports "
+            "(not a server's fault); {} time(s) since the last such line; descriptors: {} open, "
+            "limit {}",
             config().name, what, uvx::error_text(rc), local_errors_unlogged_, descriptors_open(),
             descriptor_limit());
   local_errors_unlogged_ = 0;

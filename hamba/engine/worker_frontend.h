@@ -1,89 +1,76 @@
 // One frontend on one worker loop: its listening socket (a copy of the one the main loop bound),
 // the view of its configuration and pools it was last given, a picker per pool, and the queue
-// of this worker's clients waiting for a server with room (per-server maxconn).
+// of this worker's clients waiting for a server with room (per-server maxconn). It is the host
+// its connections talk to (engine/connection_host.h).
 //
-// Owned by the Worker; sessions hold it by shared_ptr, so a frontend removed by a reconfigure
-// stops listening at once but stays valid for its sessions until they end.
+// Owned by the Worker; connections hold it by shared_ptr, so a frontend removed by a
+// reconfigure stops listening at once but stays valid for its connections until they end.
 #pragma once
 
 #include "balance/policy.h"
+#include "base/intrusive_list.h"
+#include "base/run_queue.h"
+#include "engine/connection.h"
+#include "engine/connection_host.h"
 #include "engine/frontend.h"
 #include "engine/header_wait.h"
 #include "net/listener.h"
 
-#include <deque>
 #include <memory>
 #include <vector>
-
-namespace hamba::net {
-class Session;
-}
 
 namespace hamba::engine {
 
 class Worker;
 
-class WorkerFrontend : public std::enable_shared_from_this<WorkerFrontend> {
+class WorkerFrontend final : public ConnectionHost,
+                             public std::enable_shared_from_this<WorkerFrontend> {
 public:
   // Listens on `fd` (a copy of the frontend's socket; -1: not listening). Throws
   // net::ListenError.
   WorkerFrontend(Worker& worker, FrontendViewPtr view, std::shared_ptr<FrontendCounters> counters,
                  int fd);
-  ~WorkerFrontend();
+  ~WorkerFrontend() override;
   WorkerFrontend(const WorkerFrontend&) = delete;
   WorkerFrontend& operator=(const WorkerFrontend&) = delete;
 
   // A new view (configuration, servers' states): new connections and queued clients follow it.
   void set_view(FrontendViewPtr view);
   const FrontendView& view() const { return *view_; }
-  const FrontendViewPtr& view_ptr() const { return view_; }
-  const config::Frontend& config() const { return view_->config; }
-  FrontendCounters& counters() { return *counters_; }
-  Worker& worker() { return worker_; }
-  // Every accepted client's local address when the listener is bound to one address, else
-  // nullptr (net::Listener::local_address); kept after the listener closes, for its sessions.
-  const sockaddr* local_address() const {
-    return has_local_ ? reinterpret_cast<const sockaddr*>(&local_) : nullptr;
-  }
-  // The frontend's servers or one of its routes' are sent a PROXY header (send_proxy).
-  bool may_send_proxy() const { return may_send_proxy_; }
-  // How long a send_proxy header waits for the client's first bytes (engine/header_wait.h).
-  HeaderWait& header_wait() { return header_wait_; }
-  // Every client's first bytes are read before a server is chosen: a PROXY header
-  // (accept_proxy) or a TLS ClientHello (routes).
-  bool client_speaks_first() const { return config().accept_proxy || !config().routes.empty(); }
 
-  // Stops listening (shutdown, or the frontend was removed). Established sessions go on.
+  // Stops listening (shutdown, or the frontend was removed). Established connections go on.
   // With `serve_waiting`, the clients in the listener's accept queue are accepted first (beyond
   // the global maxconn: they are few, at most the backlog, and closing would reset them).
   void stop_listening(bool serve_waiting = true);
   // Removed by a reconfigure: also closes the clients still queued.
   void retire(bool serve_waiting = true);
-
-  // The pool for a session routed by `routed` (the view its ClientHello was matched in) to
-  // route `route` (-1: the default): the current view's pool of that route when it still
-  // exists, else the one it was routed with.
-  const balance::PoolSnapshot& pool(const FrontendView* routed, int route) const;
-  // The next server for a new session with its slot taken, or nullptr (queue it).
-  const balance::PoolSnapshot::Entry* pick(const FrontendView* routed, int route,
-                                           const balance::Server* avoid, uint64_t client_hash);
-
   // Accepts the connections the listener holds while the worker may.
   void accept_pending();
-  // Queues a session for a server with room: at the back, or at the head for one that had its
-  // turn already and lost it to hamba's own shortage of descriptors.
-  void enqueue(net::Session* session, bool front = false);
-  void dequeue(net::Session* session);
-  bool has_queue() const { return !queue_.empty(); }
-  // Gives servers with room to queued clients, oldest first (each from its own route's pool).
-  void serve_queue();
-  // Closes the queued clients that have gone away (EOF or reset while they waited), so none
-  // takes a server's slot; returns how many. Called by the worker's sweep.
-  size_t drop_abandoned();
-  // hamba ran short of descriptors or memory (`rc`, a libuv error) while doing `what`: logged
-  // at most once a second per worker, with the count since the last line; never blamed on a
-  // server.
-  void note_local_error(int rc, const char* what);
+  // Gives servers with room to queued clients, oldest first, at the loop's next turn.
+  void serve_queue_soon();
+
+  // --- ConnectionHost ---
+  uv_loop_t* loop() override;
+  const config::Frontend& config() const override { return view_->config; }
+  const FrontendViewPtr& view_ptr() const override { return view_; }
+  FrontendCounters& counters() override { return *counters_; }
+  bool may_send_proxy() const override { return may_send_proxy_; }
+  const sockaddr* local_address() const override {
+    return has_local_ ? reinterpret_cast<const sockaddr*>(&local_) : nullptr;
+  }
+  HeaderWait& header_wait() override { return header_wait_; }
+  const std::function<void(const SessionEnd&)>* session_log() const override;
+  bool shutting_down() const override;
+  Choice choose(const FrontendView* routed, int route, const balance::Server* avoid,
+                uint64_t client_hash) override;
+  void enqueue(Connection& c, bool front) override;
+  void dequeue(Connection& c) override;
+  void opened(Connection& c) override;
+  void released() override;
+  void closed(Connection& c) override;
+  void set_deadline(Connection& c, uint64_t at_ms) override;
+  void report(std::function<void(Engine&)> message) override;
+  void note_local_error(int rc, const char* what) override;
   // An accept failed with `rc`: counted by reason, and logged as note_local_error does.
   void note_accept_error(int rc);
 
@@ -96,6 +83,11 @@ private:
   // The index in the current view of route `route` of `routed` (matched by name), or -1: the
   // default route, or a route the current view no longer has.
   int current_route(const FrontendView* routed, int route) const;
+  // The pool for a connection routed by `routed` to `route`: the current view's pool of that
+  // route when it still exists, else the one it was routed with.
+  const balance::PoolSnapshot& pool(const FrontendView* routed, int route) const;
+  void serve_queue();
+  bool accept_one(bool beyond_limit);
 
   Worker& worker_;
   FrontendViewPtr view_;
@@ -106,8 +98,9 @@ private:
   bool has_local_ = false;
   bool may_send_proxy_ = false;
   HeaderWait header_wait_;
-  std::deque<net::Session*> queue_;
-  bool serving_queue_ = false;
+  base::IntrusiveList<Connection, &Connection::queue_link> queue_;
+  base::RunQueue::Task serve_task_{[](void* f) { static_cast<WorkerFrontend*>(f)->serve_queue(); },
+                                   this};
   uint64_t local_errors_unlogged_ = 0; // local errors since the last line about them
   uint64_t local_error_logged_at_ = 0; // loop time (ms) of that line
   uint64_t other_accept_error_logged_at_ = 0;

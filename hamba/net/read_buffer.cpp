@@ -1,5 +1,5 @@
-// The read buffer, one per thread; see write_buffer.h.
-#include "net/write_buffer.h"
+// The read buffer, one per thread; see read_buffer.h.
+#include "net/read_buffer.h"
 
 namespace hamba::net {
 

@@ -1,0 +1,410 @@
+// A connection's life before its server answers: accept, read-ahead, choice, queue, connect and
+// retries, and the transports' events; see connection.h. The first bytes toward the server are
+// connection_first_bytes.cpp's, the end connection_end.cpp's.
+#include "engine/connection.h"
+
+#include "balance/backend.h"
+#include "balance/source_hash.h"
+#include "base/check.h"
+#include "base/descriptors.h"
+#include "base/endpoint.h"
+#include "base/log.h"
+#include "net/preread.h"
+
+namespace hamba::engine {
+
+namespace {
+// What a queued client may send before hamba stops reading it (it then waits in the kernel).
+constexpr size_t kQueueReadAhead = 16 * 1024;
+
+std::string peer_name(const net::TcpTransport& t) {
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (!t.open() || uv_tcp_getpeername(t.handle(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return "?";
+  return format_sockaddr(reinterpret_cast<sockaddr*>(&addr));
+}
+
+net::PrereadSteps steps_of(const config::Frontend& cfg) {
+  return {cfg.accept_proxy, !cfg.routes.empty()};
+}
+} // namespace
+
+int Connection::accept(std::shared_ptr<ConnectionHost> host, net::Listener& listener) {
+  auto* c = new Connection(std::move(host));
+  sockaddr_storage peer;
+  int rc = c->client_.init(c->host_->loop());
+  if (rc == 0)
+    rc = listener.accept(c->client_.handle(), &peer);
+  if (rc < 0) {
+    c->state_ = ConnectionState::closed; // never opened
+    delete c;
+    return rc;
+  }
+  c->host_->opened(*c);
+  c->start(peer);
+  return 0;
+}
+
+Connection::Connection(std::shared_ptr<ConnectionHost> host) : host_(std::move(host)) {
+  timer.owner = this;
+  client_.set_handler(this);
+  server_conn_.set_handler(this);
+}
+
+Connection::~Connection() {
+  HAMBA_DCHECK(state_ == ConnectionState::closed);
+}
+
+void Connection::to(ConnectionState next) {
+  HAMBA_CHECK(transition_allowed(state_, next));
+  state_ = next;
+  since_ = now();
+}
+
+void Connection::start(const sockaddr_storage& peer) {
+  auto& c = host_->counters();
+  ++c.total;
+  ++c.current;
+  last_activity_ = since_ = now();
+  const auto* peer_address = reinterpret_cast<const sockaddr*>(&peer);
+  const bool known = peer.ss_family == AF_INET || peer.ss_family == AF_INET6;
+  if (host_->session_log())
+    log_.reset(
+        new LogState{now(), {0, 0}, known ? format_sockaddr(peer_address) : peer_name(client_)});
+  const auto& cfg = host_->config();
+  // With accept_proxy the client to hash is the one its header carries, if any (examine).
+  if (cfg.balance == config::Balance::source && known)
+    client_hash_ = balance::hash_client(peer_address);
+  // The header's source, without a getpeername at the connect.
+  if (host_->may_send_proxy() && !cfg.accept_proxy && known) {
+    carried_.reset(new Carried{peer, {}});
+    carried_->destination.ss_family = AF_UNSPEC;
+  }
+  const net::PrereadSteps steps = steps_of(cfg);
+  if (!steps.proxy_header && !steps.client_hello) {
+    to(ConnectionState::choosing);
+    choose(nullptr);
+    return;
+  }
+  to(ConnectionState::prereading);
+  host_->set_deadline(*this, deadline());
+  ahead_.reset(new ReadAhead);
+  ahead_->capacity = net::preread_capacity(steps);
+  ahead_->data.reset(new char[ahead_->capacity]);
+  // A client speaks as soon as its connect completes (a TLS client sends its hello), so its
+  // first bytes are often here by the accept: they are read at once, and the poller waits only
+  // for what has not come yet.
+  ssize_t n = client_.read_now(ahead_->data.get(), ahead_->capacity);
+  if (n > 0)
+    on_ahead(static_cast<size_t>(n));
+  else if (n == 0)
+    on_eof(client_);
+  else if (n != UV_EAGAIN)
+    on_error(client_, static_cast<int>(n));
+  else
+    read_ahead();
+}
+
+void Connection::read_ahead() {
+  // Reading goes on while the buffer has room, from the preread through the queue and the
+  // connect; a full buffer stops it (the client waits in the kernel until relaying).
+  ReadAhead& a = *ahead_;
+  if (a.eof || a.size == a.capacity)
+    return;
+  if (client_.read_into(a.data.get() + a.size, a.capacity - a.size) < 0)
+    finish(End::error);
+}
+
+void Connection::on_ahead(size_t n) {
+  ahead_->size += n;
+  if (state_ == ConnectionState::prereading)
+    examine();
+  else
+    read_ahead();
+}
+
+void Connection::examine() {
+  const auto& cfg = host_->config();
+  ReadAhead& a = *ahead_;
+  net::PrereadResult r = net::examine_preread(a.data.get(), a.size, a.capacity, steps_of(cfg));
+  a.consumed = r.consumed; // the header, once whole, even while the hello is not
+  switch (r.verdict) {
+  case net::PrereadVerdict::need_more:
+    read_ahead();
+    return;
+  case net::PrereadVerdict::bad_proxy_header:
+  case net::PrereadVerdict::bad_client_hello:
+    preread_failed(r.reason);
+    return;
+  case net::PrereadVerdict::done:
+    break;
+  }
+  if (r.carried) {
+    carried_.reset(new Carried{r.source, r.destination});
+    if (log_)
+      log_->client = format_sockaddr(reinterpret_cast<const sockaddr*>(&carried_->source));
+    if (cfg.balance == config::Balance::source)
+      client_hash_ = balance::hash_client(reinterpret_cast<const sockaddr*>(&r.source));
+  } else if (cfg.accept_proxy) {
+    carried_.reset(); // LOCAL or UNKNOWN: the connection's own address stands
+  }
+  if (!cfg.routes.empty()) {
+    routed_view_ = host_->view_ptr();
+    route_ = routed_view_->route_for(r.server_name());
+  }
+  to(ConnectionState::choosing);
+  read_ahead(); // what the client sends meanwhile joins the bytes read ahead
+  choose(nullptr);
+}
+
+void Connection::preread_failed(const char* reason) {
+  const auto& cfg = host_->config();
+  const bool header = cfg.accept_proxy && ahead_->consumed == 0;
+  auto& c = host_->counters();
+  ++(header ? c.proxy_header_errors : c.client_hello_errors);
+  log::warn("frontend {}: closing client {}: {}: {}", cfg.name, client_label(),
+            header ? "no valid PROXY header" : "no valid TLS ClientHello", reason);
+  finish(header ? End::bad_proxy_header : End::bad_client_hello);
+}
+
+void Connection::choose(const balance::Server* failed) {
+  ConnectionHost::Choice pick = host_->choose(routed_view_.get(), route_, failed, client_hash_);
+  if (!pick.server) {
+    // Every server is full (or none is known yet): wait, as HAProxy's queue does, until one
+    // has room or the connect timeout passes.
+    enqueue(false);
+    return;
+  }
+  connect(*pick.server, *pick.pool);
+}
+
+void Connection::enqueue(bool front) {
+  to(ConnectionState::queued);
+  host_->enqueue(*this, front);
+  host_->set_deadline(*this, deadline());
+  // Read while queued: the poller sees the client leave (EOF, reset) with no peek per client,
+  // and what it sends is kept for its server, within a bound.
+  if (!ahead_) {
+    ahead_.reset(new ReadAhead);
+    ahead_->capacity = kQueueReadAhead;
+    ahead_->data.reset(new char[ahead_->capacity]);
+  }
+  read_ahead();
+}
+
+void Connection::connect(const balance::PoolSnapshot::Entry& server,
+                         const balance::PoolSnapshot& pool) {
+  to(ConnectionState::connecting);
+  server_ = server.server;
+  owner_ = pool.owner;
+  server_failing_ = server.failing;
+  ++attempts_;
+  host_->set_deadline(*this, deadline());
+  int rc = server_conn_.init(host_->loop());
+  if (rc == 0)
+    rc = server_conn_.connect(server_->sockaddr_ptr(), *this);
+  // Reading the server starts with the connect: its socket is registered with the poller once
+  // for both (after the connect it would cost two more epoll_ctl calls). libuv reports the
+  // connect before any read.
+  if (rc == 0)
+    rc = server_conn_.start_reading();
+  if (rc < 0 && is_local_error(rc))
+    short_of_resources(rc);
+  else if (rc < 0)
+    connect_failed(rc);
+}
+
+void Connection::connect_failed(int status) {
+  server_conn_.close();
+  balance::ServerPtr failed = server_;
+  std::string why = status == UV_ETIMEDOUT ? "connect timeout" : uvx::error_text(status);
+  ++failed->counters.connect_errors;
+  report_failure(why);
+  const auto& cfg = host_->config();
+  bool retry = attempts_ <= cfg.retries && !host_->shutting_down();
+  log::warn("frontend {}: cannot connect to server {}: {}{}", cfg.name, failed->label(), why,
+            retry ? "; trying the next server" : "");
+  release_server();
+  if (retry) {
+    ++failed->counters.retries;
+    to(ConnectionState::choosing);
+    choose(failed.get());
+    return;
+  }
+  ++host_->counters().failed;
+  log::warn("frontend {}: closing client {}: no server reached after {} attempt(s)", cfg.name,
+            client_label(), attempts_);
+  finish(End::no_server);
+}
+
+void Connection::short_of_resources(int rc) {
+  // hamba's own shortage (no descriptor or local port for the server's socket, no memory): the
+  // server is not to blame and another one would fail the same way. The client waits at the
+  // head of the queue for a connection to end and free what it held (or for its timeout).
+  server_conn_.close();
+  --attempts_;
+  host_->note_local_error(rc, "connect to a server");
+  release_server();
+  enqueue(true);
+}
+
+uint64_t Connection::deadline() const {
+  const auto& cfg = host_->config();
+  switch (state_) {
+  case ConnectionState::prereading:
+    return since_ + static_cast<uint64_t>(cfg.preread_timeout.count());
+  case ConnectionState::queued:
+  case ConnectionState::connecting:
+    return since_ + static_cast<uint64_t>(cfg.connect_timeout.count());
+  default:
+    return last_activity_ + static_cast<uint64_t>(cfg.idle_timeout.count());
+  }
+}
+
+void Connection::on_deadline(uint64_t now_ms) {
+  if (state_ == ConnectionState::closing || state_ == ConnectionState::closed)
+    return;
+  // Looked at again now: a state entered since the deadline was set has its own.
+  if (uint64_t due = deadline(); now_ms < due) {
+    host_->set_deadline(*this, due);
+    return;
+  }
+  const auto& cfg = host_->config();
+  switch (state_) {
+  case ConnectionState::prereading:
+    preread_failed("nothing complete within preread_timeout");
+    return;
+  case ConnectionState::connecting:
+    connect_failed(UV_ETIMEDOUT);
+    return;
+  case ConnectionState::queued:
+    ++host_->counters().timeouts;
+    ++host_->counters().failed;
+    log::warn("frontend {}: closing client {}: no server had room within {}", cfg.name,
+              client_label(), config::format_duration(cfg.connect_timeout));
+    finish(End::timeout);
+    return;
+  default:
+    ++host_->counters().timeouts;
+    finish(End::timeout);
+    return;
+  }
+}
+
+void Connection::close() {
+  if (state_ != ConnectionState::closing && state_ != ConnectionState::closed)
+    finish(End::cut);
+}
+
+void Connection::on_read(net::Transport& from, const char* data, size_t len) {
+  if (&from == &client_) {
+    if (state_ == ConnectionState::sending_header) {
+      // The client spoke first: its bytes go in one write behind the header.
+      host_->header_wait().client_spoke_after(now() - header_wait_->since);
+      header_wait_.reset();
+      send_header_and(std::exchange(header_due_, config::ProxyProtocol::none), data, len, false);
+      return;
+    }
+    on_ahead(len); // read into ahead_ (read_into)
+    return;
+  }
+  // The server spoke before the client (SMTP, SSH, a MySQL greeting): the header it is due
+  // goes first, alone, then its greeting goes to the client.
+  HAMBA_CHECK(state_ == ConnectionState::sending_header);
+  host_->header_wait().server_spoke_first();
+  header_wait_.reset();
+  if (send_header_and(std::exchange(header_due_, config::ProxyProtocol::none), nullptr, 0, false))
+    relay_.on_read(from, data, len);
+}
+
+void Connection::on_eof(net::Transport& from) {
+  if (&from == &server_conn_) {
+    // sending_header: the server closed before anyone spoke. The relay reads its EOF again.
+    header_wait_.reset();
+    send_header_and(std::exchange(header_due_, config::ProxyProtocol::none), nullptr, 0, false);
+    return;
+  }
+  switch (state_) {
+  case ConnectionState::prereading:
+    if (ahead_->size == 0) {
+      // Connected and closed without a byte: a TCP health check or a readiness probe, which
+      // sends no header either (neither logged nor counted as a bad one).
+      finish(End::closed);
+      return;
+    }
+    preread_failed("the client closed first");
+    return;
+  case ConnectionState::queued:
+    if (ahead_->payload() == 0) { // left without a request: nobody waits for an answer
+      ++host_->counters().abandoned;
+      finish(End::abandoned);
+      return;
+    }
+    ahead_->eof = true; // a half-close after its request: it is served, then hears the end
+    return;
+  case ConnectionState::sending_header:
+    // The client ends before a byte: its server still hears who it was, then the EOF.
+    header_wait_.reset();
+    send_header_and(std::exchange(header_due_, config::ProxyProtocol::none), nullptr, 0, true);
+    return;
+  default: // choosing, connecting: only read-ahead frontends read the client then
+    HAMBA_CHECK(ahead_ != nullptr);
+    ahead_->eof = true;
+    return;
+  }
+}
+
+void Connection::on_error(net::Transport& from, int) {
+  if (&from == &server_conn_) {
+    finish(End::server_reset);
+    return;
+  }
+  switch (state_) {
+  case ConnectionState::prereading:
+    preread_failed("the client reset");
+    return;
+  case ConnectionState::queued:
+    ++host_->counters().abandoned;
+    finish(End::abandoned);
+    return;
+  default:
+    finish(End::client_reset);
+    return;
+  }
+}
+
+void Connection::on_relay_activity(net::Direction dir, size_t bytes) {
+  last_activity_ = now();
+  if (bytes == 0)
+    return;
+  if (header_wait_) { // the header went alone after its wait: who spoke first teaches the wait
+    if (dir == net::Direction::to_client)
+      host_->header_wait().server_spoke_first();
+    else
+      host_->header_wait().client_spoke_after(now() - header_wait_->since);
+    header_wait_.reset();
+  }
+  if (dir == net::Direction::to_client && !server_spoke_) {
+    server_spoke_ = true;
+    if (server_failing_)
+      report_success();
+  }
+  count_bytes(dir, bytes);
+}
+
+void Connection::on_relay_end(net::RelayEnd how) {
+  switch (how) {
+  case net::RelayEnd::closed:
+    finish(End::closed);
+    return;
+  case net::RelayEnd::client_reset:
+    finish(End::client_reset);
+    return;
+  case net::RelayEnd::server_reset:
+    finish(End::server_reset);
+    return;
+  }
+}
+
+} // namespace hamba::engine

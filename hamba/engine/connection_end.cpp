@@ -1,0 +1,164 @@
+// How a connection ends: the record of who ended it, the counters, the log line, the server's
+// slot given back and both sides closed; see connection.h.
+#include "balance/backend.h"
+#include "base/check.h"
+#include "base/endpoint.h"
+#include "base/log.h"
+#include "engine/connection.h"
+#include "engine/engine.h"
+
+namespace hamba::engine {
+
+Connection::Culprit Connection::culprit_of(End end) {
+  switch (end) {
+  case End::client_reset:
+  case End::bad_proxy_header:
+  case End::bad_client_hello:
+  case End::abandoned:
+    return Culprit::client;
+  case End::server_reset:
+  case End::no_server:
+    return Culprit::server;
+  case End::error:
+  case End::cut:
+    return Culprit::hamba;
+  case End::closed:
+  case End::timeout:
+    return Culprit::none;
+  }
+  return Culprit::none;
+}
+
+void Connection::finish(End how) {
+  const ConnectionState was = state_;
+  to(ConnectionState::closing); // checks it is the first end: a connection finishes once
+  if (log_)
+    report_end(how, was);
+  if (server_ && how == End::client_reset)
+    ++server_->counters.resets_by_client;
+  if (server_ && how == End::server_reset) {
+    ++server_->counters.resets_by_server;
+    // Reset before its first byte: as telling as a refused connect (HAProxy's observe layer4).
+    if (was == ConnectionState::relaying && !server_spoke_)
+      report_failure("reset before its first byte");
+  }
+  if (was == ConnectionState::queued)
+    host_->dequeue(*this);
+  header_wait_.reset();
+  timer.cancel();
+  // The failed side's connection is gone already; the other one learns of it by a reset.
+  const Culprit culprit = culprit_of(how);
+  const bool hamba_ends = culprit == Culprit::hamba;
+  if (how == End::server_reset || hamba_ends)
+    client_.reset();
+  if (how == End::client_reset || hamba_ends)
+    server_conn_.reset();
+  client_.close();
+  server_conn_.close();
+  auto& c = host_->counters();
+  HAMBA_DCHECK(c.current.load(std::memory_order_relaxed) > 0);
+  --c.current;
+  release_server();
+  to(ConnectionState::closed);
+  host_->closed(*this); // the host deletes this after the current loop phase
+}
+
+void Connection::count_bytes(net::Direction dir, uint64_t n) {
+  if (log_)
+    log_->bytes[static_cast<int>(dir)] += n;
+  if (dir == net::Direction::to_server) {
+    server_->counters.bytes_in.fetch_add(n, std::memory_order_relaxed);
+    host_->counters().bytes_in.fetch_add(n, std::memory_order_relaxed);
+  } else {
+    server_->counters.bytes_out.fetch_add(n, std::memory_order_relaxed);
+    host_->counters().bytes_out.fetch_add(n, std::memory_order_relaxed);
+  }
+}
+
+void Connection::release_server() {
+  if (!server_)
+    return;
+  HAMBA_DCHECK(server_->counters.current.load(std::memory_order_relaxed) > 0);
+  server_->release();
+  balance::ServerPtr s = std::move(server_);
+  if (s->vanished()) // its last connection may be this one: the main loop lets it go
+    host_->report([owner = owner_, s](Engine&) {
+      if (auto backend = owner.lock())
+        backend->released(*s);
+    });
+  host_->released();
+}
+
+void Connection::report_failure(const std::string& why) {
+  host_->report([owner = owner_, server = server_, why](Engine&) {
+    if (auto backend = owner.lock())
+      backend->traffic_failure(*server, why);
+  });
+}
+
+void Connection::report_success() {
+  host_->report([owner = owner_, server = server_](Engine&) {
+    if (auto backend = owner.lock())
+      backend->traffic_success(*server);
+  });
+}
+
+std::string Connection::client_label() const {
+  if (carried_)
+    return format_sockaddr(reinterpret_cast<const sockaddr*>(&carried_->source));
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (!client_.open() ||
+      uv_tcp_getpeername(client_.handle(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return "?";
+  return format_sockaddr(reinterpret_cast<sockaddr*>(&addr));
+}
+
+void Connection::report_end(End how, ConnectionState was) {
+  const auto* log = host_->session_log();
+  if (!log)
+    return;
+  SessionEnd e;
+  e.frontend = host_->config().name;
+  e.client = log_->client;
+  if (server_) {
+    e.server = config::format_endpoint(server_->name());
+    e.address = server_->address();
+  }
+  e.bytes_in = log_->bytes[0];
+  e.bytes_out = log_->bytes[1];
+  e.duration_ms = now() - log_->started;
+  switch (how) {
+  case End::closed:
+  case End::abandoned:
+    e.end = "closed";
+    break;
+  case End::client_reset:
+    e.end = "client reset";
+    break;
+  case End::server_reset:
+    e.end = "server reset";
+    break;
+  case End::error:
+    e.end = "error";
+    break;
+  case End::cut:
+    e.end = "hamba reset";
+    break;
+  case End::timeout:
+    e.end = was == ConnectionState::queued ? "queue timeout" : "idle timeout";
+    break;
+  case End::no_server:
+    e.end = "no server";
+    break;
+  case End::bad_proxy_header:
+    e.end = "bad proxy header";
+    break;
+  case End::bad_client_hello:
+    e.end = "bad client hello";
+    break;
+  }
+  (*log)(e);
+}
+
+} // namespace hamba::engine

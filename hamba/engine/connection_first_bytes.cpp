@@ -1,0 +1,132 @@
+// The first bytes toward a connected server: the send_proxy header and the client's bytes read
+// ahead (or its first read) in one write, then the relay; see connection.h.
+//
+// When the client has sent nothing by the connect, the header waits for its first read, so
+// that both still go in one segment; a server that speaks first (SMTP, MySQL) gets the header
+// alone after the frontend's learnt wait (engine/header_wait.h), before its greeting goes to
+// the client. The header is built in its own buffer, never in the loop's read buffer, which may
+// hold the bytes just read from either side.
+#include "base/check.h"
+#include "base/descriptors.h"
+#include "engine/connection.h"
+#include "net/read_buffer.h"
+
+namespace hamba::engine {
+
+void Connection::on_connected(net::TcpTransport&, int status) {
+  if (status < 0 && is_local_error(status)) {
+    short_of_resources(status);
+    return;
+  }
+  if (status < 0) {
+    connect_failed(status);
+    return;
+  }
+  ++server_->counters.total;
+  send_first_bytes();
+}
+
+config::ProxyProtocol Connection::send_proxy() const {
+  return route_ >= 0 ? routed_view_->routes[static_cast<size_t>(route_)].config.send_proxy
+                     : host_->config().send_proxy;
+}
+
+void Connection::send_first_bytes() {
+  const config::ProxyProtocol protocol = send_proxy();
+  if (ahead_) { // read ahead (a preread, the queue): those bytes, and the EOF if it came
+    client_.stop_reading();
+    const ReadAhead& a = *ahead_;
+    send_header_and(protocol, a.data.get() + a.consumed, a.payload(), a.eof);
+    return;
+  }
+  if (protocol == config::ProxyProtocol::none) {
+    start_relaying(false);
+    return;
+  }
+  // What the client has sent by now (usually its request: it sent it once its own connect
+  // completed, while hamba connected to the server).
+  char* first = net::read_buffer();
+  ssize_t n = client_.read_now(first, net::kBufferSize);
+  if (n > 0)
+    send_header_and(protocol, first, static_cast<size_t>(n), false);
+  else if (n == 0)
+    send_header_and(protocol, nullptr, 0, true);
+  else if (n == UV_EAGAIN)
+    wait_for_first_bytes(protocol);
+  else
+    finish(End::client_reset);
+}
+
+void Connection::wait_for_first_bytes(config::ProxyProtocol protocol) {
+  to(ConnectionState::sending_header);
+  header_due_ = protocol;
+  header_wait_ = std::make_unique<HeaderTimer>();
+  header_wait_->since = now();
+  header_wait_->timer.init(host_->loop(), this);
+  header_wait_->timer.start<&Connection::on_header_wait>(host_->header_wait().ms());
+  // Whichever side speaks first comes to on_read; the server is read since its connect.
+  if (client_.start_reading() < 0)
+    finish(End::error);
+}
+
+void Connection::on_header_wait() {
+  // Nobody spoke within the wait: the header goes alone (kept until one side speaks, so the
+  // wait learns, with the timer stopped).
+  header_wait_->timer.stop();
+  send_header_and(std::exchange(header_due_, config::ProxyProtocol::none), nullptr, 0, false);
+}
+
+bool Connection::send_header_and(config::ProxyProtocol protocol, const char* data, size_t len,
+                                 bool eof) {
+  net::ProxyHeaderBytes header;
+  uv_buf_t bufs[2];
+  unsigned count = 0;
+  if (protocol != config::ProxyProtocol::none) {
+    header = proxy_header(protocol);
+    bufs[count++] = uv_buf_init(header.data, static_cast<unsigned>(header.size));
+  }
+  if (len > 0) {
+    count_bytes(net::Direction::to_server, len);
+    bufs[count++] = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
+  }
+  if (count > 0 && server_conn_.write(bufs, count) < 0) {
+    finish(End::server_reset);
+    return false;
+  }
+  ahead_.reset(); // written, or queued in the transport's own blocks
+  start_relaying(eof);
+  return state_ == ConnectionState::relaying;
+}
+
+void Connection::start_relaying(bool client_eof) {
+  if (state_ != ConnectionState::relaying)
+    to(ConnectionState::relaying);
+  last_activity_ = now();
+  host_->set_deadline(*this, deadline());
+  relay_.start(client_eof);
+}
+
+net::ProxyHeaderBytes Connection::proxy_header(config::ProxyProtocol protocol) const {
+  const net::ProxyVersion version =
+      protocol == config::ProxyProtocol::v1 ? net::ProxyVersion::v1 : net::ProxyVersion::v2;
+  if (carried_ && carried_->destination.ss_family != AF_UNSPEC)
+    return net::build_proxy_header(version, reinterpret_cast<const sockaddr*>(&carried_->source),
+                                   reinterpret_cast<const sockaddr*>(&carried_->destination));
+  sockaddr_storage peer{}, local{};
+  int plen = sizeof peer, llen = sizeof local;
+  const sockaddr* p = reinterpret_cast<sockaddr*>(&peer);
+  if (carried_)
+    p = reinterpret_cast<const sockaddr*>(&carried_->source); // kept from the accept
+  else if (uv_tcp_getpeername(client_.handle(), reinterpret_cast<sockaddr*>(&peer), &plen) != 0)
+    return net::build_proxy_header(version, nullptr, nullptr);
+  // The listener's own address when it is bound to one: no getsockname per connection.
+  const sockaddr* destination = host_->local_address();
+  if (!destination) {
+    if (uv_tcp_getsockname(client_.handle(), reinterpret_cast<sockaddr*>(&local), &llen) != 0)
+      return net::build_proxy_header(version, nullptr, nullptr);
+    destination = reinterpret_cast<const sockaddr*>(&local);
+  }
+  return net::build_proxy_header(version, p, destination);
+}
+
+} // namespace hamba::engine

@@ -1,0 +1,62 @@
+// Socket calls with one error convention; see socket.h.
+#include "net/socket.h"
+
+#include <cerrno>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+namespace hamba::net::sock {
+
+int fd_of(const uv_handle_t* handle) {
+  uv_os_fd_t fd = -1;
+  if (!handle || uv_fileno(handle, &fd) != 0)
+    return -1;
+  return fd;
+}
+
+ssize_t recv_now(int fd, char* into, size_t size) {
+  ssize_t n;
+  do
+    n = ::recv(fd, into, size, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  return n >= 0 ? n : uv_translate_sys_error(errno);
+}
+
+ssize_t send_now(int fd, const uv_buf_t* bufs, unsigned count) {
+  ssize_t n;
+  if (count == 1) {
+    // send() rather than sendmsg() for the common case: a little less work in the kernel.
+    do
+      n = ::send(fd, bufs[0].base, bufs[0].len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+  } else {
+    msghdr msg{};
+    msg.msg_iov = reinterpret_cast<iovec*>(const_cast<uv_buf_t*>(bufs)); // same layout on unix
+    msg.msg_iovlen = count;
+    do
+      n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+  }
+  if (n >= 0)
+    return n;
+  return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : uv_translate_sys_error(errno);
+}
+
+int pending_error(int fd) {
+  int error = 0;
+  socklen_t len = sizeof error;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0)
+    return uv_translate_sys_error(errno);
+  return error ? uv_translate_sys_error(error) : 0;
+}
+
+void reset_on_close(int fd) {
+  linger l{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
+int shutdown_write(int fd) {
+  return ::shutdown(fd, SHUT_WR) == 0 ? 0 : uv_translate_sys_error(errno);
+}
+
+} // namespace hamba::net::sock

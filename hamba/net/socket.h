@@ -1,0 +1,29 @@
+// Every system call on a connected socket, in one place and with one error convention, as
+// Redis's anet.c keeps them: a result >= 0 is success (bytes, or 0), a negative one is a libuv
+// error code (UV_EAGAIN: nothing now, UV_ECONNRESET, ...). EINTR is retried here, and never
+// seen above. The listening side (accept4, SO_REUSEPORT) is net/listener.h's and
+// net/listening_socket.h's.
+#pragma once
+
+#include <cstddef>
+#include <sys/types.h>
+#include <uv.h>
+
+namespace hamba::net::sock {
+
+// The descriptor behind a libuv handle, or -1.
+int fd_of(const uv_handle_t* handle);
+// Reads what is there without waiting: bytes read, 0 at the peer's EOF, else an error
+// (UV_EAGAIN: nothing yet).
+ssize_t recv_now(int fd, char* into, size_t size);
+// Sends without waiting and without SIGPIPE: the bytes the kernel took (maybe 0, maybe fewer
+// than offered), else an error (the peer is gone).
+ssize_t send_now(int fd, const uv_buf_t* bufs, unsigned count);
+// The pending error on the socket (SO_ERROR) as a libuv error, 0 when none.
+int pending_error(int fd);
+// The coming close sends a reset (RST) instead of a FIN (SO_LINGER 0).
+void reset_on_close(int fd);
+// Shuts the write half now (the peer reads EOF after what was sent): 0, else an error.
+int shutdown_write(int fd);
+
+} // namespace hamba::net::sock
