@@ -365,8 +365,18 @@ void Connection::on_error(net::Transport& from, int) {
     preread_failed("the client reset");
     return;
   case ConnectionState::queued:
-    ++host_->counters().abandoned;
-    finish(End::abandoned);
+  case ConnectionState::choosing:
+  case ConnectionState::connecting:
+    if (ahead_ && ahead_->payload() > 0) {
+      ahead_->reset = true; // what it sent still goes to its server, then the reset
+      return;
+    }
+    if (state_ == ConnectionState::queued) { // left before a server had room
+      ++host_->counters().abandoned;
+      finish(End::abandoned);
+      return;
+    }
+    finish(End::client_reset);
     return;
   default:
     finish(End::client_reset);

@@ -101,7 +101,9 @@ private:
   net::ProxyHeaderBytes proxy_header(config::ProxyProtocol protocol) const;
   void wait_for_first_bytes(config::ProxyProtocol protocol);
   void on_header_wait();
-  // Writes the due header (if any) and `data`, then relays; false when that ended it.
+  // Writes the header due (if any) and `data` in one write; false when that ended it.
+  bool write_first(config::ProxyProtocol protocol, const char* data, size_t len);
+  // write_first, then relays; false when that ended it.
   bool send_header_and(config::ProxyProtocol protocol, const char* data, size_t len, bool eof);
   void start_relaying(bool client_eof);
 
@@ -146,7 +148,8 @@ private:
     size_t size = 0;     // bytes in data
     size_t consumed = 0; // of which the client's PROXY header
     size_t capacity = 0;
-    bool eof = false; // the client sent EOF after them
+    bool eof = false;   // the client sent EOF after them
+    bool reset = false; // the client reset after them: they go on, then the reset
     std::unique_ptr<char[]> data;
     size_t payload() const { return size - consumed; }
   };

@@ -36,6 +36,11 @@ void Connection::send_first_bytes() {
   if (ahead_) { // read ahead (a preread, the queue): those bytes, and the EOF if it came
     client_.stop_reading();
     const ReadAhead& a = *ahead_;
+    if (a.reset) { // it sent them, then reset: they go on, and so does the reset
+      if (write_first(protocol, a.data.get() + a.consumed, a.payload()))
+        finish(End::client_reset);
+      return;
+    }
     send_header_and(protocol, a.data.get() + a.consumed, a.payload(), a.eof);
     return;
   }
@@ -78,6 +83,14 @@ void Connection::on_header_wait() {
 
 bool Connection::send_header_and(config::ProxyProtocol protocol, const char* data, size_t len,
                                  bool eof) {
+  if (!write_first(protocol, data, len))
+    return false;
+  ahead_.reset(); // written, or queued in the transport's own blocks
+  start_relaying(eof);
+  return state_ == ConnectionState::relaying;
+}
+
+bool Connection::write_first(config::ProxyProtocol protocol, const char* data, size_t len) {
   net::ProxyHeaderBytes header;
   uv_buf_t bufs[2];
   unsigned count = 0;
@@ -93,9 +106,7 @@ bool Connection::send_header_and(config::ProxyProtocol protocol, const char* dat
     finish(End::server_reset);
     return false;
   }
-  ahead_.reset(); // written, or queued in the transport's own blocks
-  start_relaying(eof);
-  return state_ == ConnectionState::relaying;
+  return true;
 }
 
 void Connection::start_relaying(bool client_eof) {
