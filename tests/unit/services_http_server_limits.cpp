@@ -314,7 +314,7 @@ TEST_CASE("http server: when full, a new client takes the place of the longest-s
   CHECK(slow.read_answer().find("hello /") != std::string::npos);
 }
 
-TEST_CASE("http server: an answer not stalled yet keeps its place; a new client is closed") {
+TEST_CASE("http server: an answer not stalled yet keeps its place, a new client is closed") {
   http::ServerOptions options;
   options.max_connections = 1;
   options.write_stall_ms = 60000; // far away: the answer stays a fresh one
