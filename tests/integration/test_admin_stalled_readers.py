@@ -10,7 +10,7 @@ with a 1 s socket timeout, and every scrape must be answered: 200 with the whole
 scrapes the attack opens again every connection hamba closed, so every scrape finds the 64
 places taken. hamba makes room by evicting the connection whose answer has been stalled the
 longest (reset, which the attack sees); without that, the new connection is closed unanswered
-("Remote end closed connection without response").
+("Connection reset by peer", "Remote end closed connection without response").
 
 The write deadline (10 s) that also cuts such connections is not waited for here: the unit tests
 (services_http_server_limits.cpp) check it with a short one.
@@ -144,7 +144,7 @@ class AdminWithStalledReaders(unittest.TestCase):
         admin = free_port()
         with TagServer("a") as backend:
             # One server that answers, the others on loopback addresses where nothing listens
-            # (their checks fail once; only their lines in /metrics matter).
+            # (down when checked; only their lines in /metrics matter).
             servers = [f"127.0.0.{i + 1}:{backend.port}" for i in range(SERVERS)]
             hamba, _ = start_hamba(servers, "--admin", f"127.0.0.1:{admin}",
                                    "--check-interval", "1h")
@@ -168,7 +168,7 @@ class AdminWithStalledReaders(unittest.TestCase):
                         problem = scrape(admin)
                         if problem:
                             failures.append(f"scrape {i + 1}: {problem}")
-                        time.sleep(0.2)
+                        time.sleep(0.2)  # the scrapes' pace: 10 over a few seconds
                     attack.round()
                     held = sum(1 for s in attack.socks if s is not None)
                 finally:
