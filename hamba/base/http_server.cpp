@@ -8,15 +8,18 @@
 #include <climits>
 #include <cstring>
 #include <fmt/format.h>
+#include <sys/socket.h>
 
 namespace http {
 
 namespace {
 constexpr std::size_t kReadBufferSize = 16 * 1024;
 
-// The bytes of one write in flight, kept until libuv is done with them.
+// The bytes of one write in flight, kept until libuv is done with them: an answer's serialized
+// head and its body, moved in from the Response (written with one writev, never joined).
 struct Outgoing {
-  std::string data;
+  std::string head;
+  std::string body;
   bool last = false; // the answer that finishes a request (not a "100 Continue")
 };
 } // namespace
@@ -43,6 +46,7 @@ public:
       peer_ = hamba::format_sockaddr(reinterpret_cast<sockaddr*>(&addr));
     uv_tcp_nodelay(tcp_.get(), 1);
     head_timer_.init(server_->loop(), this);
+    write_timer_.init(server_->loop(), this);
     arm_head_deadline(); // the first request's head is due from the accept on
     read_start();
   }
@@ -54,18 +58,45 @@ public:
       return;
     closed_ = true;
     head_timer_.close();
+    write_timer_.close();
     writes_.detach(); // cancelled by the close: their callbacks only free them
     tcp_.close();
     server_->forget(this);
   }
 
+  // Closes with a reset: for a connection whose answer is abandoned half-written, a FIN would
+  // wait behind the rest of it in a socket its client does not drain, holding the kernel's copy.
+  void reset() {
+    uv_os_fd_t fd;
+    if (!closed_ && tcp_ && uv_fileno(tcp_.base(), &fd) == 0) {
+      linger at_once{1, 0}; // on, with no time: close(2) sends a RST
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &at_once, sizeof at_once);
+    }
+    close();
+  }
+
+  // Makes room for a new connection (HttpServer::accept_one).
+  void evict() {
+    if (writing_answer_)
+      reset();
+    else
+      close();
+  }
+
   bool idle_since(std::uint64_t deadline) const {
     return !awaiting_reply_ && last_activity_ < deadline;
   }
-  // Eviction order (HttpServer::eviction_candidate): a connection busy with an answer is never
-  // evicted; one that never completed a request goes first, oldest accept first; then one
-  // waiting for its next request, longest-waiting first.
+  // Eviction order (HttpServer::eviction_candidate): one whose answer is stalled goes first,
+  // the longest-stalled first; then one that never completed a request, oldest accept first;
+  // then one waiting for its next request, longest-waiting first. One whose request is with the
+  // handler, or whose answer is not stalled yet, is never evicted.
   bool evictable() const { return !awaiting_reply_ && !closed_; }
+  // Its answer is still being written write_stall_ms after it was handed to the socket.
+  bool stalled_writing(std::uint64_t now) const {
+    return writing_answer_ && !closed_ &&
+           now - answer_started_ >= server_->options().write_stall_ms;
+  }
+  std::uint64_t answer_started() const { return answer_started_; }
   bool completed_a_request() const { return requests_done_ > 0; }
   std::uint64_t serial() const { return serial_; }
   std::uint64_t last_activity() const { return last_activity_; }
@@ -148,7 +179,7 @@ private:
       if (parser_.head_complete())
         disarm_head_deadline(); // the body is bounded by the idle timeout and max_body
       if (parser_.take_continue())
-        write("HTTP/1.1 100 Continue\r\n\r\n", false);
+        write("HTTP/1.1 100 Continue\r\n\r\n", {}, false);
       return;
     }
   }
@@ -183,27 +214,40 @@ private:
     return response;
   }
 
+  // Hands the answer to the socket; it must be written in full by the write deadline.
   void send(Response response) {
     response = with_server_name(std::move(response));
-    std::string out = serialize_head(response, keep_alive_);
-    if (!head_only_)
-      out += response.body;
-    write(std::move(out), true);
+    std::string head = serialize_head(response, keep_alive_);
+    std::string body = head_only_ ? std::string() : std::move(response.body);
+    writing_answer_ = true;
+    answer_started_ = uv_now(server_->loop());
+    write_timer_.start<&HttpConnection::on_write_timeout>(server_->options().write_timeout_ms);
+    write(std::move(head), std::move(body), true);
   }
 
-  void write(std::string data, bool last) {
+  void write(std::string head, std::string body, bool last) {
     int rc = writes_.start<&HttpConnection::on_written>(
         this,
         [&](uv_write_t* req, Outgoing& out, auto done) {
-          uv_buf_t buf = uv_buf_init(out.data.data(), static_cast<unsigned>(out.data.size()));
-          return uv_write(req, tcp_.stream(), &buf, 1, done);
+          uv_buf_t bufs[] = {
+              uv_buf_init(out.head.data(), static_cast<unsigned>(out.head.size())),
+              uv_buf_init(out.body.data(), static_cast<unsigned>(out.body.size())),
+          };
+          return uv_write(req, tcp_.stream(), bufs, out.body.empty() ? 1 : 2, done);
         },
         [&](Outgoing& out) {
-          out.data = std::move(data);
+          out.head = std::move(head);
+          out.body = std::move(body);
           out.last = last;
         });
     if (rc < 0)
       close();
+  }
+
+  // The client has not taken the whole answer in write_timeout_ms: it is not reading.
+  void on_write_timeout() {
+    auto keep = shared_from_this();
+    reset();
   }
 
   void on_written(Outgoing& written, int status) {
@@ -215,6 +259,8 @@ private:
     }
     if (!last)
       return;
+    writing_answer_ = false;
+    write_timer_.stop();
     last_activity_ = uv_now(server_->loop());
     awaiting_reply_ = false;
     ++requests_done_;
@@ -236,18 +282,21 @@ private:
   HttpServer* server_;
   uvx::Handle<uv_tcp_t> tcp_;
   uvx::Timer head_timer_;
+  uvx::Timer write_timer_;                     // the write deadline of the answer being written
   uvx::Requests<uv_write_t, Outgoing> writes_; // an answer may follow a "100 Continue" at once
   RequestParser parser_;
   bool head_deadline_armed_ = false;
   bool awaiting_reply_ = false;
   bool keep_alive_ = true;
   bool head_only_ = false;
+  bool writing_answer_ = false; // handed to the socket, not fully written yet
   bool closed_ = false;
   std::uint64_t serial_; // accept order, for eviction
   std::uint64_t requests_done_ = 0;
   std::uint64_t request_seq_ = 0;
   std::uint64_t last_activity_ = 0;
-  std::string pending_; // bytes after a complete request, parsed once it is answered
+  std::uint64_t answer_started_ = 0; // when the answer being written was handed to the socket
+  std::string pending_;              // bytes after a complete request, parsed once it is answered
   std::string peer_;
   char read_buffer_[kReadBufferSize];
 };
@@ -325,7 +374,7 @@ void HttpServer::accept_one() {
     std::shared_ptr<HttpConnection> victim = eviction_candidate();
     if (!victim)
       return; // every connection is busy with an answer: dropping `connection` closes it
-    victim->close();
+    victim->evict();
     if (evictions_left_ > 0)
       --evictions_left_;
   }
@@ -347,10 +396,17 @@ void HttpServer::on_sweep() {
 }
 
 std::shared_ptr<HttpConnection> HttpServer::eviction_candidate() const {
+  const std::uint64_t now = uv_now(loop_);
+  const std::shared_ptr<HttpConnection>* stalled = nullptr;         // the oldest answer
   const std::shared_ptr<HttpConnection>* never_completed = nullptr; // the oldest accept
   const std::shared_ptr<HttpConnection>* waiting = nullptr; // the longest wait for a request
   for (const auto& entry : connections_) {
     const std::shared_ptr<HttpConnection>& connection = entry.second;
+    if (connection->stalled_writing(now)) {
+      if (!stalled || connection->answer_started() < (*stalled)->answer_started())
+        stalled = &connection;
+      continue;
+    }
     if (!connection->evictable())
       continue;
     if (!connection->completed_a_request()) {
@@ -360,6 +416,8 @@ std::shared_ptr<HttpConnection> HttpServer::eviction_candidate() const {
       waiting = &connection;
     }
   }
+  if (stalled)
+    return *stalled;
   if (never_completed)
     return *never_completed;
   return waiting ? *waiting : nullptr;

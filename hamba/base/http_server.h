@@ -16,17 +16,25 @@
 // (base/http_request_parser.h): malformed ones get its status (400, 413, 414, 431, 505) and the
 // connection is closed. Everything happens on the loop's thread.
 //
-// Slow and idle clients are bounded three ways:
+// Slow, idle and non-reading clients are bounded four ways:
 //   - a request's head (request line and headers) must be in within ServerOptions::head_timeout_ms
 //     of its first byte (of the accept, for a connection's first request), however the bytes
 //     trickle in: then 408, and the connection is closed (HAProxy's `timeout http-request`);
+//   - an answer must be written in full within write_timeout_ms of being handed to the socket,
+//     however slowly the client reads: then the connection is reset. A client that does not read
+//     holds a zero window for as long as it likes, and the answer with it;
 //   - a connection with nothing to do for idle_timeout_ms is closed;
-//   - when max_connections are open, a new connection takes the place of the oldest one that
-//     has not completed a request yet (else the oldest idle one, waiting for its next request),
-//     a quarter of max_connections per turn of the loop at most (the next connections wait in
-//     the kernel's accept queue); only when every connection is busy with an answer is the new
-//     one closed. A well-behaved
-//     client is therefore served however many connections an attacker holds open.
+//   - when max_connections are open, a new connection takes the place of another: first the one
+//     whose answer has been stalled the longest, if still being written write_stall_ms after it
+//     was handed to the socket (reset); else the oldest one that has not completed a request yet;
+//     else the oldest idle one, waiting for its next request. A quarter of max_connections per
+//     turn of the loop at most (the next connections wait in the kernel's accept queue). A
+//     connection whose request is with the handler, or whose answer went out less than
+//     write_stall_ms ago, keeps its place: only when every connection is such is the new one
+//     closed. A well-behaved client is therefore served however many connections an attacker
+//     holds open, trickling requests or not reading answers.
+// An answer is held once, as the handler gave it (its serialized head beside it), until it is
+// written or the connection goes: never copied, never grown.
 #pragma once
 
 #include "base/http_message.h"
@@ -54,9 +62,15 @@ struct ServerOptions {
   std::size_t max_target = 8 << 10;      // request targets above this get 414
   std::uint64_t idle_timeout_ms = 60000; // keep-alive connections idle this long are closed
   std::uint64_t head_timeout_ms = 10000; // a request head taking longer gets 408
-  std::size_t max_empty_lines = 8;       // more CRLFs before a request line get 400
-  std::size_t max_connections = 1024;    // then a new connection evicts an idle one (see above)
-  std::string server_name;               // sent as the Server header when not empty
+  // An answer not fully written this long after it is handed to the socket: the connection is
+  // reset (see above).
+  std::uint64_t write_timeout_ms = 10000;
+  // An answer still being written this long after it is handed to the socket is stalled: its
+  // connection gives its place to a new one when the server is full (see above).
+  std::uint64_t write_stall_ms = 1000;
+  std::size_t max_empty_lines = 8;    // more CRLFs before a request line get 400
+  std::size_t max_connections = 1024; // then a new connection evicts a stalled one (see above)
+  std::string server_name;            // sent as the Server header when not empty
 };
 
 class HttpConnection; // one accepted connection (http_server.cpp)

@@ -1,6 +1,7 @@
 // HttpServer against clients that misbehave, over real loopback sockets: a head trickled past
 // its deadline gets 408, a silent connection is closed, a CRLF flood gets 400, HTTP/9.9 gets
-// 505, and a full server evicts a connection that never completed a request for a new one.
+// 505, an answer its client does not read is reset at the write deadline, and a full server
+// evicts a connection whose answer is stalled, or that never completed a request, for a new one.
 // The server runs its loop on a thread of its own; the clients are plain blocking sockets.
 #include "base/http_server.h"
 
@@ -9,6 +10,7 @@
 #include <doctest/doctest.h>
 #include <memory>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string>
 #include <sys/socket.h>
 #include <thread>
@@ -16,6 +18,10 @@
 #include <uv.h>
 
 namespace {
+
+// The body of /big: more than the kernels buffer for a reader that holds a zero window, however
+// they size the buffers (the sender's autotunes up to tcp_wmem's maximum, 4 MB by default).
+constexpr std::size_t kBigAnswer = 8 << 20;
 
 // One HttpServer on 127.0.0.1:<port 0>, its loop on a thread until the destructor.
 class ServerThread {
@@ -25,6 +31,8 @@ public:
     server_ = std::make_unique<http::HttpServer>(
         &loop_,
         [](http::Request&& request, http::Reply reply) {
+          if (request.target == "/big")
+            return reply(http::Response::text(200, std::string(kBigAnswer, 'x')));
           reply(http::Response::text(200, "hello " + request.target + "\n"));
         },
         options);
@@ -55,12 +63,22 @@ private:
   std::thread thread_;
 };
 
+// How a Client takes answers: `stalled` never reads them and holds a zero window at once (a
+// tiny receive buffer, and a small MSS in its SYN, which the server's kernel sizes its send
+// buffer on); the test then only looks at the socket's state, never reads.
+enum class Reading { normal, stalled };
+
 // A blocking client socket; reads give up after 5 s (the test's safety net, not a measurement).
 class Client {
 public:
-  explicit Client(uint16_t port) {
+  explicit Client(uint16_t port, Reading reading = Reading::normal) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE(fd_ >= 0);
+    if (reading == Reading::stalled) {
+      int rcvbuf = 1024, mss = 536;
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+      ::setsockopt(fd_, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss);
+    }
     timeval five{5, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
     sockaddr_in addr{};
@@ -82,6 +100,34 @@ public:
     char c;
     ssize_t n = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+  }
+  // The first bytes of an answer have come (looked at, not read), within 5 s.
+  bool answer_started() {
+    for (int i = 0; i < 500; ++i) {
+      char head[12];
+      if (::recv(fd_, head, sizeof head, MSG_PEEK | MSG_DONTWAIT) == sizeof head)
+        return std::string(head, sizeof head) == "HTTP/1.1 200";
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  // The connection's TCP state (TCP_ESTABLISHED, TCP_CLOSE after a reset, ...), seen without
+  // reading: reading would open a stalled client's window.
+  int tcp_state() const {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    ::getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &len);
+    return info.tcpi_state;
+  }
+  // Polls tcp_state() until the server has closed the connection (FIN or RST), for up to 5 s;
+  // returns the state then.
+  int wait_closed() const {
+    int state = tcp_state();
+    for (int i = 0; i < 500 && state == TCP_ESTABLISHED; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      state = tcp_state();
+    }
+    return state;
   }
   // Everything until the server closes (or the 5 s safety net); `closed` says which.
   std::string read_to_close(bool* closed = nullptr) {
@@ -214,4 +260,72 @@ TEST_CASE("http server: when full, a new client takes the place of one that comp
   CHECK(served.read_answer().find("hello /again") != std::string::npos);
   REQUIRE(younger.send("x\r\n\r\n")); // and so is the younger slow one
   CHECK(younger.read_answer().find("hello /") != std::string::npos);
+}
+
+TEST_CASE("http server: an answer read as it comes is written in full, head and body") {
+  ServerThread server({});
+  Client c(server.port());
+  REQUIRE(c.send("GET /big HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  bool closed = false;
+  std::string answer = c.read_to_close(&closed);
+  CHECK(closed);
+  CHECK(starts_with(answer, "HTTP/1.1 200 OK\r\n"));
+  const size_t body = answer.find("\r\n\r\n");
+  REQUIRE(body != std::string::npos);
+  CHECK(answer.size() - (body + 4) == kBigAnswer);
+  CHECK(answer.find("Content-Length: " + std::to_string(kBigAnswer) + "\r\n") < body);
+}
+
+TEST_CASE("http server: an answer its client does not read is reset at the write deadline") {
+  http::ServerOptions options;
+  options.write_timeout_ms = 300; // the idle timeout (60 s) is far away: only the deadline acts
+  ServerThread server(options);
+  Client stalled(server.port(), Reading::stalled);
+  REQUIRE(stalled.send("GET /big HTTP/1.1\r\n\r\n"));
+  REQUIRE(stalled.answer_started());
+  CHECK(stalled.wait_closed() == TCP_CLOSE); // a reset: a FIN would wait behind the answer
+}
+
+TEST_CASE("http server: when full, a new client takes the place of the longest-stalled answer") {
+  http::ServerOptions options;
+  options.max_connections = 3;
+  options.write_stall_ms = 100;
+  options.write_timeout_ms = 60000; // far away: only the eviction acts
+  ServerThread server(options);
+  Client oldest(server.port(), Reading::stalled);
+  REQUIRE(oldest.send("GET /big HTTP/1.1\r\n\r\n"));
+  REQUIRE(oldest.answer_started());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50)); // answered in this order
+  Client younger(server.port(), Reading::stalled);
+  REQUIRE(younger.send("GET /big HTTP/1.1\r\n\r\n"));
+  REQUIRE(younger.answer_started());
+  Client slow(server.port()); // never completes a request: it goes after the stalled answers
+  REQUIRE(slow.send("GET / HTTP/1.1\r\nX-Slow: "));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150)); // both answers now stalled
+
+  Client newcomer(server.port()); // the server is full: `oldest` makes room
+  REQUIRE(newcomer.send("GET /new HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  std::string answer = newcomer.read_to_close();
+  CHECK(starts_with(answer, "HTTP/1.1 200 OK\r\n"));
+  CHECK(answer.find("hello /new") != std::string::npos);
+  CHECK(oldest.wait_closed() == TCP_CLOSE);
+  CHECK(younger.tcp_state() == TCP_ESTABLISHED);
+  REQUIRE(slow.send("x\r\n\r\n")); // still there too
+  CHECK(slow.read_answer().find("hello /") != std::string::npos);
+}
+
+TEST_CASE("http server: an answer not stalled yet keeps its place, a new client is closed") {
+  http::ServerOptions options;
+  options.max_connections = 1;
+  options.write_stall_ms = 60000; // far away: the answer stays a fresh one
+  ServerThread server(options);
+  Client writing(server.port(), Reading::stalled);
+  REQUIRE(writing.send("GET /big HTTP/1.1\r\n\r\n"));
+  REQUIRE(writing.answer_started());
+  Client newcomer(server.port());
+  REQUIRE(newcomer.send("GET /new HTTP/1.1\r\n\r\n"));
+  bool closed = false;
+  CHECK(newcomer.read_to_close(&closed).empty());
+  CHECK(closed);
+  CHECK(writing.tcp_state() == TCP_ESTABLISHED);
 }
