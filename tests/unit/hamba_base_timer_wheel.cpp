@@ -4,6 +4,7 @@
 #include "base/timer_wheel.h"
 
 #include <doctest/doctest.h>
+#include <memory>
 #include <vector>
 
 using namespace hamba::base;
@@ -109,11 +110,10 @@ TEST_CASE("a fired entry may schedule itself again or cancel another due in the 
 
 TEST_CASE("a stall of more than one turn fires everything that came due") {
   TimerWheel wheel(0);
-  std::vector<Item> items;
-  items.reserve(50);
+  std::vector<std::unique_ptr<Item>> items;
   for (int i = 0; i < 50; ++i) {
-    items.emplace_back(i);
-    wheel.schedule(items.back().timer, static_cast<uint64_t>(i) * 97 + 1);
+    items.push_back(std::make_unique<Item>(i));
+    wheel.schedule(items.back()->timer, static_cast<uint64_t>(i) * 97 + 1);
   }
   size_t fired = 0;
   wheel.advance(10 * TimerWheel::kSlots, [&](TimerWheel::Entry&) { ++fired; });
