@@ -107,7 +107,7 @@ private:
   bool send_header_and(config::ProxyProtocol protocol, const char* data, size_t len, bool eof);
   void start_relaying(bool client_eof);
 
-  // --- events (connection.cpp) ---
+  // --- events (connection_events.cpp) ---
   void on_read(net::Transport& from, const char* data, size_t len) override;
   void on_eof(net::Transport& from) override;
   void on_error(net::Transport& from, int error) override;
@@ -120,7 +120,10 @@ private:
   void finish(End how);
   void report_end(End how, ConnectionState was);
   void count_bytes(net::Direction dir, uint64_t n);
-  void release_server();
+  // Gives the server's slot back; `serve_queue`: the queue is served at the next turn (not when
+  // this connection goes back to the queue itself for hamba's own shortage: it would only
+  // fail again at once).
+  void release_server(bool serve_queue = true);
   void report_failure(const std::string& why);
   void report_success();
   std::string client_label() const;

@@ -75,7 +75,7 @@ void Connection::count_bytes(net::Direction dir, uint64_t n) {
   }
 }
 
-void Connection::release_server() {
+void Connection::release_server(bool serve_queue) {
   if (!server_)
     return;
   HAMBA_DCHECK(server_->counters.current.load(std::memory_order_relaxed) > 0);
@@ -86,7 +86,8 @@ void Connection::release_server() {
       if (auto backend = owner.lock())
         backend->released(*s);
     });
-  host_->released();
+  if (serve_queue)
+    host_->released();
 }
 
 void Connection::report_failure(const std::string& why) {

@@ -221,6 +221,10 @@ void Worker::tick() {
   wheel_.advance(now / kTickMs, [now](base::TimerWheel::Entry& e) {
     static_cast<Connection*>(e.owner)->on_deadline(now);
   });
+  // Queues are served again each tick: a client put back for hamba's own shortage (no
+  // descriptor, no local port) tries again even when no connection ends meanwhile.
+  for (auto& [id, f] : frontends_)
+    f->serve_queue_soon();
   // A wakeup may have crossed the pause (a slot freed between the look and the pause): look
   // again.
   if (paused_.load(std::memory_order_relaxed) &&
