@@ -429,6 +429,7 @@ void Backend::update(const config::Frontend& frontend) {
       next.push_back(std::move(e));
     }
   }
+  std::erase_if(removed_, [](const std::weak_ptr<Server>& w) { return w.expired(); });
   for (auto& old : entries_)
     if (old)
       for (Member& m : old->members) {
