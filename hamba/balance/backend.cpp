@@ -155,10 +155,34 @@ bool Backend::hold_gone_name(Entry& entry, int status) {
   return false;
 }
 
+ServerPtr Backend::take_back(const config::Server& server, const sockaddr_storage& address) {
+  ServerPtr found;
+  std::erase_if(removed_, [&](const std::weak_ptr<Server>& w) {
+    ServerPtr s = w.lock();
+    if (!s)
+      return true; // its last session ended: nothing to count any more
+    if (found || s->name() != server.address || !same_address(address, *s))
+      return false;
+    found = std::move(s);
+    return true;
+  });
+  return found;
+}
+
 Backend::Member Backend::new_member(const config::Server& server, const sockaddr_storage& address) {
   Member m;
-  m.server = std::make_shared<Server>(server.address, reinterpret_cast<const sockaddr*>(&address),
-                                      server.maxconn.value_or(0));
+  // Removed from the configuration and added again while sessions still hold it: the same
+  // object, so that maxconn counts those sessions too (and the counters carry on).
+  m.server = take_back(server, address);
+  if (m.server) {
+    m.server->set_maxconn(server.maxconn.value_or(0));
+    m.server->set_vanished(false);
+    if (!frontend_.check.enabled)
+      m.server->forget_health(); // checks may have been turned off while it was out
+  } else {
+    m.server = std::make_shared<Server>(server.address, reinterpret_cast<const sockaddr*>(&address),
+                                        server.maxconn.value_or(0));
+  }
   m.server->set_state(server.state);
   m.server->set_weight(server.weight);
   m.server->set_slowstart(frontend_.slowstart);
@@ -405,11 +429,17 @@ void Backend::update(const config::Frontend& frontend) {
       next.push_back(std::move(e));
     }
   }
+  std::erase_if(removed_, [](const std::weak_ptr<Server>& w) { return w.expired(); });
   for (auto& old : entries_)
     if (old)
-      for (Member& m : old->members)
+      for (Member& m : old->members) {
         log::info("frontend {}: server {} removed from the configuration", frontend_.name,
                   m.server->label());
+        // No new sessions (a worker's view may still list it until the next one arrives); the
+        // object stays while its sessions hold it, for a reconfigure that adds it back.
+        m.server->set_vanished(true);
+        removed_.push_back(m.server);
+      }
   entries_ = std::move(next); // removed entries: resolvers and checks stop; servers live on
                               // in their sessions
   if (started_)

@@ -10,7 +10,8 @@
 //
 // update() applies a new frontend configuration in place: members whose server is still
 // configured keep their health and counters; sessions hold their member by shared_ptr, so one
-// removed here stays valid for them.
+// removed here stays valid for them, and a server configured again while they do takes that
+// member back (its counters, and the sessions maxconn counts).
 #pragma once
 
 #include "balance/health_check.h"
@@ -110,6 +111,9 @@ private:
   // Slow start: while a server ramps, its effective weight grows; snapshots follow it in steps.
   void ramp_step();
   Member new_member(const config::Server& server, const sockaddr_storage& address);
+  // The member update() removed for `server` at `address`, if sessions (or a worker's view not
+  // yet replaced) still hold it; it leaves removed_.
+  ServerPtr take_back(const config::Server& server, const sockaddr_storage& address);
   void start_check(Member& m);
   // Checks off: brings back servers that traffic took DOWN retry_after ago, and arms the timer
   // for the next one.
@@ -120,6 +124,8 @@ private:
   OnAvailable on_available_;
   std::vector<std::unique_ptr<Entry>> entries_;
   std::vector<ServerPtr> servers_;
+  // Members of servers removed from the configuration: watched, not held, until they end.
+  std::vector<std::weak_ptr<Server>> removed_;
   config::Balance balance_;
   std::shared_ptr<std::atomic<uint64_t>> turn_ = std::make_shared<std::atomic<uint64_t>>(0);
   std::shared_ptr<const MaglevTable> table_; // source: reused while the members are the same

@@ -1,6 +1,8 @@
-// Copies the engine's counters into a StatsSnapshot (see stats_collect.h).
+// Copies the engine's counters into a StatsSnapshot (see stats_collect.h), row by row of the
+// counters table (stats_counters.h).
 #include "control/stats_collect.h"
 
+#include "control/stats_counters.h"
 #include "engine/engine.h"
 
 #include <chrono>
@@ -22,10 +24,8 @@ const char* state_name(config::ServerState state) {
 
 ServerStats server_stats(const balance::Server& server, const config::Frontend& config) {
   ServerStats s;
-  s.weight = server.weight();
-  s.effective_weight = static_cast<int>(server.effective_weight(balance::SlowStart::Clock::now()));
-  s.traffic_failures = server.counters.traffic_failures;
-  s.downs = server.counters.downs;
+  for (const ServerCounterRow& row : server_counters())
+    row.write(s, row.live(server));
   if (!server.up())
     s.down_reason = server.down_reason();
   s.check_type = config.check.enabled ? config::check_type_name(config.check.type) : "";
@@ -37,16 +37,6 @@ ServerStats server_stats(const balance::Server& server, const config::Frontend& 
   if (server.last_check_time_ms() > 0)
     s.last_check = server.last_check_ok() ? "ok" : server.last_check_error();
   s.last_check_time_ms = server.last_check_time_ms();
-  s.maxconn = server.maxconn();
-  s.current = server.counters.current;
-  s.total = server.counters.total;
-  s.bytes_in = server.counters.bytes_in;
-  s.bytes_out = server.counters.bytes_out;
-  s.connect_errors = server.counters.connect_errors;
-  s.retries = server.counters.retries;
-  s.checks_failed = server.counters.checks_failed;
-  s.resets_by_server = server.counters.resets_by_server;
-  s.resets_by_client = server.counters.resets_by_client;
   return s;
 }
 
@@ -96,18 +86,8 @@ StatsSnapshot collect_stats(const engine::Engine& engine, int64_t started_ms) {
     f.name = config.name;
     f.bind = config::format_endpoint(config.bind);
     f.balance = config::balance_name(config.balance);
-    f.current = counters.current;
-    f.total = counters.total;
-    f.bytes_in = counters.bytes_in;
-    f.bytes_out = counters.bytes_out;
-    f.errors = counters.failed;
-    f.queued = counters.queued;
-    f.timeouts = counters.timeouts;
-    f.abandoned = counters.abandoned;
-    for (size_t i = 0; i < 5; ++i)
-      f.accept_errors[i] = counters.accept_errors[i];
-    f.proxy_header_errors = counters.proxy_header_errors;
-    f.client_hello_errors = counters.client_hello_errors;
+    for (const FrontendCounterRow& row : frontend_counters())
+      row.write(f, row.live(counters));
     add_backend(f, frontend->backend(), "", config);
     for (const auto& route : frontend->routes())
       add_backend(f, route->backend, route->config.name, config);

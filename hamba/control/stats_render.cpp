@@ -4,9 +4,12 @@
 #include "base/descriptors.h"
 #include "control/json_quote.h"
 #include "control/stats_chart.h"
+#include "control/stats_counters.h"
 
 #include <fmt/format.h>
-#include <functional>
+#include <span>
+#include <string_view>
+#include <vector>
 
 namespace hamba::control {
 namespace {
@@ -87,6 +90,53 @@ std::string uptime(int64_t seconds) {
   return fmt::format("{}d {}h", seconds / 86400, (seconds % 86400) / 3600);
 }
 
+// A run of rows that make one thing: a Prometheus family (the same metric name) or a column of
+// the stats page (the same heading).
+template <typename Row, typename Same, typename Visit>
+void for_each_run(std::span<const Row> rows, Same same, Visit visit) {
+  for (size_t i = 0; i < rows.size();) {
+    size_t j = i + 1;
+    while (j < rows.size() && same(rows[i], rows[j]))
+      ++j;
+    visit(rows.subspan(i, j - i));
+    i = j;
+  }
+}
+
+template <typename Row> bool same_metric(const Row& a, const Row& b) {
+  return std::string_view(a.metric) == b.metric;
+}
+
+template <typename Row> bool same_heading(const Row& a, const Row& b) {
+  return a.page && b.page && std::string_view(a.page) == b.page;
+}
+
+const char* type_name(MetricType type) {
+  return type == MetricType::gauge ? "gauge" : "counter";
+}
+
+// One cell of the stats page: the values of `rows` (a run with one heading) in `stats`, joined
+// by " / ".
+template <typename Row, typename Stats>
+std::string page_cell(std::span<const Row> rows, const Stats& stats) {
+  std::string text, title;
+  for (const Row& row : rows) {
+    uint64_t value = row.read(stats);
+    if (!text.empty())
+      text += " / ";
+    if (row.shown == Shown::bytes) {
+      text += human_bytes(value);
+      title += (title.empty() ? "" : " / ") + std::to_string(value);
+    } else if (row.shown == Shown::limit && value == 0) {
+      text += "-";
+    } else {
+      text += std::to_string(value);
+    }
+  }
+  return title.empty() ? fmt::format("<td>{}</td>", text)
+                       : fmt::format("<td title=\"{}\">{}</td>", title, text);
+}
+
 } // namespace
 
 std::string render_stats_html(const StatsSnapshot& stats, int refresh_seconds) {
@@ -116,14 +166,26 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
                                 stats.frontends.size(), refresh_seconds);
   if (stats.frontends.empty())
     out += "<p>No frontend configured yet: use <code>hamba reconfigure</code>.</p>\n";
+  // Columns: who and how each server is, then the counters that have a heading
+  // (stats_counters.h).
+  std::vector<std::span<const ServerCounterRow>> columns;
+  for_each_run(server_counters(), same_heading<ServerCounterRow>,
+               [&](std::span<const ServerCounterRow> run) {
+                 if (run[0].page)
+                   columns.push_back(run);
+               });
   for (const FrontendStats& f : stats.frontends) {
     out += fmt::format("<h2>{} <span class=\"meta\">on {} &middot; {}</span></h2>\n",
                        html_escape(f.name), html_escape(f.bind), html_escape(f.balance));
     out += "<table><tr><th class=\"l\">server</th><th class=\"l\">address</th><th "
            "class=\"l\">status</th><th class=\"l\">last check</th><th title=\"configured weight "
-           "(effective share now, while it ramps up)\">weight</th><th>current</th><th>max</"
-           "th><th>total</th><th>bytes in</th><th>bytes out</th><th>errors</th><th>retries</"
-           "th><th title=\"connections reset by the server / by the client\">resets</th></tr>\n";
+           "(effective share now, while it ramps up)\">weight</th>";
+    for (const auto& column : columns)
+      out += column[0].page_title
+                 ? fmt::format("<th title=\"{}\">{}</th>", html_escape(column[0].page_title),
+                               html_escape(column[0].page))
+                 : fmt::format("<th>{}</th>", html_escape(column[0].page));
+    out += "</tr>\n";
     for (const ServerStats& s : f.servers) {
       std::string check = s.unresolved ? s.last_check
                           : s.last_check_time_ms > 0
@@ -139,24 +201,42 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
           s.effective_weight < s.weight * 16
               ? fmt::format("{} ({}%)", s.weight, s.effective_weight * 100 / (s.weight * 16))
               : std::to_string(s.weight);
-      out +=
-          fmt::format("<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l {}\">{}"
-                      "</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td "
-                      "title=\"{}\">{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td>{} "
-                      "/ {}</td></tr>\n",
-                      html_escape(s.backend.empty() ? s.name : s.backend + ": " + s.name),
-                      html_escape(s.address), status, status, html_escape(check), weight, s.current,
-                      s.maxconn ? std::to_string(s.maxconn) : "-", s.total, s.bytes_in,
-                      human_bytes(s.bytes_in), s.bytes_out, human_bytes(s.bytes_out),
-                      s.connect_errors, s.retries, s.resets_by_server, s.resets_by_client);
+      out += fmt::format("<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l {}\">{}"
+                         "</td><td class=\"l\">{}</td><td>{}</td>",
+                         html_escape(s.backend.empty() ? s.name : s.backend + ": " + s.name),
+                         html_escape(s.address), status, status, html_escape(check), weight);
+      for (const auto& column : columns)
+        out += page_cell(column, s);
+      out += "</tr>\n";
     }
-    out += fmt::format(
-        "<tr class=\"total\"><td class=\"l\">frontend</td><td class=\"l\">{}</td>"
-        "<td class=\"l\">{} queued</td><td></td><td></td><td>{}</td><td></td><td>{}</td><td "
-        "title=\"{}\">{}</td><td title=\"{}\">{}</td><td>{}</td><td></td><td></td></tr>\n",
-        html_escape(f.bind), f.queued, f.current, f.total, f.bytes_in, human_bytes(f.bytes_in),
-        f.bytes_out, human_bytes(f.bytes_out), f.errors);
-    out += "</table>\n";
+    // The frontend's line: its counters under the server columns of the same heading; the rest
+    // are listed below the table.
+    out += fmt::format("<tr class=\"total\"><td class=\"l\">frontend</td><td class=\"l\">{}</td>"
+                       "<td class=\"l\"></td><td></td><td></td>",
+                       html_escape(f.bind));
+    std::vector<bool> placed(frontend_counters().size(), false);
+    for (const auto& column : columns) {
+      std::vector<FrontendCounterRow> under;
+      for (size_t i = 0; i < frontend_counters().size(); ++i) {
+        const FrontendCounterRow& row = frontend_counters()[i];
+        if (row.page && std::string_view(row.page) == column[0].page) {
+          under.push_back(row);
+          placed[i] = true;
+        }
+      }
+      out += under.empty() ? "<td></td>" : page_cell(std::span<const FrontendCounterRow>(under), f);
+    }
+    out += "</tr>\n</table>\n";
+    std::string rest;
+    for (size_t i = 0; i < frontend_counters().size(); ++i) {
+      const FrontendCounterRow& row = frontend_counters()[i];
+      if (placed[i] || !row.page)
+        continue;
+      rest += fmt::format("{}{} <b>{}</b>", rest.empty() ? "" : " &middot; ", html_escape(row.page),
+                          row.read(f));
+    }
+    if (!rest.empty())
+      out += fmt::format("<p class=\"meta\">{}</p>\n", rest);
   }
   out += render_rate_chart(stats);
   out += "</body></html>\n";
@@ -168,24 +248,17 @@ std::string render_metrics(const StatsSnapshot& stats) {
   auto family = [&](const char* name, const char* type, const char* help) {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   };
-  auto frontend_family = [&](const char* name, const char* type, const char* help,
-                             const std::function<uint64_t(const FrontendStats&)>& value) {
-    family(name, type, help);
-    for (const FrontendStats& f : stats.frontends)
-      out += fmt::format("{}{{frontend=\"{}\"}} {}\n", name, label_value(f.name), value(f));
-  };
   // A route's servers also carry backend="ROUTE"; the frontend's own servers have no such label.
   auto labels = [](const FrontendStats& f, const ServerStats& s) {
     return fmt::format("frontend=\"{}\",{}server=\"{}\",address=\"{}\"", label_value(f.name),
                        s.backend.empty() ? "" : "backend=\"" + label_value(s.backend) + "\",",
                        label_value(s.name), label_value(s.address));
   };
-  auto server_family = [&](const char* name, const char* type, const char* help,
-                           const std::function<int64_t(const ServerStats&)>& value) {
-    family(name, type, help);
-    for (const FrontendStats& f : stats.frontends)
-      for (const ServerStats& s : f.servers)
-        out += fmt::format("{}{{{}}} {}\n", name, labels(f, s), value(s));
+  // `name{labels,label} value`: `label` is the row's own (reason=, side=), if any.
+  auto sample = [&](const char* name, const std::string& common, const char* label,
+                    uint64_t value) {
+    out +=
+        fmt::format("{}{{{}{}{}}} {}\n", name, common, label ? "," : "", label ? label : "", value);
   };
 
   family("hamba_start_time_seconds", "gauge", "Start time of hamba since the Unix epoch.");
@@ -203,47 +276,20 @@ std::string render_metrics(const StatsSnapshot& stats) {
     out += fmt::format("hamba_worker_current_connections{{worker=\"{}\"}} {}\n", i,
                        stats.workers[i].current);
 
-  frontend_family("hamba_frontend_current_connections", "gauge", "Client connections open now.",
-                  [](auto& f) { return f.current; });
-  frontend_family("hamba_frontend_connections_total", "counter", "Client connections accepted.",
-                  [](auto& f) { return f.total; });
-  frontend_family("hamba_frontend_bytes_in_total", "counter",
-                  "Bytes received from clients (and sent on to servers).",
-                  [](auto& f) { return f.bytes_in; });
-  frontend_family("hamba_frontend_bytes_out_total", "counter",
-                  "Bytes sent to clients (received from servers).",
-                  [](auto& f) { return f.bytes_out; });
-  frontend_family("hamba_frontend_errors_total", "counter",
-                  "Client connections closed because no server could take them.",
-                  [](auto& f) { return f.errors; });
-  frontend_family("hamba_frontend_timeouts_total", "counter",
-                  "Client connections closed by the idle or the queue timeout.",
-                  [](auto& f) { return f.timeouts; });
-  frontend_family("hamba_frontend_queued_connections", "gauge",
-                  "Client connections waiting for a server with room.",
-                  [](auto& f) { return f.queued; });
-  frontend_family("hamba_frontend_queue_abandoned_total", "counter",
-                  "Queued clients that left before a server had room.",
-                  [](auto& f) { return f.abandoned; });
-  family("hamba_accept_errors_total", "counter",
-         "Accepts that failed, by reason: hamba out of descriptors (emfile, enfile) or memory "
-         "(enobufs, enomem), or another error.");
-  for (const FrontendStats& f : stats.frontends)
-    for (size_t i = 0; i < 5; ++i)
-      out += fmt::format("hamba_accept_errors_total{{frontend=\"{}\",reason=\"{}\"}} {}\n",
-                         label_value(f.name), kLocalErrorReasons[i], f.accept_errors[i]);
-  frontend_family("hamba_frontend_proxy_header_errors_total", "counter",
-                  "Client connections closed for a missing, malformed, oversized or late PROXY "
-                  "header (accept_proxy).",
-                  [](auto& f) { return f.proxy_header_errors; });
-  frontend_family("hamba_frontend_client_hello_errors_total", "counter",
-                  "Client connections closed for a first byte that is not TLS, or a malformed or "
-                  "late ClientHello (routes).",
-                  [](auto& f) { return f.client_hello_errors; });
+  for_each_run(frontend_counters(), same_metric<FrontendCounterRow>,
+               [&](std::span<const FrontendCounterRow> rows) {
+                 family(rows[0].metric, type_name(rows[0].type), rows[0].help);
+                 for (const FrontendStats& f : stats.frontends)
+                   for (const FrontendCounterRow& row : rows)
+                     sample(row.metric, fmt::format("frontend=\"{}\"", label_value(f.name)),
+                            row.label, row.read(f));
+               });
 
-  server_family("hamba_server_up", "gauge",
-                "1 when the server is up, 0 when checks or failed connects took it down.",
-                [](auto& s) { return s.up ? 1 : 0; });
+  family("hamba_server_up", "gauge",
+         "1 when the server is up, 0 when checks or failed connects took it down.");
+  for (const FrontendStats& f : stats.frontends)
+    for (const ServerStats& s : f.servers)
+      sample("hamba_server_up", labels(f, s), nullptr, s.up ? 1 : 0);
   family("hamba_server_admin_state", "gauge",
          "Administrative state: 1 for the state the server is in (enabled, disabled, drain).");
   for (const FrontendStats& f : stats.frontends)
@@ -252,43 +298,14 @@ std::string render_metrics(const StatsSnapshot& stats) {
         out += fmt::format("hamba_server_admin_state{{{},state=\"{}\"}} {}\n", labels(f, s), state,
                            s.state == state ? 1 : 0);
 
-  server_family("hamba_server_weight", "gauge", "The server's configured weight (1-256).",
-                [](auto& s) { return s.weight; });
-  server_family("hamba_server_effective_weight", "gauge",
-                "The weight balancing uses now, x16: lower while the server ramps up (slowstart).",
-                [](auto& s) { return s.effective_weight; });
-  server_family("hamba_server_traffic_failures_total", "counter",
-                "Failed connects and resets before the first byte (passive health).",
-                [](auto& s) { return static_cast<int64_t>(s.traffic_failures); });
-  server_family("hamba_server_downs_total", "counter", "Times the server went DOWN.",
-                [](auto& s) { return static_cast<int64_t>(s.downs); });
-  server_family("hamba_server_current_connections", "gauge", "Connections to the server now.",
-                [](auto& s) { return static_cast<int64_t>(s.current); });
-  server_family("hamba_server_max_connections", "gauge",
-                "Connections the server may have at once (maxconn; 0: no limit).",
-                [](auto& s) { return s.maxconn; });
-  server_family("hamba_server_connections_total", "counter", "Connections made to the server.",
-                [](auto& s) { return static_cast<int64_t>(s.total); });
-  server_family("hamba_server_bytes_in_total", "counter", "Bytes sent to the server.",
-                [](auto& s) { return static_cast<int64_t>(s.bytes_in); });
-  server_family("hamba_server_bytes_out_total", "counter", "Bytes received from the server.",
-                [](auto& s) { return static_cast<int64_t>(s.bytes_out); });
-  server_family("hamba_server_connect_errors_total", "counter",
-                "Connects to the server that were refused or timed out.",
-                [](auto& s) { return static_cast<int64_t>(s.connect_errors); });
-  server_family("hamba_server_retries_total", "counter",
-                "Failed connects to the server retried on another server.",
-                [](auto& s) { return static_cast<int64_t>(s.retries); });
-  server_family("hamba_server_check_failures_total", "counter", "Failed health checks.",
-                [](auto& s) { return static_cast<int64_t>(s.checks_failed); });
-  family("hamba_server_resets_total", "counter",
-         "Connections to the server that ended in a reset, by the side that reset (side).");
-  for (const FrontendStats& f : stats.frontends)
-    for (const ServerStats& s : f.servers)
-      for (auto [side, count] :
-           {std::pair{"server", s.resets_by_server}, std::pair{"client", s.resets_by_client}})
-        out += fmt::format("hamba_server_resets_total{{{},side=\"{}\"}} {}\n", labels(f, s), side,
-                           count);
+  for_each_run(server_counters(), same_metric<ServerCounterRow>,
+               [&](std::span<const ServerCounterRow> rows) {
+                 family(rows[0].metric, type_name(rows[0].type), rows[0].help);
+                 for (const FrontendStats& f : stats.frontends)
+                   for (const ServerStats& s : f.servers)
+                     for (const ServerCounterRow& row : rows)
+                       sample(row.metric, labels(f, s), row.label, row.read(s));
+               });
   family("hamba_server_last_check_timestamp_seconds", "gauge",
          "When the server was last checked, since the Unix epoch (0: never).");
   for (const FrontendStats& f : stats.frontends)
@@ -305,28 +322,23 @@ std::string render_stats_json(const StatsSnapshot& stats) {
                   static_cast<double>(stats.now_ms - stats.started_ms) / 1000.0);
   for (size_t i = 0; i < stats.frontends.size(); ++i) {
     const FrontendStats& f = stats.frontends[i];
-    out += fmt::format("{}{{\"name\":{},\"bind\":{},\"balance\":{},\"current\":{},\"total\":{},"
-                       "\"bytes_in\":{},\"bytes_out\":{},\"errors\":{},\"timeouts\":{},\"queued\":{"
-                       "},\"proxy_header_errors\":{},\"client_hello_errors\":{},\"servers\":[",
-                       i ? "," : "", json_quote(f.name), json_quote(f.bind), json_quote(f.balance),
-                       f.current, f.total, f.bytes_in, f.bytes_out, f.errors, f.timeouts, f.queued,
-                       f.proxy_header_errors, f.client_hello_errors);
+    out += fmt::format("{}{{\"name\":{},\"bind\":{},\"balance\":{}", i ? "," : "",
+                       json_quote(f.name), json_quote(f.bind), json_quote(f.balance));
+    for (const FrontendCounterRow& row : frontend_counters())
+      out += fmt::format(",\"{}\":{}", row.json, row.read(f));
+    out += ",\"servers\":[";
     for (size_t j = 0; j < f.servers.size(); ++j) {
       const ServerStats& s = f.servers[j];
-      out += fmt::format(
-          "{}{{\"backend\":{},\"name\":{},\"address\":{},\"status\":{},\"up\":{},\"state\":{},"
-          "\"gone\":{},"
-          "\"last_check\":{},\"last_check_time\":{:.3f},\"maxconn\":{},\"current\":{},"
-          "\"total\":{},\"bytes_in\":{},\"bytes_out\":{},\"connect_errors\":{},\"retries\":{},"
-          "\"checks_failed\":{},\"resets_by_server\":{},\"resets_by_client\":{},\"weight\":{},"
-          "\"effective_weight\":{},\"traffic_failures\":{},\"downs\":{},\"down_reason\":{},"
-          "\"check_type\":{}}}",
-          j ? "," : "", json_quote(s.backend.empty() ? "default" : s.backend), json_quote(s.name),
-          json_quote(s.address), json_quote(s.status()), s.up, json_quote(s.state), s.gone,
-          json_quote(s.last_check), static_cast<double>(s.last_check_time_ms) / 1000.0, s.maxconn,
-          s.current, s.total, s.bytes_in, s.bytes_out, s.connect_errors, s.retries, s.checks_failed,
-          s.resets_by_server, s.resets_by_client, s.weight, s.effective_weight, s.traffic_failures,
-          s.downs, json_quote(s.down_reason), json_quote(s.check_type));
+      out += fmt::format("{}{{\"backend\":{},\"name\":{},\"address\":{},\"status\":{},\"up\":{},"
+                         "\"state\":{},\"gone\":{},\"last_check\":{},\"last_check_time\":{:.3f}",
+                         j ? "," : "", json_quote(s.backend.empty() ? "default" : s.backend),
+                         json_quote(s.name), json_quote(s.address), json_quote(s.status()), s.up,
+                         json_quote(s.state), s.gone, json_quote(s.last_check),
+                         static_cast<double>(s.last_check_time_ms) / 1000.0);
+      for (const ServerCounterRow& row : server_counters())
+        out += fmt::format(",\"{}\":{}", row.json, row.read(s));
+      out += fmt::format(",\"down_reason\":{},\"check_type\":{}}}", json_quote(s.down_reason),
+                         json_quote(s.check_type));
     }
     out += "]}";
   }

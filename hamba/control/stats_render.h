@@ -1,17 +1,12 @@
 // The three faces of one StatsSnapshot served by the admin server: a human page, Prometheus
 // metrics and JSON. Pure functions, so tests check them without sockets.
 //
-// Metric names (Prometheus conventions: hamba_ prefix, _total for counters, _bytes for bytes,
-// labels frontend, server (as configured) and address (as resolved)):
-//   hamba_start_time_seconds
-//   hamba_frontend_current_connections, hamba_frontend_connections_total,
-//   hamba_frontend_bytes_in_total, hamba_frontend_bytes_out_total, hamba_frontend_errors_total,
-//   hamba_frontend_timeouts_total, hamba_frontend_queued_connections,
-//   hamba_frontend_queue_abandoned_total, hamba_accept_errors_total{reason=...}
-//   hamba_server_up, hamba_server_admin_state{state=...}, hamba_server_current_connections,
-//   hamba_server_max_connections, hamba_server_connections_total, hamba_server_bytes_in_total,
-//   hamba_server_bytes_out_total, hamba_server_connect_errors_total, hamba_server_retries_total,
-//   hamba_server_check_failures_total, hamba_server_last_check_timestamp_seconds
+// Metric names follow Prometheus conventions: hamba_ prefix, _total for counters; labels
+// frontend, server (as configured), address (as resolved) and, for a route's servers, backend. The
+// frontends' and servers' numbers, with their /stats.json keys and page columns, are the rows of
+// stats_counters.h; written here besides: hamba_start_time_seconds, hamba_worker_connections_total,
+// hamba_worker_current_connections, hamba_server_up, hamba_server_admin_state{state=...} and
+// hamba_server_last_check_timestamp_seconds.
 #pragma once
 
 #include "control/stats_snapshot.h"

@@ -3,6 +3,8 @@
 // The HTML page, /metrics and /stats.json are all rendered from one StatsSnapshot (see
 // stats_render.h), so they can never disagree with each other; stats_collect.cpp fills it from
 // the engine. Byte directions follow HAProxy: "in" is client -> server, "out" server -> client.
+// The numbers below are copied in and written out through the rows of stats_counters.h: a new
+// one needs its row there to be shown at all.
 #pragma once
 
 #include <cstdint>

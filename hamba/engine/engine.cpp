@@ -232,37 +232,45 @@ void Engine::count_descriptors(bool warn) {
     post_all([](Worker& w) { w.offer(); }); // clients waiting in the accept queues may come in
 }
 
-int Engine::set_server_state(const std::string& address, config::ServerState state) {
-  int matched = 0;
+void Engine::for_each_backend(const std::function<void(balance::Backend&)>& visit) {
   for (auto& f : frontends_) {
-    matched += f->backend().set_state(address, state);
+    visit(f->backend());
     for (auto& r : f->routes())
-      matched += r->backend.set_state(address, state);
+      visit(r->backend);
   }
-  auto note = [&](std::vector<config::Server>& servers) {
+}
+
+int Engine::change_servers(const std::string& address,
+                           const std::function<int(balance::Backend&)>& change,
+                           const std::function<void(config::Server&)>& note) {
+  int matched = 0;
+  for_each_backend([&](balance::Backend& backend) { matched += change(backend); });
+  // The running configuration follows, routes included, so that showconfig (and a reload that
+  // compares with it) sees what the servers do.
+  auto note_all = [&](std::vector<config::Server>& servers) {
     for (config::Server& s : servers)
       if (config::format_endpoint(s.address) == address)
-        s.state = state;
+        note(s);
   };
   for (config::Frontend& f : config_.frontends) {
-    note(f.servers);
+    note_all(f.servers);
     for (config::Route& r : f.routes)
-      note(r.servers);
+      note_all(r.servers);
   }
   publish_changed(); // at once: the command's answer means new connections follow it
   return matched;
 }
 
+int Engine::set_server_state(const std::string& address, config::ServerState state) {
+  return change_servers(
+      address, [&](balance::Backend& b) { return b.set_state(address, state); },
+      [&](config::Server& s) { s.state = state; });
+}
+
 int Engine::set_server_weight(const std::string& address, int weight) {
-  int matched = 0;
-  for (auto& f : frontends_)
-    matched += f->backend().set_weight(address, weight);
-  for (config::Frontend& f : config_.frontends)
-    for (config::Server& s : f.servers)
-      if (config::format_endpoint(s.address) == address)
-        s.weight = weight;
-  publish_changed();
-  return matched;
+  return change_servers(
+      address, [&](balance::Backend& b) { return b.set_weight(address, weight); },
+      [&](config::Server& s) { s.weight = weight; });
 }
 
 void Engine::sweep() {

@@ -54,7 +54,8 @@ public:
   // enable / disable / drain: every server whose name or resolved address is `address`
   // ("HOST:PORT"), in every frontend. Returns how many matched (0: unknown address).
   int set_server_state(const std::string& address, config::ServerState state);
-  // `hamba weight`: the same matching; the configuration in use (showconfig) follows.
+  // `hamba weight`: the same matching, routes' servers included; the configuration in use
+  // (showconfig) follows.
   int set_server_weight(const std::string& address, int weight);
 
   // Graceful stop: stop accepting, give established sessions up to `grace` to end, close the
@@ -113,6 +114,15 @@ private:
   // accept gate follows.
   void count_descriptors(bool warn = false);
   void post_all(const uvx::Mailbox<Worker>::Message& message);
+  // Every backend of every frontend: its own servers' and each route's.
+  void for_each_backend(const std::function<void(balance::Backend&)>& visit);
+  // The one walk behind set_server_state() and set_server_weight(): `change` on every backend
+  // (returns how many of its servers matched `address`), `note` on every configured server
+  // named `address` in the running configuration; then the workers are told. Returns the
+  // matches.
+  int change_servers(const std::string& address,
+                     const std::function<int(balance::Backend&)>& change,
+                     const std::function<void(config::Server&)>& note);
 
   uv_loop_t* loop_;
   int threads_ = 1;

@@ -2,14 +2,16 @@
 because the only server up was full gets one of the others at once when that server goes down
 or is disabled (with every server down, hamba tries them anyway), rather than waiting out its
 connect timeout; with a global maxconn over two frontends, a freed slot goes to the frontends in
-turn, so a busy first frontend does not starve the second."""
+turn, so a busy first frontend does not starve the second; and a server removed by a reconfigure
+and added back by the next one still counts the session it holds against its maxconn."""
 
+import select
 import socket
 import threading
 import unittest
 
 from hamba_helpers import TaggedEcho, _Server, connect, stats_json
-from harness import Hamba, assert_stops_cleanly, free_port, read_all, wait_until
+from harness import Hamba, assert_stops_cleanly, free_port, probe_done, read_all, wait_until
 
 
 class LastServerUpGoes(unittest.TestCase):
@@ -95,6 +97,43 @@ class GlobalMaxconnSharedFairly(unittest.TestCase):
                                                                         range(1, 6)]))
                 # B1 is served within the next two freed slots, not after all of A.
                 self.assertLessEqual(order.index("B1"), 3, order)
+                assert_stops_cleanly(self, hamba)
+
+
+class ServerAddedBack(unittest.TestCase):
+    def test_removed_and_added_back_server_counts_its_open_session(self):
+        port, admin = free_port(), free_port()
+        with TaggedEcho("a") as a, TaggedEcho("b") as b:
+            def config(server):
+                return (f'admin: "127.0.0.1:{admin}"\nfrontends:\n'
+                        f'  - bind: "127.0.0.1:{port}"\n    check: false\n    servers:\n'
+                        f'      - {{address: "{server.address()}", maxconn: 1}}\n')
+
+            def reconfigure(server):
+                hamba.write_config(config(server))
+                r = hamba.ctl("reconfigure", "--config", hamba.config)
+                self.assertEqual(r.returncode, 0, r.stderr)
+
+            with Hamba(config=config(a), ports=[port, admin]) as hamba:
+                wait_until(lambda: probe_done(admin), what="the probe connection ended")
+                first = connect(port)
+                self.assertEqual(first.recv(16), b"a\n")  # a's one slot
+                reconfigure(b)  # a leaves the configuration; `first` stays connected
+                reconfigure(a)  # and comes back, with `first` still on it
+                second = connect(port)
+
+                def decided():  # queued (a is full), or connected to a (a's count was lost)
+                    if select.select([second], [], [], 0)[0]:
+                        return True
+                    return stats_json(admin)["frontends"][0]["queued"] == 1
+                wait_until(decided, what="the second client queued or connected")
+                f = stats_json(admin)["frontends"][0]
+                self.assertEqual(f["queued"], 1, hamba.log())
+                self.assertEqual([(s["address"], s["current"], s["maxconn"]) for s in f["servers"]],
+                                 [(a.address(), 1, 1)])
+                first.close()  # a's slot frees: the queued client takes it
+                self.assertEqual(second.recv(16), b"a\n", hamba.log())
+                second.close()
                 assert_stops_cleanly(self, hamba)
 
 

@@ -1,15 +1,17 @@
 """Weights and source hashing through real sockets: 40 connections over weights 3 and 1 land 30
-and 10, `hamba weight` changes the share live, and `balance: source` keeps each client address
-(127.0.0.2, 127.0.0.3) on one server, moving only the clients of a server taken out."""
+and 10, `hamba weight` changes the share live (an SNI route's servers too), and `balance: source`
+keeps each client address (127.0.0.2, 127.0.0.3) on one server, moving only the clients of a
+server taken out."""
 
+import json
 import os
 import socket
 import tempfile
 import unittest
 
 from hamba_helpers import TagServer
-from harness import (Hamba, assert_stops_cleanly, free_port, hamba_command, probe_done, read_all,
-                     wait_until, write_file)
+from harness import (Hamba, assert_stops_cleanly, free_port, hamba_command, http_request,
+                     probe_done, read_all, wait_until, write_file)
 
 
 def fetch(port, source=None):
@@ -56,6 +58,24 @@ class Weights(unittest.TestCase):
                 bad = hamba.ctl("weight", b.address(), "300")
                 self.assertEqual(bad.returncode, 2, bad.stderr)
                 self.assertIn("300", bad.stderr)
+                assert_stops_cleanly(self, hamba)
+
+    def test_weight_of_a_server_only_a_route_has(self):
+        port, admin = free_port(), free_port()
+        with TagServer("d") as d, TagServer("r") as r:
+            text = (f'frontends:\n  - bind: "127.0.0.1:{port}"\n    check: false\n'
+                    f'    servers: ["{d.address()}"]\n    routes:\n      - name: r\n'
+                    f'        sni: [r.test]\n        servers: ["{r.address()}"]\n')
+            with Hamba(config=text, ports=[port, admin],
+                       env={"ADMIN": f"127.0.0.1:{admin}"}) as hamba:
+                res = hamba.ctl("weight", r.address(), "7")
+                self.assertEqual(res.returncode, 0, res.stderr)
+                self.assertIn(f"weight {r.address()} 7: 1 server", res.stderr)
+                self.assertIn("weight: 7", hamba.ctl("showconfig").stdout)
+                _, _, body = http_request(admin, "GET", "/stats.json")
+                servers = {s["backend"]: s for s in json.loads(body)["frontends"][0]["servers"]}
+                self.assertEqual(servers["r"]["weight"], 7)
+                self.assertEqual(servers["default"]["weight"], 1)
                 assert_stops_cleanly(self, hamba)
 
     def test_bad_weight_in_yaml_names_file_line_and_column(self):

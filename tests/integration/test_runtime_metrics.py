@@ -3,18 +3,21 @@
 - ADMIN=ADDR:PORT (the original's variable) serves /, /metrics and /stats.json;
 - after N connections with known payloads, connections and bytes (per frontend and per server)
   in /stats.json and /metrics equal what the clients sent and received;
-- /metrics follows the Prometheus text format (HELP/TYPE before samples, counters end in _total);
+- /metrics follows the Prometheus text format (HELP/TYPE before samples, counters end in _total),
+  and the README's list of metric names is every family it serves;
 - the stats page shows every server and refreshes itself;
 - HAMBA_LOG_CONNECTIONS=json writes one JSON line per connection with the same bytes;
 - without ADMIN nothing but the frontend listens.
 """
 
 import json
+import os
 import re
 import unittest
 
 from hamba_helpers import TaggedEcho, proc_sockets
-from harness import Hamba, bin_path, free_port, http_request, run, wait_port, wait_until
+from harness import (SOURCE_DIR, Hamba, bin_path, free_port, http_request, run, wait_port,
+                     wait_until)
 from runtime_support import exchange
 
 N = 24
@@ -45,6 +48,15 @@ def parse_metrics(text):
         assert m.group(1).startswith("hamba_"), line
         samples[(m.group(1), m.group(2) or "")] = float(m.group(3))
     return samples
+
+
+def readme_metric_names():
+    """The metric names the README lists (its paragraph on /metrics)."""
+    with open(os.path.join(SOURCE_DIR, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("Metric names (labels")
+    end = text.index("### Per-connection log", start)
+    return set(re.findall(r"`(hamba_[a-z_]+)", text[start:end]))
 
 
 def log_lines(h):
@@ -109,6 +121,7 @@ class MetricsTest(unittest.TestCase):
             self.assertEqual(status, 200)
             self.assertTrue(ctype.startswith("text/plain; version=0.0.4"), ctype)
             m = parse_metrics(text)
+            self.assertEqual(readme_metric_names(), {name for name, _ in m})
             fl = f'{{frontend="{port}"}}'
             self.assertEqual(m[("hamba_frontend_connections_total", fl)], f["total"])
             self.assertEqual(m[("hamba_frontend_bytes_in_total", fl)], f["bytes_in"])

@@ -230,3 +230,51 @@ TEST_CASE("a server without maxconn always has room") {
   limited->counters.current = 2;
   CHECK(!limited->has_room());
 }
+
+TEST_CASE("backend: a server removed and added again while a session holds it takes it back") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    auto with = [](std::vector<std::string> servers) {
+      config::Frontend f = frontend_of(std::move(servers));
+      for (auto& s : f.servers)
+        s.maxconn = 1;
+      return f;
+    };
+    Backend set(&loop, with({"127.0.0.1:1001", "127.0.0.1:1002"}), [](Urgency) {});
+    set.start();
+    REQUIRE(set.servers().size() == 2);
+    ServerPtr held = set.servers()[0]; // as a session holds its server
+    REQUIRE(held->address() == "127.0.0.1:1001");
+    REQUIRE(held->try_acquire(held->maxconn()));
+    held->counters.total = 7;
+
+    set.update(with({"127.0.0.1:1002"}));
+    REQUIRE(set.servers().size() == 1);
+    CHECK(held->vanished()); // a worker's older view must not pick it any more
+
+    set.update(with({"127.0.0.1:1001", "127.0.0.1:1002"}));
+    REQUIRE(set.servers().size() == 2);
+    ServerPtr back = set.servers()[0];
+    REQUIRE(back->address() == "127.0.0.1:1001");
+    CHECK(back == held);
+    CHECK(!back->vanished());
+    CHECK(back->counters.total == 7);
+    CHECK(!back->has_room()); // maxconn 1, and the session is still open
+    for (int i = 0; i < 4; ++i)
+      CHECK(pick_from(set)->address() == "127.0.0.1:1002");
+
+    // Once nothing holds it, a server removed and added again starts afresh.
+    back.reset();
+    held->release();
+    held.reset();
+    set.update(with({"127.0.0.1:1002"}));
+    set.update(with({"127.0.0.1:1001", "127.0.0.1:1002"}));
+    REQUIRE(set.servers().size() == 2);
+    CHECK(set.servers()[0]->counters.total == 0);
+    CHECK(set.servers()[0]->has_room());
+    set.stop();
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&loop) == 0);
+}

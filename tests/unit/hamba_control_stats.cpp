@@ -170,3 +170,26 @@ TEST_CASE("server status: administrative state and vanishing win over health") {
   s.unresolved = true;
   CHECK(s.status() == "unresolved");
 }
+
+TEST_CASE("stats.json: every frontend counter, queue abandons and accept errors included") {
+  StatsSnapshot s = sample();
+  FrontendStats& f = s.frontends[0];
+  f.abandoned = 6;
+  f.proxy_header_errors = 8;
+  f.client_hello_errors = 9;
+  for (size_t i = 0; i < 5; ++i)
+    f.accept_errors[i] = 11 + i;
+  std::string j = render_stats_json(s);
+  INFO(j);
+  CHECK(j.find("\"queued\":0,") != std::string::npos);
+  CHECK(j.find("\"abandoned\":6,") != std::string::npos);
+  CHECK(j.find("\"proxy_header_errors\":8,\"client_hello_errors\":9,") != std::string::npos);
+  CHECK(j.find("\"accept_errors_emfile\":11,\"accept_errors_enfile\":12,"
+               "\"accept_errors_enobufs\":13,\"accept_errors_enomem\":14,"
+               "\"accept_errors_other\":15,") != std::string::npos);
+  // ...and on the page, below the frontend's table.
+  std::string h = render_stats_html(s);
+  CHECK(h.find("left the queue <b>6</b>") != std::string::npos);
+  CHECK(h.find("accept errors: other <b>15</b>") != std::string::npos);
+  CHECK(h.find("timeouts <b>4</b>") != std::string::npos);
+}

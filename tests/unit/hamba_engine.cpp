@@ -117,3 +117,39 @@ TEST_CASE("engine: apply keeps, rebinds and closes listeners; failures change no
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK(uv_loop_close(&loop) == 0);
 }
+
+TEST_CASE("engine: weight and admin state reach a server that only an SNI route has") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    engine::Engine engine(&loop);
+    config::Config c = one(free_port(), {"127.0.0.1:1001"});
+    config::Route route;
+    route.name = "a";
+    route.sni = {"a.test"};
+    route.servers.push_back(config::Server{config::parse_endpoint("127.0.0.1:1002")});
+    c.frontends[0].routes.push_back(route);
+    engine.apply(c);
+    REQUIRE(engine.frontends().size() == 1);
+    const auto& frontend = *engine.frontends()[0];
+    REQUIRE(frontend.routes().size() == 1);
+    const auto& routed = frontend.routes()[0]->backend.servers();
+    REQUIRE(routed.size() == 1);
+
+    CHECK(engine.set_server_weight("127.0.0.1:1002", 5) == 1);
+    CHECK(routed[0]->weight() == 5);
+    CHECK(engine.config().frontends[0].routes[0].servers[0].weight == 5); // showconfig
+    CHECK(frontend.backend().servers()[0]->weight() == 1); // the default route's server stays
+
+    CHECK(engine.set_server_state("127.0.0.1:1002", config::ServerState::drain) == 1);
+    CHECK(routed[0]->state() == config::ServerState::drain);
+    CHECK(engine.config().frontends[0].routes[0].servers[0].state == config::ServerState::drain);
+
+    bool done = false;
+    engine.shutdown(config::Duration(1000), [&] { done = true; });
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(done);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&loop) == 0);
+}
