@@ -179,9 +179,11 @@ class GreetingServer(GatedServer):
 
 class SlotHolder:
     """Takes the only slot of a server with maxconn 1: a connection to hamba's `port` that sends
-    `first` (what the frontend wants first: a PROXY header, a ClientHello) and stays open;
-    `arrived()` says when its server has it. release() half-closes it and reads its answer to
-    the end: the slot is free once hamba has closed that session."""
+    `first` (what the frontend wants first: a PROXY header, a ClientHello, then a few bytes) and
+    stays open until release(). `arrived` says when its server has it: a predicate, or the bytes
+    an echoing server sends back for `first` (read here). release() half-closes it and returns
+    the rest of its answer, read to the end: the slot is free once hamba has closed that
+    session."""
 
     def __init__(self, port, first, arrived, host="127.0.0.1", bind=None, timeout=10.0):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -191,7 +193,17 @@ class SlotHolder:
             self.sock.bind((bind, 0))
         self.sock.connect((host, port))
         self.sock.sendall(first)
-        wait_until(arrived, what="the slot holder's connection at its server")
+        if isinstance(arrived, bytes):
+            echo = b""
+            while len(echo) < len(arrived):
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                echo += chunk
+            if echo != arrived:
+                raise AssertionError(f"the slot holder got {echo[:60]!r}, not its echo")
+        else:
+            wait_until(arrived, what="the slot holder's connection at its server")
 
     def release(self):
         if self.sock is None:
@@ -248,15 +260,35 @@ def send_many(sock, head, body, pieces=5, pause=0.005):
         sock.sendall(body[i:i + step])
 
 
+def check_exchanges(test, clients, expected, log=""):
+    """finish() each client: every one must have got exactly `expected[i]`, then an orderly EOF.
+    One failure lists every client that did not (with `log`, hamba's connection lines, say)."""
+    problems = []
+    for c, want in zip(clients, expected):
+        got, end = c.finish()
+        if (end, got) != ("eof", want):
+            same = len(got) == len(want)
+            problems.append(f"{c}: end {end}, got {len(got)} of {len(want)} bytes"
+                            + (" (different ones)" if same else f", starting {got[:48]!r}"))
+    test.assertEqual(problems, [], log)
+
+
+def connection_lines(log, last=12):
+    """The last `last` per-connection lines (--log-connections text) of a hamba log."""
+    lines = [line for line in log.splitlines() if " conn " in line]
+    return "\n".join(lines[-last:])
+
+
 class Exchange:
     """One client connection to hamba's `port`: sends `head` + `body` from a thread, in one
     write (`mode` "one") or many ("many"), then shuts its write side (`shut`), while the test
     does what it must (hold a server, release a slot). finish() reads until EOF and returns
     (what came back, how it ended: "eof", "reset" or "timeout"). `bind`: the client's own
-    address (127.0.0.2, say, so that the PROXY headers name it, not hamba)."""
+    address (127.0.0.2, say, so that the PROXY headers name it, not hamba); `label` names it in
+    failure messages."""
 
     def __init__(self, port, head, body=b"", mode="one", shut=True, host="127.0.0.1", bind=None,
-                 timeout=10.0):
+                 timeout=10.0, label=""):
         if mode not in WRITE_MODES:
             raise ValueError(mode)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -267,6 +299,7 @@ class Exchange:
         self.sock.connect((host, port))
         self.client_port = self.sock.getsockname()[1]
         self.head, self.body, self.mode, self.shut = head, body, mode, shut
+        self.label = label
         self.send_error = None
         self._sender = threading.Thread(target=self._send, daemon=True)
         self._sender.start()
@@ -313,7 +346,10 @@ class Exchange:
         return data, end
 
     def __repr__(self):
-        return f"Exchange(port {self.client_port}, {self.mode} write(s))"
+        size = len(self.head) + len(self.body)
+        return (f"{self.label + ': ' if self.label else ''}{size} bytes in "
+                f"{'one write' if self.mode == 'one' else 'many writes'} from port "
+                f"{self.client_port}")
 
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
