@@ -281,11 +281,13 @@ def connection_lines(log, last=12):
 
 class Exchange:
     """One client connection to hamba's `port`: sends `head` + `body` from a thread, in one
-    write (`mode` "one") or many ("many"), then shuts its write side (`shut`), while the test
-    does what it must (hold a server, release a slot). finish() reads until EOF and returns
-    (what came back, how it ended: "eof", "reset" or "timeout"). `bind`: the client's own
-    address (127.0.0.2, say, so that the PROXY headers name it, not hamba); `label` names it in
-    failure messages."""
+    write (`mode` "one") or many ("many"), then shuts its write side (`shut`), while another
+    thread reads what comes back until EOF, reset or `timeout` seconds of silence, and then
+    closes the connection (so a session that hamba ends once both sides are closed does not wait
+    for the test). The test meanwhile does what it must (hold a server, release a slot);
+    finish() returns (what came back, how it ended: "eof", "reset" or "timeout"). `bind`: the
+    client's own address (127.0.0.2, say, so that the PROXY headers name it, not hamba);
+    `label` names it in failure messages."""
 
     def __init__(self, port, head, body=b"", mode="one", shut=True, host="127.0.0.1", bind=None,
                  timeout=10.0, label=""):
@@ -301,8 +303,11 @@ class Exchange:
         self.head, self.body, self.mode, self.shut = head, body, mode, shut
         self.label = label
         self.send_error = None
+        self.data, self.end = b"", None
         self._sender = threading.Thread(target=self._send, daemon=True)
+        self._receiver = threading.Thread(target=self._receive, daemon=True)
         self._sender.start()
+        self._receiver.start()
 
     def _send(self):
         try:
@@ -315,20 +320,7 @@ class Exchange:
         except OSError as e:
             self.send_error = e
 
-    def sent(self):
-        """True once everything is sent (and the write side shut, with `shut`)."""
-        return not self._sender.is_alive()
-
-    def ended(self):
-        """True when hamba has already closed or reset the connection (a look, nothing read)."""
-        try:
-            return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
-            return True
-
-    def finish(self):
+    def _receive(self):
         data, end = b"", None
         try:
             while True:
@@ -343,7 +335,19 @@ class Exchange:
             end = "reset"
         self._sender.join(10)
         self.sock.close()
-        return data, end
+        self.data, self.end = data, end
+
+    def sent(self):
+        """True once everything is sent (and the write side shut, with `shut`)."""
+        return not self._sender.is_alive()
+
+    def ended(self):
+        """True once the connection has ended (hamba closed or reset it)."""
+        return not self._receiver.is_alive()
+
+    def finish(self):
+        self._receiver.join(30)
+        return self.data, self.end
 
     def __repr__(self):
         size = len(self.head) + len(self.body)
@@ -351,8 +355,21 @@ class Exchange:
                 f"{'one write' if self.mode == 'one' else 'many writes'} from port "
                 f"{self.client_port}")
 
-
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def proxy_v1(source, source_port, destination, destination_port):
+    """The PROXY v1 header for a TCP connection (IPv4 or IPv6 addresses as text)."""
+    family = "TCP6" if ":" in source else "TCP4"
+    return f"PROXY {family} {source} {destination} {source_port} {destination_port}\r\n".encode()
+
+
+def proxy_v2(source, source_port, destination, destination_port):
+    """The PROXY v2 header (PROXY command, TCP, no TLV) for a connection."""
+    src, dst = ipaddress.ip_address(source), ipaddress.ip_address(destination)
+    family = 0x11 if src.version == 4 else 0x21
+    body = src.packed + dst.packed + struct.pack("!HH", source_port, destination_port)
+    return V2_SIGNATURE + bytes([0x21, family]) + struct.pack("!H", len(body)) + body
 
 
 def split_proxy_header(data):

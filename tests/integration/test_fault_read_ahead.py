@@ -20,12 +20,10 @@ import unittest
 from hamba_helpers import EchoServer
 from harness import Hamba, free_port, wait_until
 from slow_path import (WRITE_MODES, Exchange, SlotHolder, check_exchanges, connection_lines,
-                       gated, python_client_hello, wait_queued)
+                       gated, proxy_v1, proxy_v2, python_client_hello, wait_queued)
 
-V1 = b"PROXY TCP4 192.0.2.7 192.0.2.1 4000 443\r\n"
-# v2, PROXY, TCP over IPv4, 12 bytes: 192.0.2.8:4001 -> 192.0.2.1:443
-V2 = (b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c" + bytes([192, 0, 2, 8, 192, 0, 2, 1])
-      + (4001).to_bytes(2, "big") + (443).to_bytes(2, "big"))
+V1 = proxy_v1("192.0.2.7", 4000, "192.0.2.1", 443)
+V2 = proxy_v2("192.0.2.8", 4001, "192.0.2.1", 443)
 EOF_SEEN = b"<eof seen>"
 
 
