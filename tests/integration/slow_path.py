@@ -62,19 +62,22 @@ class GatedServer(_Server):
 
     def __init__(self, *args, **kwargs):
         self._gate = threading.Lock()
-        self._open = True
+        self._opened = threading.Event()
+        self._opened.set()
         self._dummy = None
         self.holds = 0
         super().__init__(*args, **kwargs)
 
     def _accept_loop(self):
         while not self._stop:
+            if not self._opened.wait(0.05):
+                continue  # held: the dummy waits, a select would not (and would spin)
             try:
                 ready, _, _ = select.select([self.sock], [], [], 0.05)
             except (OSError, ValueError):
                 return  # closed
             with self._gate:
-                if ready and self._open:
+                if ready and self._opened.is_set():
                     self._accept_waiting()
 
     def _accept_waiting(self, keep=None):
@@ -101,7 +104,7 @@ class GatedServer(_Server):
         """From now on, a TCP connect to this server gets no answer (its SYN is dropped) until
         release()."""
         with self._gate:
-            self._open = False
+            self._opened.clear()
             self._accept_waiting()  # what came before is served
         self._dummy = socket.create_connection((self.host, self.port), timeout=5)
         wait_until(lambda: listen_queue(self.sock)[0] >= 1, what="the dummy in the accept queue")
@@ -121,7 +124,7 @@ class GatedServer(_Server):
                     raise AssertionError("the dummy connection was not in the accept queue")
                 dummy.close()
             self.sock.listen(self.BACKLOG)
-            self._open = True
+            self._opened.set()
 
     def connecting(self, pid):
         """How many sockets of process `pid` are in SYN_SENT towards this server."""
