@@ -6,25 +6,31 @@ never show.
   its accept(). hold() fills the listening socket's accept queue with a dummy connection and
   lowers its backlog to 0, so the kernel drops every SYN that comes (the connector stays in
   SYN_SENT); release() takes the dummy out and restores the backlog, and the connector's SYN
-  retransmit (the kernel's initial RTO: about 1 s after its first SYN) then succeeds. No
-  privileges, no tc. `gated(cls)` makes any hamba_helpers server (`TaggedEcho`, `EchoServer`,
-  ...) gateable; `with server.slow_connects(hamba):` holds it while the block starts clients,
-  waits until hamba is stuck in SYN_SENT towards it, and releases it.
+  retransmit (the kernel's initial RTO: about 1 s after its first SYN) then succeeds: hamba's
+  connect took 1.02 to 1.07 s here. No privileges, no tc. `gated(cls)` makes any hamba_helpers
+  server (`TaggedEcho`, `EchoServer`, ...) gateable; `with server.slow_connects(hamba):` holds
+  it while the block starts clients, waits until hamba is stuck in SYN_SENT towards it (read
+  from /proc), and releases it.
 - `SlotHolder`: the only slot of a server with `maxconn: 1` (or `--server-maxconn 1`) taken by a
   connection through hamba, until release(): clients that come meanwhile queue in hamba.
-  `wait_queued(admin, n)` waits for them in /stats.json.
+  `wait_queued(admin, n, frontend)` waits for them in /stats.json.
 - `GreetingServer`: speaks first (greets on accept, before reading anything, as SMTP and SSH
   servers do), records what each connection sends until its EOF, then answers.
 - `Exchange`: one client connection that sends a header and a body in one write (TCP_NODELAY,
   one sendall: one segment on loopback) or in many (the header alone, then the body in pieces,
-  with short pauses), from a thread, then half-closes; finish() reads what comes back until EOF
-  and says how the connection ended ("eof", "reset", "timeout").
+  with short pauses), from a thread, then half-closes, while another thread reads the answer;
+  finish() returns it and how the connection ended ("eof", "reset", "timeout").
+  `check_exchanges()` asserts a batch of them at once (every client that failed, in one
+  message).
+- PROXY headers: `proxy_v1()`, `proxy_v2()` build them, `split_proxy_header()` parses one (v1 or
+  v2); `python_client_hello(name)` is a real TLS ClientHello.
 
-    with gated(TaggedEcho)("a") as server:
+    with gated(EchoServer)() as server:
         with Hamba(...) as hamba:
-            with server.slow_connects(hamba, stop=lambda: c.ended()):
-                c = Exchange(port, header, body, "one")
-            data, end = c.finish()
+            clients = []
+            with server.slow_connects(hamba, stop=lambda: any(c.ended() for c in clients)):
+                clients.append(Exchange(port, proxy_v1(...), body, "one"))
+            check_exchanges(self, clients, [body + b"<eof seen>"])
 """
 
 import contextlib
@@ -357,6 +363,7 @@ class Exchange:
         return (f"{self.label + ': ' if self.label else ''}{size} bytes in "
                 f"{'one write' if self.mode == 'one' else 'many writes'} from port "
                 f"{self.client_port}")
+
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
