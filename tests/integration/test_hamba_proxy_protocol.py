@@ -308,7 +308,7 @@ frontends:
     def test_silent_clients_hold_nothing(self):
         server = HeaderServer()
         # The plain frontend's server: its connections complete in the kernel's backlog, and
-        # stay there (HeaderServer serves one at a time; silent clients would hold it).
+        # stay there (a thread of HeaderServer's would wait on each silent client).
         sink = socket.socket()
         sink.bind(("127.0.0.1", 0))
         sink.listen(64)
