@@ -14,6 +14,8 @@ import time
 import unittest
 
 from harness import Hamba, Process, free_port, http_request, recv_until, wait_port, wait_until
+from slow_path import (WRITE_MODES, Exchange, GatedServer, SlotHolder, check_exchanges,
+                       connection_lines, proxy_v1, proxy_v2, wait_queued)
 
 CLIENT = "127.0.0.2"
 
@@ -36,51 +38,36 @@ def recv_all(s, limit=1 << 20):
     return data
 
 
-class HeaderServer:
+class HeaderServer(GatedServer):
     """Answers each connection with its first line (the PROXY v1 header hamba or HAProxy wrote)
-    and what followed it, then closes. `connections` counts the connections it accepted."""
+    and what followed it, once that ends with END (or at the client's EOF), then closes.
+    `connections` counts the connections it accepted, `received` holds what each sent and `heard`
+    what each has sent so far. Its connects can be made slow (slow_path.GatedServer)."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
         self.received = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        self.heard = []
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            c.settimeout(5)
-            data = b""
-            try:
-                while b"\r\n" not in data or not data.endswith(b"END"):
-                    chunk = c.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.received.append(data)
-                c.sendall(data)
-            except OSError:
-                pass
-            c.close()
+    @property
+    def connections(self):
+        return self.accepted
 
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
+    def serve(self, c):
+        c.settimeout(5)
+        with self._lock:
+            slot = len(self.heard)
+            self.heard.append(b"")
+        data = b""
+        while b"\r\n" not in data or not data.endswith(b"END"):
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+            self.heard[slot] = data
+        with self._lock:
+            self.received.append(data)
+        c.sendall(data)
 
 
 def metrics(admin_port):
@@ -321,7 +308,7 @@ frontends:
     def test_silent_clients_hold_nothing(self):
         server = HeaderServer()
         # The plain frontend's server: its connections complete in the kernel's backlog, and
-        # stay there (HeaderServer serves one at a time; silent clients would hold it).
+        # stay there (a thread of HeaderServer's would wait on each silent client).
         sink = socket.socket()
         sink.bind(("127.0.0.1", 0))
         sink.listen(64)
@@ -513,6 +500,87 @@ class ServerSpeaksFirst(unittest.TestCase):
                 self.assertIn(f"PROXY TCP4 {CLIENT} 127.0.0.1 {client_port} {port}".encode(), got)
         finally:
             listener.close()
+
+
+class SlowPaths(unittest.TestCase):
+    """The exchanges above on hamba's slow paths too, where the server is not there in the loop
+    turn of the client's first bytes: accept_proxy with send_proxy v1 (the carried client
+    passed on) and send_proxy v2 alone (the client's own address), a short request and one of
+    2 KiB (more than accept_proxy's 528-byte read-ahead), each sent with its header in one write
+    and in many; through a server that accepts at once, one whose TCP connect takes a second
+    (slow_path.GatedServer), and queued behind a server at maxconn 1. Every time, the server
+    gets hamba's header and the whole request, and its answer (all it got) comes back."""
+
+    CARRIED = proxy_v1("192.0.2.7", 4000, "192.0.2.1", 443)
+    BODIES = (b"hello\r\nEND", bytes(range(256)) * 8 + b"\r\nEND")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.enterClassContext(HeaderServer())
+        cls.q = {kind: cls.enterClassContext(HeaderServer()) for kind in ("pp", "sp")}
+        cls.port = {name: free_port() for name in ("pp", "sp", "pp_q", "sp_q")}
+        cls.admin = free_port()
+
+        def frontend(name, servers, accept_proxy, send_proxy):
+            return f"""  - name: {name}
+    bind: "127.0.0.1:{cls.port[name]}"
+    accept_proxy: {accept_proxy}
+    send_proxy: {send_proxy}
+    check: false
+    connect_timeout: 10s
+    servers: {servers}
+"""
+        one = '[{{address: "127.0.0.1:{}", maxconn: 1}}]'.format
+        cls.hamba = cls.enterClassContext(Hamba(
+            "--log-connections", "text",
+            config=f'admin: "127.0.0.1:{cls.admin}"\nfrontends:\n'
+            + frontend("pp", f'["127.0.0.1:{cls.server.port}"]', "true", "v1")
+            + frontend("sp", f'["127.0.0.1:{cls.server.port}"]', "false", "v2")
+            + frontend("pp_q", one(cls.q["pp"].port), "true", "v1")
+            + frontend("sp_q", one(cls.q["sp"].port), "false", "v2"),
+            ports=[cls.admin, *cls.port.values()]))
+
+    def start(self, frontends):
+        """One client per frontend, body and write mode, with what each must get back."""
+        clients, expected = [], []
+        for frontend in frontends:
+            for body in self.BODIES:
+                for mode in WRITE_MODES:
+                    pp = frontend.startswith("pp")
+                    c = Exchange(self.port[frontend], self.CARRIED if pp else b"", body, mode,
+                                 shut=False, bind=CLIENT, label=frontend)
+                    clients.append(c)
+                    expected.append((self.CARRIED if pp else proxy_v2(
+                        CLIENT, c.client_port, "127.0.0.1", self.port[frontend])) + body)
+        return clients, expected
+
+    def check(self, clients, expected):
+        check_exchanges(self, clients, expected, connection_lines(self.hamba.log()))
+
+    def test_server_accepts_at_once(self):
+        self.check(*self.start(["pp", "sp"]))
+
+    def test_slow_server(self):
+        clients = []
+        with self.server.slow_connects(self.hamba, count=8,
+                                       stop=lambda: any(c.ended() for c in clients)):
+            started, expected = self.start(["pp", "sp"])
+            clients += started
+        self.check(clients, expected)
+        self.assertGreaterEqual(self.server.holds, 8)  # every connect was a slow one
+
+    def test_queued_client(self):
+        for frontend in ("pp_q", "sp_q"):
+            with self.subTest(frontend=frontend):
+                server = self.q[frontend[:2]]
+                first = (self.CARRIED if frontend == "pp_q" else b"") + b"hold"
+                with SlotHolder(self.port[frontend], first, bind=CLIENT, arrived=lambda: any(
+                        h.endswith(b"hold") for h in server.heard)) as holder:
+                    clients, expected = self.start([frontend])
+                    wait_queued(self.admin, len(clients), frontend,
+                                stop=lambda: any(c.ended() for c in clients))
+                    self.assertTrue(holder.release().endswith(b"hold"))
+                self.check(clients, expected)
 
 
 if __name__ == "__main__":

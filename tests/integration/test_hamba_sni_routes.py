@@ -10,9 +10,9 @@ keep connecting: no connection is dropped (those held open across the changes st
 each connection made after a change follows the new routes."""
 
 import os
+import random
 import shutil
 import socket
-import ssl
 import subprocess
 import tempfile
 import threading
@@ -21,6 +21,8 @@ import unittest
 
 from harness import Hamba, Process, free_port, http_request, run, wait_port, wait_until
 from hamba_helpers import TaggedEcho
+from slow_path import (WRITE_MODES, Exchange, SlotHolder, check_exchanges, connection_lines,
+                       gated, python_client_hello, wait_queued)
 
 NAMES = {"a": "a.test", "b": "b.test", "w": "wild.w.test", "default": "default.test"}
 
@@ -41,20 +43,6 @@ def subject_seen(port, servername=None):
         if line.startswith("subject="):
             return line.split("CN", 1)[1].strip(" =")
     return None
-
-
-def python_client_hello(server_name):
-    """The ClientHello Python's ssl module sends for `server_name` (nothing is connected)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=server_name)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return outgoing.read()
 
 
 def in_records(hello, size):
@@ -284,6 +272,88 @@ class SniRoutesReconfigure(unittest.TestCase):
         for i, s in enumerate(held):
             self.assertTrue(still_relays(s), f"held connection {i} was dropped")
         self.assertNotIn("Sanitizer", hamba.log())
+
+
+class SlowPaths(unittest.TestCase):
+    """Routing on hamba's slow paths too, where the server is not there in the loop turn of the
+    client's first bytes: a ClientHello for a route's name (or none: the default route) and more
+    bytes after it (a short record, or enough to fill the 16 KiB read-ahead), sent in one write
+    and in many; through servers that accept at once, servers whose TCP connect takes a second
+    (slow_path.GatedServer), and queued behind a route's server at maxconn 1. Every time the
+    route's TaggedEcho answers with its tag, then every byte sent, unchanged."""
+
+    SHORT = b"\x17\x03\x03\x00\x05hello"  # an application data record
+
+    @classmethod
+    def setUpClass(cls):
+        cls.echo = {t: cls.enterClassContext(gated(TaggedEcho)(t)) for t in ("a", "d", "q")}
+        cls.port, cls.admin = {"tls": free_port(), "tls_q": free_port()}, free_port()
+        cls.hello = {name: python_client_hello(name) for name in ("a.test", None)}
+        cls.full = random.Random(7).randbytes(20480 - len(cls.hello["a.test"]))
+
+        def frontend(name, route_servers):
+            return f"""  - name: {name}
+    bind: "127.0.0.1:{cls.port[name]}"
+    check: false
+    connect_timeout: 10s
+    preread_timeout: 5s
+    servers: ["{cls.echo['d'].address()}"]
+    routes:
+      - name: a
+        sni: [a.test]
+        servers: {route_servers}
+"""
+        cls.hamba = cls.enterClassContext(Hamba(
+            "--log-connections", "text",
+            config=f'admin: "127.0.0.1:{cls.admin}"\nfrontends:\n'
+            + frontend("tls", f'["{cls.echo["a"].address()}"]')
+            + frontend("tls_q", f'[{{address: "{cls.echo["q"].address()}", maxconn: 1}}]'),
+            ports=[cls.admin, *cls.port.values()]))
+
+    def start(self, frontend, cases):
+        """A client per (server name, body) and write mode, with what each must get back."""
+        clients, expected = [], []
+        for name, body in cases:
+            tag = "d" if name is None else "q" if frontend == "tls_q" else "a"
+            for mode in WRITE_MODES:
+                clients.append(Exchange(self.port[frontend], self.hello[name], body, mode,
+                                        label=f"{frontend} {name}"))
+                expected.append(f"{tag}\n".encode() + self.hello[name] + body)
+        return clients, expected
+
+    def check(self, clients, expected):
+        check_exchanges(self, clients, expected, connection_lines(self.hamba.log()))
+
+    def cases(self):
+        return [("a.test", self.SHORT), ("a.test", self.full), (None, self.full)]
+
+    def test_servers_accept_at_once(self):
+        self.check(*self.start("tls", self.cases()))
+
+    def test_slow_servers(self):
+        clients = []
+
+        def ended():
+            return any(c.ended() for c in clients)
+
+        with self.echo["a"].slow_connects(self.hamba, count=4, stop=ended), \
+                self.echo["d"].slow_connects(self.hamba, count=2, stop=ended):
+            started, expected = self.start("tls", self.cases())
+            clients += started
+        self.check(clients, expected)
+        # every connect was a slow one
+        self.assertGreaterEqual(self.echo["a"].holds, 4)
+        self.assertGreaterEqual(self.echo["d"].holds, 2)
+
+    def test_queued_client(self):
+        hello = self.hello["a.test"]
+        with SlotHolder(self.port["tls_q"], hello + b"hold", b"q\n" + hello + b"hold") as holder:
+            clients, expected = self.start("tls_q", self.cases()[:2])
+            wait_queued(self.admin, len(clients), "tls_q",
+                        stop=lambda: any(c.ended() for c in clients))
+            self.assertEqual(holder.release(), b"")
+        self.check(clients, expected)
+
 
 if __name__ == "__main__":
     unittest.main()
