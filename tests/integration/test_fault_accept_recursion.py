@@ -1,0 +1,165 @@
+"""A long accept queue of clients whose sessions end inside their own accept must not make hamba
+recurse once per client: hamba (its stacks limited to 256 KiB, as glibc sizes thread stacks from
+RLIMIT_STACK; musl's default thread stack is 128 KiB) is stopped (SIGSTOP) while 4000 clients of
+an accept_proxy frontend connect and send a bad PROXY header, then resumed (SIGCONT). Each such
+session ends at its accept (the header is read there and fails), which frees a slot; hamba must
+take the next client from the queue in the same loop, not one stack level deeper per client.
+Afterwards hamba is alive, every one of the 4000 saw its connection closed (EOF or reset), all
+4000 were counted as bad headers, and a client with a valid header is served."""
+
+import errno
+import os
+import resource
+import select
+import signal
+import socket
+import sys
+import time
+import unittest
+
+from hamba_helpers import TagServer, stats_json
+from harness import Hamba, free_port, probe_done, read_all, wait_until
+
+CLIENTS = 4000
+STACK = 256 * 1024
+BAD_HEADER = b"GET / HTTP/1.0\r\n\r\n"  # no PROXY header: refused as soon as it is read
+# hamba's stack limited, then exec'd (same pid, so SIGSTOP and SIGCONT reach it).
+STACK_SHIM = [sys.executable, "-c",
+              "import os, resource, sys; "
+              f"resource.setrlimit(resource.RLIMIT_STACK, ({STACK}, {STACK})); "
+              "os.execv(sys.argv[1], sys.argv[1:])"]
+
+
+def listen_backlog(port):
+    """Connections waiting in the accept queues of the sockets listening on `port` (the
+    rx_queue column of a LISTEN socket in /proc/net/tcp is its accept backlog)."""
+    total = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                total += int(fields[4].split(":")[1], 16)
+    return total
+
+
+def process_state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def connect_all(port, count, batch=250, timeout=20.0):
+    """`count` connections to 127.0.0.1:port, each sending BAD_HEADER once connected; made
+    non-blocking, `batch` at a time. Returns the sockets."""
+    socks = []
+    deadline = time.monotonic() + timeout
+    while len(socks) < count:
+        pending = {}
+        for _ in range(min(batch, count - len(socks))):
+            s = socket.socket()
+            s.setblocking(False)
+            err = s.connect_ex(("127.0.0.1", port))
+            if err not in (0, errno.EINPROGRESS):
+                s.close()
+                raise AssertionError(f"connect: {os.strerror(err)}")
+            pending[s.fileno()] = s
+        poller = select.poll()
+        for fd in pending:
+            poller.register(fd, select.POLLOUT)
+        while pending:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(pending)} connects not done in {timeout}s "
+                                     f"({len(socks)} done)")
+            for fd, _ in poller.poll(500):
+                s = pending.pop(fd)
+                poller.unregister(fd)
+                err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    raise AssertionError(f"connect: {os.strerror(err)}")
+                s.sendall(BAD_HEADER)
+                socks.append(s)
+    return socks
+
+
+def wait_all_closed(socks, timeout=30.0):
+    """Reads every socket until its EOF or reset; returns those still open after `timeout`."""
+    open_ = {s.fileno(): s for s in socks}
+    poller = select.poll()
+    for fd in open_:
+        poller.register(fd, select.POLLIN)
+    deadline = time.monotonic() + timeout
+    while open_ and time.monotonic() < deadline:
+        for fd, _ in poller.poll(500):
+            s = open_[fd]
+            try:
+                if s.recv(4096):
+                    continue  # hamba answers nothing; a byte would show in the assertion
+            except BlockingIOError:
+                continue
+            except OSError:
+                pass  # reset: closed too
+            poller.unregister(fd)
+            del open_[fd]
+    return list(open_.values())
+
+
+class AcceptQueueRecursion(unittest.TestCase):
+    def setUp(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = CLIENTS + 1000
+        if soft < want:
+            if hard != resource.RLIM_INFINITY and hard < want:
+                self.skipTest(f"RLIMIT_NOFILE hard limit {hard} < {want}")
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        with open("/proc/sys/net/core/somaxconn") as f:
+            somaxconn = int(f.read())
+        if somaxconn < CLIENTS:  # hamba listens with a backlog of 4096, capped by it
+            self.skipTest(f"net.core.somaxconn {somaxconn} < {CLIENTS}: the accept queue "
+                          f"cannot hold the clients")
+
+    def test_bad_headers_queued_while_stopped(self):
+        self.socks = []
+        try:
+            self.check()
+        finally:
+            for s in self.socks:
+                s.close()
+
+    def check(self):
+        port, admin = free_port(), free_port()
+        with TagServer("served") as server:
+            config = (f'admin: "127.0.0.1:{admin}"\nfrontends:\n'
+                      f'  - name: pp\n    bind: "127.0.0.1:{port}"\n    accept_proxy: true\n'
+                      f'    check: false\n    servers: ["{server.address()}"]\n')
+            with Hamba(config=config, ports=[port, admin], wrapper=STACK_SHIM) as hamba:
+                try:
+                    wait_until(lambda: probe_done(admin), what="the readiness probe done")
+                    hamba.signal(signal.SIGSTOP)
+                    wait_until(lambda: process_state(hamba.pid) == "T", what="hamba stopped")
+                    started = time.monotonic()
+                    self.socks = connect_all(port, CLIENTS)
+                    # Each is in an accept queue once its header is there (TCP_DEFER_ACCEPT).
+                    wait_until(lambda: listen_backlog(port) >= CLIENTS, timeout=20,
+                               what=f"{CLIENTS} clients in hamba's accept queues")
+                    print(f"{CLIENTS} clients queued in {time.monotonic() - started:.1f}s")
+                finally:
+                    hamba.signal(signal.SIGCONT)
+                still_open = wait_all_closed(self.socks)
+                code = None if hamba.running() else hamba.proc.returncode
+                refused = hamba.log().count("no valid PROXY header")
+                self.assertIsNone(code, f"hamba died (exit {code}) after refusing {refused} of "
+                                        f"{CLIENTS} clients:\n{hamba.log()[-2000:]}")
+                self.assertEqual(len(still_open), 0,
+                                 f"{len(still_open)} of {CLIENTS} clients not closed")
+                wait_until(lambda: stats_json(admin)["frontends"][0]["proxy_header_errors"]
+                           == CLIENTS, what=f"{CLIENTS} bad headers counted")
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                    c.sendall(b"PROXY TCP4 192.0.2.1 192.0.2.2 4000 80\r\n")
+                    self.assertEqual(read_all(c), b"served")
+                print(f"all {CLIENTS} closed {time.monotonic() - started:.1f}s after the first "
+                      f"connect; a good client served afterwards")
+                self.assertEqual(hamba.stop(), 0, hamba.log()[-3000:])
+                self.assertNotIn("Sanitizer", hamba.log())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
