@@ -169,6 +169,7 @@ void Connection::preread_failed(const char* reason) {
 }
 
 void Connection::choose(const balance::Server* failed) {
+  wait_since_ = now();
   ConnectionHost::Choice pick = host_->choose(routed_view_.get(), route_, failed, client_hash_);
   if (!pick.server) {
     // Every server is full (or none is known yet): wait, as HAProxy's queue does, until one
@@ -255,7 +256,8 @@ uint64_t Connection::deadline() const {
   switch (state_) {
   case ConnectionState::prereading:
     return since_ + static_cast<uint64_t>(cfg.preread_timeout.count());
-  case ConnectionState::queued:
+  case ConnectionState::queued: // since it began to look for this server, however often put back
+    return wait_since_ + static_cast<uint64_t>(cfg.connect_timeout.count());
   case ConnectionState::connecting:
     return since_ + static_cast<uint64_t>(cfg.connect_timeout.count());
   default:

@@ -143,6 +143,7 @@ private:
   bool server_spoke_ = false;  // the server sent a byte (passive health: a reset after is fine)
   uint8_t attempts_ = 0;       // connects tried
   uint64_t since_ = 0;         // loop time (ms) the state's deadline counts from
+  uint64_t wait_since_ = 0;    // loop time (ms) it began to look for a server (queue timeout)
   uint64_t last_activity_ = 0; // loop time (ms) of the last byte either way (idle timeout)
   uint64_t client_hash_ = 0;   // balance: source: the client's address, hashed once
   // The client's bytes read before relaying: the PROXY header (consumed, not sent on) and what

@@ -1,9 +1,8 @@
 // What the transports and the relay tell a connection: reads while it reads ahead or waits to
 // send its header, EOFs and resets before relaying (each state has its answer), and the relay's
 // activity and end; see connection.h.
-#include "engine/connection.h"
-
 #include "base/check.h"
+#include "engine/connection.h"
 
 namespace hamba::engine {
 
