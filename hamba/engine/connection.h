@@ -39,7 +39,8 @@ public:
   // How a connection ends, and so who is to blame: a reset names the side that failed (it
   // reset, or a write or shutdown toward it failed); the other side gets a reset in turn.
   // `error` is hamba's own failure and `cut` hamba's decision (close()): both sides get a reset,
-  // no side is blamed. Every other end closes both sides with a FIN.
+  // no side is blamed. Every other end closes both sides with a FIN. (The log's names for them
+  // are in connection_end.cpp, in this order.)
   enum class End : uint8_t {
     closed,
     client_reset,

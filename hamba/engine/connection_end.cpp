@@ -129,36 +129,12 @@ void Connection::report_end(End how, ConnectionState was) {
   e.bytes_in = log_->bytes[0];
   e.bytes_out = log_->bytes[1];
   e.duration_ms = now() - log_->started;
-  switch (how) {
-  case End::closed:
-  case End::abandoned:
-    e.end = "closed";
-    break;
-  case End::client_reset:
-    e.end = "client reset";
-    break;
-  case End::server_reset:
-    e.end = "server reset";
-    break;
-  case End::error:
-    e.end = "error";
-    break;
-  case End::cut:
-    e.end = "hamba reset";
-    break;
-  case End::timeout:
-    e.end = was == ConnectionState::queued ? "queue timeout" : "idle timeout";
-    break;
-  case End::no_server:
-    e.end = "no server";
-    break;
-  case End::bad_proxy_header:
-    e.end = "bad proxy header";
-    break;
-  case End::bad_client_hello:
-    e.end = "bad client hello";
-    break;
-  }
+  // Indexed by End; a queued client that left is logged as the orderly end it was.
+  constexpr const char* kEnds[] = {"closed",           "client reset",    "server reset", "error",
+                                   "hamba reset",      "idle timeout",    "no server",    "closed",
+                                   "bad proxy header", "bad client hello"};
+  e.end = how == End::timeout && was == ConnectionState::queued ? "queue timeout"
+                                                                : kEnds[static_cast<int>(how)];
   (*log)(e);
 }
 

@@ -3,21 +3,14 @@
 // or gives a command whose configuration is valid and prints as YAML that loads back the same.
 #include "cli/command.h"
 #include "config/config.h"
+#include "fuzz_check.h"
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 using namespace hamba;
-
-namespace {
-
-void check(bool ok) {
-  if (!ok)
-    __builtin_trap();
-}
-
-} // namespace
+using fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::string> words{std::string()};

@@ -1,20 +1,13 @@
 // Fuzz target for the ClientHello peeker (net/tls_client_hello.h): any bytes give one of the
 // four answers, need_more only under the 16 KiB bound, a name only of DNS characters, and no
 // answer other than need_more for a prefix of bytes that were still incomplete.
+#include "fuzz_check.h"
 #include "net/tls_client_hello.h"
 
 #include <cstdint>
 
 using namespace hamba::net;
-
-namespace {
-
-void check(bool ok) {
-  if (!ok)
-    __builtin_trap();
-}
-
-} // namespace
+using fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const char* bytes = reinterpret_cast<const char*>(data);

@@ -2,21 +2,14 @@
 // std::invalid_argument or decode to a request (a reply) whose encoding decodes to a value that
 // is stable from then on: what a client sends is what the server reads.
 #include "control/protocol.h"
+#include "fuzz_check.h"
 
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
 using namespace hamba::control;
-
-namespace {
-
-void check(bool ok) {
-  if (!ok)
-    __builtin_trap();
-}
-
-} // namespace
+using fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

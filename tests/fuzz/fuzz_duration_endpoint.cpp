@@ -3,20 +3,13 @@
 // error or gives a value that prints as a word parsing back to the same value.
 #include "base/endpoint.h"
 #include "config/config.h"
+#include "fuzz_check.h"
 
 #include <cstdint>
 #include <string>
 
 using namespace hamba;
-
-namespace {
-
-void check(bool ok) {
-  if (!ok)
-    __builtin_trap();
-}
-
-} // namespace
+using fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

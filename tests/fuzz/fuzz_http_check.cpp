@@ -2,19 +2,16 @@
 // server give the same verdict and detail whether they come whole or split at any point, the
 // detail is always printable, and a pass always has a status in the expected range.
 #include "balance/http_check.h"
+#include "fuzz_check.h"
 
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 using namespace hamba::balance;
+using fuzz::check;
 
 namespace {
-
-void check(bool ok) {
-  if (!ok)
-    __builtin_trap();
-}
 
 // Feeds `parts` in order, then EOF if still undecided.
 Verdict run(HttpCheck& c, std::string_view a, std::string_view b) {

@@ -2,17 +2,15 @@
 // are parsed whole, then again in pieces whose sizes come from the first byte, as reads would
 // split them. Both give the same requests and the same end; every request is within the limits.
 #include "base/http_request_parser.h"
+#include "fuzz_check.h"
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace {
+using fuzz::check;
 
-void check(bool ok) {
-  if (!ok)
-    __builtin_trap();
-}
+namespace {
 
 const http::RequestLimits limits{.max_body = 256, .max_target = 64, .max_empty_lines = 4};
 

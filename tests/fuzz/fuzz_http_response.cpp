@@ -3,16 +3,14 @@
 // of connection after them; the second byte says whether the answer is to a HEAD request. Both
 // ways give the same end and the same answer, within the body limit.
 #include "base/http_response_parser.h"
+#include "fuzz_check.h"
 
 #include <cstdint>
 #include <string>
 
-namespace {
+using fuzz::check;
 
-void check(bool ok) {
-  if (!ok)
-    __builtin_trap();
-}
+namespace {
 
 constexpr size_t kMaxBody = 512;
 

@@ -3,20 +3,13 @@
 // bit 1: a ClientHello; neither: both) and the rest is what the client sent. Any bytes give one
 // verdict; need_more only while the buffer has room; the header's length within what was read;
 // and a prefix of bytes that still needed more never gets another answer.
+#include "fuzz_check.h"
 #include "net/preread.h"
 
 #include <cstdint>
 
 using namespace hamba::net;
-
-namespace {
-
-void check(bool ok) {
-  if (!ok)
-    __builtin_trap();
-}
-
-} // namespace
+using fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0)

@@ -1,6 +1,7 @@
 // Fuzz target for the PROXY protocol parser (net/proxy_header.h): any bytes give one of the
 // three answers within the bounds, a header hamba builds always parses back to its addresses,
 // and a prefix of a header is never answered differently from the bound it is under.
+#include "fuzz_check.h"
 #include "net/proxy_header.h"
 
 #include <cstdint>
@@ -9,13 +10,9 @@
 #include <netinet/in.h>
 
 using namespace hamba::net;
+using fuzz::check;
 
 namespace {
-
-void check(bool ok) {
-  if (!ok)
-    __builtin_trap();
-}
 
 // Two socket addresses from fuzz bytes: IPv4, IPv6 or IPv4-mapped, by the first byte.
 void addresses_from(const uint8_t* d, sockaddr_storage& a, sockaddr_storage& b) {

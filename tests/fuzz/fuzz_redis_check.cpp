@@ -2,19 +2,16 @@
 // the same verdict and detail whole or split at any point, a printable detail, and a pass only
 // for a reply that starts with +PONG and a line end.
 #include "balance/redis_check.h"
+#include "fuzz_check.h"
 
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 using namespace hamba::balance;
+using fuzz::check;
 
 namespace {
-
-void check(bool ok) {
-  if (!ok)
-    __builtin_trap();
-}
 
 Verdict run(RedisCheck& c, std::string_view a, std::string_view b) {
   Verdict v = c.feed(a);

@@ -2,20 +2,13 @@
 // gives a valid configuration that prints (to_yaml) as YAML that loads back the same. Any other
 // exception, a crash or a hang is a finding.
 #include "config/config.h"
+#include "fuzz_check.h"
 
 #include <cstdint>
 #include <string>
 
 using namespace hamba;
-
-namespace {
-
-void check(bool ok) {
-  if (!ok)
-    __builtin_trap();
-}
-
-} // namespace
+using fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 64 * 1024) // a configuration is a few KiB; yaml-cpp is not the target's subject

@@ -186,6 +186,17 @@ class GreetingServer(GatedServer):
         conn.sendall(self.answer)
 
 
+def open_client(port, host="127.0.0.1", bind=None, timeout=10.0):
+    """A client socket connected to `port` on `host` (IPv4 or IPv6), from address `bind` when
+    given (so that PROXY headers name it), with `timeout` on every call."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.settimeout(timeout)
+    if bind:
+        sock.bind((bind, 0))
+    sock.connect((host, port))
+    return sock
+
+
 class SlotHolder:
     """Takes the only slot of a server with maxconn 1: a connection to hamba's `port` that sends
     `first` (what the frontend wants first: a PROXY header, a ClientHello, then a few bytes) and
@@ -195,12 +206,7 @@ class SlotHolder:
     session."""
 
     def __init__(self, port, first, arrived, host="127.0.0.1", bind=None, timeout=10.0):
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family)
-        self.sock.settimeout(timeout)
-        if bind:
-            self.sock.bind((bind, 0))
-        self.sock.connect((host, port))
+        self.sock = open_client(port, host, bind, timeout)
         self.sock.sendall(first)
         if isinstance(arrived, bytes):
             echo = b""
@@ -302,12 +308,7 @@ class Exchange:
                  timeout=10.0, label=""):
         if mode not in WRITE_MODES:
             raise ValueError(mode)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family)
-        self.sock.settimeout(timeout)
-        if bind:
-            self.sock.bind((bind, 0))
-        self.sock.connect((host, port))
+        self.sock = open_client(port, host, bind, timeout)
         self.client_port = self.sock.getsockname()[1]
         self.head, self.body, self.mode, self.shut = head, body, mode, shut
         self.label = label

@@ -70,12 +70,17 @@ class Checks:
         answer; the server got a header naming `s`, then the EHLO."""
         self.assertEqual(recv_exactly(s, len(GREETING)), GREETING,
                          "the greeting, as the server sent it")
-        s.sendall(b"EHLO client.test\r\n")
+        self.said_and_answered(server, s, b"EHLO client.test\r\n", version, port)
+
+    def said_and_answered(self, server, s, said, version, port):
+        """`s` sends `said` and half-closes, and gets the server's answer; the server got a
+        header naming `s`, then `said`."""
+        s.sendall(said)
         s.shutdown(socket.SHUT_WR)
         self.assertEqual(recv_exactly(s, 64), server.answer)
         fields, rest = self.received_by(server, s.getsockname()[1])
         self.check_header(fields, version, s.getsockname()[1], port)
-        self.assertEqual(rest, b"EHLO client.test\r\n")
+        self.assertEqual(rest, said)
         s.close()
 
 
@@ -90,13 +95,7 @@ class GreetingThroughSendProxy(Checks, unittest.TestCase):
                     for _ in range(6):
                         s = client(port)
                         time.sleep(0.03)
-                        s.sendall(b"QUIT\r\n")
-                        s.shutdown(socket.SHUT_WR)
-                        self.assertEqual(recv_exactly(s, 64), server.answer)
-                        fields, rest = self.received_by(server, s.getsockname()[1])
-                        self.check_header(fields, version, s.getsockname()[1], port)
-                        self.assertEqual(rest, b"QUIT\r\n")
-                        s.close()
+                        self.said_and_answered(server, s, b"QUIT\r\n", version, port)
                     server.greeting = GREETING
                     self.greeted(server, client(port), version, port)  # connects and reads
 

@@ -3,6 +3,7 @@
 #include "control/stats_collect.h"
 #include "control/stats_render.h"
 #include "engine/engine.h"
+#include "engine_support.h"
 
 #include <doctest/doctest.h>
 #include <netinet/in.h>
@@ -10,20 +11,10 @@
 #include <unistd.h>
 
 using namespace hamba;
+using engine_support::free_port;
+using engine_support::shut_down;
 
 namespace {
-// A port that was free a moment ago (the kernel's choice).
-uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -97,10 +88,7 @@ TEST_CASE("collect_stats: every frontend and server counter reaches the snapshot
                  "\"resets_by_server\":27,\"resets_by_client\":28,"));
     CHECK(has(j, "\"traffic_failures\":25,\"downs\":26,"));
 
-    bool done = false;
-    engine.shutdown(config::Duration(1000), [&] { done = true; });
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(done);
+    shut_down(engine, loop);
   }
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK(uv_loop_close(&loop) == 0);

@@ -1,6 +1,7 @@
 // The engine's apply(): listeners kept, rebound or closed; a failed apply changes nothing;
 // admin states by address.
 #include "engine/engine.h"
+#include "engine_support.h"
 #include "net/listener.h"
 
 #include <doctest/doctest.h>
@@ -9,20 +10,10 @@
 #include <unistd.h>
 
 using namespace hamba;
+using engine_support::free_port;
+using engine_support::shut_down;
 
 namespace {
-// A port that was free a moment ago (the kernel's choice).
-uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 // Whether something listens on 127.0.0.1:port (a bind attempt fails with EADDRINUSE).
 bool listening(uint16_t port) {
@@ -109,10 +100,7 @@ TEST_CASE("engine: apply keeps, rebinds and closes listeners; failures change no
     CHECK(engine.set_server_state("10.9.9.9:1", config::ServerState::disabled) == 0);
 
     // Shutdown with no session: done as soon as every worker says so.
-    bool done = false;
-    engine.shutdown(config::Duration(1000), [&] { done = true; });
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(done);
+    shut_down(engine, loop);
   }
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK(uv_loop_close(&loop) == 0);
@@ -145,10 +133,7 @@ TEST_CASE("engine: weight and admin state reach a server that only an SNI route 
     CHECK(routed[0]->state() == config::ServerState::drain);
     CHECK(engine.config().frontends[0].routes[0].servers[0].state == config::ServerState::drain);
 
-    bool done = false;
-    engine.shutdown(config::Duration(1000), [&] { done = true; });
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(done);
+    shut_down(engine, loop);
   }
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK(uv_loop_close(&loop) == 0);
