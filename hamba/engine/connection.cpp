@@ -11,10 +11,14 @@
 #include "base/log.h"
 #include "net/preread.h"
 
+#include <cstring>
+
 namespace hamba::engine {
 
 namespace {
-// What a queued client may send before hamba stops reading it (it then waits in the kernel).
+// What a queued client may send before hamba stops reading it (it then waits in the kernel): a
+// first buffer, grown once to the limit when the client fills it.
+constexpr size_t kQueueReadAheadFirst = 1024;
 constexpr size_t kQueueReadAhead = 16 * 1024;
 
 std::string peer_name(const net::TcpTransport& t) {
@@ -90,7 +94,7 @@ void Connection::start(const sockaddr_storage& peer) {
   to(ConnectionState::prereading);
   host_->set_deadline(*this, deadline());
   ahead_.reset(new ReadAhead);
-  ahead_->capacity = net::preread_capacity(steps);
+  ahead_->capacity = ahead_->limit = net::preread_capacity(steps);
   ahead_->data.reset(new char[ahead_->capacity]);
   // A client speaks as soon as its connect completes (a TLS client sends its hello), so its
   // first bytes are often here by the accept: they are read at once, and the poller waits only
@@ -106,14 +110,27 @@ void Connection::start(const sockaddr_storage& peer) {
     read_ahead();
 }
 
-void Connection::read_ahead() {
+bool Connection::read_ahead() {
   // Reading goes on while the buffer has room, from the preread through the queue and the
-  // connect; a full buffer stops it (the client waits in the kernel until relaying).
+  // connect; a full buffer stops it (the client waits in the kernel until relaying). After
+  // the client's EOF or reset there is nothing more to read (libuv refuses a read after a
+  // reset).
   ReadAhead& a = *ahead_;
-  if (a.eof || a.size == a.capacity)
-    return;
-  if (client_.read_into(a.data.get() + a.size, a.capacity - a.size) < 0)
+  if (a.eof || a.reset)
+    return true;
+  if (a.size == a.capacity && a.capacity < a.limit) { // a queued client's buffer grows once
+    auto bigger = std::make_unique<char[]>(a.limit);
+    std::memcpy(bigger.get(), a.data.get(), a.size);
+    a.data = std::move(bigger);
+    a.capacity = a.limit;
+  }
+  if (a.size == a.capacity)
+    return true;
+  if (client_.read_into(a.data.get() + a.size, a.capacity - a.size) < 0) {
     finish(End::error);
+    return false;
+  }
+  return true;
 }
 
 void Connection::on_ahead(size_t n) {
@@ -121,7 +138,7 @@ void Connection::on_ahead(size_t n) {
   if (state_ == ConnectionState::prereading)
     examine();
   else
-    read_ahead();
+    static_cast<void>(read_ahead());
 }
 
 void Connection::examine() {
@@ -154,8 +171,8 @@ void Connection::examine() {
     route_ = routed_view_->route_for(r.server_name());
   }
   to(ConnectionState::choosing);
-  read_ahead(); // what the client sends meanwhile joins the bytes read ahead
-  choose(nullptr);
+  if (read_ahead()) // what the client sends meanwhile joins the bytes read ahead
+    choose(nullptr);
 }
 
 void Connection::preread_failed(const char* reason) {
@@ -181,14 +198,22 @@ void Connection::choose(const balance::Server* failed) {
 }
 
 void Connection::enqueue(bool front) {
+  if (host_->retired()) { // its frontend was removed: no connection ends there to serve it
+    ++host_->counters().failed;
+    log::warn("frontend {}: closing client {}: no server has room and the frontend is gone",
+              host_->config().name, client_label());
+    finish(End::no_server);
+    return;
+  }
   to(ConnectionState::queued);
   host_->enqueue(*this, front);
   host_->set_deadline(*this, deadline());
   // Read while queued: the poller sees the client leave (EOF, reset) with no peek per client,
   // and what it sends is kept for its server, within a bound.
-  if (!ahead_) {
+  if (!ahead_) { // small at first: most queued clients send a short request, or nothing
     ahead_.reset(new ReadAhead);
-    ahead_->capacity = kQueueReadAhead;
+    ahead_->capacity = kQueueReadAheadFirst;
+    ahead_->limit = kQueueReadAhead;
     ahead_->data.reset(new char[ahead_->capacity]);
   }
   read_ahead();

@@ -85,7 +85,8 @@ private:
   void start(const sockaddr_storage& peer);
 
   // --- before a server (connection.cpp) ---
-  void read_ahead();
+  // Reads on into ahead_ while it has room; false when that ended the connection.
+  bool read_ahead();
   void on_ahead(size_t n);
   void examine();
   void preread_failed(const char* reason);
@@ -153,6 +154,7 @@ private:
     size_t size = 0;     // bytes in data
     size_t consumed = 0; // of which the client's PROXY header
     size_t capacity = 0;
+    size_t limit = 0;   // what capacity may grow to
     bool eof = false;   // the client sent EOF after them
     bool reset = false; // the client reset after them: they go on, then the reset
     std::unique_ptr<char[]> data;

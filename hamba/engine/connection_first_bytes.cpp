@@ -36,7 +36,10 @@ void Connection::send_first_bytes() {
   if (ahead_) { // read ahead (a preread, the queue): those bytes, and the EOF if it came
     client_.stop_reading();
     const ReadAhead& a = *ahead_;
-    if (a.reset) { // it sent them, then reset: they go on, and so does the reset
+    if (a.reset) {
+      // It sent them, then reset: they go on, and so does the reset. The reset drops what the
+      // kernel has not sent yet, so this is best effort: all of a request within the first
+      // window (all of it on loopback), as when the reset comes while relaying.
       if (write_first(protocol, a.data.get() + a.consumed, a.payload()))
         finish(End::client_reset);
       return;
@@ -64,6 +67,8 @@ void Connection::send_first_bytes() {
 
 void Connection::wait_for_first_bytes(config::ProxyProtocol protocol) {
   to(ConnectionState::sending_header);
+  last_activity_ = now(); // its deadline: the idle timeout from now
+  host_->set_deadline(*this, deadline());
   header_due_ = protocol;
   header_wait_ = std::make_unique<HeaderTimer>();
   header_wait_->since = now();

@@ -38,6 +38,8 @@ public:
   // The per-connection log, or nullptr when it is off.
   virtual const std::function<void(const SessionEnd&)>* session_log() const = 0;
   virtual bool shutting_down() const = 0;
+  // The frontend was removed (or the worker stops): nothing will serve its queue any more.
+  virtual bool retired() const = 0;
 
   // --- choose a server ---
   struct Choice {

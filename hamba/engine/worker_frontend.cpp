@@ -109,6 +109,7 @@ void WorkerFrontend::stop_listening(bool serve_waiting) {
 }
 
 void WorkerFrontend::retire(bool serve_waiting) {
+  retired_ = true;
   stop_listening(serve_waiting);
   serve_task_.cancel();
   while (Connection* c = queue_.front())
@@ -160,6 +161,7 @@ void WorkerFrontend::enqueue(Connection& c, bool front) {
     queue_.push_front(c);
   else
     queue_.push_back(c);
+  ++queue_size_;
   counters_->queued.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -167,6 +169,7 @@ void WorkerFrontend::dequeue(Connection& c) {
   if (!c.queue_link.linked())
     return;
   c.queue_link.unlink();
+  --queue_size_;
   HAMBA_DCHECK(counters_->queued.load(std::memory_order_relaxed) > 0);
   counters_->queued.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -191,7 +194,7 @@ void WorkerFrontend::serve_queue() {
   constexpr size_t kMaxFull = 16;
   const balance::PoolSnapshot* full[kMaxFull];
   size_t full_count = 0;
-  size_t budget = queue_.size();
+  size_t budget = queue_size_;
   Connection* c = queue_.front();
   while (c && budget-- > 0) {
     Connection* next = queue_.next(*c);

@@ -61,6 +61,7 @@ public:
   HeaderWait& header_wait() override { return header_wait_; }
   const std::function<void(const SessionEnd&)>* session_log() const override;
   bool shutting_down() const override;
+  bool retired() const override { return retired_; }
   Choice choose(const FrontendView* routed, int route, const balance::Server* avoid,
                 uint64_t client_hash) override;
   void enqueue(Connection& c, bool front) override;
@@ -101,6 +102,8 @@ private:
   base::IntrusiveList<Connection, &Connection::queue_link> queue_;
   base::RunQueue::Task serve_task_{[](void* f) { static_cast<WorkerFrontend*>(f)->serve_queue(); },
                                    this};
+  size_t queue_size_ = 0; // the list's length, kept: walking it would cost a cache miss a client
+  bool retired_ = false;
   uint64_t local_errors_unlogged_ = 0; // local errors since the last line about them
   uint64_t local_error_logged_at_ = 0; // loop time (ms) of that line
   uint64_t other_accept_error_logged_at_ = 0;

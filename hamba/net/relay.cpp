@@ -17,6 +17,7 @@ bool Relay::start(bool client_eof) {
   }
   if (server_.above_high()) {
     way(Direction::to_server).paused = true; // on_drained starts the client's reads
+    client_.stop_reading();                  // it may be reading already (the header's wait)
     return true;
   }
   if (client_.start_reading() < 0)
