@@ -15,7 +15,6 @@ Worker::Worker(WorkerShared& shared, size_t index) : shared_(shared), index_(ind
   inbox_.init(&loop_, this);
   wheel_.start_at(uv_now(&loop_) / kTickMs);
   tick_timer_.init(&loop_, this);
-  tick_timer_.start<&Worker::tick>(kTickMs, kTickMs);
   runs_.init(&loop_);
   poll_spin_ = std::make_unique<net::PollSpin>(&loop_);
 }
@@ -198,7 +197,17 @@ void Worker::closed(Connection& c) {
 }
 
 void Worker::set_deadline(Connection& c, uint64_t at_ms) {
+  keep_ticking();
   wheel_.schedule(c.timer, (at_ms + kTickMs - 1) / kTickMs);
+}
+
+void Worker::keep_ticking() {
+  if (ticking_ || !tick_timer_)
+    return;
+  ticking_ = true;
+  if (wheel_.empty()) // stopped while empty: its clock catches up at once
+    wheel_.start_at(uv_now(&loop_) / kTickMs);
+  tick_timer_.start<&Worker::tick>(kTickMs, kTickMs);
 }
 
 void Worker::poke_others() {
@@ -223,14 +232,19 @@ void Worker::tick() {
   });
   // Queues are served again each tick: a client put back for hamba's own shortage (no
   // descriptor, no local port) tries again even when no connection ends meanwhile.
+  bool queues = false;
   for (auto& [id, f] : frontends_)
-    f->serve_queue_soon();
+    queues |= f->serve_queue_soon();
   // A wakeup may have crossed the pause (a slot freed between the look and the pause): look
   // again.
   if (paused_.load(std::memory_order_relaxed) &&
       shared_.sessions.load(std::memory_order_relaxed) <
           shared_.accept_limit.load(std::memory_order_relaxed))
     offer();
+  if (!queues && !paused_.load(std::memory_order_relaxed) && wheel_.empty()) {
+    tick_timer_.stop();
+    ticking_ = false;
+  }
 }
 
 void Worker::shutdown(config::Duration grace) {

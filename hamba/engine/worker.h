@@ -5,7 +5,8 @@
 // per connection or per byte takes a lock.
 //
 // Its connections' deadlines are kept in a timing wheel (base/timer_wheel.h) ticking every
-// kTickMs: the cost of timeouts follows what expires, not how many connections are open. Work
+// kTickMs while anything waits: the cost of timeouts follows what expires, not how many
+// connections are open, and an idle worker sleeps. Work
 // that a callback must not do inline (accept the next client, serve a queue) is posted to its
 // run queue (base/run_queue.h) and runs at the loop's next turn.
 #pragma once
@@ -97,7 +98,10 @@ public:
   void take_slot_anyway() { shared_.sessions.fetch_add(1, std::memory_order_relaxed); }
   // A frontend had a client waiting and could not take it (the global limit): a connection that
   // ends anywhere wakes this worker.
-  void paused() { paused_.store(true, std::memory_order_relaxed); }
+  void paused() {
+    paused_.store(true, std::memory_order_relaxed);
+    keep_ticking();
+  }
   const SessionLog* session_log() const { return session_log_ ? session_log_.get() : nullptr; }
   void opened(Connection& c);
   // The connection is closed: unlisted now, deleted after the current loop phase.
@@ -117,6 +121,9 @@ private:
   void run();
   void offer_slots(); // clients waiting in the accept queues may come in
   void tick();
+  // The tick runs only while something waits for it (a deadline, a queue, a pause): an idle
+  // worker does not wake up.
+  void keep_ticking();
   void reap();
   void check_shutdown_done();
   void grace_over();
@@ -141,6 +148,7 @@ private:
   std::shared_ptr<const SessionLog> session_log_;
   base::TimerWheel wheel_;
   uvx::Timer tick_timer_;
+  bool ticking_ = false;
   uvx::Timer grace_timer_;
   base::RunQueue runs_;
   base::RunQueue::Task offer_task_{[](void* w) { static_cast<Worker*>(w)->offer_slots(); }, this};

@@ -182,9 +182,11 @@ void WorkerFrontend::released() {
     worker_.poke_others();
 }
 
-void WorkerFrontend::serve_queue_soon() {
-  if (!queue_.empty())
-    worker_.post_local(serve_task_);
+bool WorkerFrontend::serve_queue_soon() {
+  if (queue_.empty())
+    return false;
+  worker_.post_local(serve_task_);
+  return true;
 }
 
 void WorkerFrontend::serve_queue() {

@@ -46,8 +46,9 @@ public:
   void retire(bool serve_waiting = true);
   // Accepts the connections the listener holds while the worker may.
   void accept_pending();
-  // Gives servers with room to queued clients, oldest first, at the loop's next turn.
-  void serve_queue_soon();
+  // Gives servers with room to queued clients, oldest first, at the loop's next turn; false
+  // when none waits.
+  bool serve_queue_soon();
 
   // --- ConnectionHost ---
   uv_loop_t* loop() override;
