@@ -32,8 +32,7 @@ public:
 
   class Entry {
   public:
-    // What the entry belongs to, for the fire callback (set once by its owner).
-    void* owner = nullptr;
+    // The object a deadline is for derives from Entry; the fire callback casts back to it.
     bool scheduled() const { return link_.linked(); }
     void cancel() { link_.unlink(); }
     uint64_t deadline() const { return deadline_; }

@@ -51,7 +51,6 @@ int Connection::accept(std::shared_ptr<ConnectionHost> host, net::Listener& list
 }
 
 Connection::Connection(std::shared_ptr<ConnectionHost> host) : host_(std::move(host)) {
-  timer.owner = this;
   client_.set_handler(this);
   server_conn_.set_handler(this);
 }
@@ -167,8 +166,8 @@ void Connection::examine() {
     carried_.reset(); // LOCAL or UNKNOWN: the connection's own address stands
   }
   if (!cfg.routes.empty()) {
-    routed_view_ = host_->view_ptr();
-    route_ = routed_view_->route_for(r.server_name());
+    routed_.reset(new Routed{host_->view_ptr(), -1});
+    routed_->route = routed_->view->route_for(r.server_name());
   }
   to(ConnectionState::choosing);
   if (read_ahead()) // what the client sends meanwhile joins the bytes read ahead
@@ -187,7 +186,7 @@ void Connection::preread_failed(const char* reason) {
 
 void Connection::choose(const balance::Server* failed) {
   wait_since_ = now();
-  ConnectionHost::Choice pick = host_->choose(routed_view_.get(), route_, failed, client_hash_);
+  ConnectionHost::Choice pick = host_->choose(routed_view(), route(), failed, client_hash_);
   if (!pick.server) {
     // Every server is full (or none is known yet): wait, as HAProxy's queue does, until one
     // has room or the connect timeout passes.
@@ -229,7 +228,7 @@ void Connection::connect(const balance::PoolSnapshot::Entry& server,
   host_->set_deadline(*this, deadline());
   int rc = server_conn_.init(host_->loop());
   if (rc == 0)
-    rc = server_conn_.connect(server_->sockaddr_ptr(), *this);
+    rc = server_conn_.connect(server_->sockaddr_ptr());
   // Reading the server starts with the connect: its socket is registered with the poller once
   // for both (after the connect it would cost two more epoll_ctl calls). libuv reports the
   // connect before any read.

@@ -34,7 +34,7 @@
 
 namespace hamba::engine {
 
-class Connection final : net::TransportHandler, net::ConnectHandler, net::RelayOwner {
+class Connection final : public base::TimerWheel::Entry, net::TransportHandler, net::RelayOwner {
 public:
   // How a connection ends, and so who is to blame: a reset names the side that failed (it
   // reset, or a write or shutdown toward it failed); the other side gets a reset in turn.
@@ -71,13 +71,13 @@ public:
   // Ends both sides now with a reset (end of the shutdown grace, frontend removed while queued).
   void close();
   ConnectionState state() const { return state_; }
-  const FrontendView* routed_view() const { return routed_view_.get(); }
-  int route() const { return route_; }
+  const FrontendView* routed_view() const { return routed_ ? routed_->view.get() : nullptr; }
+  int route() const { return routed_ ? routed_->route : -1; }
   uint64_t client_hash() const { return client_hash_; }
 
-  base::ListLink worker_link;    // the worker's list of its connections
-  base::ListLink queue_link;     // the frontend's queue, while queued
-  base::TimerWheel::Entry timer; // the worker's deadlines
+  base::ListLink worker_link; // the worker's list of its connections
+  base::ListLink queue_link;  // the frontend's queue, while queued
+  // (Its base TimerWheel::Entry is its place among the worker's deadlines.)
 
 private:
   explicit Connection(std::shared_ptr<ConnectionHost> host);
@@ -97,7 +97,7 @@ private:
   uint64_t deadline() const;
 
   // --- the first bytes toward the server (connection_first_bytes.cpp) ---
-  void on_connected(net::TcpTransport& t, int status) override;
+  void on_connected(net::Transport& t, int status) override;
   void send_first_bytes();
   config::ProxyProtocol send_proxy() const;
   net::ProxyHeaderBytes proxy_header(config::ProxyProtocol protocol) const;
@@ -136,9 +136,13 @@ private:
   net::TcpTransport client_;
   net::TcpTransport server_conn_;
   net::Relay relay_{client_, server_conn_, *this};
-  // The SNI route taken, as an index into the view it was matched in (-1: the default one).
-  std::shared_ptr<const FrontendView> routed_view_;
-  int route_ = -1;
+  // routes: the view its ClientHello was matched in, and the route's index there (-1: the
+  // default route). Allocated only on frontends with routes.
+  struct Routed {
+    std::shared_ptr<const FrontendView> view;
+    int route = -1;
+  };
+  std::unique_ptr<Routed> routed_;
   balance::ServerPtr server_;
   std::weak_ptr<balance::Backend> owner_; // the backend server_ came from (main loop's)
   bool server_failing_ = false;           // the snapshot said passive health counts its failures

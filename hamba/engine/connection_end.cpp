@@ -45,7 +45,7 @@ void Connection::finish(End how) {
   if (was == ConnectionState::queued)
     host_->dequeue(*this);
   header_wait_.reset();
-  timer.cancel();
+  cancel(); // its deadline
   // The failed side's connection is gone already; the other one learns of it by a reset.
   const Culprit culprit = culprit_of(how);
   const bool hamba_ends = culprit == Culprit::hamba;

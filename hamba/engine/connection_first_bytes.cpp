@@ -13,7 +13,7 @@
 
 namespace hamba::engine {
 
-void Connection::on_connected(net::TcpTransport&, int status) {
+void Connection::on_connected(net::Transport&, int status) {
   if (status < 0 && is_local_error(status)) {
     short_of_resources(status);
     return;
@@ -27,8 +27,8 @@ void Connection::on_connected(net::TcpTransport&, int status) {
 }
 
 config::ProxyProtocol Connection::send_proxy() const {
-  return route_ >= 0 ? routed_view_->routes[static_cast<size_t>(route_)].config.send_proxy
-                     : host_->config().send_proxy;
+  return route() >= 0 ? routed_->view->routes[static_cast<size_t>(route())].config.send_proxy
+                      : host_->config().send_proxy;
 }
 
 void Connection::send_first_bytes() {

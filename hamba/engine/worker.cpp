@@ -198,7 +198,7 @@ void Worker::closed(Connection& c) {
 
 void Worker::set_deadline(Connection& c, uint64_t at_ms) {
   keep_ticking();
-  wheel_.schedule(c.timer, (at_ms + kTickMs - 1) / kTickMs);
+  wheel_.schedule(c, (at_ms + kTickMs - 1) / kTickMs);
 }
 
 void Worker::keep_ticking() {
@@ -228,7 +228,7 @@ void Worker::tick() {
   // Only the connections whose deadline tick has come are looked at; each checks its own state's
   // deadline again before it acts (a connection queued then connected has a new one).
   wheel_.advance(now / kTickMs, [now](base::TimerWheel::Entry& e) {
-    static_cast<Connection*>(e.owner)->on_deadline(now);
+    static_cast<Connection&>(e).on_deadline(now);
   });
   // Queues are served again each tick: a client put back for hamba's own shortage (no
   // descriptor, no local port) tries again even when no connection ends meanwhile.

@@ -19,8 +19,7 @@ int TcpTransport::fd() const {
   return sock::fd_of(tcp_.base());
 }
 
-int TcpTransport::connect(const sockaddr* address, ConnectHandler& done) {
-  connect_handler_ = &done;
+int TcpTransport::connect(const sockaddr* address) {
   uv_tcp_nodelay(tcp_.get(), 1); // applied when libuv creates the socket
   return connect_.start<&TcpTransport::on_connect>(this, [&](uv_connect_t* req, auto cb) {
     return uv_tcp_connect(req, tcp_.get(), address, cb);
@@ -28,7 +27,7 @@ int TcpTransport::connect(const sockaddr* address, ConnectHandler& done) {
 }
 
 void TcpTransport::on_connect(int status) {
-  connect_handler_->on_connected(*this, status);
+  handler_->on_connected(*this, status);
 }
 
 int TcpTransport::begin_reading() {
@@ -57,7 +56,7 @@ int TcpTransport::start_reading() {
 
 int TcpTransport::read_into(char* into, size_t room) {
   into_ = into;
-  room_ = room;
+  room_ = static_cast<uint32_t>(room);
   mode_ = Mode::span;
   return begin_reading();
 }

@@ -19,16 +19,6 @@
 
 namespace hamba::net {
 
-class TcpTransport;
-
-// Who is told that a connect finished (status 0, or a libuv error).
-class ConnectHandler {
-public:
-  virtual void on_connected(TcpTransport& transport, int status) = 0;
-
-  virtual ~ConnectHandler() = default;
-};
-
 class TcpTransport final : public Transport {
 public:
   TcpTransport() = default;
@@ -41,8 +31,9 @@ public:
   uv_tcp_t* handle() const { return tcp_.get(); }
   bool open() const { return static_cast<bool>(tcp_); }
   int fd() const;
-  // Starts a connect (TCP_NODELAY on); `done` is told how it ended. 0, or a libuv error now.
-  int connect(const sockaddr* address, ConnectHandler& done);
+  // Starts a connect (TCP_NODELAY on); the handler's on_connected says how it ended. 0, or a
+  // libuv error now.
+  int connect(const sockaddr* address);
 
   int start_reading() override;
   int read_into(char* into, size_t room) override;
@@ -70,14 +61,13 @@ private:
   uvx::Requests<uv_write_t, Block> writes_;
   uvx::Requests<uv_shutdown_t> shutdown_;
   uvx::Requests<uv_connect_t> connect_;
-  ConnectHandler* connect_handler_ = nullptr;
-  size_t queued_ = 0;
+  uint32_t queued_ = 0; // bytes in writes_ (at most a few blocks: the marks bound it)
   // Where reads land: the loop's buffer, or read_into's span (used up by one read).
   enum class Mode : uint8_t { loop_buffer, span, span_used };
   Mode mode_ = Mode::loop_buffer;
-  char* into_ = nullptr;
-  size_t room_ = 0;
   bool reading_ = false;
+  uint32_t room_ = 0;
+  char* into_ = nullptr;
 };
 
 } // namespace hamba::net

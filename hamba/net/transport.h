@@ -53,6 +53,8 @@ public:
   virtual void on_drained(Transport& to) = 0;
   // A shutdown_write() that was waiting for the queue is done.
   virtual void on_shut(Transport& to) = 0;
+  // A connect the transport made finished (status 0, or a libuv error).
+  virtual void on_connected(Transport&, int /*status*/) {}
 
   virtual ~TransportHandler() = default;
 };
@@ -62,8 +64,8 @@ public:
   // Backpressure: a writer stops feeding a transport whose queue is above `high`, and starts
   // again when on_drained() says it fell to `low`.
   struct Marks {
-    size_t high = 0; // anything queued: at most one read per direction is held
-    size_t low = 0;
+    uint32_t high = 0; // anything queued: at most one read per direction is held
+    uint32_t low = 0;
   };
   struct Counters {
     uint64_t bytes_read = 0;

@@ -10,11 +10,10 @@
 using namespace hamba::base;
 
 namespace {
-struct Item {
+struct Item : TimerWheel::Entry {
   int id;
   ListLink link;
-  TimerWheel::Entry timer;
-  explicit Item(int i) : id(i) { timer.owner = this; }
+  explicit Item(int i) : id(i) {}
 };
 using List = IntrusiveList<Item, &Item::link>;
 
@@ -55,16 +54,16 @@ TEST_CASE("an intrusive list keeps order, and an element leaves it in O(1) from 
 TEST_CASE("the wheel fires each entry at its tick, and only the ones due") {
   TimerWheel wheel(100);
   Item a(1), b(2), c(3);
-  wheel.schedule(a.timer, 103);
-  wheel.schedule(b.timer, 101);
-  wheel.schedule(c.timer, 100 + TimerWheel::kSlots + 3); // same slot as a, a turn later
+  wheel.schedule(a, 103);
+  wheel.schedule(b, 101);
+  wheel.schedule(c, 100 + TimerWheel::kSlots + 3); // same slot as a, a turn later
   std::vector<int> fired;
-  auto fire = [&](TimerWheel::Entry& e) { fired.push_back(static_cast<Item*>(e.owner)->id); };
+  auto fire = [&](TimerWheel::Entry& e) { fired.push_back(static_cast<Item&>(e).id); };
   wheel.advance(102, fire);
   CHECK(fired == std::vector<int>{2});
   wheel.advance(103, fire);
   CHECK(fired == std::vector<int>{2, 1});
-  CHECK(c.timer.scheduled()); // passed over: its turn has not come
+  CHECK(c.scheduled()); // passed over: its turn has not come
   wheel.advance(100 + TimerWheel::kSlots + 2, fire);
   CHECK(fired.size() == 2);
   wheel.advance(100 + TimerWheel::kSlots + 3, fire);
@@ -75,12 +74,12 @@ TEST_CASE("the wheel fires each entry at its tick, and only the ones due") {
 TEST_CASE("a cancelled or rescheduled entry fires once, at its last deadline") {
   TimerWheel wheel(0);
   Item a(1), b(2);
-  wheel.schedule(a.timer, 5);
-  wheel.schedule(b.timer, 5);
-  b.timer.cancel();
-  wheel.schedule(a.timer, 9); // pushed back before it fired
+  wheel.schedule(a, 5);
+  wheel.schedule(b, 5);
+  b.cancel();
+  wheel.schedule(a, 9); // pushed back before it fired
   std::vector<int> fired;
-  auto fire = [&](TimerWheel::Entry& e) { fired.push_back(static_cast<Item*>(e.owner)->id); };
+  auto fire = [&](TimerWheel::Entry& e) { fired.push_back(static_cast<Item&>(e).id); };
   wheel.advance(8, fire);
   CHECK(fired.empty());
   wheel.advance(20, fire);
@@ -90,21 +89,20 @@ TEST_CASE("a cancelled or rescheduled entry fires once, at its last deadline") {
 TEST_CASE("a fired entry may schedule itself again or cancel another due in the same tick") {
   TimerWheel wheel(0);
   Item a(1), b(2);
-  wheel.schedule(a.timer, 3);
-  wheel.schedule(b.timer, 3);
+  wheel.schedule(a, 3);
+  wheel.schedule(b, 3);
   std::vector<int> fired;
   wheel.advance(3, [&](TimerWheel::Entry& e) {
-    auto* item = static_cast<Item*>(e.owner);
+    auto* item = &static_cast<Item&>(e);
     fired.push_back(item->id);
     if (item->id == 1) {
-      b.timer.cancel();      // the other one due now: no longer fires
+      b.cancel();            // the other one due now: no longer fires
       wheel.schedule(e, 10); // and this one again, later
     }
   });
   CHECK(fired == std::vector<int>{1});
-  CHECK(a.timer.scheduled());
-  wheel.advance(10,
-                [&](TimerWheel::Entry& e) { fired.push_back(static_cast<Item*>(e.owner)->id); });
+  CHECK(a.scheduled());
+  wheel.advance(10, [&](TimerWheel::Entry& e) { fired.push_back(static_cast<Item&>(e).id); });
   CHECK(fired == std::vector<int>{1, 1});
 }
 
@@ -113,7 +111,7 @@ TEST_CASE("a stall of more than one turn fires everything that came due") {
   std::vector<std::unique_ptr<Item>> items;
   for (int i = 0; i < 50; ++i) {
     items.push_back(std::make_unique<Item>(i));
-    wheel.schedule(items.back()->timer, static_cast<uint64_t>(i) * 97 + 1);
+    wheel.schedule(*items.back(), static_cast<uint64_t>(i) * 97 + 1);
   }
   size_t fired = 0;
   wheel.advance(10 * TimerWheel::kSlots, [&](TimerWheel::Entry&) { ++fired; });
