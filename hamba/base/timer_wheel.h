@@ -55,6 +55,14 @@ public:
     uint64_t at = deadline > now_ ? deadline : now_ + 1;
     slots_[at & (kSlots - 1)].push_back(entry);
   }
+  // The first tick after now whose slot holds an entry (it may be one due a turn later: the
+  // wheel then only passes over it), or 0 when none does. O(slots).
+  uint64_t next_busy_tick() const {
+    for (uint64_t tick = now_ + 1; tick <= now_ + kSlots; ++tick)
+      if (!slots_[tick & (kSlots - 1)].empty())
+        return tick;
+    return 0;
+  }
   bool empty() const {
     for (const auto& s : slots_)
       if (!s.empty())

@@ -197,17 +197,21 @@ void Worker::closed(Connection& c) {
 }
 
 void Worker::set_deadline(Connection& c, uint64_t at_ms) {
-  keep_ticking();
-  wheel_.schedule(c, (at_ms + kTickMs - 1) / kTickMs);
+  if (!armed_at_ && !in_tick_ && wheel_.empty()) // nothing waited: the clock catches up
+    wheel_.start_at(uv_now(&loop_) / kTickMs);
+  const uint64_t tick = (at_ms + kTickMs - 1) / kTickMs;
+  wheel_.schedule(c, tick);
+  wake_at(tick);
 }
 
-void Worker::keep_ticking() {
-  if (ticking_ || !tick_timer_)
-    return;
-  ticking_ = true;
-  if (wheel_.empty()) // stopped while empty: its clock catches up at once
-    wheel_.start_at(uv_now(&loop_) / kTickMs);
-  tick_timer_.start<&Worker::tick>(kTickMs, kTickMs);
+void Worker::wake_at(uint64_t tick) {
+  // One timer for the whole wheel, set for the earliest tick anything waits for: an idle worker
+  // sleeps, and one whose connections all wait 50 s wakes once, not every tick meanwhile.
+  if (in_tick_ || !tick_timer_ || (armed_at_ && armed_at_ <= tick))
+    return; // (the running tick sets the timer when it ends)
+  armed_at_ = tick;
+  const uint64_t now = uv_now(&loop_), at = tick * kTickMs;
+  tick_timer_.start<&Worker::tick>(at > now ? at - now : 0);
 }
 
 void Worker::poke_others() {
@@ -224,6 +228,8 @@ void Worker::reap() {
 }
 
 void Worker::tick() {
+  armed_at_ = 0;
+  in_tick_ = true;
   const uint64_t now = uv_now(&loop_);
   // Only the connections whose deadline tick has come are looked at; each checks its own state's
   // deadline again before it acts (a connection queued then connected has a new one).
@@ -241,10 +247,12 @@ void Worker::tick() {
       shared_.sessions.load(std::memory_order_relaxed) <
           shared_.accept_limit.load(std::memory_order_relaxed))
     offer();
-  if (!queues && !paused_.load(std::memory_order_relaxed) && wheel_.empty()) {
-    tick_timer_.stop();
-    ticking_ = false;
-  }
+  in_tick_ = false;
+  // Queues and a pause are looked at every tick; otherwise the next deadline sets the time.
+  if (queues || paused_.load(std::memory_order_relaxed))
+    wake_at(now / kTickMs + 1);
+  else if (uint64_t next = wheel_.next_busy_tick())
+    wake_at(next);
 }
 
 void Worker::shutdown(config::Duration grace) {

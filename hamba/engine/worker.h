@@ -4,9 +4,9 @@
 // (a failed connect, a freed slot another worker may use, its shutdown done). Nothing it does
 // per connection or per byte takes a lock.
 //
-// Its connections' deadlines are kept in a timing wheel (base/timer_wheel.h) ticking every
-// kTickMs while anything waits: the cost of timeouts follows what expires, not how many
-// connections are open, and an idle worker sleeps. Work
+// Its connections' deadlines are kept in a timing wheel (base/timer_wheel.h) of kTickMs ticks,
+// whose one timer is set for the earliest tick anything waits for: the cost of timeouts follows
+// what expires, not how many connections are open, and an idle worker sleeps. Work
 // that a callback must not do inline (accept the next client, serve a queue) is posted to its
 // run queue (base/run_queue.h) and runs at the loop's next turn.
 #pragma once
@@ -49,7 +49,7 @@ using SessionLog = std::function<void(const SessionEnd&)>;
 
 class Worker {
 public:
-  // Deadlines are checked this often: a timeout fires at most this late.
+  // Deadlines are kept to this grain: a timeout fires at most this late.
   static constexpr uint64_t kTickMs = 100;
 
   Worker(WorkerShared& shared, size_t index);
@@ -100,7 +100,7 @@ public:
   // ends anywhere wakes this worker.
   void paused() {
     paused_.store(true, std::memory_order_relaxed);
-    keep_ticking();
+    wake_at(uv_now(&loop_) / kTickMs + 1);
   }
   const SessionLog* session_log() const { return session_log_ ? session_log_.get() : nullptr; }
   void opened(Connection& c);
@@ -121,9 +121,9 @@ private:
   void run();
   void offer_slots(); // clients waiting in the accept queues may come in
   void tick();
-  // The tick runs only while something waits for it (a deadline, a queue, a pause): an idle
-  // worker does not wake up.
-  void keep_ticking();
+  // The tick runs at `tick` (in kTickMs units of loop time) unless it is set sooner already.
+  // It runs only while something waits for it (a deadline, a queue, a pause).
+  void wake_at(uint64_t tick);
   void reap();
   void check_shutdown_done();
   void grace_over();
@@ -148,7 +148,8 @@ private:
   std::shared_ptr<const SessionLog> session_log_;
   base::TimerWheel wheel_;
   uvx::Timer tick_timer_;
-  bool ticking_ = false;
+  uint64_t armed_at_ = 0; // the tick the timer is set for; 0: not set
+  bool in_tick_ = false;
   uvx::Timer grace_timer_;
   base::RunQueue runs_;
   base::RunQueue::Task offer_task_{[](void* w) { static_cast<Worker*>(w)->offer_slots(); }, this};
