@@ -122,10 +122,13 @@ class NoConnectionLost(unittest.TestCase):
                 # its close is reset with it: the kernel has no way to stop new handshakes on
                 # one SO_REUSEPORT socket short of a BPF program (engine/workers.md). Rare (none
                 # in most runs, 3 once in a loaded CI run): a few are allowed, fewer than one per
-                # removal. Without the drain this test loses 29-31 clients.
+                # removal. Without the drain this test loses 29-31 clients. Under a sanitizer the
+                # window is several times wider (5 once under ThreadSanitizer with the rest of
+                # the suite beside it): fewer than two per removal there.
                 resets = [f for f in on_moving.failures if "ConnectionResetError" in f]
                 self.assertEqual(on_moving.failures, resets, hamba.log()[-2000:])
-                self.assertLess(len(resets), 4, hamba.log()[-2000:])
+                allowed = 8 if os.environ.get("HAMBA_SANITIZE", "OFF") not in ("", "OFF") else 4
+                self.assertLess(len(resets), allowed, hamba.log()[-2000:])
                 self.assertEqual(on_kept.refused, 0)
                 self.assertGreater(on_kept.ok, 0)
                 self.assertGreater(on_moving.ok, 0)
