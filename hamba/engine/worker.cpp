@@ -186,7 +186,9 @@ void Worker::closed(Connection& c) {
   bool handed = false;
   for (size_t k = 1; k < n && !handed; ++k) {
     Worker* w = shared_.workers[(index_ + k) % n];
-    if (w->paused_.exchange(false, std::memory_order_relaxed)) {
+    // A load first: an exchange would take the other worker's cache line on every close.
+    if (w->paused_.load(std::memory_order_relaxed) &&
+        w->paused_.exchange(false, std::memory_order_relaxed)) {
       w->post([](Worker& other) { other.offer(); });
       handed = true;
     }
