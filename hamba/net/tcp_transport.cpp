@@ -117,6 +117,7 @@ int TcpTransport::write(const uv_buf_t* bufs, unsigned count) {
   while (i < count && offset >= bufs[i].len)
     offset -= bufs[i++].len;
   while (i < count) {
+    uint32_t block = 0;
     int rc = writes_.start<&TcpTransport::on_written>(
         this,
         [&](uv_write_t* req, Block& b, auto done) {
@@ -135,10 +136,11 @@ int TcpTransport::write(const uv_buf_t* bufs, unsigned count) {
               offset = 0;
             }
           }
-          queued_ += b.size;
+          block = b.size;
         });
     if (rc < 0)
-      return rc;
+      return rc; // that block is not in flight: queued_ counts only those that are
+    queued_ += block;
   }
   return 0;
 }
