@@ -16,6 +16,7 @@
 #include "control/control_server.h"
 #include "control/stats_collect.h"
 
+#include <algorithm>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
@@ -172,7 +173,10 @@ private:
       if (config == started_with_)
         return;
       log::info("configuration file changed while starting: applying it");
-    } else if (keeping_admin(config) == engine_.config()) {
+    } else if (keeping_admin(config) == engine_.config() &&
+               std::none_of(config.frontends.begin(), config.frontends.end(),
+                            [](const config::Frontend& f) { return f.tls.has_value(); })) {
+      // (With tls the certificate files are read again: they may have changed.)
       log::info("configuration file reloaded: unchanged");
       return;
     }

@@ -105,6 +105,16 @@ template <typename Set> void each_server(Config& config, Set set) {
   });
 }
 
+// The frontend's first certificate (created with its TLS settings): --tls-cert and --tls-key
+// replace it, whatever the file said.
+config::TlsCertificate& default_certificate(config::Frontend& f) {
+  if (!f.tls)
+    f.tls.emplace();
+  if (f.tls->certs.empty())
+    f.tls->certs.emplace_back();
+  return f.tls->certs.front();
+}
+
 // `set` checks a value and `apply` sets it; `apply` parses again what `set` has accepted, so it
 // cannot throw.
 const OptionSpec table[] = {
@@ -180,6 +190,18 @@ const OptionSpec table[] = {
          for (config::Route& r : f.routes)
            r.send_proxy = f.send_proxy;
        });
+     }},
+    {"--tls-cert", "HAMBA_TLS_CERT", nullptr, "FILE",
+     "terminate TLS with this PEM certificate (and chain);\nneeds --tls-key", [](Command&, S, S) {},
+     [](Config& c, S v) { each_frontend(c, [&](auto& f) { default_certificate(f).cert = v; }); }},
+    {"--tls-key", "HAMBA_TLS_KEY", nullptr, "FILE", "the PEM private key of --tls-cert",
+     [](Command&, S, S) {},
+     [](Config& c, S v) { each_frontend(c, [&](auto& f) { default_certificate(f).key = v; }); }},
+    {"--tls-handshake-timeout", "HAMBA_TLS_HANDSHAKE_TIMEOUT", nullptr, "D",
+     "TLS clients have that long to finish the handshake (10s)",
+     [](Command&, S n, S v) { duration_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.tls_handshake_timeout = duration_value("", v); });
      }},
     {"--accept-proxy", "HAMBA_ACCEPT_PROXY", nullptr, "",
      "clients start with a PROXY v1/v2 header (true)",

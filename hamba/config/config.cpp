@@ -342,7 +342,31 @@ void validate(const Config& config) {
     check_positive(f.preread_timeout, "preread_timeout", where);
     check_servers(f.servers, where);
     check_routes(f, where);
+    check_positive(f.tls_handshake_timeout, "tls_handshake_timeout", where);
+    if (f.tls) {
+      if (f.tls->certs.empty())
+        throw ConfigError(fmt::format("{}: tls without a certificate", where));
+      for (const TlsCertificate& c : f.tls->certs)
+        if (c.cert.empty() || c.key.empty())
+          throw ConfigError(
+              fmt::format("{}: tls: every certificate needs both cert and key", where));
+      try {
+        check_tls_version(f.tls->min_version);
+      } catch (const ConfigError& e) {
+        throw ConfigError(fmt::format("{}: {}", where, e.what()));
+      }
+    }
   }
+}
+
+void check_tls_version(const std::string& text) {
+  if (text == "1.2" || text == "1.3")
+    return;
+  if (text == "1.0" || text == "1.1")
+    throw ConfigError(fmt::format("min_version \"{}\": TLS 1.0 and 1.1 are refused (write 1.2 "
+                                  "or 1.3)",
+                                  text));
+  throw ConfigError(fmt::format("min_version \"{}\" is not 1.2 or 1.3", text));
 }
 
 namespace {
@@ -410,6 +434,25 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "accept_proxy" << YAML::Value << f.accept_proxy;
     out << YAML::Key << "preread_timeout" << YAML::Value << format_duration(f.preread_timeout);
     out << YAML::Key << "send_proxy" << YAML::Value << proxy_protocol_name(f.send_proxy);
+    if (f.tls) {
+      out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
+      out << YAML::Key << "certs" << YAML::Value << YAML::BeginSeq;
+      for (const TlsCertificate& c : f.tls->certs)
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "cert" << YAML::Value
+            << YAML::DoubleQuoted << c.cert << YAML::Key << "key" << YAML::Value
+            << YAML::DoubleQuoted << c.key << YAML::EndMap;
+      out << YAML::EndSeq;
+      if (!f.tls->alpn.empty()) {
+        out << YAML::Key << "alpn" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (const std::string& p : f.tls->alpn)
+          out << YAML::DoubleQuoted << p;
+        out << YAML::EndSeq;
+      }
+      out << YAML::Key << "min_version" << YAML::Value << YAML::DoubleQuoted << f.tls->min_version;
+      out << YAML::EndMap;
+      out << YAML::Key << "tls_handshake_timeout" << YAML::Value
+          << format_duration(f.tls_handshake_timeout);
+    }
     emit_servers(out, f.servers);
     if (!f.routes.empty()) {
       out << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;

@@ -42,6 +42,14 @@
 //                           # are not refused
 //           weight: 1       # 1-256: its share of new connections
 //           state: enabled  # or disabled, drain
+//       tls:                # optional: hamba terminates TLS (the servers get plaintext)
+//         cert: site.pem    # PEM: the certificate, then its chain
+//         key: site.key     # PEM: its private key
+//         certs: [{cert: b.pem, key: b.key}]  # more, chosen by the ClientHello's server name
+//                           #   (their SAN names, exact or wildcard); the first is the default
+//         alpn: [h2, http/1.1]  # protocols offered (none: no ALPN)
+//         min_version: "1.2"    # or "1.3"; 1.0 and 1.1 are refused
+//       tls_handshake_timeout: 10s  # with tls: how long a client may take to finish its handshake
 //       routes:             # optional: TLS routed by the ClientHello's server name (SNI);
 //         - name: a         # the frontend's own servers are the default route
 //           sni: ["a.test", "*.a.test"]   # exact, or "*." and a suffix for one more label
@@ -116,6 +124,21 @@ struct Route {
   bool operator==(const Route&) const = default;
 };
 
+// One certificate a frontend presents: PEM files, the chain after the certificate.
+struct TlsCertificate {
+  std::string cert;
+  std::string key;
+  bool operator==(const TlsCertificate&) const = default;
+};
+
+// TLS terminated on a frontend (net/tls_context.h builds it).
+struct FrontendTls {
+  std::vector<TlsCertificate> certs; // the first is the default (no server name, or no match)
+  std::vector<std::string> alpn;     // offered protocols, in the server's order of preference
+  std::string min_version = "1.2";   // "1.2" or "1.3"
+  bool operator==(const FrontendTls&) const = default;
+};
+
 struct Frontend {
   std::string name; // shown in logs, stats and metrics; defaults to the bind port
   Endpoint bind;
@@ -124,8 +147,11 @@ struct Frontend {
   // addresses are the client's for logs, stats and send_proxy. No header, no connection.
   bool accept_proxy = false;
   ProxyProtocol send_proxy = ProxyProtocol::none; // for `servers`
-  std::vector<Route> routes;      // non-empty: every connection is TLS and routed by its SNI
-  Duration preread_timeout{5000}; // for the PROXY header and the ClientHello to arrive
+  std::vector<Route> routes; // non-empty: every connection is TLS and routed by its SNI
+  // Set: hamba terminates TLS; routes then match the server name of the terminated handshake.
+  std::optional<FrontendTls> tls;
+  Duration tls_handshake_timeout{10000}; // with tls: the handshake's deadline from the accept
+  Duration preread_timeout{5000};        // for the PROXY header and the ClientHello to arrive
   Balance balance = Balance::roundrobin;
   Duration connect_timeout{5000};
   Duration idle_timeout{50000};
@@ -167,6 +193,9 @@ void validate(const Config& config);
 
 // The configuration as YAML (the form above), for debugconfig and showconfig.
 std::string to_yaml(const Config& config);
+
+// "1.2" or "1.3" (a TLS min_version); 1.0 and 1.1 are refused. Throws ConfigError naming `text`.
+void check_tls_version(const std::string& text);
 
 // "250ms", "5s", "2m", "1h" or a bare number of milliseconds. Throws ConfigError naming `text`.
 Duration parse_duration(const std::string& text);

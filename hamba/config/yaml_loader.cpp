@@ -201,6 +201,9 @@ private:
                     for (const auto& r : sequence(n, "routes"))
                       f.routes.push_back(route(r));
                   }},
+                 {"tls", [&](auto& n) { f.tls = tls(n); }},
+                 {"tls_handshake_timeout",
+                  [&](auto& n) { f.tls_handshake_timeout = duration(n, "tls_handshake_timeout"); }},
                  {"servers", [&](auto& n) { servers(n, "servers", f.servers); }},
                  {"backends",
                   [&](auto& n) {
@@ -284,6 +287,61 @@ private:
   ProxyProtocol proxy_protocol(const YAML::Node& node) const {
     std::string text = scalar(node, "send_proxy");
     return at<ProxyProtocol>(node, [&] { return parse_proxy_protocol(text); });
+  }
+
+  TlsCertificate certificate(const YAML::Node& node, const std::string& what) const {
+    TlsCertificate c;
+    each_key(node, what,
+             {
+                 {"cert", [&](auto& n) { c.cert = scalar(n, "cert"); }},
+                 {"key", [&](auto& n) { c.key = scalar(n, "key"); }},
+             });
+    if (c.cert.empty() || c.key.empty())
+      fail(node, what + ": both 'cert' and 'key' (PEM files) are needed");
+    return c;
+  }
+
+  FrontendTls tls(const YAML::Node& node) const {
+    FrontendTls t;
+    if (!node.IsMap())
+      fail(node,
+           "tls: expected a mapping (cert, key, certs, alpn, min_version), got " + kind(node));
+    TlsCertificate own;
+    each_key(node, "tls",
+             {
+                 {"cert", [&](auto& n) { own.cert = scalar(n, "cert"); }},
+                 {"key", [&](auto& n) { own.key = scalar(n, "key"); }},
+                 {"certs",
+                  [&](auto& n) {
+                    for (const auto& c : sequence(n, "certs"))
+                      t.certs.push_back(certificate(c, "tls certs"));
+                  }},
+                 {"alpn",
+                  [&](auto& n) {
+                    for (const auto& a : sequence(n, "alpn")) {
+                      std::string p = scalar(a, "alpn");
+                      if (p.empty() || p.size() > 255)
+                        fail(a, "alpn: a protocol name is 1 to 255 bytes");
+                      t.alpn.push_back(p);
+                    }
+                  }},
+                 {"min_version",
+                  [&](auto& n) {
+                    t.min_version = scalar(n, "min_version");
+                    at<int>(n, [&] {
+                      check_tls_version(t.min_version);
+                      return 0;
+                    });
+                  }},
+             });
+    if (!own.cert.empty() || !own.key.empty()) { // the default certificate, before `certs`
+      if (own.cert.empty() || own.key.empty())
+        fail(node, "tls: both 'cert' and 'key' (PEM files) are needed");
+      t.certs.insert(t.certs.begin(), own);
+    }
+    if (t.certs.empty())
+      fail(node, "tls: no certificate (write cert: FILE and key: FILE)");
+    return t;
   }
 
   Route route(const YAML::Node& node) const {

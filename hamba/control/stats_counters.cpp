@@ -33,6 +33,11 @@ constexpr const char* kAcceptErrorsHelp =
     "Accepts that failed, by reason: hamba out of descriptors (emfile, enfile) or memory "
     "(enobufs, enomem), or another error.";
 
+constexpr const char* kTlsHandshakeErrorsHelp =
+    "TLS handshakes with clients that failed (tls), by reason: a version below the floor or not "
+    "TLS (version), nothing in common (cipher), the client's certificate (certificate), another "
+    "protocol error (protocol), not done in time (timeout), the client left (closed).";
+
 constexpr FrontendCounterRow kFrontendRows[] = {
     {"current", "hamba_frontend_current_connections", nullptr, MetricType::gauge,
      "Client connections open now.", "current", Shown::number, nullptr,
@@ -86,6 +91,31 @@ constexpr FrontendCounterRow kFrontendRows[] = {
     {"accept_errors_other", "hamba_accept_errors_total", "reason=\"other\"", MetricType::counter,
      kAcceptErrorsHelp, "accept errors: other", Shown::number, nullptr,
      HAMBA_FRONTEND_FIELD(accept_errors[4], accept_errors[4])},
+    // One family, one row per reason, in net::TlsFailure's order.
+    {"tls_handshake_errors_version", "hamba_frontend_tls_handshake_errors_total",
+     "reason=\"version\"", MetricType::counter, kTlsHandshakeErrorsHelp,
+     "TLS handshake errors: version", Shown::number, nullptr,
+     HAMBA_FRONTEND_FIELD(tls_handshake_errors[0], tls_handshake_errors[0])},
+    {"tls_handshake_errors_cipher", "hamba_frontend_tls_handshake_errors_total",
+     "reason=\"cipher\"", MetricType::counter, kTlsHandshakeErrorsHelp,
+     "TLS handshake errors: cipher", Shown::number, nullptr,
+     HAMBA_FRONTEND_FIELD(tls_handshake_errors[1], tls_handshake_errors[1])},
+    {"tls_handshake_errors_certificate", "hamba_frontend_tls_handshake_errors_total",
+     "reason=\"certificate\"", MetricType::counter, kTlsHandshakeErrorsHelp,
+     "TLS handshake errors: certificate", Shown::number, nullptr,
+     HAMBA_FRONTEND_FIELD(tls_handshake_errors[2], tls_handshake_errors[2])},
+    {"tls_handshake_errors_protocol", "hamba_frontend_tls_handshake_errors_total",
+     "reason=\"protocol\"", MetricType::counter, kTlsHandshakeErrorsHelp,
+     "TLS handshake errors: protocol", Shown::number, nullptr,
+     HAMBA_FRONTEND_FIELD(tls_handshake_errors[3], tls_handshake_errors[3])},
+    {"tls_handshake_errors_timeout", "hamba_frontend_tls_handshake_errors_total",
+     "reason=\"timeout\"", MetricType::counter, kTlsHandshakeErrorsHelp,
+     "TLS handshake errors: timeout", Shown::number, nullptr,
+     HAMBA_FRONTEND_FIELD(tls_handshake_errors[4], tls_handshake_errors[4])},
+    {"tls_handshake_errors_closed", "hamba_frontend_tls_handshake_errors_total",
+     "reason=\"closed\"", MetricType::counter, kTlsHandshakeErrorsHelp,
+     "TLS handshake errors: closed", Shown::number, nullptr,
+     HAMBA_FRONTEND_FIELD(tls_handshake_errors[5], tls_handshake_errors[5])},
 };
 
 constexpr const char* kResetsHelp =

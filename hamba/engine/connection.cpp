@@ -30,7 +30,8 @@ std::string peer_name(const net::TcpTransport& t) {
 }
 
 net::PrereadSteps steps_of(const config::Frontend& cfg) {
-  return {cfg.accept_proxy, !cfg.routes.empty()};
+  // With tls the routes match the terminated handshake's server name: no hello is read ahead.
+  return {cfg.accept_proxy, !cfg.routes.empty() && !cfg.tls};
 }
 } // namespace
 
@@ -53,6 +54,13 @@ int Connection::accept(std::shared_ptr<ConnectionHost> host, net::Listener& list
 Connection::Connection(std::shared_ptr<ConnectionHost> host) : host_(std::move(host)) {
   client_.set_handler(this);
   server_conn_.set_handler(this);
+}
+
+std::unique_ptr<net::TlsTransport> Connection::make_tls() {
+  const auto& view = host_->view_ptr();
+  if (!view->tls)
+    return nullptr;
+  return std::make_unique<net::TlsTransport>(client_, view->tls, host_->loop());
 }
 
 Connection::~Connection() {
@@ -85,6 +93,10 @@ void Connection::start(const sockaddr_storage& peer) {
     carried_->destination.ss_family = AF_UNSPEC;
   }
   const net::PrereadSteps steps = steps_of(cfg);
+  if (!steps.proxy_header && !steps.client_hello && tls_) {
+    begin_handshake();
+    return;
+  }
   if (!steps.proxy_header && !steps.client_hello) {
     to(ConnectionState::choosing);
     choose(nullptr);
@@ -125,7 +137,8 @@ bool Connection::read_ahead() {
   }
   if (a.size == a.capacity)
     return true;
-  if (client_.read_into(a.data.get() + a.size, a.capacity - a.size) < 0) {
+  net::Transport& from = state_ == ConnectionState::prereading ? client_ : client_io();
+  if (from.read_into(a.data.get() + a.size, a.capacity - a.size) < 0) {
     finish(End::error);
     return false;
   }
@@ -165,6 +178,12 @@ void Connection::examine() {
   } else if (cfg.accept_proxy) {
     carried_.reset(); // LOCAL or UNKNOWN: the connection's own address stands
   }
+  if (tls_) { // what followed the header is the start of the handshake
+    tls_->feed(a.data.get() + a.consumed, a.payload());
+    ahead_.reset();
+    begin_handshake();
+    return;
+  }
   if (!cfg.routes.empty()) {
     routed_.reset(new Routed{host_->view_ptr(), -1});
     routed_->route = routed_->view->route_for(r.server_name());
@@ -182,6 +201,37 @@ void Connection::preread_failed(const char* reason) {
   log::warn("frontend {}: closing client {}: {}: {}", cfg.name, client_label(),
             header ? "no valid PROXY header" : "no valid TLS ClientHello", reason);
   finish(header ? End::bad_proxy_header : End::bad_client_hello);
+}
+
+void Connection::begin_handshake() {
+  to(ConnectionState::handshaking);
+  host_->set_deadline(*this, deadline());
+  tls_->set_handler(this);
+  if (int rc = tls_->start_handshake(); rc < 0)
+    finish(End::error);
+}
+
+void Connection::handshake_done() {
+  const auto& cfg = host_->config();
+  if (!cfg.routes.empty()) {
+    routed_.reset(new Routed{host_->view_ptr(), -1});
+    routed_->route = routed_->view->route_for(tls_->server_name());
+  }
+  to(ConnectionState::choosing);
+  choose(nullptr);
+}
+
+void Connection::handshake_failed(net::TlsFailure why, const char* text) {
+  if (why == net::TlsFailure::closed && !tls_->heard()) {
+    // Connected and closed without a byte: a TCP health check or a readiness probe.
+    finish(End::closed);
+    return;
+  }
+  if (why == net::TlsFailure::none)
+    why = net::TlsFailure::protocol;
+  ++host_->counters().tls_handshake_errors[static_cast<int>(why) - 1];
+  host_->note_tls_failure(why, client_label(), text);
+  finish(End::bad_handshake);
 }
 
 void Connection::choose(const balance::Server* failed) {
@@ -280,6 +330,8 @@ uint64_t Connection::deadline() const {
   switch (state_) {
   case ConnectionState::prereading:
     return since_ + static_cast<uint64_t>(cfg.preread_timeout.count());
+  case ConnectionState::handshaking:
+    return since_ + static_cast<uint64_t>(cfg.tls_handshake_timeout.count());
   case ConnectionState::queued: // since it began to look for this server, however often put back
     return wait_since_ + static_cast<uint64_t>(cfg.connect_timeout.count());
   case ConnectionState::connecting:
@@ -301,6 +353,9 @@ void Connection::on_deadline(uint64_t now_ms) {
   switch (state_) {
   case ConnectionState::prereading:
     preread_failed("nothing complete within preread_timeout");
+    return;
+  case ConnectionState::handshaking:
+    handshake_failed(net::TlsFailure::timeout, "not done within tls_handshake_timeout");
     return;
   case ConnectionState::connecting:
     connect_failed(UV_ETIMEDOUT);

@@ -7,10 +7,12 @@
 // loop's next phase, so pointers held during one round of callbacks stay valid.
 //
 // Life: accepted -> prereading (accept_proxy, routes: the header and the hello are read ahead,
-// net/preread.h, within preread_timeout) -> choosing -> queued (no server has room; the client
-// is read ahead into a bounded buffer meanwhile, so its hang-up is seen by the poller) ->
-// connecting (retried on the next server `retries` times) -> sending_header (send_proxy with a
-// silent client) -> relaying -> closing -> closed. Every end records who ended it (End).
+// net/preread.h, within preread_timeout) -> handshaking (tls: the client's side becomes a
+// net::TlsTransport over its TCP one, within tls_handshake_timeout) -> choosing -> queued (no
+// server has room; the client is read ahead into a bounded buffer meanwhile, so its hang-up is seen
+// by the poller) -> connecting (retried on the next server `retries` times) -> sending_header
+// (send_proxy with a silent client) -> relaying -> closing -> closed. Every end records who ended
+// it (End).
 //
 // The bytes read ahead are one owned buffer: on connect they go to the server in one write,
 // behind the send_proxy header if one is due, and the relay takes over. A full buffer stops
@@ -28,6 +30,7 @@
 #include "net/proxy_header.h"
 #include "net/relay.h"
 #include "net/tcp_transport.h"
+#include "net/tls_transport.h"
 
 #include <memory>
 #include <string>
@@ -52,6 +55,7 @@ public:
     abandoned,        // queued, and the client left before a server had room
     bad_proxy_header, // accept_proxy: missing, malformed, oversized or late
     bad_client_hello, // routes: not TLS, malformed or late
+    bad_handshake,    // tls: the handshake failed, or did not finish in time
   };
   enum class Culprit : uint8_t { none, client, server, hamba };
   static Culprit culprit_of(End end);
@@ -90,6 +94,13 @@ private:
   void on_ahead(size_t n);
   void examine();
   void preread_failed(const char* reason);
+  void begin_handshake();
+  void handshake_done();
+  void handshake_failed(net::TlsFailure why, const char* text);
+  // The client's stream: its TLS transport with tls, else its TCP one. (Before the handshake,
+  // a PROXY header is read from the TCP one.)
+  net::Transport& client_io() { return tls_ ? static_cast<net::Transport&>(*tls_) : client_; }
+  std::unique_ptr<net::TlsTransport> make_tls();
   void choose(const balance::Server* failed);
   void enqueue(bool front);
   void connect_failed(int status); // a libuv error; UV_ETIMEDOUT for the connect timeout
@@ -135,7 +146,8 @@ private:
   ConnectionState state_ = ConnectionState::accepted;
   net::TcpTransport client_;
   net::TcpTransport server_conn_;
-  net::Relay relay_{client_, server_conn_, *this};
+  std::unique_ptr<net::TlsTransport> tls_ = make_tls(); // tls: over client_
+  net::Relay relay_{client_io(), server_conn_, *this};
   // routes: the view its ClientHello was matched in, and the route's index there (-1: the
   // default route). Allocated only on frontends with routes.
   struct Routed {

@@ -14,6 +14,7 @@ Connection::Culprit Connection::culprit_of(End end) {
   case End::client_reset:
   case End::bad_proxy_header:
   case End::bad_client_hello:
+  case End::bad_handshake:
   case End::abandoned:
     return Culprit::client;
   case End::server_reset:
@@ -50,9 +51,10 @@ void Connection::finish(End how) {
   const Culprit culprit = culprit_of(how);
   const bool hamba_ends = culprit == Culprit::hamba;
   if (how == End::server_reset || hamba_ends)
-    client_.reset();
+    client_io().reset();
   if (how == End::client_reset || hamba_ends)
     server_conn_.reset();
+  client_io().close();
   client_.close();
   server_conn_.close();
   auto& c = host_->counters();
@@ -130,9 +132,10 @@ void Connection::report_end(End how, ConnectionState was) {
   e.bytes_out = log_->bytes[1];
   e.duration_ms = now() - log_->started;
   // Indexed by End; a queued client that left is logged as the orderly end it was.
-  constexpr const char* kEnds[] = {"closed",           "client reset",    "server reset", "error",
-                                   "hamba reset",      "idle timeout",    "no server",    "closed",
-                                   "bad proxy header", "bad client hello"};
+  constexpr const char* kEnds[] = {
+      "closed",           "client reset",     "server reset",     "error",
+      "hamba reset",      "idle timeout",     "no server",        "closed",
+      "bad proxy header", "bad client hello", "bad tls handshake"};
   e.end = how == End::timeout && was == ConnectionState::queued ? "queue timeout"
                                                                 : kEnds[static_cast<int>(how)];
   (*log)(e);

@@ -7,7 +7,7 @@
 namespace hamba::engine {
 
 void Connection::on_read(net::Transport& from, const char* data, size_t len) {
-  if (&from == &client_) {
+  if (&from != &server_conn_) {
     if (state_ == ConnectionState::sending_header) {
       // The client spoke first: its bytes go in one write behind the header.
       host_->header_wait().client_spoke_after(now() - header_wait_->since);
@@ -35,6 +35,9 @@ void Connection::on_eof(net::Transport& from) {
     return;
   }
   switch (state_) {
+  case ConnectionState::handshaking: // (the TLS transport reports this as a failure)
+    handshake_failed(net::TlsFailure::closed, "the client closed during the handshake");
+    return;
   case ConnectionState::prereading:
     if (ahead_->size == 0) {
       // Connected and closed without a byte: a TCP health check or a readiness probe, which
@@ -72,6 +75,9 @@ void Connection::on_error(net::Transport& from, int) {
   switch (state_) {
   case ConnectionState::prereading:
     preread_failed("the client reset");
+    return;
+  case ConnectionState::handshaking:
+    handshake_failed(tls_->failure(), tls_->failure_text());
     return;
   case ConnectionState::queued:
   case ConnectionState::choosing:

@@ -13,7 +13,11 @@
 
 namespace hamba::engine {
 
-void Connection::on_connected(net::Transport&, int status) {
+void Connection::on_connected(net::Transport& t, int status) {
+  if (&t != &server_conn_) {
+    handshake_done(); // the client's TLS handshake
+    return;
+  }
   if (status < 0 && is_local_error(status)) {
     short_of_resources(status);
     return;
@@ -34,7 +38,7 @@ config::ProxyProtocol Connection::send_proxy() const {
 void Connection::send_first_bytes() {
   const config::ProxyProtocol protocol = send_proxy();
   if (ahead_) { // read ahead (a preread, the queue): those bytes, and the EOF if it came
-    client_.stop_reading();
+    client_io().stop_reading();
     const ReadAhead& a = *ahead_;
     if (a.reset) {
       // It sent them, then reset: they go on, and so does the reset. The reset drops what the
@@ -54,7 +58,7 @@ void Connection::send_first_bytes() {
   // What the client has sent by now (usually its request: it sent it once its own connect
   // completed, while hamba connected to the server).
   char* first = net::read_buffer();
-  ssize_t n = client_.read_now(first, net::kBufferSize);
+  ssize_t n = client_io().read_now(first, net::kBufferSize);
   if (n > 0)
     send_header_and(protocol, first, static_cast<size_t>(n), false);
   else if (n == 0)
@@ -75,7 +79,7 @@ void Connection::wait_for_first_bytes(config::ProxyProtocol protocol) {
   header_wait_->timer.init(host_->loop(), this);
   header_wait_->timer.start<&Connection::on_header_wait>(host_->header_wait().ms());
   // Whichever side speaks first comes to on_read; the server is read since its connect.
-  if (client_.start_reading() < 0)
+  if (client_io().start_reading() < 0)
     finish(End::error);
 }
 

@@ -11,6 +11,7 @@
 #include "engine/frontend.h"
 #include "engine/header_wait.h"
 #include "engine/session_end.h"
+#include "net/tls_transport.h"
 
 #include <cstdint>
 #include <functional>
@@ -75,6 +76,9 @@ public:
   // hamba's own shortage (descriptors, memory, local ports) while doing `what`: logged at a
   // bounded rate, never blamed on a server.
   virtual void note_local_error(int rc, const char* what) = 0;
+  // A client's TLS handshake failed: logged at a bounded rate (the counters have every one).
+  virtual void note_tls_failure(net::TlsFailure why, const std::string& client,
+                                const char* text) = 0;
 };
 
 } // namespace hamba::engine

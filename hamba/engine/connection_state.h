@@ -7,11 +7,13 @@
 //                     └─────── every state but closed may go to closing ───────┘
 //
 // prereading: the client's PROXY header and/or TLS ClientHello are read ahead (accept_proxy,
-// routes). choosing: a server is picked (again after a failed connect). queued: no server has
-// room; the client waits, read ahead so that its hang-up is seen. connecting: a server's
-// connect is in flight. sending_header: connected, the send_proxy header waits for the
-// client's first bytes (so both go in one segment) or for the server to speak first.
-// relaying: net/relay.h moves the bytes. closing: the end is being recorded and both sides
+// routes). handshaking: a frontend with tls terminates it (net/tls_transport.h), after the PROXY
+// header if one is due, before the choice (routes match the handshake's server name); accepted
+// and prereading go there instead of to choosing. choosing: a server is picked (again after a
+// failed connect). queued: no server has room; the client waits, read ahead so that its hang-up is
+// seen. connecting: a server's connect is in flight. sending_header: connected, the send_proxy
+// header waits for the client's first bytes (so both go in one segment) or for the server to speak
+// first. relaying: net/relay.h moves the bytes. closing: the end is being recorded and both sides
 // closed. closed: nothing is left but the memory, freed at the loop's next phase.
 #pragma once
 
@@ -22,6 +24,7 @@ namespace hamba::engine {
 enum class ConnectionState : uint8_t {
   accepted,
   prereading,
+  handshaking,
   choosing,
   queued,
   connecting,
@@ -32,9 +35,9 @@ enum class ConnectionState : uint8_t {
 };
 
 constexpr const char* state_name(ConnectionState s) {
-  constexpr const char* names[] = {"accepted", "prereading", "choosing",
-                                   "queued",   "connecting", "sending header",
-                                   "relaying", "closing",    "closed"};
+  constexpr const char* names[] = {"accepted", "prereading", "handshaking",    "choosing",
+                                   "queued",   "connecting", "sending header", "relaying",
+                                   "closing",  "closed"};
   return names[static_cast<int>(s)];
 }
 
@@ -45,8 +48,10 @@ constexpr bool transition_allowed(ConnectionState from, ConnectionState to) {
     return from != S::closing && from != S::closed;
   switch (from) {
   case S::accepted:
-    return to == S::prereading || to == S::choosing;
+    return to == S::prereading || to == S::handshaking || to == S::choosing;
   case S::prereading:
+    return to == S::handshaking || to == S::choosing;
+  case S::handshaking:
     return to == S::choosing;
   case S::choosing:
     return to == S::queued || to == S::connecting;

@@ -133,7 +133,10 @@ void Engine::apply(const config::Config& config) {
     std::vector<int> fds;
   };
   std::vector<Opened> opened;
-  // Bind the new listeners first: if one fails, nothing has changed yet.
+  // Certificates first, then the new listeners: if one fails, nothing has changed yet.
+  std::vector<std::shared_ptr<const net::TlsServerContext>> tls;
+  for (const config::Frontend& f : config.frontends)
+    tls.push_back(build_tls(f));
   try {
     for (const config::Frontend& f : config.frontends) {
       auto it = std::find_if(frontends_.begin(), frontends_.end(), [&](const auto& old) {
@@ -149,6 +152,7 @@ void Engine::apply(const config::Config& config) {
         else
           publish_due();
       });
+      fe->set_tls(tls[static_cast<size_t>(&f - config.frontends.data())]);
       std::vector<int> fds = fe->start(workers_.size(), accept_);
       opened.push_back({fe, std::move(fds)});
       next.push_back(fe);
@@ -183,8 +187,15 @@ void Engine::apply(const config::Config& config) {
     auto running =
         std::find_if(config_.frontends.begin(), config_.frontends.end(),
                      [&](const config::Frontend& r) { return same_bind(r.bind, f.bind); });
-    if (running != config_.frontends.end() && *running == f)
+    if (tls[i] || next[i]->view()->tls)
+      next[i]->set_tls(tls[i]); // the files are read again: new connections get what they hold
+    if (running != config_.frontends.end() && *running == f) {
+      if (tls[i]) {
+        publish(*next[i]);
+        log::info("frontend {}: certificates loaded again", f.name);
+      }
       continue;
+    }
     next[i]->update(f);
     publish(*next[i]);
     log::info("frontend {}: reconfigured: {}", f.name, describe(f));

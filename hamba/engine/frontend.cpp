@@ -74,6 +74,21 @@ int FrontendView::route_for(std::string_view server_name) const {
   return -1;
 }
 
+std::shared_ptr<const net::TlsServerContext> build_tls(const config::Frontend& f) {
+  if (!f.tls)
+    return nullptr;
+  net::TlsServerOptions options;
+  for (const config::TlsCertificate& c : f.tls->certs)
+    options.certs.push_back({c.cert, c.key});
+  options.alpn = f.tls->alpn;
+  options.tls13_only = f.tls->min_version == "1.3";
+  try {
+    return net::TlsServerContext::build(options);
+  } catch (const net::TlsError& e) {
+    throw config::ConfigError(fmt::format("frontend \"{}\": {}", f.name, e.what()));
+  }
+}
+
 std::string describe(const config::Frontend& f) {
   // An empty host is every address; which socket that took ([::] or 0.0.0.0) is logged when
   // the frontend starts listening.
@@ -141,6 +156,11 @@ void Frontend::update(const config::Frontend& config) {
   changed();
 }
 
+void Frontend::set_tls(std::shared_ptr<const net::TlsServerContext> tls) {
+  tls_ = std::move(tls);
+  view_.reset();
+}
+
 void Frontend::retire() {
   backend_.stop();
   for (auto& r : routes_)
@@ -158,6 +178,7 @@ FrontendViewPtr Frontend::view() {
     return view_;
   auto v = std::make_shared<FrontendView>();
   v->config = config_;
+  v->tls = tls_;
   std::shared_ptr<Frontend> self = shared_from_this();
   v->pool = backend_.snapshot(std::shared_ptr<balance::Backend>(self, &backend_));
   for (auto& r : routes_)

@@ -10,6 +10,7 @@
 #include "balance/backend.h"
 #include "balance/server.h"
 #include "config/config.h"
+#include "net/tls_context.h"
 
 #include <cstdint>
 #include <functional>
@@ -39,6 +40,9 @@ struct FrontendCounters {
   Count proxy_header_errors = 0;
   // routes: clients closed for a first byte that is not TLS, a malformed or late ClientHello.
   Count client_hello_errors = 0;
+  // tls: handshakes that failed, by reason (net::TlsFailure, none excluded: version, cipher,
+  // certificate, protocol, timeout, closed).
+  Count tls_handshake_errors[6] = {0, 0, 0, 0, 0, 0};
 };
 
 // One route of a frontend: TLS connections whose server name matches go to its own backend.
@@ -57,6 +61,9 @@ struct FrontendView {
     balance::PoolSnapshotPtr pool;
   };
   config::Frontend config;
+  // tls: the certificates new connections are given (a reconfigure loads them again; open
+  // connections keep the ones they started with).
+  std::shared_ptr<const net::TlsServerContext> tls;
   balance::PoolSnapshotPtr pool; // the frontend's own servers (the default route)
   std::vector<RouteView> routes;
   // The route for a TLS server name ("" when the ClientHello had none): an exact name first,
@@ -68,6 +75,10 @@ using FrontendViewPtr = std::shared_ptr<const FrontendView>;
 // The frontend's configuration as a route's backend sees it: the route's servers in place of
 // the frontend's own (checks, timeouts and balance are the frontend's).
 config::Frontend backend_view(const config::Frontend& frontend, const config::Route& route);
+
+// The TLS context of a frontend with tls (nullptr without). Throws config::ConfigError naming the
+// frontend and the bad file.
+std::shared_ptr<const net::TlsServerContext> build_tls(const config::Frontend& frontend);
 
 // "0.0.0.0:80 (roundrobin): rng1:80, rng2:80", for logs ("*:80" for every address).
 std::string describe(const config::Frontend& frontend);
@@ -92,6 +103,9 @@ public:
   std::vector<int> start(size_t copies, Accept accept = Accept::reuseport);
   // A new configuration with the same bind address.
   void update(const config::Frontend& config);
+  // The TLS context built for the configuration (Engine::apply builds it first, so that a bad
+  // certificate refuses the whole configuration); nullptr without tls.
+  void set_tls(std::shared_ptr<const net::TlsServerContext> tls);
   // Removed or shutting down: checks and resolution stop.
   void retire();
 
@@ -117,6 +131,7 @@ private:
   balance::Backend backend_;
   std::vector<std::shared_ptr<Route>> routes_;
   std::shared_ptr<FrontendCounters> counters_ = std::make_shared<FrontendCounters>();
+  std::shared_ptr<const net::TlsServerContext> tls_;
   FrontendViewPtr view_;
 };
 

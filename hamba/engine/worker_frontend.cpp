@@ -235,6 +235,23 @@ void WorkerFrontend::note_local_error(int rc, const char* what) {
   local_error_logged_at_ = now;
 }
 
+void WorkerFrontend::note_tls_failure(net::TlsFailure why, const std::string& client,
+                                      const char* text) {
+  // One line a second at most: a scan or a flood of bad clients must not flood the log.
+  ++tls_failures_unlogged_;
+  uint64_t now = uv_now(worker_.loop());
+  if (tls_failure_logged_at_ != 0 && now - tls_failure_logged_at_ < 1000)
+    return;
+  log::warn(
+      "frontend {}: TLS handshake with client {} failed ({}): {}{}", config().name, client,
+      net::tls_failure_name(why), text,
+      tls_failures_unlogged_ > 1
+          ? fmt::format("; {} failed handshake(s) since the last such line", tls_failures_unlogged_)
+          : "");
+  tls_failures_unlogged_ = 0;
+  tls_failure_logged_at_ = now;
+}
+
 void WorkerFrontend::note_accept_error(int rc) {
   ++counters_->accept_errors[local_error_index(rc)];
   if (is_local_error(rc)) {

@@ -73,6 +73,7 @@ public:
   void set_deadline(Connection& c, uint64_t at_ms) override;
   void report(std::function<void(Engine&)> message) override;
   void note_local_error(int rc, const char* what) override;
+  void note_tls_failure(net::TlsFailure why, const std::string& client, const char* text) override;
   // An accept failed with `rc`: counted by reason, and logged as note_local_error does.
   void note_accept_error(int rc);
 
@@ -108,6 +109,8 @@ private:
   uint64_t local_errors_unlogged_ = 0; // local errors since the last line about them
   uint64_t local_error_logged_at_ = 0; // loop time (ms) of that line
   uint64_t other_accept_error_logged_at_ = 0;
+  uint64_t tls_failures_unlogged_ = 0; // failed handshakes since the last line about them
+  uint64_t tls_failure_logged_at_ = 0;
 };
 
 } // namespace hamba::engine

@@ -24,6 +24,10 @@ TEST_CASE("the paths a connection takes are allowed") {
   CHECK(transition_allowed(S::connecting, S::queued));
   CHECK(transition_allowed(S::connecting, S::sending_header));
   CHECK(transition_allowed(S::sending_header, S::relaying));
+  // tls: the handshake, alone or after a PROXY header
+  CHECK(transition_allowed(S::accepted, S::handshaking));
+  CHECK(transition_allowed(S::prereading, S::handshaking));
+  CHECK(transition_allowed(S::handshaking, S::choosing));
 }
 
 TEST_CASE("no way back, no skipping the connect, and one end only") {
@@ -31,6 +35,9 @@ TEST_CASE("no way back, no skipping the connect, and one end only") {
   CHECK_FALSE(transition_allowed(S::queued, S::relaying));
   CHECK_FALSE(transition_allowed(S::prereading, S::connecting));
   CHECK_FALSE(transition_allowed(S::accepted, S::relaying));
+  CHECK_FALSE(transition_allowed(S::handshaking, S::connecting));
+  CHECK_FALSE(transition_allowed(S::handshaking, S::relaying));
+  CHECK_FALSE(transition_allowed(S::choosing, S::handshaking));
   CHECK_FALSE(transition_allowed(S::closed, S::closing));
   CHECK_FALSE(transition_allowed(S::closing, S::closing));
   CHECK_FALSE(transition_allowed(S::closed, S::accepted));

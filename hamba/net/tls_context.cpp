@@ -1,0 +1,160 @@
+// Certificates, names and settings of a TLS-terminating frontend; see tls_context.h.
+#include "net/tls_context.h"
+
+#include "net/tls_ticket_keys.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+namespace hamba::net {
+
+namespace {
+
+// OpenSSL's reason for the last error on this thread's queue, and the queue emptied.
+std::string openssl_reason() {
+  unsigned long e = ERR_peek_last_error();
+  const char* reason = e ? ERR_reason_error_string(e) : nullptr;
+  ERR_clear_error();
+  return reason ? reason : "unknown error";
+}
+
+void check_readable(const std::string& path, const char* what) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f)
+    throw TlsError(std::string("tls ") + what + " " + path +
+                   ": cannot read: " + std::strerror(errno));
+  std::fclose(f);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::vector<std::string> san_names(X509* cert) {
+  std::vector<std::string> names;
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (!sans)
+    return names;
+  for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
+    if (n->type != GEN_DNS)
+      continue;
+    const auto* data = reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.dNSName));
+    names.push_back(lower({data, static_cast<size_t>(ASN1_STRING_length(n->d.dNSName))}));
+  }
+  GENERAL_NAMES_free(sans);
+  return names;
+}
+
+} // namespace
+
+bool tls_name_matches(std::string_view pattern, std::string_view name) {
+  if (!pattern.starts_with("*."))
+    return pattern == name;
+  std::string_view suffix = pattern.substr(1); // ".example.com"
+  if (name.size() <= suffix.size() || !name.ends_with(suffix))
+    return false;
+  std::string_view label = name.substr(0, name.size() - suffix.size());
+  return label.find('.') == std::string_view::npos;
+}
+
+std::shared_ptr<const TlsServerContext> TlsServerContext::build(const TlsServerOptions& options) {
+  std::shared_ptr<TlsServerContext> self(new TlsServerContext);
+  ERR_clear_error();
+  for (const auto& c : options.certs) {
+    check_readable(c.cert, "cert");
+    check_readable(c.key, "key");
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx)
+      throw TlsError("tls: cannot make a context: " + openssl_reason());
+    self->entries_.push_back({ctx, {}});
+    if (SSL_CTX_use_certificate_chain_file(ctx, c.cert.c_str()) != 1)
+      throw TlsError("tls cert " + c.cert + ": not a PEM certificate: " + openssl_reason());
+    if (SSL_CTX_use_PrivateKey_file(ctx, c.key.c_str(), SSL_FILETYPE_PEM) != 1)
+      throw TlsError("tls key " + c.key + ": not a PEM private key" +
+                     (ERR_peek_last_error() ? ": " + openssl_reason() : ""));
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+      ERR_clear_error();
+      throw TlsError("tls key " + c.key + ": does not match the certificate in " + c.cert);
+    }
+    X509* x = SSL_CTX_get0_certificate(ctx);
+    if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
+      throw TlsError("tls cert " + c.cert + ": the certificate has expired");
+    self->entries_.back().names = san_names(x);
+    // Only 1.2 and 1.3; OpenSSL's default cipher lists for both.
+    SSL_CTX_set_min_proto_version(ctx, options.tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    static const unsigned char kSessionContext[] = "hamba";
+    SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
+    use_process_ticket_keys(ctx);
+    // (SSL_CTX_set_tlsext_servername_callback, without the macro's C cast.)
+    SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
+                          reinterpret_cast<void (*)()>(&TlsServerContext::on_server_name));
+    SSL_CTX_set_tlsext_servername_arg(ctx, self.get());
+    if (!options.alpn.empty())
+      SSL_CTX_set_alpn_select_cb(ctx, &TlsServerContext::on_alpn, self.get());
+  }
+  for (const std::string& p : options.alpn) {
+    self->alpn_wire_ += static_cast<char>(p.size());
+    self->alpn_wire_ += p;
+  }
+  if (self->entries_.empty())
+    throw TlsError("tls: no certificate");
+  return self;
+}
+
+TlsServerContext::~TlsServerContext() {
+  for (Entry& e : entries_)
+    SSL_CTX_free(e.ctx); // sessions made from it hold their own reference
+}
+
+SSL* TlsServerContext::new_session() const {
+  return SSL_new(entries_.front().ctx);
+}
+
+size_t TlsServerContext::pick(std::string_view server_name) const {
+  if (server_name.empty())
+    return 0;
+  for (bool wildcards : {false, true})
+    for (size_t i = 0; i < entries_.size(); ++i)
+      for (const std::string& pattern : entries_[i].names)
+        if (pattern.starts_with("*.") == wildcards && tls_name_matches(pattern, server_name))
+          return i;
+  return 0;
+}
+
+int TlsServerContext::on_server_name(SSL* ssl, int*, void* arg) {
+  const auto* self = static_cast<const TlsServerContext*>(arg);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (!name)
+    return SSL_TLSEXT_ERR_NOACK;
+  size_t i = self->pick(lower(name));
+  if (i != 0)
+    SSL_set_SSL_CTX(ssl, self->entries_[i].ctx);
+  return SSL_TLSEXT_ERR_OK;
+}
+
+int TlsServerContext::on_alpn(SSL*, const unsigned char** out, unsigned char* outlen,
+                              const unsigned char* in, unsigned int inlen, void* arg) {
+  const auto* self = static_cast<const TlsServerContext*>(arg);
+  unsigned char* chosen = nullptr;
+  // The server's list first: its order of preference wins.
+  if (SSL_select_next_proto(
+          &chosen, outlen, reinterpret_cast<const unsigned char*>(self->alpn_wire_.data()),
+          static_cast<unsigned>(self->alpn_wire_.size()), in, inlen) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_NOACK; // no protocol in common: the handshake goes on without ALPN
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+} // namespace hamba::net

@@ -1,0 +1,395 @@
+// TLS over another transport, OpenSSL on memory BIOs; see tls_transport.h.
+#include "net/tls_transport.h"
+
+#include "base/check.h"
+#include "net/read_buffer.h"
+
+#include <openssl/err.h>
+
+namespace hamba::net {
+
+const char* tls_failure_name(TlsFailure f) {
+  constexpr const char* names[] = {"none",     "version", "cipher", "certificate",
+                                   "protocol", "timeout", "closed"};
+  return names[static_cast<int>(f)];
+}
+
+namespace {
+
+// What the last OpenSSL error on this thread says about a failed handshake; the queue is
+// emptied.
+TlsFailure classify(const char** text) {
+  unsigned long e = ERR_peek_last_error();
+  const char* reason = e ? ERR_reason_error_string(e) : nullptr;
+  *text = reason ? reason : "handshake failed";
+  ERR_clear_error();
+  if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+    return TlsFailure::protocol;
+  switch (ERR_GET_REASON(e)) {
+  case SSL_R_UNSUPPORTED_PROTOCOL:
+  case SSL_R_WRONG_VERSION_NUMBER:
+  case SSL_R_VERSION_TOO_LOW:
+  case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+  case SSL_R_HTTP_REQUEST:
+  case SSL_R_HTTPS_PROXY_REQUEST:
+    return TlsFailure::version;
+  case SSL_R_NO_SHARED_CIPHER:
+  case SSL_R_NO_SHARED_GROUPS:
+  case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+    return TlsFailure::cipher;
+  case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+  case SSL_R_CERTIFICATE_VERIFY_FAILED:
+  case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    return TlsFailure::certificate;
+  default:
+    return TlsFailure::protocol;
+  }
+}
+
+} // namespace
+
+TlsTransport::TlsTransport(Transport& lower, std::shared_ptr<const TlsServerContext> context,
+                           uv_loop_t* loop)
+    : lower_(lower), context_(std::move(context)), loop_(loop) {
+  ssl_ = context_->new_session();
+  rbio_ = BIO_new(BIO_s_mem());
+  wbio_ = BIO_new(BIO_s_mem());
+  if (!ssl_ || !rbio_ || !wbio_) {
+    BIO_free(rbio_);
+    BIO_free(wbio_);
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+    rbio_ = wbio_ = nullptr;
+    return; // start_handshake() says UV_ENOMEM
+  }
+  // An empty read BIO asks for more (SSL_ERROR_WANT_READ) rather than reporting an EOF.
+  BIO_set_mem_eof_return(rbio_, -1);
+  SSL_set_bio(ssl_, rbio_, wbio_);
+  SSL_set_accept_state(ssl_);
+}
+
+TlsTransport::~TlsTransport() {
+  free_session();
+}
+
+void TlsTransport::free_session() {
+  if (later_)
+    later_->close();
+  SSL_free(ssl_); // and both BIOs
+  ssl_ = nullptr;
+  rbio_ = wbio_ = nullptr;
+  want_ = Want::none;
+}
+
+void TlsTransport::feed(const char* data, size_t len) {
+  if (ssl_ && len > 0) {
+    heard_ = true;
+    BIO_write(rbio_, data, static_cast<int>(len));
+  }
+}
+
+int TlsTransport::start_handshake() {
+  if (!ssl_)
+    return UV_ENOMEM;
+  lower_.set_handler(this);
+  int rc = lower_.start_reading();
+  if (rc < 0)
+    return rc;
+  if (BIO_ctrl_pending(rbio_) > 0)
+    deliver_later(); // fed bytes: stepped from the loop, as a read would be
+  return 0;
+}
+
+std::string_view TlsTransport::alpn() const {
+  const unsigned char* p = nullptr;
+  unsigned int n = 0;
+  if (ssl_)
+    SSL_get0_alpn_selected(ssl_, &p, &n);
+  return {reinterpret_cast<const char*>(p), n};
+}
+
+const char* TlsTransport::version() const {
+  return ssl_ ? SSL_get_version(ssl_) : "";
+}
+
+// --- the lower transport's events ---
+
+void TlsTransport::on_read(Transport&, const char* data, size_t len) {
+  if (!ssl_)
+    return;
+  heard_ = true;
+  if (BIO_write(rbio_, data, static_cast<int>(len)) != static_cast<int>(len)) {
+    if (!established_) {
+      fail_handshake(TlsFailure::protocol, "out of memory");
+      return;
+    }
+    lower_.stop_reading();
+    handler_->on_error(*this, UV_ENOMEM);
+    return;
+  }
+  if (!established_)
+    step_handshake();
+  else
+    deliver();
+}
+
+void TlsTransport::on_eof(Transport&) {
+  lower_eof_ = true;
+  if (!established_) {
+    fail_handshake(TlsFailure::closed, "the client closed before the handshake was done");
+    return;
+  }
+  deliver(); // what is buffered, then the EOF (at once when not reading: deliver() tells it)
+}
+
+void TlsTransport::on_error(Transport&, int error) {
+  if (!established_) {
+    failure_ = TlsFailure::closed;
+    failure_text_ = "the client reset before the handshake was done";
+  }
+  want_ = Want::none;
+  handler_->on_error(*this, error);
+}
+
+void TlsTransport::on_drained(Transport&) {
+  handler_->on_drained(*this);
+}
+
+void TlsTransport::on_shut(Transport&) {
+  handler_->on_shut(*this);
+}
+
+// --- the handshake ---
+
+void TlsTransport::step_handshake() {
+  ERR_clear_error();
+  int rc = SSL_do_handshake(ssl_);
+  int err = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, rc);
+  // Its messages (and an alert when it failed) go out before anything else happens.
+  int written = flush();
+  if (rc == 1) {
+    on_handshake_done();
+    return;
+  }
+  if (err == SSL_ERROR_WANT_READ && written == 0)
+    return; // the lower transport reads on
+  const char* text = "";
+  TlsFailure why = classify(&text);
+  if (written < 0)
+    why = TlsFailure::closed, text = "the client went away during the handshake";
+  fail_handshake(why, text);
+}
+
+void TlsTransport::on_handshake_done() {
+  established_ = true;
+  if (const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) {
+    server_name_ = name;
+    for (char& c : server_name_)
+      if (c >= 'A' && c <= 'Z')
+        c = static_cast<char>(c - 'A' + 'a');
+  }
+  // (kTLS would take over the record layer here; see tls_transport.h.)
+  if (want_ == Want::none)
+    lower_.stop_reading(); // what came with the client's Finished stays in the read BIO
+  handler_->on_connected(*this, 0);
+}
+
+void TlsTransport::fail_handshake(TlsFailure why, const char* text) {
+  failure_ = why;
+  failure_text_ = text;
+  lower_.stop_reading();
+  handler_->on_error(*this, UV_EPROTO);
+}
+
+// --- reading ---
+
+bool TlsTransport::has_pending() const {
+  return ssl_ && (SSL_has_pending(ssl_) || BIO_ctrl_pending(rbio_) > 0 || lower_eof_);
+}
+
+void TlsTransport::deliver_later() {
+  if (!later_) {
+    later_ = std::make_unique<uvx::Timer>();
+    later_->init(loop_, this);
+  }
+  later_->start<&TlsTransport::deliver>(0);
+}
+
+void TlsTransport::deliver() {
+  if (!ssl_)
+    return;
+  if (!established_) {
+    step_handshake();
+    return;
+  }
+  while (want_ == Want::loop_buffer || want_ == Want::span) {
+    char* to = want_ == Want::span ? into_ : read_buffer();
+    size_t cap = want_ == Want::span ? room_ : kBufferSize;
+    size_t n = 0;
+    ERR_clear_error();
+    int rc = SSL_read_ex(ssl_, to, cap, &n);
+    int err = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, rc);
+    if (flush() < 0) { // a read may answer (a key update)
+      want_ = Want::none;
+      handler_->on_error(*this, UV_EPIPE);
+      return;
+    }
+    if (rc == 1) {
+      counters.bytes_read += n;
+      if (want_ == Want::span)
+        want_ = Want::span_used; // the handler gives the next span, or reads otherwise
+      handler_->on_read(*this, to, n);
+      if (!ssl_)
+        return; // closed by the handler
+      if (want_ == Want::span_used) {
+        want_ = Want::none; // its buffer is full: it waits
+        lower_.stop_reading();
+        return;
+      }
+      continue;
+    }
+    if (err == SSL_ERROR_WANT_READ) {
+      if (!lower_eof_)
+        return;
+      // The client's FIN without a close_notify: everything it sent is delivered, and many
+      // clients end this way, so it is an EOF as TCP's.
+    } else if (err != SSL_ERROR_ZERO_RETURN) {
+      const char* text = "";
+      classify(&text);
+      failure_text_ = text;
+      want_ = Want::none;
+      lower_.stop_reading();
+      handler_->on_error(*this, UV_EPROTO);
+      return;
+    }
+    want_ = Want::none;
+    lower_.stop_reading();
+    if (!eof_told_) {
+      eof_told_ = true;
+      handler_->on_eof(*this);
+    }
+    return;
+  }
+}
+
+int TlsTransport::start_reading() {
+  if (!ssl_)
+    return UV_EPIPE;
+  want_ = Want::loop_buffer;
+  if (has_pending())
+    deliver_later();
+  return lower_eof_ ? 0 : lower_.start_reading();
+}
+
+int TlsTransport::read_into(char* into, size_t room) {
+  if (!ssl_)
+    return UV_EPIPE;
+  into_ = into;
+  room_ = room;
+  want_ = Want::span;
+  if (has_pending())
+    deliver_later();
+  return lower_eof_ ? 0 : lower_.start_reading();
+}
+
+void TlsTransport::stop_reading() {
+  if (want_ == Want::span_used)
+    return; // deliver() stops after the handler returns
+  want_ = Want::none;
+  if (established_)
+    lower_.stop_reading();
+}
+
+ssize_t TlsTransport::read_now(char* into, size_t size) {
+  if (!ssl_ || !established_)
+    return UV_EAGAIN;
+  for (int round = 0; round < 2; ++round) {
+    size_t n = 0;
+    ERR_clear_error();
+    int rc = SSL_read_ex(ssl_, into, size, &n);
+    int err = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, rc);
+    if (flush() < 0)
+      return UV_EPIPE;
+    if (rc == 1) {
+      counters.bytes_read += n;
+      return static_cast<ssize_t>(n);
+    }
+    if (err == SSL_ERROR_ZERO_RETURN)
+      return 0;
+    if (err != SSL_ERROR_WANT_READ) {
+      ERR_clear_error();
+      return UV_EPROTO;
+    }
+    if (round == 1 || lower_eof_)
+      break;
+    // Nothing decrypted yet: what the kernel holds, then once more.
+    char* buf = read_buffer();
+    ssize_t got = lower_.read_now(buf, kBufferSize);
+    if (got == 0) {
+      lower_eof_ = true;
+      return 0;
+    }
+    if (got < 0)
+      return got;
+    BIO_write(rbio_, buf, static_cast<int>(got));
+  }
+  return lower_eof_ ? 0 : UV_EAGAIN;
+}
+
+// --- writing ---
+
+int TlsTransport::flush() {
+  BUF_MEM* mem = nullptr;
+  BIO_get_mem_ptr(wbio_, &mem);
+  if (!mem || mem->length == 0)
+    return 0;
+  uv_buf_t buf = uv_buf_init(mem->data, static_cast<unsigned>(mem->length));
+  int rc = lower_.write(&buf, 1); // taken by the kernel, or copied into its queue
+  (void)BIO_reset(wbio_);
+  return rc;
+}
+
+int TlsTransport::write(const uv_buf_t* bufs, unsigned count) {
+  if (!ssl_ || !established_)
+    return UV_EPIPE;
+  for (unsigned i = 0; i < count; ++i) {
+    if (bufs[i].len == 0)
+      continue;
+    size_t n = 0;
+    ERR_clear_error();
+    if (SSL_write_ex(ssl_, bufs[i].base, bufs[i].len, &n) != 1 || n != bufs[i].len) {
+      ERR_clear_error();
+      return UV_EPROTO;
+    }
+    counters.bytes_written += n;
+    // Each buffer goes out as it is sealed: the write BIO never holds more than one.
+    if (int rc = flush(); rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
+int TlsTransport::shutdown_write() {
+  if (!ssl_)
+    return UV_EPIPE;
+  if (established_) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_); // our close_notify; the client's may still come
+    ERR_clear_error();
+    if (int rc = flush(); rc < 0)
+      return rc;
+  }
+  return lower_.shutdown_write();
+}
+
+void TlsTransport::reset() {
+  free_session();
+  lower_.reset();
+}
+
+void TlsTransport::close() {
+  free_session();
+  lower_.close();
+}
+
+} // namespace hamba::net
