@@ -120,7 +120,7 @@ private:
       return;
     engine_.set_session_log([format](const engine::SessionEnd& e) {
       control::log_connection({e.frontend, e.client, e.server, e.address, e.bytes_in, e.bytes_out,
-                               std::chrono::milliseconds(e.duration_ms), e.end},
+                               std::chrono::milliseconds(e.duration_ms), e.end, e.tls_subject},
                               format);
     });
   }

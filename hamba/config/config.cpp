@@ -449,6 +449,8 @@ std::string to_yaml(const Config& config) {
         out << YAML::EndSeq;
       }
       out << YAML::Key << "min_version" << YAML::Value << YAML::DoubleQuoted << f.tls->min_version;
+      if (!f.tls->client_ca.empty())
+        out << YAML::Key << "client_ca" << YAML::Value << YAML::DoubleQuoted << f.tls->client_ca;
       out << YAML::EndMap;
       out << YAML::Key << "tls_handshake_timeout" << YAML::Value
           << format_duration(f.tls_handshake_timeout);

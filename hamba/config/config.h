@@ -49,6 +49,7 @@
 //                           #   (their SAN names, exact or wildcard); the first is the default
 //         alpn: [h2, http/1.1]  # protocols offered (none: no ALPN)
 //         min_version: "1.2"    # or "1.3"; 1.0 and 1.1 are refused
+//         client_ca: ca.pem     # optional: clients must present a certificate it verifies
 //       tls_handshake_timeout: 10s  # with tls: how long a client may take to finish its handshake
 //       routes:             # optional: TLS routed by the ClientHello's server name (SNI);
 //         - name: a         # the frontend's own servers are the default route
@@ -136,6 +137,7 @@ struct FrontendTls {
   std::vector<TlsCertificate> certs; // the first is the default (no server name, or no match)
   std::vector<std::string> alpn;     // offered protocols, in the server's order of preference
   std::string min_version = "1.2";   // "1.2" or "1.3"
+  std::string client_ca; // set: clients must present a certificate this PEM bundle verifies
   bool operator==(const FrontendTls&) const = default;
 };
 

@@ -325,6 +325,7 @@ private:
                       t.alpn.push_back(p);
                     }
                   }},
+                 {"client_ca", [&](auto& n) { t.client_ca = scalar(n, "client_ca"); }},
                  {"min_version",
                   [&](auto& n) {
                     t.min_version = scalar(n, "min_version");

@@ -58,17 +58,19 @@ std::string format_connection(const ConnectionRecord& r, ConnectionLogFormat for
     return {};
   case ConnectionLogFormat::text:
     return fmt::format("{} conn frontend={} client={} server={} address={} bytes_in={} "
-                       "bytes_out={} duration_ms={} end={}",
+                       "bytes_out={} duration_ms={} end={}{}",
                        time, logfmt_value(r.frontend), logfmt_value(r.client),
                        logfmt_value(r.server), logfmt_value(r.address), r.bytes_in, r.bytes_out,
-                       r.duration.count(), logfmt_value(r.end));
+                       r.duration.count(), logfmt_value(r.end),
+                       r.tls_subject.empty() ? "" : " tls_subject=" + logfmt_value(r.tls_subject));
   case ConnectionLogFormat::json:
-    return fmt::format("{{\"time\":{},\"event\":\"connection\",\"frontend\":{},\"client\":{},"
-                       "\"server\":{},\"address\":{},\"bytes_in\":{},\"bytes_out\":{},"
-                       "\"duration_ms\":{},\"end\":{}}}",
-                       json_quote(time), json_quote(r.frontend), json_quote(r.client),
-                       json_quote(r.server), json_quote(r.address), r.bytes_in, r.bytes_out,
-                       r.duration.count(), json_quote(r.end));
+    return fmt::format(
+        "{{\"time\":{},\"event\":\"connection\",\"frontend\":{},\"client\":{},"
+        "\"server\":{},\"address\":{},\"bytes_in\":{},\"bytes_out\":{},"
+        "\"duration_ms\":{},\"end\":{}{}}}",
+        json_quote(time), json_quote(r.frontend), json_quote(r.client), json_quote(r.server),
+        json_quote(r.address), r.bytes_in, r.bytes_out, r.duration.count(), json_quote(r.end),
+        r.tls_subject.empty() ? "" : ",\"tls_subject\":" + json_quote(r.tls_subject));
   }
   return {};
 }

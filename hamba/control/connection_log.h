@@ -28,6 +28,8 @@ struct ConnectionRecord {
   uint64_t bytes_out = 0; // server -> client
   std::chrono::milliseconds duration{0};
   std::string end; // why it ended: "client closed", "server closed", "idle timeout", ...
+  // client_ca: the verified client certificate's subject ("CN=a,O=b"); "" (not shown) else.
+  std::string tls_subject;
 };
 
 // The line for `record`, without the trailing newline; `time` is the end time as printed in

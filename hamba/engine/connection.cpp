@@ -213,6 +213,8 @@ void Connection::begin_handshake() {
 
 void Connection::handshake_done() {
   const auto& cfg = host_->config();
+  if (log_ && cfg.tls && !cfg.tls->client_ca.empty())
+    log_->tls_subject = tls_->peer_subject();
   if (!cfg.routes.empty()) {
     routed_.reset(new Routed{host_->view_ptr(), -1});
     routed_->route = routed_->view->route_for(tls_->server_name());

@@ -198,6 +198,7 @@ private:
     uint64_t started = 0;
     uint64_t bytes[2] = {0, 0}; // indexed by net::Direction
     std::string client;
+    std::string tls_subject; // client_ca: the client certificate's subject
   };
   std::unique_ptr<LogState> log_;
 };

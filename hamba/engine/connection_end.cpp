@@ -128,6 +128,7 @@ void Connection::report_end(End how, ConnectionState was) {
     e.server = config::format_endpoint(server_->name());
     e.address = server_->address();
   }
+  e.tls_subject = log_->tls_subject;
   e.bytes_in = log_->bytes[0];
   e.bytes_out = log_->bytes[1];
   e.duration_ms = now() - log_->started;

@@ -82,6 +82,7 @@ std::shared_ptr<const net::TlsServerContext> build_tls(const config::Frontend& f
     options.certs.push_back({c.cert, c.key});
   options.alpn = f.tls->alpn;
   options.tls13_only = f.tls->min_version == "1.3";
+  options.client_ca = f.tls->client_ca;
   try {
     return net::TlsServerContext::build(options);
   } catch (const net::TlsError& e) {

@@ -15,7 +15,8 @@ struct SessionEnd {
   uint64_t bytes_in = 0;  // client -> server
   uint64_t bytes_out = 0; // server -> client
   uint64_t duration_ms = 0;
-  const char* end = ""; // "closed", "client reset", "server reset", "idle timeout", ...
+  const char* end = "";    // "closed", "client reset", "server reset", "idle timeout", ...
+  std::string tls_subject; // client_ca: the verified client certificate's subject, else
 };
 
 } // namespace hamba::engine

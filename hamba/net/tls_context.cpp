@@ -69,6 +69,8 @@ bool tls_name_matches(std::string_view pattern, std::string_view name) {
 std::shared_ptr<const TlsServerContext> TlsServerContext::build(const TlsServerOptions& options) {
   std::shared_ptr<TlsServerContext> self(new TlsServerContext);
   ERR_clear_error();
+  if (!options.client_ca.empty())
+    check_readable(options.client_ca, "client_ca");
   for (const auto& c : options.certs) {
     check_readable(c.cert, "cert");
     check_readable(c.key, "key");
@@ -103,6 +105,17 @@ std::shared_ptr<const TlsServerContext> TlsServerContext::build(const TlsServerO
     SSL_CTX_set_tlsext_servername_arg(ctx, self.get());
     if (!options.alpn.empty())
       SSL_CTX_set_alpn_select_cb(ctx, &TlsServerContext::on_alpn, self.get());
+    if (!options.client_ca.empty()) {
+      // Every context loads it: the one a server name picks verifies the client.
+      if (SSL_CTX_load_verify_locations(ctx, options.client_ca.c_str(), nullptr) != 1)
+        throw TlsError("tls client_ca " + options.client_ca +
+                       ": not a PEM CA bundle: " + openssl_reason());
+      STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(options.client_ca.c_str());
+      if (!names)
+        throw TlsError("tls client_ca " + options.client_ca + ": no certificate in it");
+      SSL_CTX_set_client_CA_list(ctx, names); // the names it asks for
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    }
   }
   for (const std::string& p : options.alpn) {
     self->alpn_wire_ += static_cast<char>(p.size());

@@ -40,6 +40,8 @@ struct TlsServerOptions {
   std::vector<Certificate> certs; // the first is the default
   std::vector<std::string> alpn;  // in the server's order of preference
   bool tls13_only = false;        // min_version 1.3 (else 1.2)
+  // Set: a PEM bundle; every client must present a certificate it verifies.
+  std::string client_ca;
 };
 
 class TlsServerContext {

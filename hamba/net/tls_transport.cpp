@@ -5,6 +5,7 @@
 #include "net/read_buffer.h"
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 namespace hamba::net {
 
@@ -106,6 +107,21 @@ std::string_view TlsTransport::alpn() const {
   if (ssl_)
     SSL_get0_alpn_selected(ssl_, &p, &n);
   return {reinterpret_cast<const char*>(p), n};
+}
+
+std::string TlsTransport::peer_subject() const {
+  X509* peer = ssl_ ? SSL_get0_peer_certificate(ssl_) : nullptr;
+  if (!peer)
+    return {};
+  BIO* out = BIO_new(BIO_s_mem());
+  if (!out)
+    return {};
+  X509_NAME_print_ex(out, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253);
+  BUF_MEM* mem = nullptr;
+  BIO_get_mem_ptr(out, &mem);
+  std::string subject = mem ? std::string(mem->data, mem->length) : std::string();
+  BIO_free(out);
+  return subject;
 }
 
 const char* TlsTransport::version() const {

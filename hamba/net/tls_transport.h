@@ -75,6 +75,8 @@ public:
   // The protocol ALPN chose ("" if none), once established.
   std::string_view alpn() const;
   const char* version() const;
+  // The client's verified certificate's subject ("CN=a,O=b"; "" without one).
+  std::string peer_subject() const;
 
   int start_reading() override;
   int read_into(char* into, size_t room) override;

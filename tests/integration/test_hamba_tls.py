@@ -453,6 +453,48 @@ listen plain
                         self.assertEqual(got, b"through haproxy<eof seen>")
 
 
+class TlsClientCertificates(unittest.TestCase):
+    def test_mutual_tls_accepted_and_refused(self):
+        with tempfile.TemporaryDirectory(prefix="hamba-tls-") as d, EchoServer() as echo:
+            certs = Certificates(d)
+            # A CA and a client certificate it signs; another client certificate it does not.
+            ca_crt, ca_key = make_cert(d, "ca", ["ca.test"])
+            ckey, ccsr, ccrt = (os.path.join(d, n) for n in ("c.key", "c.csr", "c.pem"))
+            r = run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", ckey,
+                     "-out", ccsr, "-subj", "/O=hamba/CN=client one"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = run(["openssl", "x509", "-req", "-in", ccsr, "-CA", ca_crt, "-CAkey", ca_key,
+                     "-CAcreateserial", "-days", "2", "-out", ccrt])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            stranger = make_cert(d, "stranger", ["stranger.test"])
+            port, admin = free_port(), free_port()
+            cfg = tls_yaml(port, admin, echo.address(), certs,
+                           tls_extra=f"      client_ca: {ca_crt}\n")
+            with Hamba("--log-connections", "text", config=cfg, ports=[admin]) as h:
+                wait_port(port)
+                ctx = client_context(certs.bundle)
+                ctx.load_cert_chain(ccrt, ckey)
+                with tls_connect(port, "a.test", None, ctx=ctx) as s:
+                    s.sendall(b"trusted")
+                    self.assertEqual(s.recv(100), b"trusted")
+                wait_until(lambda: 'tls_subject="CN=client one,O=hamba"' in h.log(),
+                           what="the subject in the connection log")
+                for chain in (None, stranger):
+                    ctx = client_context(certs.bundle)
+                    if chain:
+                        ctx.load_cert_chain(*chain)
+                    try:
+                        with tls_connect(port, "a.test", None, ctx=ctx) as s:
+                            s.sendall(b"x")
+                            got = s.recv(100)  # TLS 1.3: the refusal comes after the handshake
+                    except (ssl.SSLError, OSError):
+                        got = b""
+                    self.assertEqual(got, b"", chain)
+                wait_until(lambda: metric(admin, "certificate") == 2,
+                           what="two refused certificates counted")
+                assert_stops_cleanly(self, h)
+
+
 class TlsRoutes(unittest.TestCase):
     def test_routes_match_the_terminated_server_name(self):
         with tempfile.TemporaryDirectory(prefix="hamba-tls-") as d, \
