@@ -175,7 +175,7 @@ private:
       log::info("configuration file changed while starting: applying it");
     } else if (keeping_admin(config) == engine_.config() &&
                std::none_of(config.frontends.begin(), config.frontends.end(),
-                            [](const config::Frontend& f) { return f.tls.has_value(); })) {
+                            [](const config::Frontend& f) { return f.tls || f.server_tls; })) {
       // (With tls the certificate files are read again: they may have changed.)
       log::info("configuration file reloaded: unchanged");
       return;

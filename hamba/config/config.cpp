@@ -343,6 +343,10 @@ void validate(const Config& config) {
     check_servers(f.servers, where);
     check_routes(f, where);
     check_positive(f.tls_handshake_timeout, "tls_handshake_timeout", where);
+    if (f.server_tls &&
+        (f.server_tls->verify.empty() || f.server_tls->cert.empty() != f.server_tls->key.empty()))
+      throw ConfigError(
+          fmt::format("{}: server_tls needs verify (a CA file or none), and cert with key", where));
     if (f.tls) {
       if (f.tls->certs.empty())
         throw ConfigError(fmt::format("{}: tls without a certificate", where));
@@ -454,6 +458,16 @@ std::string to_yaml(const Config& config) {
       out << YAML::EndMap;
       out << YAML::Key << "tls_handshake_timeout" << YAML::Value
           << format_duration(f.tls_handshake_timeout);
+    }
+    if (f.server_tls) {
+      out << YAML::Key << "server_tls" << YAML::Value << YAML::Flow << YAML::BeginMap;
+      out << YAML::Key << "verify" << YAML::Value << YAML::DoubleQuoted << f.server_tls->verify;
+      if (!f.server_tls->sni.empty())
+        out << YAML::Key << "sni" << YAML::Value << YAML::DoubleQuoted << f.server_tls->sni;
+      if (!f.server_tls->cert.empty())
+        out << YAML::Key << "cert" << YAML::Value << YAML::DoubleQuoted << f.server_tls->cert
+            << YAML::Key << "key" << YAML::Value << YAML::DoubleQuoted << f.server_tls->key;
+      out << YAML::EndMap;
     }
     emit_servers(out, f.servers);
     if (!f.routes.empty()) {

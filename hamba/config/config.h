@@ -50,6 +50,11 @@
 //         alpn: [h2, http/1.1]  # protocols offered (none: no ALPN)
 //         min_version: "1.2"    # or "1.3"; 1.0 and 1.1 are refused
 //         client_ca: ca.pem     # optional: clients must present a certificate it verifies
+//       server_tls:         # optional: hamba connects to the servers with TLS
+//         verify: ca.pem    # the CA bundle their certificates must chain to, or none
+//         sni: db.internal  # the name sent (and checked, when verifying)
+//         cert: c.pem       # optional: a client certificate hamba presents, and its key
+//         key: c.key
 //       tls_handshake_timeout: 10s  # with tls: how long a client may take to finish its handshake
 //       routes:             # optional: TLS routed by the ClientHello's server name (SNI);
 //         - name: a         # the frontend's own servers are the default route
@@ -141,6 +146,15 @@ struct FrontendTls {
   bool operator==(const FrontendTls&) const = default;
 };
 
+// TLS from hamba to a frontend's servers (and its routes'): net/tls_context.h's client side.
+struct ServerTls {
+  std::string verify; // a PEM CA bundle, or "none"
+  std::string sni;    // "" for none
+  std::string cert;   // optional client certificate
+  std::string key;
+  bool operator==(const ServerTls&) const = default;
+};
+
 struct Frontend {
   std::string name; // shown in logs, stats and metrics; defaults to the bind port
   Endpoint bind;
@@ -152,6 +166,7 @@ struct Frontend {
   std::vector<Route> routes; // non-empty: every connection is TLS and routed by its SNI
   // Set: hamba terminates TLS; routes then match the server name of the terminated handshake.
   std::optional<FrontendTls> tls;
+  std::optional<ServerTls> server_tls;   // set: the servers are spoken to in TLS
   Duration tls_handshake_timeout{10000}; // with tls: the handshake's deadline from the accept
   Duration preread_timeout{5000};        // for the PROXY header and the ClientHello to arrive
   Balance balance = Balance::roundrobin;

@@ -202,6 +202,7 @@ private:
                       f.routes.push_back(route(r));
                   }},
                  {"tls", [&](auto& n) { f.tls = tls(n); }},
+                 {"server_tls", [&](auto& n) { f.server_tls = server_tls(n); }},
                  {"tls_handshake_timeout",
                   [&](auto& n) { f.tls_handshake_timeout = duration(n, "tls_handshake_timeout"); }},
                  {"servers", [&](auto& n) { servers(n, "servers", f.servers); }},
@@ -342,6 +343,22 @@ private:
     }
     if (t.certs.empty())
       fail(node, "tls: no certificate (write cert: FILE and key: FILE)");
+    return t;
+  }
+
+  ServerTls server_tls(const YAML::Node& node) const {
+    ServerTls t;
+    each_key(node, "server_tls",
+             {
+                 {"verify", [&](auto& n) { t.verify = scalar(n, "verify"); }},
+                 {"sni", [&](auto& n) { t.sni = scalar(n, "sni"); }},
+                 {"cert", [&](auto& n) { t.cert = scalar(n, "cert"); }},
+                 {"key", [&](auto& n) { t.key = scalar(n, "key"); }},
+             });
+    if (t.verify.empty())
+      fail(node, "server_tls: 'verify' is needed (a CA bundle file, or none)");
+    if (t.cert.empty() != t.key.empty())
+      fail(node, "server_tls: 'cert' and 'key' go together");
     return t;
   }
 

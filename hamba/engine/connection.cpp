@@ -63,6 +63,15 @@ std::unique_ptr<net::TlsTransport> Connection::make_tls() {
   return std::make_unique<net::TlsTransport>(client_, view->tls, host_->loop());
 }
 
+std::unique_ptr<net::TlsTransport> Connection::make_server_tls() {
+  const auto& view = host_->view_ptr();
+  if (!view->server_tls)
+    return nullptr;
+  auto t = std::make_unique<net::TlsTransport>(server_conn_, view->server_tls, host_->loop());
+  t->set_handler(this); // the relay takes it over once connected
+  return t;
+}
+
 Connection::~Connection() {
   HAMBA_DCHECK(state_ == ConnectionState::closed);
 }
@@ -278,6 +287,9 @@ void Connection::connect(const balance::PoolSnapshot::Entry& server,
   server_failing_ = server.failing;
   ++attempts_;
   host_->set_deadline(*this, deadline());
+  server_conn_.set_handler(this); // its connect comes here, even after a TLS attempt
+  if (server_tls_)
+    server_tls_->renew();
   int rc = server_conn_.init(host_->loop());
   if (rc == 0)
     rc = server_conn_.connect(server_->sockaddr_ptr());
@@ -292,10 +304,18 @@ void Connection::connect(const balance::PoolSnapshot::Entry& server,
     connect_failed(rc);
 }
 
+void Connection::server_handshake_failed() {
+  // As a refused connect: the server is blamed, and the next one tried.
+  connect_failed(UV_EPROTO);
+}
+
 void Connection::connect_failed(int status) {
+  std::string why = status == UV_ETIMEDOUT ? "connect timeout" : uvx::error_text(status);
+  if (status == UV_EPROTO && server_tls_)
+    why = fmt::format("TLS handshake failed: {}", server_tls_->failure_text());
+  server_io().close();
   server_conn_.close();
   balance::ServerPtr failed = server_;
-  std::string why = status == UV_ETIMEDOUT ? "connect timeout" : uvx::error_text(status);
   ++failed->counters.connect_errors;
   report_failure(why);
   const auto& cfg = host_->config();
@@ -320,6 +340,7 @@ void Connection::short_of_resources(int rc) {
   // server is not to blame and another one would fail the same way. The client waits at the
   // head of the queue for a connection to end and free what it held, or for the worker's next
   // tick to try again (or for its timeout).
+  server_io().close();
   server_conn_.close();
   --attempts_;
   host_->note_local_error(rc, "connect to a server");

@@ -101,6 +101,13 @@ private:
   // a PROXY header is read from the TCP one.)
   net::Transport& client_io() { return tls_ ? static_cast<net::Transport&>(*tls_) : client_; }
   std::unique_ptr<net::TlsTransport> make_tls();
+  // The server's stream: its TLS transport with server_tls (a new session per connect), else
+  // its TCP one.
+  net::Transport& server_io() {
+    return server_tls_ ? static_cast<net::Transport&>(*server_tls_) : server_conn_;
+  }
+  std::unique_ptr<net::TlsTransport> make_server_tls();
+  void server_handshake_failed();
   void choose(const balance::Server* failed);
   void enqueue(bool front);
   void connect_failed(int status); // a libuv error; UV_ETIMEDOUT for the connect timeout
@@ -146,8 +153,9 @@ private:
   ConnectionState state_ = ConnectionState::accepted;
   net::TcpTransport client_;
   net::TcpTransport server_conn_;
-  std::unique_ptr<net::TlsTransport> tls_ = make_tls(); // tls: over client_
-  net::Relay relay_{client_io(), server_conn_, *this};
+  std::unique_ptr<net::TlsTransport> tls_ = make_tls();               // tls: over client_
+  std::unique_ptr<net::TlsTransport> server_tls_ = make_server_tls(); // over server_conn_
+  net::Relay relay_{client_io(), server_io(), *this};
   // routes: the view its ClientHello was matched in, and the route's index there (-1: the
   // default route). Allocated only on frontends with routes.
   struct Routed {

@@ -53,9 +53,10 @@ void Connection::finish(End how) {
   if (how == End::server_reset || hamba_ends)
     client_io().reset();
   if (how == End::client_reset || hamba_ends)
-    server_conn_.reset();
+    server_io().reset();
   client_io().close();
   client_.close();
+  server_io().close();
   server_conn_.close();
   auto& c = host_->counters();
   HAMBA_DCHECK(c.current.load(std::memory_order_relaxed) > 0);

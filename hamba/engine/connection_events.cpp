@@ -7,7 +7,7 @@
 namespace hamba::engine {
 
 void Connection::on_read(net::Transport& from, const char* data, size_t len) {
-  if (&from != &server_conn_) {
+  if (&from != &server_io()) {
     if (state_ == ConnectionState::sending_header) {
       // The client spoke first: its bytes go in one write behind the header.
       host_->header_wait().client_spoke_after(now() - header_wait_->since);
@@ -28,7 +28,7 @@ void Connection::on_read(net::Transport& from, const char* data, size_t len) {
 }
 
 void Connection::on_eof(net::Transport& from) {
-  if (&from == &server_conn_) {
+  if (&from == &server_io() || &from == &server_conn_) {
     // sending_header: the server closed before anyone spoke. The relay reads its EOF again.
     header_wait_.reset();
     send_header_and(std::exchange(header_due_, config::ProxyProtocol::none), nullptr, 0, false);
@@ -68,7 +68,11 @@ void Connection::on_eof(net::Transport& from) {
 }
 
 void Connection::on_error(net::Transport& from, int) {
-  if (&from == &server_conn_) {
+  if (&from == &server_io() || &from == &server_conn_) {
+    if (state_ == ConnectionState::connecting) { // server_tls: the handshake failed
+      server_handshake_failed();
+      return;
+    }
     finish(End::server_reset);
     return;
   }

@@ -14,7 +14,7 @@
 namespace hamba::engine {
 
 void Connection::on_connected(net::Transport& t, int status) {
-  if (&t != &server_conn_) {
+  if (&t == tls_.get()) {
     handshake_done(); // the client's TLS handshake
     return;
   }
@@ -26,11 +26,28 @@ void Connection::on_connected(net::Transport& t, int status) {
     connect_failed(status);
     return;
   }
+  if (server_tls_ && &t == &server_conn_) {
+    // Connected: a PROXY header due goes first, in clear (as HAProxy's `ssl send-proxy` does),
+    // then the TLS handshake; the first bytes wait for it.
+    if (const config::ProxyProtocol p = send_proxy(); p != config::ProxyProtocol::none) {
+      net::ProxyHeaderBytes header = proxy_header(p);
+      uv_buf_t buf = uv_buf_init(header.data, static_cast<unsigned>(header.size));
+      if (server_conn_.write(&buf, 1) < 0) {
+        connect_failed(UV_EPIPE);
+        return;
+      }
+    }
+    if (int rc = server_tls_->start_handshake(); rc < 0)
+      connect_failed(rc);
+    return;
+  }
   ++server_->counters.total;
   send_first_bytes();
 }
 
 config::ProxyProtocol Connection::send_proxy() const {
+  if (server_tls_ && server_tls_->established())
+    return config::ProxyProtocol::none; // sent before the handshake
   return route() >= 0 ? routed_->view->routes[static_cast<size_t>(route())].config.send_proxy
                       : host_->config().send_proxy;
 }
@@ -111,7 +128,7 @@ bool Connection::write_first(config::ProxyProtocol protocol, const char* data, s
     count_bytes(net::Direction::to_server, len);
     bufs[count++] = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
   }
-  if (count > 0 && server_conn_.write(bufs, count) < 0) {
+  if (count > 0 && server_io().write(bufs, count) < 0) {
     finish(End::server_reset);
     return false;
   }

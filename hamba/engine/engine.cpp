@@ -134,9 +134,9 @@ void Engine::apply(const config::Config& config) {
   };
   std::vector<Opened> opened;
   // Certificates first, then the new listeners: if one fails, nothing has changed yet.
-  std::vector<std::shared_ptr<const net::TlsServerContext>> tls;
+  std::vector<TlsContexts> tls;
   for (const config::Frontend& f : config.frontends)
-    tls.push_back(build_tls(f));
+    tls.push_back({build_tls(f), build_server_tls(f)});
   try {
     for (const config::Frontend& f : config.frontends) {
       auto it = std::find_if(frontends_.begin(), frontends_.end(), [&](const auto& old) {
@@ -187,10 +187,11 @@ void Engine::apply(const config::Config& config) {
     auto running =
         std::find_if(config_.frontends.begin(), config_.frontends.end(),
                      [&](const config::Frontend& r) { return same_bind(r.bind, f.bind); });
-    if (tls[i] || next[i]->view()->tls)
+    const bool has_tls = tls[i].clients || tls[i].servers;
+    if (has_tls || next[i]->view()->tls || next[i]->view()->server_tls)
       next[i]->set_tls(tls[i]); // the files are read again: new connections get what they hold
     if (running != config_.frontends.end() && *running == f) {
-      if (tls[i]) {
+      if (has_tls) {
         publish(*next[i]);
         log::info("frontend {}: certificates loaded again", f.name);
       }

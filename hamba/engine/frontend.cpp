@@ -90,6 +90,17 @@ std::shared_ptr<const net::TlsServerContext> build_tls(const config::Frontend& f
   }
 }
 
+std::shared_ptr<const net::TlsClientContext> build_server_tls(const config::Frontend& f) {
+  if (!f.server_tls)
+    return nullptr;
+  try {
+    return net::TlsClientContext::build(
+        {f.server_tls->verify, f.server_tls->sni, f.server_tls->cert, f.server_tls->key});
+  } catch (const net::TlsError& e) {
+    throw config::ConfigError(fmt::format("frontend \"{}\": {}", f.name, e.what()));
+  }
+}
+
 std::string describe(const config::Frontend& f) {
   // An empty host is every address; which socket that took ([::] or 0.0.0.0) is logged when
   // the frontend starts listening.
@@ -157,7 +168,7 @@ void Frontend::update(const config::Frontend& config) {
   changed();
 }
 
-void Frontend::set_tls(std::shared_ptr<const net::TlsServerContext> tls) {
+void Frontend::set_tls(TlsContexts tls) {
   tls_ = std::move(tls);
   view_.reset();
 }
@@ -179,7 +190,8 @@ FrontendViewPtr Frontend::view() {
     return view_;
   auto v = std::make_shared<FrontendView>();
   v->config = config_;
-  v->tls = tls_;
+  v->tls = tls_.clients;
+  v->server_tls = tls_.servers;
   std::shared_ptr<Frontend> self = shared_from_this();
   v->pool = backend_.snapshot(std::shared_ptr<balance::Backend>(self, &backend_));
   for (auto& r : routes_)

@@ -64,6 +64,7 @@ struct FrontendView {
   // tls: the certificates new connections are given (a reconfigure loads them again; open
   // connections keep the ones they started with).
   std::shared_ptr<const net::TlsServerContext> tls;
+  std::shared_ptr<const net::TlsClientContext> server_tls; // server_tls: toward the servers
   balance::PoolSnapshotPtr pool; // the frontend's own servers (the default route)
   std::vector<RouteView> routes;
   // The route for a TLS server name ("" when the ClientHello had none): an exact name first,
@@ -79,6 +80,12 @@ config::Frontend backend_view(const config::Frontend& frontend, const config::Ro
 // The TLS context of a frontend with tls (nullptr without). Throws config::ConfigError naming the
 // frontend and the bad file.
 std::shared_ptr<const net::TlsServerContext> build_tls(const config::Frontend& frontend);
+// The same for server_tls.
+std::shared_ptr<const net::TlsClientContext> build_server_tls(const config::Frontend& frontend);
+struct TlsContexts {
+  std::shared_ptr<const net::TlsServerContext> clients;
+  std::shared_ptr<const net::TlsClientContext> servers;
+};
 
 // "0.0.0.0:80 (roundrobin): rng1:80, rng2:80", for logs ("*:80" for every address).
 std::string describe(const config::Frontend& frontend);
@@ -105,7 +112,7 @@ public:
   void update(const config::Frontend& config);
   // The TLS context built for the configuration (Engine::apply builds it first, so that a bad
   // certificate refuses the whole configuration); nullptr without tls.
-  void set_tls(std::shared_ptr<const net::TlsServerContext> tls);
+  void set_tls(TlsContexts tls);
   // Removed or shutting down: checks and resolution stop.
   void retire();
 
@@ -131,7 +138,7 @@ private:
   balance::Backend backend_;
   std::vector<std::shared_ptr<Route>> routes_;
   std::shared_ptr<FrontendCounters> counters_ = std::make_shared<FrontendCounters>();
-  std::shared_ptr<const net::TlsServerContext> tls_;
+  TlsContexts tls_;
   FrontendViewPtr view_;
 };
 

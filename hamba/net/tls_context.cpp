@@ -170,4 +170,60 @@ int TlsServerContext::on_alpn(SSL*, const unsigned char** out, unsigned char* ou
   return SSL_TLSEXT_ERR_OK;
 }
 
+std::shared_ptr<const TlsClientContext> TlsClientContext::build(const TlsClientOptions& options) {
+  std::shared_ptr<TlsClientContext> self(new TlsClientContext);
+  ERR_clear_error();
+  self->ctx_ = SSL_CTX_new(TLS_client_method());
+  if (!self->ctx_)
+    throw TlsError("server_tls: cannot make a context: " + openssl_reason());
+  SSL_CTX* ctx = self->ctx_;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  self->server_name_ = options.server_name;
+  self->verify_ = options.verify != "none";
+  if (self->verify_) {
+    check_readable(options.verify, "verify");
+    if (SSL_CTX_load_verify_locations(ctx, options.verify.c_str(), nullptr) != 1)
+      throw TlsError("server_tls verify " + options.verify +
+                     ": not a PEM CA bundle: " + openssl_reason());
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
+  if (!options.cert.empty()) {
+    check_readable(options.cert, "cert");
+    check_readable(options.key, "key");
+    if (SSL_CTX_use_certificate_chain_file(ctx, options.cert.c_str()) != 1)
+      throw TlsError("server_tls cert " + options.cert +
+                     ": not a PEM certificate: " + openssl_reason());
+    if (SSL_CTX_use_PrivateKey_file(ctx, options.key.c_str(), SSL_FILETYPE_PEM) != 1)
+      throw TlsError("server_tls key " + options.key + ": not a PEM private key");
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+      ERR_clear_error();
+      throw TlsError("server_tls key " + options.key + ": does not match the certificate in " +
+                     options.cert);
+    }
+    if (X509_cmp_current_time(X509_get0_notAfter(SSL_CTX_get0_certificate(ctx))) < 0)
+      throw TlsError("server_tls cert " + options.cert + ": the certificate has expired");
+  }
+  ERR_clear_error();
+  return self;
+}
+
+TlsClientContext::~TlsClientContext() {
+  SSL_CTX_free(ctx_);
+}
+
+SSL* TlsClientContext::new_session() const {
+  SSL* ssl = SSL_new(ctx_);
+  if (!ssl || server_name_.empty())
+    return ssl;
+  SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+           const_cast<char*>(server_name_.c_str()));
+  if (verify_)
+    SSL_set1_host(ssl, server_name_.c_str()); // the certificate must name it
+  return ssl;
+}
+
 } // namespace hamba::net

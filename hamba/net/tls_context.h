@@ -76,6 +76,32 @@ private:
   std::string alpn_wire_; // length-prefixed protocol names, as TLS sends them
 };
 
+struct TlsClientOptions {
+  std::string verify;      // a PEM CA bundle the server's certificate must chain to, or "none"
+  std::string server_name; // sent as SNI, and checked against the certificate when verifying
+  std::string cert;        // optional: a client certificate (PEM, with its chain)...
+  std::string key;         // ...and its key
+};
+
+// What hamba presents and checks when it connects to servers with TLS (a backend's
+// server_tls), built like TlsServerContext on the main loop and shared read-only.
+class TlsClientContext {
+public:
+  // Throws TlsError naming the bad file.
+  static std::shared_ptr<const TlsClientContext> build(const TlsClientOptions& options);
+  ~TlsClientContext();
+  TlsClientContext(const TlsClientContext&) = delete;
+  TlsClientContext& operator=(const TlsClientContext&) = delete;
+  // A client session with the server name set; nullptr when OpenSSL has no memory.
+  SSL* new_session() const;
+
+private:
+  TlsClientContext() = default;
+  SSL_CTX* ctx_ = nullptr;
+  std::string server_name_;
+  bool verify_ = false;
+};
+
 // Whether `name` (lower case) matches the SAN entry `pattern`: equal, or "*.suffix" for
 // exactly one more label.
 bool tls_name_matches(std::string_view pattern, std::string_view name);

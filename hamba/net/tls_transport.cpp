@@ -52,7 +52,26 @@ TlsFailure classify(const char** text) {
 TlsTransport::TlsTransport(Transport& lower, std::shared_ptr<const TlsServerContext> context,
                            uv_loop_t* loop)
     : lower_(lower), context_(std::move(context)), loop_(loop) {
-  ssl_ = context_->new_session();
+  make_session(context_->new_session());
+}
+
+TlsTransport::TlsTransport(Transport& lower, std::shared_ptr<const TlsClientContext> context,
+                           uv_loop_t* loop)
+    : lower_(lower), client_context_(std::move(context)), loop_(loop) {
+  make_session(client_context_->new_session());
+}
+
+void TlsTransport::renew() {
+  free_session();
+  established_ = lower_eof_ = eof_told_ = heard_ = false;
+  failure_ = TlsFailure::none;
+  failure_text_ = "";
+  server_name_.clear();
+  make_session(client_context_->new_session());
+}
+
+void TlsTransport::make_session(SSL* ssl) {
+  ssl_ = ssl;
   rbio_ = BIO_new(BIO_s_mem());
   wbio_ = BIO_new(BIO_s_mem());
   if (!ssl_ || !rbio_ || !wbio_) {
@@ -66,7 +85,10 @@ TlsTransport::TlsTransport(Transport& lower, std::shared_ptr<const TlsServerCont
   // An empty read BIO asks for more (SSL_ERROR_WANT_READ) rather than reporting an EOF.
   BIO_set_mem_eof_return(rbio_, -1);
   SSL_set_bio(ssl_, rbio_, wbio_);
-  SSL_set_accept_state(ssl_);
+  if (client_context_)
+    SSL_set_connect_state(ssl_);
+  else
+    SSL_set_accept_state(ssl_);
 }
 
 TlsTransport::~TlsTransport() {
@@ -96,6 +118,12 @@ int TlsTransport::start_handshake() {
   int rc = lower_.start_reading();
   if (rc < 0)
     return rc;
+  if (client_context_) { // the ClientHello goes now; nothing else can happen before a read
+    ERR_clear_error();
+    SSL_do_handshake(ssl_);
+    ERR_clear_error();
+    return flush();
+  }
   if (BIO_ctrl_pending(rbio_) > 0)
     deliver_later(); // fed bytes: stepped from the loop, as a read would be
   return 0;
@@ -191,6 +219,8 @@ void TlsTransport::step_handshake() {
     return; // the lower transport reads on
   const char* text = "";
   TlsFailure why = classify(&text);
+  if (long v = SSL_get_verify_result(ssl_); why == TlsFailure::certificate && v != X509_V_OK)
+    text = X509_verify_cert_error_string(v); // the server's certificate: why it was refused
   if (written < 0)
     why = TlsFailure::closed, text = "the client went away during the handshake";
   fail_handshake(why, text);

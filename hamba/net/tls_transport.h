@@ -53,7 +53,13 @@ const char* tls_failure_name(TlsFailure f);
 
 class TlsTransport final : public Transport, TransportHandler {
 public:
+  // The server side (a client connected to hamba).
   TlsTransport(Transport& lower, std::shared_ptr<const TlsServerContext> context, uv_loop_t* loop);
+  // The client side (hamba connects to a server): start_handshake() once the lower transport
+  // is connected; renew() before each new connect.
+  TlsTransport(Transport& lower, std::shared_ptr<const TlsClientContext> context, uv_loop_t* loop);
+  // A fresh session for a new connect of the lower transport (client side).
+  void renew();
   ~TlsTransport() override;
   TlsTransport(const TlsTransport&) = delete;
   TlsTransport& operator=(const TlsTransport&) = delete;
@@ -109,7 +115,9 @@ private:
 
   enum class Want : uint8_t { none, loop_buffer, span, span_used };
   Transport& lower_;
+  void make_session(SSL* ssl);
   std::shared_ptr<const TlsServerContext> context_;
+  std::shared_ptr<const TlsClientContext> client_context_;
   uv_loop_t* loop_;
   SSL* ssl_ = nullptr;
   BIO* rbio_ = nullptr; // ciphertext read, for OpenSSL (owned by ssl_)
