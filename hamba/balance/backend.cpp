@@ -193,8 +193,16 @@ Backend::Member Backend::new_member(const config::Server& server, const sockaddr
 }
 
 void Backend::start_check(Member& m) {
-  m.check = std::make_unique<HealthCheck>(loop_, m.server, frontend_.check,
-                                          [this](Server& s) { on_health_change(s); });
+  m.check = std::make_unique<HealthCheck>(
+      loop_, m.server, frontend_.check, [this](Server& s) { on_health_change(s); }, server_tls_);
+}
+
+void Backend::set_server_tls(std::shared_ptr<const net::TlsClientContext> tls) {
+  server_tls_ = std::move(tls);
+  for (auto& entry : entries_)
+    for (Member& m : entry->members)
+      if (m.check)
+        m.check->set_tls(server_tls_);
 }
 
 void Backend::on_health_change(Server& server) {

@@ -84,6 +84,9 @@ public:
   };
   std::vector<Name> names() const;
 
+  // server_tls: health checks speak TLS with it (nullptr: plain TCP), from their next probe.
+  void set_server_tls(std::shared_ptr<const net::TlsClientContext> tls);
+
 private:
   struct Member {
     ServerPtr server;
@@ -136,6 +139,7 @@ private:
   bool retry_armed_ = false;
   bool started_ = false;
   bool stopped_ = false;
+  std::shared_ptr<const net::TlsClientContext> server_tls_;
 };
 
 } // namespace hamba::balance

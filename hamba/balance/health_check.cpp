@@ -26,14 +26,17 @@ std::string default_host(const config::Endpoint& name) {
 } // namespace
 
 HealthCheck::HealthCheck(uv_loop_t* loop, ServerPtr server, const config::HealthCheck& params,
-                         Callback on_change)
-    : loop_(loop), server_(std::move(server)), params_(params), on_change_(std::move(on_change)) {
+                         Callback on_change, std::shared_ptr<const net::TlsClientContext> tls)
+    : loop_(loop), server_(std::move(server)), params_(params), on_change_(std::move(on_change)),
+      tls_context_(std::move(tls)) {
   timer_.init(loop_, this);
   // The first probe soon, spread a little so many servers are not checked in one burst.
   arm(reinterpret_cast<uintptr_t>(this) / 64 % 100);
 }
 
-HealthCheck::~HealthCheck() = default; // the requests detach: their callbacks only free them
+HealthCheck::~HealthCheck() {
+  tls_.reset(); // before the transport it is over
+}
 
 std::unique_ptr<CheckProtocol> HealthCheck::make_protocol() const {
   switch (params_.type) {
@@ -54,7 +57,7 @@ void HealthCheck::arm(uint64_t delay_ms) {
 }
 
 void HealthCheck::on_timer() {
-  if (probe_)
+  if (probing_)
     finish_probe(false, "timeout"); // the timer was the probe's timeout
   else
     start_probe();
@@ -62,26 +65,31 @@ void HealthCheck::on_timer() {
 
 void HealthCheck::start_probe() {
   protocol_ = make_protocol();
-  int rc = probe_.init([&](uv_tcp_t* h) { return uv_tcp_init(loop_, h); });
+  tls_.reset();
+  tcp_ = std::make_unique<net::TcpTransport>();
+  tcp_->set_handler(this);
+  int rc = tcp_->init(loop_);
+  if (rc == 0)
+    rc = tcp_->connect(server_->sockaddr_ptr());
   if (rc == 0) {
-    probe_.set_data(this);
-    rc = connect_.start<&HealthCheck::on_connected>(this, [&](uv_connect_t* req, auto done) {
-      return uv_tcp_connect(req, probe_.get(), server_->sockaddr_ptr(), done);
-    });
-  }
-  if (rc == 0) {
+    probing_ = true;
     arm(static_cast<uint64_t>(params_.timeout.count()));
     return;
   }
   // Could not even start: no file descriptors (hamba's problem), or the address is refused at
   // once (the server's).
+  probing_ = true;
   if (is_local_error(rc))
     abandon_probe(rc);
   else
     finish_probe(false, uvx::error_text(rc));
 }
 
-void HealthCheck::on_connected(int status) {
+void HealthCheck::on_connected(net::Transport& t, int status) {
+  if (&t == tls_.get()) { // the handshake is done: the check goes on inside it
+    send_request(*tls_);
+    return;
+  }
   if (status < 0) {
     if (is_local_error(status))
       abandon_probe(status);
@@ -89,59 +97,58 @@ void HealthCheck::on_connected(int status) {
       finish_probe(false, uvx::error_text(status));
     return;
   }
-  std::string request = protocol_->request();
-  if (request.empty()) {
-    finish_probe(true, {}); // a tcp check: the connect was all
+  if (!tls_context_) {
+    send_request(*tcp_);
     return;
   }
-  // The request's bytes travel with the write.
-  int rc = write_.start<&HealthCheck::on_written>(
-      this,
-      [&](uv_write_t* req, std::string& bytes, auto done) {
-        uv_buf_t out = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
-        return uv_write(req, probe_.stream(), &out, 1, done);
-      },
-      [&](std::string& bytes) { bytes = std::move(request); });
+  tls_ = std::make_unique<net::TlsTransport>(*tcp_, tls_context_, loop_);
+  tls_->set_handler(this);
+  if (int rc = tls_->start_handshake(); rc < 0)
+    finish_probe(false, uvx::error_text(rc));
+}
+
+void HealthCheck::send_request(net::Transport& io) {
+  std::string request = protocol_->request();
+  if (request.empty()) {
+    finish_probe(true, {}); // a tcp check: the connect (or the handshake) was all
+    return;
+  }
+  uv_buf_t out = uv_buf_init(request.data(), static_cast<unsigned>(request.size()));
+  int rc = io.write(&out, 1); // sent, or copied into the transport's queue
   if (rc == 0)
-    rc = uv_read_start(
-        probe_.stream(),
-        [](uv_handle_t* h, size_t, uv_buf_t* b) {
-          auto* self = uvx::Handle<uv_tcp_t>::owner<HealthCheck>(h);
-          *b = uv_buf_init(self->buffer_, sizeof self->buffer_);
-        },
-        [](uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
-          if (auto* self = uvx::Handle<uv_tcp_t>::owner<HealthCheck>(s))
-            self->on_read(nread);
-        });
+    rc = io.start_reading();
   if (rc < 0)
     finish_probe(false, uvx::error_text(rc));
 }
 
-void HealthCheck::on_written(int status) {
-  if (status < 0 && status != UV_ECANCELED)
-    finish_probe(false, uvx::error_text(status));
+void HealthCheck::on_read(net::Transport&, const char* data, size_t len) {
+  judge(protocol_->feed(std::string_view(data, len)));
 }
 
-void HealthCheck::on_read(ssize_t nread) {
-  if (nread == 0)
-    return;
-  Verdict v;
-  if (nread > 0)
-    v = protocol_->feed(std::string_view(buffer_, static_cast<size_t>(nread)));
-  else if (nread == UV_EOF)
-    v = protocol_->end();
-  else {
-    finish_probe(false, uvx::error_text(static_cast<int>(nread)));
-    return;
-  }
+void HealthCheck::on_eof(net::Transport&) {
+  judge(protocol_->end());
+}
+
+void HealthCheck::judge(Verdict v) {
   if (v != Verdict::more)
     finish_probe(v == Verdict::pass, protocol_->detail());
 }
 
+void HealthCheck::on_error(net::Transport&, int error) {
+  if (tls_ && !tls_->established()) {
+    finish_probe(false, std::string("TLS handshake failed: ") + tls_->failure_text());
+    return;
+  }
+  finish_probe(false, uvx::error_text(error));
+}
+
 void HealthCheck::stop_probe() {
-  connect_.detach(); // a timeout: the callbacks (ECANCELED, after the close) are ignored
-  write_.detach();
-  probe_.close();
+  // Closed, not destroyed: this may run inside one of their callbacks.
+  if (tls_)
+    tls_->close();
+  else if (tcp_)
+    tcp_->close();
+  probing_ = false;
   protocol_.reset();
   arm(static_cast<uint64_t>(params_.interval.count()));
 }

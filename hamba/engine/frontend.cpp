@@ -165,11 +165,16 @@ void Frontend::update(const config::Frontend& config) {
   config_ = config;
   backend_.update(config);
   update_routes(loop_, config_, routes_, true, [this](balance::Urgency u) { changed(u); });
+  for (auto& r : routes_) // a route just added speaks to its servers as the others do
+    r->backend.set_server_tls(tls_.servers);
   changed();
 }
 
 void Frontend::set_tls(TlsContexts tls) {
   tls_ = std::move(tls);
+  backend_.set_server_tls(tls_.servers);
+  for (auto& r : routes_)
+    r->backend.set_server_tls(tls_.servers);
   view_.reset();
 }
 

@@ -495,6 +495,116 @@ class TlsClientCertificates(unittest.TestCase):
                 assert_stops_cleanly(self, h)
 
 
+def haproxy_path():
+    return shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy")
+                                       else None)
+
+
+def server_of(admin, frontend):
+    from hamba_helpers import stats_json
+    for f in stats_json(admin)["frontends"]:
+        if f["name"] == frontend:
+            return f["servers"][0]
+    raise AssertionError(f"no frontend {frontend}")
+
+
+class TlsOrigination(unittest.TestCase):
+    """hamba as a TLS client of its servers (server_tls): HAProxy as the TLS server, requiring
+    a client certificate (`ssl verify required ca-file`), in front of plain servers."""
+
+    def test_origination_checks_and_a_wrong_ca(self):
+        haproxy = haproxy_path()
+        if not haproxy:
+            self.skipTest("haproxy missing")
+        with tempfile.TemporaryDirectory(prefix="hamba-tls-") as d, EchoServer() as echo, \
+                Backend(lambda c: (c.recv(1000), c.sendall(
+                    b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"))) as web:
+            certs = Certificates(d)
+            ca_crt, ca_key = make_cert(d, "ca", ["ca.test"])
+            ckey, ccsr, ccrt = (os.path.join(d, n) for n in ("c.key", "c.csr", "c.pem"))
+            run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", ckey,
+                 "-out", ccsr, "-subj", "/CN=hamba"])
+            run(["openssl", "x509", "-req", "-in", ccsr, "-CA", ca_crt, "-CAkey", ca_key,
+                 "-CAcreateserial", "-days", "2", "-out", ccrt])
+            combined = os.path.join(d, "a.combined")
+            with open(combined, "w") as out:
+                for p in certs.a:
+                    with open(p) as f:
+                        out.write(f.read())
+            tls_echo, tls_web = free_port(), free_port()
+            conf = os.path.join(d, "haproxy.cfg")
+            with open(conf, "w") as f:
+                f.write(f"""defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+listen echo
+  bind 127.0.0.1:{tls_echo} ssl crt {combined} verify required ca-file {ca_crt}
+  server echo {echo.address()}
+listen web
+  bind 127.0.0.1:{tls_web} ssl crt {combined} verify required ca-file {ca_crt}
+  server web {web.address()}
+""")
+            with Process([haproxy, "-f", conf, "-db"]):
+                wait_port(tls_echo)
+                good = f"{{verify: {certs.a[0]}, sni: a.test, cert: {ccrt}, key: {ckey}}}"
+                p1, p2, p3, p4, admin = (free_port() for _ in range(5))
+                cfg = f"""admin: "127.0.0.1:{admin}"
+frontends:
+  - name: good
+    bind: "127.0.0.1:{p1}"
+    check: {{interval: 200ms, rise: 1, fall: 1}}
+    server_tls: {good}
+    servers: ["127.0.0.1:{tls_echo}"]
+  - name: http
+    bind: "127.0.0.1:{p2}"
+    check: {{type: http, interval: 200ms, rise: 1, fall: 1}}
+    server_tls: {good}
+    servers: ["127.0.0.1:{tls_web}"]
+  - name: wrongca
+    bind: "127.0.0.1:{p3}"
+    check: {{interval: 200ms, rise: 1, fall: 1}}
+    server_tls: {{verify: {certs.b[0]}, sni: a.test, cert: {ccrt}, key: {ckey}}}
+    servers: ["127.0.0.1:{tls_echo}"]
+  - name: nocert
+    bind: "127.0.0.1:{p4}"
+    check: false
+    observe: {{failures: 1}}
+    server_tls: {{verify: none}}
+    servers: ["127.0.0.1:{tls_echo}"]
+"""
+                with Hamba(config=cfg, ports=[admin]) as h:
+                    wait_until(lambda: server_of(admin, "good").get("up") is True and
+                               server_of(admin, "http").get("up") is True,
+                               what="TLS checks pass", timeout=20)
+                    with socket.create_connection(("127.0.0.1", p1), timeout=10) as s:
+                        s.sendall(b"through tls")
+                        s.shutdown(socket.SHUT_WR)
+                        got = b""
+                        while True:
+                            data = s.recv(1000)
+                            if not data:
+                                break
+                            got += data
+                        self.assertEqual(got, b"through tls<eof seen>")
+                    # The wrong CA: the check fails, and says why.
+                    wait_until(lambda: "TLS handshake failed" in
+                               str(server_of(admin, "wrongca").get("last_check")),
+                               what="the wrong CA's reason", timeout=20)
+                    self.assertIs(server_of(admin, "wrongca").get("up"), False)
+                    # No client certificate: HAProxy refuses it (in TLS 1.3 after hamba's side
+                    # of the handshake is done: the client is closed or reset).
+                    with socket.create_connection(("127.0.0.1", p4), timeout=10) as s:
+                        s.sendall(b"x")
+                        try:
+                            self.assertEqual(read_to_eof(s), b"")
+                        except ConnectionResetError:
+                            pass
+                    wait_until(lambda: "is DOWN" in h.log(), what="nocert's server down")
+                    assert_stops_cleanly(self, h)
+
+
 class TlsRoutes(unittest.TestCase):
     def test_routes_match_the_terminated_server_name(self):
         with tempfile.TemporaryDirectory(prefix="hamba-tls-") as d, \
