@@ -456,9 +456,10 @@ std::string to_yaml(const Config& config) {
       if (!f.tls->client_ca.empty())
         out << YAML::Key << "client_ca" << YAML::Value << YAML::DoubleQuoted << f.tls->client_ca;
       out << YAML::EndMap;
+    }
+    if (f.tls || f.tls_handshake_timeout != Frontend{}.tls_handshake_timeout)
       out << YAML::Key << "tls_handshake_timeout" << YAML::Value
           << format_duration(f.tls_handshake_timeout);
-    }
     if (f.server_tls) {
       out << YAML::Key << "server_tls" << YAML::Value << YAML::Flow << YAML::BeginMap;
       out << YAML::Key << "verify" << YAML::Value << YAML::DoubleQuoted << f.server_tls->verify;

@@ -146,7 +146,11 @@ TEST_CASE("every option of the configuration, flag or variable, shows in debugco
       {"--resolve-interval", "7s"},  {"--dns-hold", "7s"},     {"--maxconn", "77"},
       {"--server-maxconn", "7"},     {"--threads", "7"},       {"--check", "redis"},
       {"--balance", "leastconn"},    {"--retries", "7"},       {"--grace", "7s"},
-      {"--admin", "127.0.0.1:7777"}, {"--send-proxy", "v2"},   {"--accept-proxy", "true"}};
+      {"--admin", "127.0.0.1:7777"}, {"--send-proxy", "v2"},   {"--accept-proxy", "true"},
+      {"--tls-cert", "c.pem"},       {"--tls-key", "k.pem"},   {"--tls-handshake-timeout", "7s"}};
+  // Options that are valid only with another one, given with it (by flag) in both runs.
+  const std::map<std::string, std::string> companions = {{"--tls-cert", "--tls-key=other.key"},
+                                                         {"--tls-key", "--tls-cert=other.pem"}};
   const std::string plain = config::to_yaml(parse({"debugconfig", "80", "a:1"}).config);
   for (const cli::OptionSpec& spec : cli::option_table()) {
     if (!spec.apply)
@@ -155,10 +159,19 @@ TEST_CASE("every option of the configuration, flag or variable, shows in debugco
     auto sample = samples.find(spec.flag);
     REQUIRE(sample != samples.end());
     std::string flag = std::string(spec.flag) + "=" + sample->second;
-    std::string by_flag = config::to_yaml(parse({"debugconfig", flag, "80", "a:1"}).config);
+    auto companion = companions.find(spec.flag);
+    std::vector<std::string> with_flag{"debugconfig", flag}, with_env{"debugconfig"};
+    if (companion != companions.end()) {
+      with_flag.push_back(companion->second);
+      with_env.push_back(companion->second);
+    }
+    for (auto* argv : {&with_flag, &with_env}) {
+      argv->push_back("80");
+      argv->push_back("a:1");
+    }
+    std::string by_flag = config::to_yaml(parse(with_flag).config);
     CHECK(by_flag != plain);
-    CHECK(config::to_yaml(
-              parse({"debugconfig", "80", "a:1"}, {{spec.env, sample->second}}).config) == by_flag);
+    CHECK(config::to_yaml(parse(with_env, {{spec.env, sample->second}}).config) == by_flag);
   }
 }
 
