@@ -20,7 +20,7 @@ WorkerFrontend::WorkerFrontend(Worker& worker, FrontendViewPtr view,
         worker_.loop(), fd, view_->config.bind, [this] { accept_pending(); },
         [this](int rc) { note_accept_error(rc); });
   if (listener_)
-    listener_->defer_accept(config().accept_proxy || !config().routes.empty());
+    listener_->defer_accept(config().accept_proxy || !config().routes.empty() || config().tls);
   if (const sockaddr* local = listener_ ? listener_->local_address() : nullptr) {
     std::memcpy(&local_, local, sockaddr_size(local));
     has_local_ = true;
@@ -38,7 +38,7 @@ void WorkerFrontend::set_view(FrontendViewPtr view) {
   for (const auto& r : view_->routes)
     may_send_proxy_ |= r.config.send_proxy != config::ProxyProtocol::none;
   if (listener_) // a reconfigure may add routes or accept_proxy, or take them away
-    listener_->defer_accept(config().accept_proxy || !config().routes.empty());
+    listener_->defer_accept(config().accept_proxy || !config().routes.empty() || config().tls);
 }
 
 uv_loop_t* WorkerFrontend::loop() {
