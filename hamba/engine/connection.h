@@ -119,6 +119,8 @@ private:
   void send_first_bytes();
   config::ProxyProtocol send_proxy() const;
   net::ProxyHeaderBytes proxy_header(config::ProxyProtocol protocol) const;
+  // The header as sent: a v2 one from a TLS-terminating frontend carries the TLS facts.
+  std::string header_bytes(config::ProxyProtocol protocol) const;
   void wait_for_first_bytes(config::ProxyProtocol protocol);
   void on_header_wait();
   // Writes the header due (if any) and `data` in one write; false when that ended it.

@@ -30,8 +30,8 @@ void Connection::on_connected(net::Transport& t, int status) {
     // Connected: a PROXY header due goes first, in clear (as HAProxy's `ssl send-proxy` does),
     // then the TLS handshake; the first bytes wait for it.
     if (const config::ProxyProtocol p = send_proxy(); p != config::ProxyProtocol::none) {
-      net::ProxyHeaderBytes header = proxy_header(p);
-      uv_buf_t buf = uv_buf_init(header.data, static_cast<unsigned>(header.size));
+      std::string header = header_bytes(p);
+      uv_buf_t buf = uv_buf_init(header.data(), static_cast<unsigned>(header.size()));
       if (server_conn_.write(&buf, 1) < 0) {
         connect_failed(UV_EPIPE);
         return;
@@ -118,9 +118,13 @@ bool Connection::send_header_and(config::ProxyProtocol protocol, const char* dat
 
 bool Connection::write_first(config::ProxyProtocol protocol, const char* data, size_t len) {
   net::ProxyHeaderBytes header;
+  std::string with_tls; // the header with its TLS facts
   uv_buf_t bufs[2];
   unsigned count = 0;
-  if (protocol != config::ProxyProtocol::none) {
+  if (protocol != config::ProxyProtocol::none && tls_) {
+    with_tls = header_bytes(protocol);
+    bufs[count++] = uv_buf_init(with_tls.data(), static_cast<unsigned>(with_tls.size()));
+  } else if (protocol != config::ProxyProtocol::none) {
     header = proxy_header(protocol);
     bufs[count++] = uv_buf_init(header.data, static_cast<unsigned>(header.size));
   }
@@ -141,6 +145,14 @@ void Connection::start_relaying(bool client_eof) {
   last_activity_ = now();
   host_->set_deadline(*this, deadline());
   relay_.start(client_eof);
+}
+
+std::string Connection::header_bytes(config::ProxyProtocol protocol) const {
+  net::ProxyHeaderBytes header = proxy_header(protocol);
+  if (protocol != config::ProxyProtocol::v2 || !tls_ || !tls_->established())
+    return std::string(header.data, header.size);
+  std::string cn = tls_->peer_common_name();
+  return net::with_tls_tlvs(header, {tls_->server_name(), tls_->version(), tls_->cipher(), cn});
 }
 
 net::ProxyHeaderBytes Connection::proxy_header(config::ProxyProtocol protocol) const {

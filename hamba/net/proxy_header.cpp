@@ -107,6 +107,13 @@ ProxyHeaderBytes build_v2(const Side& c, const Side& d) {
   return out;
 }
 
+void append_tlv(std::string& out, unsigned char type, std::string_view value) {
+  out += static_cast<char>(type);
+  out += static_cast<char>(value.size() >> 8);
+  out += static_cast<char>(value.size() & 0xff);
+  out += value;
+}
+
 ProxyHeaderResult fail(ProxyVersion version, const char* reason) {
   ProxyHeaderResult r;
   r.status = ProxyHeaderStatus::error;
@@ -288,6 +295,34 @@ ProxyHeaderBytes build_proxy_header(ProxyVersion version, const sockaddr* client
     map_to_v6(d);
   }
   return version == ProxyVersion::v1 ? build_v1(c, d) : build_v2(c, d);
+}
+
+std::string with_tls_tlvs(const ProxyHeaderBytes& header, const ProxyTlsFacts& facts) {
+  std::string out(header.data, header.size);
+  // Only a v2 PROXY command (0x21) carries TLVs that mean something.
+  if (header.size < 16 || std::memcmp(header.data, kV2Signature, sizeof kV2Signature) != 0 ||
+      static_cast<unsigned char>(header.data[12]) != 0x21)
+    return out;
+  constexpr unsigned char kAuthority = 0x02, kSsl = 0x20, kSslVersion = 0x21, kSslCn = 0x22,
+                          kSslCipher = 0x23;
+  constexpr unsigned char kClientSsl = 0x01, kClientCertConn = 0x02, kClientCertSess = 0x04;
+  if (!facts.server_name.empty() && facts.server_name.size() <= 255)
+    append_tlv(out, kAuthority, facts.server_name);
+  std::string ssl;
+  const bool cert = !facts.client_cn.empty();
+  ssl += static_cast<char>(kClientSsl | (cert ? kClientCertConn | kClientCertSess : 0));
+  ssl.append(4, '\0'); // verify: 0, the certificate (if any) was verified
+  append_tlv(ssl, kSslVersion, facts.version.substr(0, 32));
+  if (cert)
+    append_tlv(ssl, kSslCn, facts.client_cn.substr(0, 64));
+  append_tlv(ssl, kSslCipher, facts.cipher.substr(0, 64));
+  append_tlv(out, kSsl, ssl);
+  const size_t payload = out.size() - 16;
+  if (payload > kProxyV2MaxPayload)
+    return std::string(header.data, header.size);
+  out[14] = static_cast<char>(payload >> 8);
+  out[15] = static_cast<char>(payload & 0xff);
+  return out;
 }
 
 ProxyHeaderResult parse_proxy_header(const char* data, size_t size) {

@@ -15,6 +15,8 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
+#include <string_view>
 #include <sys/socket.h>
 
 namespace hamba::net {
@@ -44,6 +46,19 @@ struct ProxyHeaderBytes {
 // with no addresses, and the receiver uses the connection's own addresses.
 ProxyHeaderBytes build_proxy_header(ProxyVersion version, const sockaddr* client,
                                     const sockaddr* destination);
+
+// What a TLS-terminating frontend tells its servers in a v2 header (HAProxy's
+// proxy-protocol.txt, 2.2): the SNI as PP2_TYPE_AUTHORITY, and PP2_TYPE_SSL with the version,
+// the cipher and, for a verified client certificate, its common name.
+struct ProxyTlsFacts {
+  std::string_view server_name; // "" for none
+  std::string_view version;     // "TLSv1.3"
+  std::string_view cipher;      // "TLS_AES_256_GCM_SHA384"
+  std::string_view client_cn;   // "" without a client certificate
+};
+// A v2 header (as build_proxy_header made it, not LOCAL) with those TLVs appended and its
+// length updated; the header as it was for v1, or when they would not fit.
+std::string with_tls_tlvs(const ProxyHeaderBytes& header, const ProxyTlsFacts& facts);
 
 enum class ProxyHeaderStatus {
   need_more, // every byte so far could start a valid header: read more

@@ -152,6 +152,20 @@ std::string TlsTransport::peer_subject() const {
   return subject;
 }
 
+std::string TlsTransport::peer_common_name() const {
+  X509* peer = ssl_ ? SSL_get0_peer_certificate(ssl_) : nullptr;
+  if (!peer)
+    return {};
+  char cn[256];
+  int n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
+  return n > 0 ? std::string(cn, static_cast<size_t>(n)) : std::string();
+}
+
+const char* TlsTransport::cipher() const {
+  const char* name = ssl_ ? SSL_get_cipher_name(ssl_) : nullptr;
+  return name ? name : "";
+}
+
 const char* TlsTransport::version() const {
   return ssl_ ? SSL_get_version(ssl_) : "";
 }

@@ -83,6 +83,9 @@ public:
   const char* version() const;
   // The client's verified certificate's subject ("CN=a,O=b"; "" without one).
   std::string peer_subject() const;
+  // Its common name ("" without one).
+  std::string peer_common_name() const;
+  const char* cipher() const;
 
   int start_reading() override;
   int read_into(char* into, size_t room) override;

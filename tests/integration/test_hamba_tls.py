@@ -494,6 +494,49 @@ class TlsClientCertificates(unittest.TestCase):
                            what="two refused certificates counted")
                 assert_stops_cleanly(self, h)
 
+    def test_send_proxy_v2_carries_the_tls_facts(self):
+        def header_back(conn):
+            head = b""
+            while len(head) < 16:
+                head += conn.recv(16 - len(head))
+            size = int.from_bytes(head[14:16], "big")
+            body = b""
+            while len(body) < size:
+                body += conn.recv(size - len(body))
+            conn.sendall(body)
+
+        with tempfile.TemporaryDirectory(prefix="hamba-tls-") as d, Backend(header_back) as srv:
+            certs = Certificates(d)
+            ca_crt, ca_key = make_cert(d, "ca", ["ca.test"])
+            ckey, ccsr, ccrt = (os.path.join(d, n) for n in ("c.key", "c.csr", "c.pem"))
+            run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", ckey,
+                 "-out", ccsr, "-subj", "/CN=client two"])
+            run(["openssl", "x509", "-req", "-in", ccsr, "-CA", ca_crt, "-CAkey", ca_key,
+                 "-CAcreateserial", "-days", "2", "-out", ccrt])
+            port, admin = free_port(), free_port()
+            cfg = tls_yaml(port, admin, srv.address(), certs,
+                           tls_extra=f"      client_ca: {ca_crt}\n",
+                           frontend_extra="    send_proxy: v2\n")
+            with Hamba(config=cfg, ports=[admin]) as h:
+                wait_port(port)
+                ctx = client_context(certs.bundle)
+                ctx.load_cert_chain(ccrt, ckey)
+                with tls_connect(port, "x.b.test", None, ctx=ctx) as s:
+                    s.sendall(b"hi")
+                    body = read_to_eof(s)
+                tlvs, i = {}, 12  # after the IPv4 addresses and ports
+                while i < len(body):
+                    t, n = body[i], int.from_bytes(body[i + 1:i + 3], "big")
+                    tlvs[t] = body[i + 3:i + 3 + n]
+                    i += 3 + n
+                self.assertEqual(tlvs[0x02], b"x.b.test")  # PP2_TYPE_AUTHORITY
+                ssl_tlv = tlvs[0x20]                       # PP2_TYPE_SSL
+                self.assertEqual(ssl_tlv[0], 0x07)         # SSL, a certificate on the connection
+                self.assertEqual(ssl_tlv[1:5], b"\0\0\0\0")  # verified
+                self.assertIn(b"\x22\x00\x0aclient two", ssl_tlv)  # PP2_SUBTYPE_SSL_CN
+                self.assertIn(b"\x21\x00\x07TLSv1.3", ssl_tlv)     # PP2_SUBTYPE_SSL_VERSION
+                assert_stops_cleanly(self, h)
+
 
 def haproxy_path():
     return shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy")

@@ -192,3 +192,44 @@ TEST_CASE("missing, malformed and oversized headers are errors, as early as poss
         ProxyHeaderStatus::done);
   error(kSig.substr(0, 5) + "x");
 }
+
+TEST_CASE("v2 header with TLS facts: AUTHORITY and SSL TLVs, the length updated, still parsed") {
+  sockaddr_in c{}, d{};
+  c.sin_family = d.sin_family = AF_INET;
+  c.sin_port = htons(40000);
+  d.sin_port = htons(443);
+  inet_pton(AF_INET, "10.0.0.1", &c.sin_addr);
+  inet_pton(AF_INET, "10.0.0.2", &d.sin_addr);
+  net::ProxyHeaderBytes h = net::build_proxy_header(
+      ProxyVersion::v2, reinterpret_cast<sockaddr*>(&c), reinterpret_cast<sockaddr*>(&d));
+  std::string out =
+      net::with_tls_tlvs(h, {"a.test", "TLSv1.3", "TLS_AES_128_GCM_SHA256", "client"});
+  REQUIRE(out.size() > h.size);
+  CHECK(static_cast<size_t>((static_cast<unsigned char>(out[14]) << 8) |
+                            static_cast<unsigned char>(out[15])) == out.size() - 16);
+  // After the addresses: AUTHORITY, then SSL with client flags 0x07, verify 0 and its subtypes.
+  std::string tlvs = out.substr(h.size);
+  CHECK(tlvs.substr(0, 9) == std::string("\x02\x00\x06"
+                                         "a.test",
+                                         9));
+  CHECK(tlvs[9] == '\x20');
+  std::string ssl = tlvs.substr(12);
+  CHECK(ssl[0] == '\x07');
+  CHECK(ssl.substr(1, 4) == std::string(4, '\0'));
+  CHECK(ssl.substr(5, 10) == std::string("\x21\x00\x07"
+                                         "TLSv1.3",
+                                         10));
+  CHECK(ssl.substr(15, 9) == std::string("\x22\x00\x06"
+                                         "client",
+                                         9));
+  net::ProxyHeaderResult r = net::parse_proxy_header(out.data(), out.size());
+  CHECK(r.status == ProxyHeaderStatus::done);
+  CHECK(r.consumed == out.size());
+  // No client certificate: flags 0x01 and no CN; v1 headers are left alone.
+  std::string plain = net::with_tls_tlvs(h, {"", "TLSv1.2", "ECDHE", ""});
+  CHECK(plain[h.size] == '\x20');
+  CHECK(plain[h.size + 3] == '\x01');
+  net::ProxyHeaderBytes v1 = net::build_proxy_header(
+      ProxyVersion::v1, reinterpret_cast<sockaddr*>(&c), reinterpret_cast<sockaddr*>(&d));
+  CHECK(net::with_tls_tlvs(v1, {"a.test", "TLSv1.3", "x", ""}) == std::string(v1.data, v1.size));
+}
