@@ -359,3 +359,37 @@ TEST_CASE("yaml: bad weights, balance, check and slowstart name the word and whe
   CHECK(contains(e, "test.yaml:3:16:"));
   CHECK(contains(e, "-1s"));
 }
+
+TEST_CASE("yaml: tls and server_tls read, print and read back; bad ones name the place") {
+  const std::string head = "frontends:\n  - bind: \":443\"\n    servers: [a:1]\n";
+  Config c = load_yaml_text(head + R"(    tls:
+      cert: a.pem
+      key: a.key
+      certs: [{cert: b.pem, key: b.key}]
+      alpn: [h2, http/1.1]
+      min_version: "1.3"
+      client_ca: ca.pem
+    tls_handshake_timeout: 3s
+    server_tls: {verify: none, sni: db.internal}
+)",
+                            "t.yaml");
+  const Frontend& f = c.frontends.at(0);
+  REQUIRE(f.tls);
+  CHECK(f.tls->certs == std::vector<TlsCertificate>{{"a.pem", "a.key"}, {"b.pem", "b.key"}});
+  CHECK(f.tls->alpn == std::vector<std::string>{"h2", "http/1.1"});
+  CHECK(f.tls->min_version == "1.3");
+  CHECK(f.tls->client_ca == "ca.pem");
+  CHECK(f.tls_handshake_timeout == 3s);
+  REQUIRE(f.server_tls);
+  CHECK(f.server_tls->verify == "none");
+  CHECK(f.server_tls->sni == "db.internal");
+  CHECK(load_yaml_text(to_yaml(c), "again") == c);
+
+  CHECK(contains(error_of(head + "    tls: {cert: a.pem, key: a.key, min_version: \"1.1\"}\n"),
+                 "test.yaml:4:"));
+  CHECK(contains(error_of(head + "    tls: {cert: a.pem, key: a.key, min_version: \"1.1\"}\n"),
+                 "1.0 and 1.1 are refused"));
+  CHECK(contains(error_of(head + "    tls: {cert: a.pem}\n"), "both 'cert' and 'key'"));
+  CHECK(contains(error_of(head + "    tls: {alpn: [h2]}\n"), "no certificate"));
+  CHECK(contains(error_of(head + "    server_tls: {sni: x}\n"), "'verify' is needed"));
+}
