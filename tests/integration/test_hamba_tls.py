@@ -31,7 +31,7 @@ import unittest
 
 from harness import (Hamba, Process, assert_stops_cleanly, free_port, hamba_command,
                      http_request, run, start_redis, wait_port, wait_until)
-from hamba_helpers import Backend, EchoServer, TaggedEcho
+from hamba_helpers import Backend, EchoServer, FirehoseServer, TaggedEcho, rss_kib
 
 
 def make_cert(workdir, stem, names, kind="ec", days="2"):
@@ -405,6 +405,37 @@ class TlsSlowPaths(unittest.TestCase):
                     while b"ping" not in got:
                         got += s.recv(100)
                     self.assertTrue(got.startswith(b"PROXY TCP4 127.0.0.1 127.0.0.1 "), got)
+                assert_stops_cleanly(self, h)
+
+    def test_a_client_that_stops_reading_holds_the_server(self):
+        """Backpressure through TLS: a client that stops reading stops hamba reading its
+        server (the server's sends stall, hamba's memory stays flat); every byte arrives once
+        it reads again."""
+        size = 64 << 20
+        with FirehoseServer(size) as server:
+            port, admin = free_port(), free_port()
+            with Hamba(config=tls_yaml(port, admin, server.address(), self.certs),
+                       ports=[admin]) as h:
+                wait_port(port)
+                before = rss_kib(h.pid)
+                with tls_connect(port, "a.test", self.certs.bundle) as s:
+                    s.recv(1)
+                    last = -1
+                    # The server stalls: what it has sent stops growing (kernel buffers full).
+                    for _ in range(100):
+                        time.sleep(0.1)
+                        if server.sent == last:
+                            break
+                        last = server.sent
+                    self.assertLess(server.sent, size // 2)
+                    self.assertLess(rss_kib(h.pid) - before, 16 << 10)  # KiB: no buffering
+                    got = 1
+                    while True:
+                        data = s.recv(1 << 16)
+                        if not data:
+                            break
+                        got += len(data)
+                    self.assertEqual(got, size)
                 assert_stops_cleanly(self, h)
 
     def test_redis_cli_and_benchmark_over_tls(self):
