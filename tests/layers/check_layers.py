@@ -21,7 +21,7 @@ ALLOWED = {
     "hamba/base": set(),
     "hamba/config": {"base"},
     "hamba/net": {"base"},
-    "hamba/balance": {"base", "config"},
+    "hamba/balance": {"base", "config", "net"},  # net: health checks use the transports (TLS)
     "hamba/engine": {"base", "config", "net", "balance"},
     "hamba/control": {"base", "config", "balance", "engine"},
     "hamba/cli": {"base", "config"},
