@@ -136,6 +136,7 @@ private:
   bool retry_armed_ = false;
   bool started_ = false;
   bool stopped_ = false;
+  bool on_backup_ = false; // the last snapshot's set in use was backups: logged when it changes
 };
 
 } // namespace hamba::balance

@@ -35,7 +35,7 @@ config::Balance balance_value(const std::string& name, const std::string& value)
     return config::parse_balance(value);
   } catch (const config::ConfigError&) {
     throw UsageError(fmt::format(
-        "{} \"{}\" is not a balance algorithm (roundrobin, leastconn or source)", name, value));
+        "{} \"{}\" is not a balance algorithm (roundrobin, leastconn, source or first)", name, value));
   }
 }
 
@@ -75,6 +75,33 @@ config::ProxyProtocol proxy_version_value(const std::string& name, const std::st
     return config::ProxyProtocol::none;
   throw UsageError(
       fmt::format("{} \"{}\" is not a PROXY protocol version (v1, v2 or none)", name, value));
+}
+
+// on, off, or IDLE[,INTERVAL[,COUNT]], with the kernel's bounds.
+config::TcpKeepalive keepalive_value(const std::string& name, const std::string& value) {
+  config::TcpOptions o;
+  try {
+    o.keepalive = config::parse_tcp_keepalive(value);
+  } catch (const config::ConfigError& e) {
+    throw UsageError(fmt::format("{}: {}", name, e.what()));
+  }
+  try {
+    config::check_tcp_options(o, name);
+  } catch (const config::ConfigError& e) {
+    throw UsageError(e.what());
+  }
+  return o.keepalive;
+}
+
+config::Duration user_timeout_value(const std::string& name, const std::string& value) {
+  config::TcpOptions o;
+  o.user_timeout = duration_value(name, value);
+  try {
+    config::check_tcp_options(o, name);
+  } catch (const config::ConfigError& e) {
+    throw UsageError(e.what());
+  }
+  return o.user_timeout;
 }
 
 bool boolean_value(const std::string& name, const std::string& value) {
@@ -153,12 +180,37 @@ const OptionSpec table[] = {
      [](Config& c, S v) {
        each_frontend(c, [&](auto& f) { config::parse_check_word(v, f.check); });
      }},
-    {"--balance", "HAMBA_BALANCE", nullptr, "ALGO", "roundrobin (default), leastconn or source",
+    {"--balance", "HAMBA_BALANCE", nullptr, "ALGO",
+     "roundrobin (default), leastconn, source or first",
      [](Command&, S n, S v) { balance_value(n, v); },
      [](Config& c, S v) { each_frontend(c, [&](auto& f) { f.balance = balance_value("", v); }); }},
     {"--retries", "HAMBA_RETRIES", nullptr, "N", "other servers tried when a connect fails (3)",
      [](Command&, S n, S v) { count_value(n, v, 0); },
      [](Config& c, S v) { each_frontend(c, [&](auto& f) { f.retries = count_value("", v, 0); }); }},
+    {"--tcp-keepalive", "HAMBA_TCP_KEEPALIVE", nullptr, "K",
+     "keepalive toward clients: on, off (default) or\nIDLE[,INTERVAL[,COUNT]] (on: 60s,15s,4)",
+     [](Command&, S n, S v) { keepalive_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.client_tcp.keepalive = keepalive_value("", v); });
+     }},
+    {"--server-tcp-keepalive", "HAMBA_SERVER_TCP_KEEPALIVE", nullptr, "K",
+     "keepalive toward servers (default 60s,15s,4; off)",
+     [](Command&, S n, S v) { keepalive_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.server_tcp.keepalive = keepalive_value("", v); });
+     }},
+    {"--tcp-user-timeout", "HAMBA_TCP_USER_TIMEOUT", nullptr, "D",
+     "clients' unacknowledged data kept at most D (0: off)",
+     [](Command&, S n, S v) { user_timeout_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.client_tcp.user_timeout = user_timeout_value("", v); });
+     }},
+    {"--server-tcp-user-timeout", "HAMBA_SERVER_TCP_USER_TIMEOUT", nullptr, "D",
+     "the same toward servers (default 0: off)",
+     [](Command&, S n, S v) { user_timeout_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.server_tcp.user_timeout = user_timeout_value("", v); });
+     }},
     {"--grace", "HAMBA_GRACE", nullptr, "D", "on SIGTERM, time given to connections (5s)",
      [](Command&, S n, S v) { duration_value(n, v); },
      [](Config& c, S v) { c.grace = duration_value("", v); }},

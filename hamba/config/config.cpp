@@ -159,6 +159,8 @@ const char* balance_name(Balance b) {
     return "leastconn";
   case Balance::source:
     return "source";
+  case Balance::first:
+    return "first";
   case Balance::roundrobin:
     break;
   }
@@ -166,11 +168,11 @@ const char* balance_name(Balance b) {
 }
 
 Balance parse_balance(const std::string& text) {
-  for (Balance b : {Balance::roundrobin, Balance::leastconn, Balance::source})
+  for (Balance b : {Balance::roundrobin, Balance::leastconn, Balance::source, Balance::first})
     if (text == balance_name(b))
       return b;
-  throw ConfigError(
-      fmt::format("unknown balance algorithm '{}' (roundrobin, leastconn or source)", text));
+  throw ConfigError(fmt::format(
+      "unknown balance algorithm '{}' (roundrobin, leastconn, source or first)", text));
 }
 
 const char* check_type_name(CheckType t) {
@@ -268,6 +270,59 @@ std::string format_duration(Duration d) {
   return fmt::format("{}ms", ms);
 }
 
+TcpKeepalive parse_tcp_keepalive(const std::string& text) {
+  TcpKeepalive k;
+  if (text == "off" || text == "false" || text == "no") {
+    k.enabled = false;
+    return k;
+  }
+  k.enabled = true;
+  if (text == "on" || text == "true" || text == "yes")
+    return k;
+  std::string_view rest = text;
+  auto next = [&] {
+    size_t comma = rest.find(',');
+    std::string part(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    return part;
+  };
+  auto bad = [&] {
+    return ConfigError(fmt::format(
+        "tcp keepalive \"{}\" is not on, off or IDLE[,INTERVAL[,COUNT]] (write 60s,15s,4)", text));
+  };
+  try {
+    k.idle = parse_duration(next());
+    if (!rest.empty())
+      k.interval = parse_duration(next());
+  } catch (const ConfigError&) {
+    throw bad();
+  }
+  if (!rest.empty()) {
+    std::string count = next();
+    auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), k.count);
+    if (count.empty() || ec != std::errc{} || end != count.data() + count.size() || !rest.empty())
+      throw bad();
+  }
+  return k;
+}
+
+void check_tcp_options(const TcpOptions& options, const std::string& what) {
+  // The kernel's bounds: MAX_TCP_KEEPIDLE and MAX_TCP_KEEPINTVL are 32767 s, MAX_TCP_KEEPCNT 127.
+  auto seconds = [&](Duration d, const char* name) {
+    if (d.count() < 1000 || d.count() > 32767'000 || d.count() % 1000 != 0)
+      throw ConfigError(fmt::format("{} {} \"{}\" must be whole seconds from 1s to 32767s", what,
+                                    name, format_duration(d)));
+  };
+  const TcpKeepalive& k = options.keepalive;
+  seconds(k.idle, "idle");
+  seconds(k.interval, "interval");
+  if (k.count < 1 || k.count > 127)
+    throw ConfigError(fmt::format("{} count {} must be between 1 and 127", what, k.count));
+  if (options.user_timeout.count() < 0 || options.user_timeout.count() > 0x7fffffff)
+    throw ConfigError(fmt::format("{} user timeout \"{}\" must be from 0 (off) to 596h", what,
+                                  format_duration(options.user_timeout)));
+}
+
 Endpoint parse_endpoint(const std::string& text) {
   try {
     return hamba::parse_endpoint(text);
@@ -342,6 +397,8 @@ void validate(const Config& config) {
     check_positive(f.preread_timeout, "preread_timeout", where);
     check_servers(f.servers, where);
     check_routes(f, where);
+    check_tcp_options(f.client_tcp, where + ": tcp_keepalive");
+    check_tcp_options(f.server_tcp, where + ": server_tcp_keepalive");
   }
 }
 
@@ -357,9 +414,25 @@ void emit_servers(YAML::Emitter& out, const std::vector<Server>& servers) {
       out << YAML::Key << "maxconn" << YAML::Value << *s.maxconn;
     out << YAML::Key << "weight" << YAML::Value << s.weight;
     out << YAML::Key << "state" << YAML::Value << state_name(s.state);
+    if (s.backup)
+      out << YAML::Key << "backup" << YAML::Value << true;
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
+}
+
+// tcp_keepalive and tcp_user_timeout of one side, under keys that start with `prefix`.
+void emit_tcp(YAML::Emitter& out, const std::string& prefix, const TcpOptions& o) {
+  out << YAML::Key << prefix + "tcp_keepalive" << YAML::Value;
+  if (o.keepalive.enabled)
+    out << YAML::Flow << YAML::BeginMap << YAML::Key << "idle" << YAML::Value
+        << format_duration(o.keepalive.idle) << YAML::Key << "interval" << YAML::Value
+        << format_duration(o.keepalive.interval) << YAML::Key << "count" << YAML::Value
+        << o.keepalive.count << YAML::EndMap;
+  else
+    out << false;
+  out << YAML::Key << prefix + "tcp_user_timeout" << YAML::Value
+      << format_duration(o.user_timeout);
 }
 
 } // namespace
@@ -410,6 +483,9 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "accept_proxy" << YAML::Value << f.accept_proxy;
     out << YAML::Key << "preread_timeout" << YAML::Value << format_duration(f.preread_timeout);
     out << YAML::Key << "send_proxy" << YAML::Value << proxy_protocol_name(f.send_proxy);
+    emit_tcp(out, "", f.client_tcp);
+    emit_tcp(out, "server_", f.server_tcp);
+    out << YAML::Key << "allbackups" << YAML::Value << f.allbackups;
     emit_servers(out, f.servers);
     if (!f.routes.empty()) {
       out << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;

@@ -188,6 +188,17 @@ private:
                  {"resolve_interval",
                   [&](auto& n) { f.resolve_interval = duration(n, "resolve_interval"); }},
                  {"dns_hold", [&](auto& n) { f.dns_hold = duration(n, "dns_hold"); }},
+                 {"tcp_keepalive",
+                  [&](auto& n) { f.client_tcp.keepalive = keepalive(n, "tcp_keepalive"); }},
+                 {"tcp_user_timeout",
+                  [&](auto& n) { f.client_tcp.user_timeout = user_timeout(n, "tcp_user_timeout"); }},
+                 {"server_tcp_keepalive",
+                  [&](auto& n) { f.server_tcp.keepalive = keepalive(n, "server_tcp_keepalive"); }},
+                 {"server_tcp_user_timeout",
+                  [&](auto& n) {
+                    f.server_tcp.user_timeout = user_timeout(n, "server_tcp_user_timeout");
+                  }},
+                 {"allbackups", [&](auto& n) { f.allbackups = boolean(n, "allbackups"); }},
                  {"check", [&](auto& n) { f.check = check(n); }},
                  {"observe", [&](auto& n) { f.observe_failures = observe(n); }},
                  {"retry_after", [&](auto& n) { f.retry_after = duration(n, "retry_after"); }},
@@ -332,6 +343,7 @@ private:
                  {"address", [&](auto& n) { s.address = endpoint(n, "address"); }},
                  {"maxconn", [&](auto& n) { s.maxconn = integer(n, "maxconn"); }},
                  {"state", [&](auto& n) { s.state = state(n); }},
+                 {"backup", [&](auto& n) { s.backup = boolean(n, "backup"); }},
                  {"weight",
                   [&](auto& n) {
                     s.weight = integer(n, "weight");
@@ -363,6 +375,56 @@ private:
     if (text == "drain")
       return ServerState::drain;
     fail(node, "state: unknown state '" + text + "' (enabled, disabled or drain)");
+  }
+
+  // "true" (the default figures), "false", or {idle, interval, count}; each figure is checked
+  // here so that the error names its line.
+  TcpKeepalive keepalive(const YAML::Node& node, const std::string& key) const {
+    TcpKeepalive k;
+    if (node.IsScalar()) {
+      k.enabled = boolean(node, key);
+      return k;
+    }
+    k.enabled = true;
+    TcpOptions check; // the bounds are check_tcp_options()'s, the one place that knows them
+    auto figure = [&](const YAML::Node& n, auto set) {
+      set(check.keepalive);
+      at<int>(n, [&] {
+        check_tcp_options(check, key);
+        return 0;
+      });
+      set(k);
+    };
+    each_key(node, key,
+             {
+                 {"enabled", [&](auto& n) { k.enabled = boolean(n, "enabled"); }},
+                 {"idle",
+                  [&](auto& n) {
+                    Duration d = duration(n, "idle");
+                    figure(n, [&](TcpKeepalive& t) { t.idle = d; });
+                  }},
+                 {"interval",
+                  [&](auto& n) {
+                    Duration d = duration(n, "interval");
+                    figure(n, [&](TcpKeepalive& t) { t.interval = d; });
+                  }},
+                 {"count",
+                  [&](auto& n) {
+                    int c = integer(n, "count");
+                    figure(n, [&](TcpKeepalive& t) { t.count = c; });
+                  }},
+             });
+    return k;
+  }
+
+  Duration user_timeout(const YAML::Node& node, const std::string& key) const {
+    TcpOptions check;
+    check.user_timeout = duration(node, key);
+    at<int>(node, [&] {
+      check_tcp_options(check, key);
+      return 0;
+    });
+    return check.user_timeout;
   }
 
   std::string origin_;

@@ -60,6 +60,7 @@ void add_backend(FrontendStats& f, const balance::Backend& backend, const std::s
     s.unresolved = true;
     s.last_check = name.error.empty() ? "not resolved yet" : name.error;
     s.maxconn = name.server.maxconn.value_or(0);
+    s.backup = name.server.backup;
     f.servers.push_back(std::move(s));
   }
 }

@@ -203,7 +203,8 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
               : std::to_string(s.weight);
       out += fmt::format("<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l {}\">{}"
                          "</td><td class=\"l\">{}</td><td>{}</td>",
-                         html_escape(s.backend.empty() ? s.name : s.backend + ": " + s.name),
+                         html_escape((s.backend.empty() ? s.name : s.backend + ": " + s.name) +
+                                     (s.backup ? " (backup)" : "")),
                          html_escape(s.address), status, status, html_escape(check), weight);
       for (const auto& column : columns)
         out += page_cell(column, s);

@@ -28,6 +28,7 @@ struct ServerStats {
   int maxconn = 0;                // 0: no limit
   int weight = 1;                 // configured, 1-256
   int effective_weight = 16;      // what the policy uses now: weight x 16, lower in slow start
+  bool backup = false;            // takes connections only while no normal server is up
   uint64_t traffic_failures = 0;  // failed connects and early resets (passive health)
   uint64_t downs = 0;             // times it went DOWN
   uint64_t current = 0;           // connections now

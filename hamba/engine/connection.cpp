@@ -10,6 +10,7 @@
 #include "base/endpoint.h"
 #include "base/log.h"
 #include "net/preread.h"
+#include "net/socket.h"
 
 #include <cstring>
 
@@ -32,6 +33,21 @@ std::string peer_name(const net::TcpTransport& t) {
 net::PrereadSteps steps_of(const config::Frontend& cfg) {
   return {cfg.accept_proxy, !cfg.routes.empty()};
 }
+
+// One side's keepalive and user timeout on a new socket, which has the kernel's defaults (an
+// accepted one inherits the listening socket's, which hamba leaves at those too): nothing is
+// set that is off. The figures were checked at load; a socket that still refuses one goes on
+// without it, which is no reason to end a connection.
+void set_tcp_options(int fd, const config::TcpOptions& o) {
+  if (fd < 0)
+    return;
+  const config::TcpKeepalive& k = o.keepalive;
+  if (k.enabled)
+    net::sock::set_keepalive(fd, true, static_cast<int>(k.idle.count() / 1000),
+                             static_cast<int>(k.interval.count() / 1000), k.count);
+  if (o.user_timeout.count() > 0)
+    net::sock::set_user_timeout(fd, static_cast<unsigned>(o.user_timeout.count()));
+}
 } // namespace
 
 int Connection::accept(std::shared_ptr<ConnectionHost> host, net::Listener& listener) {
@@ -45,6 +61,7 @@ int Connection::accept(std::shared_ptr<ConnectionHost> host, net::Listener& list
     delete c;
     return rc;
   }
+  set_tcp_options(c->client_.fd(), c->host_->config().client_tcp);
   c->host_->opened(*c);
   c->start(peer);
   return 0;
@@ -229,6 +246,8 @@ void Connection::connect(const balance::PoolSnapshot::Entry& server,
   int rc = server_conn_.init(host_->loop());
   if (rc == 0)
     rc = server_conn_.connect(server_->sockaddr_ptr());
+  if (rc == 0) // libuv made the socket in the connect: the SYN may be on its way, no matter
+    set_tcp_options(server_conn_.fd(), host_->config().server_tcp);
   // Reading the server starts with the connect: its socket is registered with the poller once
   // for both (after the connect it would cost two more epoll_ctl calls). libuv reports the
   // connect before any read.

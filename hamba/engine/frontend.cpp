@@ -18,12 +18,9 @@ std::atomic<uint64_t> next_id{1};
 std::string describe_at(const config::Frontend& f, const std::string& where) {
   std::string servers;
   for (const config::Server& s : f.servers)
-    servers += (servers.empty() ? "" : ", ") + config::format_endpoint(s.address);
-  return fmt::format("{} ({}): {}", where,
-                     f.balance == config::Balance::leastconn ? "leastconn"
-                     : f.balance == config::Balance::source  ? "source"
-                                                             : "roundrobin",
-                     servers);
+    servers += (servers.empty() ? "" : ", ") + config::format_endpoint(s.address) +
+               (s.backup ? " (backup)" : "");
+  return fmt::format("{} ({}): {}", where, config::balance_name(f.balance), servers);
 }
 
 void update_routes(uv_loop_t* loop, const config::Frontend& f,
