@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <set>
 #include <string_view>
+#include <vector>
 #include <yaml-cpp/yaml.h>
 
 namespace hamba::config {
@@ -279,28 +280,31 @@ TcpKeepalive parse_tcp_keepalive(const std::string& text) {
   k.enabled = true;
   if (text == "on" || text == "true" || text == "yes")
     return k;
-  std::string_view rest = text;
-  auto next = [&] {
-    size_t comma = rest.find(',');
-    std::string part(rest.substr(0, comma));
-    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    return part;
-  };
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    size_t comma = text.find(',', start);
+    parts.push_back(text.substr(start, comma == std::string::npos ? comma : comma - start));
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
   auto bad = [&] {
     return ConfigError(fmt::format(
         "tcp keepalive \"{}\" is not on, off or IDLE[,INTERVAL[,COUNT]] (write 60s,15s,4)", text));
   };
+  if (parts.size() > 3)
+    throw bad();
   try {
-    k.idle = parse_duration(next());
-    if (!rest.empty())
-      k.interval = parse_duration(next());
+    k.idle = parse_duration(parts[0]);
+    if (parts.size() > 1)
+      k.interval = parse_duration(parts[1]);
   } catch (const ConfigError&) {
     throw bad();
   }
-  if (!rest.empty()) {
-    std::string count = next();
+  if (parts.size() > 2) {
+    const std::string& count = parts[2];
     auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), k.count);
-    if (count.empty() || ec != std::errc{} || end != count.data() + count.size() || !rest.empty())
+    if (count.empty() || ec != std::errc{} || end != count.data() + count.size())
       throw bad();
   }
   return k;
