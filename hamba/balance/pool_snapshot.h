@@ -30,8 +30,8 @@ struct PoolSnapshot {
     bool backup = false;  // a backup server (config::Server::backup)
     // May take new connections now, room aside: the servers of the set in use (see below).
     bool candidate = false;
-    int maxconn = 0;      // 0: no limit
-    uint32_t weight = 0;  // effective weight at publication (slow start included)
+    int maxconn = 0;     // 0: no limit
+    uint32_t weight = 0; // effective weight at publication (slow start included)
   };
   // The set in use, HAProxy's rule: the normal servers that are up; if none is, the first
   // backup that is up (every backup up with `allbackups`); if none is either, every enabled
@@ -40,8 +40,8 @@ struct PoolSnapshot {
   // keeps its set in use: clients queue for it, they do not spill to the backups.
   std::vector<Entry> servers;
   config::Balance balance = config::Balance::roundrobin;
-  bool any_up = false;     // some server is up
-  bool on_backup = false;  // the set in use is backups (no normal server is up)
+  bool any_up = false;    // some server is up
+  bool on_backup = false; // the set in use is backups (no normal server is up)
   // roundrobin: one cycle of smooth weighted round robin over every member (indexes into
   // `servers`), and the position of the next pick, shared by every worker and by the snapshots
   // that follow, so turns are strict over the whole frontend whichever worker accepts.

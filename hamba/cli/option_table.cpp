@@ -34,8 +34,9 @@ config::Balance balance_value(const std::string& name, const std::string& value)
   try {
     return config::parse_balance(value);
   } catch (const config::ConfigError&) {
-    throw UsageError(fmt::format(
-        "{} \"{}\" is not a balance algorithm (roundrobin, leastconn, source or first)", name, value));
+    throw UsageError(
+        fmt::format("{} \"{}\" is not a balance algorithm (roundrobin, leastconn, source or first)",
+                    name, value));
   }
 }
 

@@ -172,8 +172,8 @@ Balance parse_balance(const std::string& text) {
   for (Balance b : {Balance::roundrobin, Balance::leastconn, Balance::source, Balance::first})
     if (text == balance_name(b))
       return b;
-  throw ConfigError(fmt::format(
-      "unknown balance algorithm '{}' (roundrobin, leastconn, source or first)", text));
+  throw ConfigError(
+      fmt::format("unknown balance algorithm '{}' (roundrobin, leastconn, source or first)", text));
 }
 
 const char* check_type_name(CheckType t) {
@@ -435,8 +435,7 @@ void emit_tcp(YAML::Emitter& out, const std::string& prefix, const TcpOptions& o
         << o.keepalive.count << YAML::EndMap;
   else
     out << false;
-  out << YAML::Key << prefix + "tcp_user_timeout" << YAML::Value
-      << format_duration(o.user_timeout);
+  out << YAML::Key << prefix + "tcp_user_timeout" << YAML::Value << format_duration(o.user_timeout);
 }
 
 } // namespace

@@ -190,7 +190,7 @@ struct Frontend {
   int observe_failures = 3;    // consecutive traffic failures that mark a server DOWN; 0 = off
   Duration retry_after{10000}; // checks off: a server traffic took down is tried again after
   Duration slowstart{0};       // ramp of a server that comes up; 0 = none
-  TcpOptions client_tcp;                        // on accepted sockets
+  TcpOptions client_tcp;       // on accepted sockets
   TcpOptions server_tcp = default_server_tcp(); // on connects to servers (every route's too)
   // With no normal server up: every backup server up takes connections (true), or only the
   // first one by order (false, HAProxy's default without `option allbackups`).

@@ -172,6 +172,7 @@ private:
   Frontend frontend(const YAML::Node& node) const {
     Frontend f;
     bool named = false;
+    auto tcp_key = [&](const char* key) { return [&, key](auto& n) { tcp(n, key, f); }; };
     each_key(node, "frontend",
              {
                  {"name",
@@ -188,16 +189,10 @@ private:
                  {"resolve_interval",
                   [&](auto& n) { f.resolve_interval = duration(n, "resolve_interval"); }},
                  {"dns_hold", [&](auto& n) { f.dns_hold = duration(n, "dns_hold"); }},
-                 {"tcp_keepalive",
-                  [&](auto& n) { f.client_tcp.keepalive = keepalive(n, "tcp_keepalive"); }},
-                 {"tcp_user_timeout",
-                  [&](auto& n) { f.client_tcp.user_timeout = user_timeout(n, "tcp_user_timeout"); }},
-                 {"server_tcp_keepalive",
-                  [&](auto& n) { f.server_tcp.keepalive = keepalive(n, "server_tcp_keepalive"); }},
-                 {"server_tcp_user_timeout",
-                  [&](auto& n) {
-                    f.server_tcp.user_timeout = user_timeout(n, "server_tcp_user_timeout");
-                  }},
+                 {"tcp_keepalive", tcp_key("tcp_keepalive")},
+                 {"tcp_user_timeout", tcp_key("tcp_user_timeout")},
+                 {"server_tcp_keepalive", tcp_key("server_tcp_keepalive")},
+                 {"server_tcp_user_timeout", tcp_key("server_tcp_user_timeout")},
                  {"allbackups", [&](auto& n) { f.allbackups = boolean(n, "allbackups"); }},
                  {"check", [&](auto& n) { f.check = check(n); }},
                  {"observe", [&](auto& n) { f.observe_failures = observe(n); }},
@@ -375,6 +370,15 @@ private:
     if (text == "drain")
       return ServerState::drain;
     fail(node, "state: unknown state '" + text + "' (enabled, disabled or drain)");
+  }
+
+  // One of the frontend's TCP options, `key`: [server_]tcp_keepalive or [server_]tcp_user_timeout.
+  void tcp(const YAML::Node& node, const std::string& key, Frontend& f) const {
+    TcpOptions& side = key.starts_with("server_") ? f.server_tcp : f.client_tcp;
+    if (key.ends_with("keepalive"))
+      side.keepalive = keepalive(node, key);
+    else
+      side.user_timeout = user_timeout(node, key);
   }
 
   // "true" (the default figures), "false", or {idle, interval, count}; each figure is checked

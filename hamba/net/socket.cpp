@@ -61,7 +61,6 @@ int shutdown_write(int fd) {
   return ::shutdown(fd, SHUT_WR) == 0 ? 0 : uv_translate_sys_error(errno);
 }
 
-
 namespace {
 int set_int(int fd, int level, int name, int value) {
   return setsockopt(fd, level, name, &value, sizeof value) == 0 ? 0 : uv_translate_sys_error(errno);

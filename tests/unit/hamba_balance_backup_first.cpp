@@ -14,8 +14,8 @@ ServerPtr server(int n, int maxconn = 0, bool backup = false) {
   sockaddr_storage a;
   std::string ip = "10.0.0." + std::to_string(n);
   REQUIRE(ip_literal_sockaddr(ip, 80, a));
-  auto s = std::make_shared<Server>(config::Endpoint{ip, 80}, reinterpret_cast<sockaddr*>(&a),
-                                    maxconn);
+  auto s =
+      std::make_shared<Server>(config::Endpoint{ip, 80}, reinterpret_cast<sockaddr*>(&a), maxconn);
   s->set_backup(backup);
   return s;
 }
@@ -33,8 +33,8 @@ void bring_up(Server& s) {
 // The servers `n` sequential connections land on (each ends before the next starts).
 std::map<std::string, int> land(const std::vector<ServerPtr>& servers, config::Balance balance,
                                 int n, bool allbackups = false) {
-  auto pool = make_snapshot(servers, balance, nullptr, SlowStart::Clock::now(), nullptr, {},
-                            allbackups);
+  auto pool =
+      make_snapshot(servers, balance, nullptr, SlowStart::Clock::now(), nullptr, {}, allbackups);
   Picker picker;
   std::map<std::string, int> count;
   for (int i = 0; i < n; ++i) {
