@@ -53,7 +53,10 @@ public:
 
   // --- queue ---
   // At the back, or at the head for one that had its turn and lost it to hamba's own shortage.
+  // At the back, the queue is served at the next turn: a server may have room for its head.
   virtual void enqueue(Connection& c, bool front) = 0;
+  // Clients of this frontend wait in this worker's queue.
+  virtual bool queue_waiting() const = 0;
   virtual void dequeue(Connection& c) = 0;
 
   // --- the worker's list ---
