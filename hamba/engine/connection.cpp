@@ -188,7 +188,7 @@ void Connection::choose(const balance::Server* failed) {
   wait_since_ = now();
   // Clients already waiting go first, as in HAProxy's queue: a slot freed in this loop turn is
   // theirs, so a newcomer waits behind them (a retry, which had its turn, does not).
-  if (!failed && host_->queue_waiting()) {
+  if (!failed && host_->queue_first()) {
     enqueue(false);
     return;
   }

@@ -53,10 +53,12 @@ public:
 
   // --- queue ---
   // At the back, or at the head for one that had its turn and lost it to hamba's own shortage.
-  // At the back, the queue is served at the next turn: a server may have room for its head.
   virtual void enqueue(Connection& c, bool front) = 0;
-  // Clients of this frontend wait in this worker's queue.
-  virtual bool queue_waiting() const = 0;
+  // True when clients wait in this worker's queue for the one pool a newcomer would use (a
+  // frontend without routes): the newcomer goes behind them, and the queue is served at the
+  // next turn, since a slot may have been freed in this one. A frontend with routes has a pool
+  // per route and lets newcomers take free slots (false).
+  virtual bool queue_first() = 0;
   virtual void dequeue(Connection& c) = 0;
 
   // --- the worker's list ---

@@ -163,10 +163,13 @@ void WorkerFrontend::enqueue(Connection& c, bool front) {
     queue_.push_back(c);
   ++queue_size_;
   counters_->queued.fetch_add(1, std::memory_order_relaxed);
-  // One put back at the head waits for something to end (hamba is short of descriptors); one
-  // at the back may find room: a newcomer that queued behind others, or a slot freed meanwhile.
-  if (!front)
-    serve_queue_soon();
+}
+
+bool WorkerFrontend::queue_first() {
+  if (queue_.empty() || !view_->routes.empty())
+    return false;
+  serve_queue_soon();
+  return true;
 }
 
 void WorkerFrontend::dequeue(Connection& c) {
