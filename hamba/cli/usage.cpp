@@ -19,7 +19,7 @@ std::string option_lines() {
       help.insert(at + 1, std::string(48, ' '));
     std::string flag = *o.value ? fmt::format("{} {}", o.flag, o.value) : std::string(o.flag);
     if (flag.size() > 21 || variables.size() > 23) // too long for its column: help goes below
-      out += fmt::format("  {} {}\n{:48}{}\n", flag, variables, "", help);
+      out += fmt::format("  {}  {}\n{:48}{}\n", flag, variables, "", help);
     else
       out += fmt::format("  {:<21} {:<23} {}\n", flag, variables, help);
   }

@@ -165,6 +165,13 @@ void WorkerFrontend::enqueue(Connection& c, bool front) {
   counters_->queued.fetch_add(1, std::memory_order_relaxed);
 }
 
+bool WorkerFrontend::queue_first() {
+  if (queue_.empty() || !view_->routes.empty())
+    return false;
+  serve_queue_soon();
+  return true;
+}
+
 void WorkerFrontend::dequeue(Connection& c) {
   if (!c.queue_link.linked())
     return;

@@ -2,10 +2,12 @@
 because the only server up was full gets one of the others at once when that server goes down
 or is disabled (with every server down, hamba tries them anyway), rather than waiting out its
 connect timeout; with a global maxconn over two frontends, a freed slot goes to the frontends in
-turn, so a busy first frontend does not starve the second; and a server removed by a reconfigure
-and added back by the next one still counts the session it holds against its maxconn."""
+turn, so a busy first frontend does not starve the second; a server removed by a reconfigure
+and added back by the next one still counts the session it holds against its maxconn; and a
+client that arrives in the loop turn that frees a slot queues behind the clients waiting for it."""
 
 import select
+import signal
 import socket
 import threading
 import unittest
@@ -134,6 +136,69 @@ class ServerAddedBack(unittest.TestCase):
                 first.close()  # a's slot frees: the queued client takes it
                 self.assertEqual(second.recv(16), b"a\n", hamba.log())
                 second.close()
+                assert_stops_cleanly(self, hamba)
+
+
+class ByeServer(_Server):
+    """Greets each connection with "s1\n", echoes, and closes it itself on a line "bye"."""
+
+    def serve(self, conn):
+        conn.sendall(b"s1\n")
+        while True:
+            data = conn.recv(4096)
+            if not data or data.startswith(b"bye"):
+                return
+            conn.sendall(data)
+
+
+class QueuedBeforeNewcomers(unittest.TestCase):
+    """A client queued for a full server gets the slot its holder frees, not a client that
+    arrives in the same loop turn (HAProxy queues newcomers behind waiting clients too). The
+    freed slot and the newcomer land together: hamba is stopped while the holder's connection
+    ends and the newcomer connects, so both are in the first poll after it resumes, the end
+    first."""
+
+    def test_queued_client_gets_the_freed_slot_first(self):
+        port, admin = free_port(), free_port()
+        with ByeServer() as server:
+            config = (f'admin: "127.0.0.1:{admin}"\nfrontends:\n'
+                      f'  - bind: "127.0.0.1:{port}"\n    check: false\n'
+                      f'    connect_timeout: 20s\n'
+                      f'    servers: [{{address: "{server.address()}", maxconn: 1}}]\n')
+            with Hamba("--threads", "1", config=config, ports=[port, admin]) as hamba:
+                queued = lambda: stats_json(admin)["frontends"][0]["queued"]
+                for round_ in range(3):
+                    holder = connect(port)
+                    self.assertEqual(holder.recv(16), b"s1\n")
+                    waiting = connect(port)
+                    wait_until(lambda: queued() == 1, what="the second client queued")
+                    # The server ends the holder's connection on its side; hamba passes the
+                    # half-close on and waits for the holder's own end.
+                    holder.sendall(b"bye\n")
+                    self.assertEqual(holder.recv(16), b"")
+                    hamba.signal(signal.SIGSTOP)
+                    try:
+                        holder.close()
+                        newcomer = connect(port)  # the kernel completes it: hamba is stopped
+                    finally:
+                        hamba.signal(signal.SIGCONT)
+                    waiting.settimeout(15)
+                    try:
+                        got = waiting.recv(16)
+                    except TimeoutError:
+                        got = b"(nothing in 15 s)"
+                    self.assertEqual(got, b"s1\n",
+                                     f"round {round_}: the queued client lost its turn\n"
+                                     f"{hamba.log()[-2000:]}")
+                    wait_until(lambda: queued() == 1, what="the newcomer queued behind it")
+                    waiting.sendall(b"bye\n")
+                    waiting.close()
+                    newcomer.settimeout(15)
+                    self.assertEqual(newcomer.recv(16), b"s1\n")
+                    newcomer.sendall(b"bye\n")
+                    newcomer.close()
+                    wait_until(lambda: stats_json(admin)["frontends"][0]["current"] == 0,
+                               what="every connection ended")
                 assert_stops_cleanly(self, hamba)
 
 
