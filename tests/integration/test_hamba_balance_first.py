@@ -8,7 +8,7 @@ import threading
 import unittest
 
 from hamba_helpers import TaggedEcho, connect, stats_json
-from harness import Hamba, free_port, wait_until
+from harness import Hamba, free_port, probe_done, wait_until
 from slow_path import wait_queued
 
 
@@ -63,6 +63,8 @@ frontends:
                     del held[s]
                     s.close()
 
+                # The start's readiness probe goes through hamba to a, maybe a moment later.
+                wait_until(lambda: probe_done(admin), what="the readiness probe's turn")
                 self.assertEqual(add(5), ["a", "a", "a", "b", "b"], hamba.log())
                 # Two of a's close: the next two connections take their slots, not b's or c's.
                 close_one("a")
