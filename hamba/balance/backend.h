@@ -84,6 +84,9 @@ public:
   };
   std::vector<Name> names() const;
 
+  // No normal server is up and backups take the connections (as of the last snapshot).
+  bool on_backup() const { return on_backup_; }
+
 private:
   struct Member {
     ServerPtr server;

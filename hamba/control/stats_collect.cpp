@@ -87,6 +87,7 @@ StatsSnapshot collect_stats(const engine::Engine& engine, int64_t started_ms) {
     f.name = config.name;
     f.bind = config::format_endpoint(config.bind);
     f.balance = config::balance_name(config.balance);
+    f.on_backup = frontend->backend().on_backup();
     for (const FrontendCounterRow& row : frontend_counters())
       row.write(f, row.live(counters));
     add_backend(f, frontend->backend(), "", config);

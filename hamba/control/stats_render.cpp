@@ -176,7 +176,8 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
                });
   for (const FrontendStats& f : stats.frontends) {
     out += fmt::format("<h2>{} <span class=\"meta\">on {} &middot; {}</span></h2>\n",
-                       html_escape(f.name), html_escape(f.bind), html_escape(f.balance));
+                       html_escape(f.name), html_escape(f.bind),
+                       html_escape(f.balance) + (f.on_backup ? " &middot; running on backup" : ""));
     out += "<table><tr><th class=\"l\">server</th><th class=\"l\">address</th><th "
            "class=\"l\">status</th><th class=\"l\">last check</th><th title=\"configured weight "
            "(effective share now, while it ramps up)\">weight</th>";
@@ -323,8 +324,8 @@ std::string render_stats_json(const StatsSnapshot& stats) {
                   static_cast<double>(stats.now_ms - stats.started_ms) / 1000.0);
   for (size_t i = 0; i < stats.frontends.size(); ++i) {
     const FrontendStats& f = stats.frontends[i];
-    out += fmt::format("{}{{\"name\":{},\"bind\":{},\"balance\":{}", i ? "," : "",
-                       json_quote(f.name), json_quote(f.bind), json_quote(f.balance));
+    out += fmt::format("{}{{\"name\":{},\"bind\":{},\"balance\":{},\"on_backup\":{}", i ? "," : "",
+                       json_quote(f.name), json_quote(f.bind), json_quote(f.balance), f.on_backup);
     for (const FrontendCounterRow& row : frontend_counters())
       out += fmt::format(",\"{}\":{}", row.json, row.read(f));
     out += ",\"servers\":[";

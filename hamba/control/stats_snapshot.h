@@ -58,6 +58,7 @@ struct FrontendStats {
   std::string name; // "80" or the configured name
   std::string bind; // "0.0.0.0:80"
   std::string balance;
+  bool on_backup = false; // no normal server is up: backup servers take the connections
   uint64_t current = 0;
   uint64_t total = 0;
   uint64_t bytes_in = 0;

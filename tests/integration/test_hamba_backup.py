@@ -9,7 +9,7 @@ import unittest
 
 from fault_support import ServerProcess, who
 from hamba_helpers import TaggedEcho, connect, stats_json
-from harness import Hamba, free_port, wait_until
+from harness import Hamba, free_port, http_request, wait_until
 from slow_path import SlotHolder, queued, wait_queued
 
 
@@ -74,10 +74,13 @@ frontends:
                 wait_until(lambda: not server_stats(admin)[a.address()]["up"],
                            what="the check taking a down")
                 self.assertEqual(who_many(port, 10), ["c"] * 10, hamba.log())
+                self.assertTrue(stats_json(admin)["frontends"][0]["on_backup"])
+                self.assertIn(b"running on backup", http_request(admin, "GET", "/")[2])
                 a.start()
                 wait_until(lambda: server_stats(admin)[a.address()]["up"],
                            what="the check bringing a back")
                 self.assertEqual(who_many(port, 10), ["a"] * 10, hamba.log())
+                self.assertFalse(stats_json(admin)["frontends"][0]["on_backup"])
 
     def test_drain_and_reconfigure(self):
         port, admin = free_port(), free_port()
