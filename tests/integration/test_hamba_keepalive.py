@@ -11,11 +11,12 @@ import errno
 import re
 import socket
 import subprocess
+import tempfile
 import time
 import unittest
 
 from hamba_helpers import TaggedEcho, connect, copy_fd
-from harness import Hamba, free_port, start_hamba, wait_until
+from harness import Hamba, free_port, hamba_command, start_hamba, wait_until, write_file
 
 TIMER = re.compile(r"timer:\((\w+),([0-9.]+)(ms|sec|min),(\d+)\)")
 
@@ -191,6 +192,21 @@ class Keepalive(unittest.TestCase):
                 self.assertIn(":4:", bad.stderr)  # file:line:col of the bad figure
                 shown = hamba.ctl("showconfig").stdout
                 self.assertIn("tcp_keepalive: {idle: 9s, interval: 2s, count: 3}", shown)
+
+    def test_a_bad_value_at_start_is_one_line_and_exit_2(self):
+        port = free_port()
+        r = hamba_command("--server-tcp-keepalive", "60s,15s,0", str(port), "127.0.0.1:9")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("count 0 must be between 1 and 127", r.stderr)
+        with tempfile.TemporaryDirectory() as d:
+            path = write_file(f"{d}/bad.yaml",
+                              f'frontends:\n  - bind: "127.0.0.1:{port}"\n'
+                              f'    servers: [{{address: "127.0.0.1:9", backup: yes-ish}}]\n')
+            r = hamba_command("--config", path)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            self.assertIn("bad.yaml:3:", r.stderr)
 
 
 if __name__ == "__main__":
