@@ -10,12 +10,12 @@ route at the back of the queue."""
 
 import select
 import signal
-import ssl
 import socket
 import threading
 import unittest
 
 from hamba_helpers import TaggedEcho, _Server, connect, stats_json
+from slow_path import python_client_hello
 from harness import Hamba, assert_stops_cleanly, free_port, probe_done, read_all, wait_until
 
 
@@ -205,17 +205,6 @@ class QueuedBeforeNewcomers(unittest.TestCase):
                 assert_stops_cleanly(self, hamba)
 
 
-def client_hello(server_name):
-    """A TLS client's first flight for `server_name` (a ClientHello record)."""
-    outgoing = ssl.MemoryBIO()
-    tls = ssl.create_default_context().wrap_bio(ssl.MemoryBIO(), outgoing,
-                                                server_hostname=server_name)
-    try:
-        tls.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return outgoing.read()
-
 
 def read_tag(sock):
     """The TaggedEcho greeting line, without the newline (the echo that follows stays unread)."""
@@ -251,7 +240,7 @@ class ManyFullRoutes(unittest.TestCase):
             with Hamba("--threads", "1", config=config, ports=[port, admin]) as hamba:
                 def hello(i):
                     s = socket.create_connection(("127.0.0.1", port), timeout=20)
-                    s.sendall(client_hello(f"r{i}.test"))
+                    s.sendall(python_client_hello(f"r{i}.test"))
                     return s
                 holders = [hello(i) for i in range(self.ROUTES)]
                 for i, h in enumerate(holders):
