@@ -36,13 +36,17 @@ net::PrereadSteps steps_of(const config::Frontend& cfg) {
 
 // One side's keepalive and user timeout on a new socket, which has the kernel's defaults (an
 // accepted one inherits the listening socket's, which hamba leaves at those too): nothing is
-// set that is off. The figures were checked at load; a socket that still refuses one goes on
-// without it, which is no reason to end a connection.
-void set_tcp_options(int fd, const config::TcpOptions& o) {
+// set that is off. Keepalive is left off where it would never probe: hamba's own idle timeout
+// ends a connection silent that long first, and traffic either way reaches both sockets (data
+// or its ACKs). So the default toward servers costs short connections no system call, and
+// probes the connections allowed to idle longer (an ambassador's). The figures were checked at
+// load; a socket that still refuses one goes on without it, which is no reason to end a
+// connection.
+void set_tcp_options(int fd, const config::TcpOptions& o, config::Duration idle_timeout) {
   if (fd < 0)
     return;
   const config::TcpKeepalive& k = o.keepalive;
-  if (k.enabled)
+  if (k.enabled && k.idle < idle_timeout)
     net::sock::set_keepalive(fd, true, static_cast<int>(k.idle.count() / 1000),
                              static_cast<int>(k.interval.count() / 1000), k.count);
   if (o.user_timeout.count() > 0)
@@ -61,7 +65,7 @@ int Connection::accept(std::shared_ptr<ConnectionHost> host, net::Listener& list
     delete c;
     return rc;
   }
-  set_tcp_options(c->client_.fd(), c->host_->config().client_tcp);
+  set_tcp_options(c->client_.fd(), c->host_->config().client_tcp, c->host_->config().idle_timeout);
   c->host_->opened(*c);
   c->start(peer);
   return 0;
@@ -253,7 +257,7 @@ void Connection::connect(const balance::PoolSnapshot::Entry& server,
   if (rc == 0)
     rc = server_conn_.connect(server_->sockaddr_ptr());
   if (rc == 0) // libuv made the socket in the connect: the SYN may be on its way, no matter
-    set_tcp_options(server_conn_.fd(), host_->config().server_tcp);
+    set_tcp_options(server_conn_.fd(), host_->config().server_tcp, host_->config().idle_timeout);
   // Reading the server starts with the connect: its socket is registered with the poller once
   // for both (after the connect it would cost two more epoll_ctl calls). libuv reports the
   // connect before any read.

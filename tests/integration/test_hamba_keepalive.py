@@ -1,7 +1,8 @@
 """TCP keepalive and TCP_USER_TIMEOUT on both sockets of a proxied connection.
 
 Toward servers keepalive is on by default (60 s, 15 s, 4 probes: config/config.h says why); toward
-clients it is off unless configured. What the kernel does with a socket is seen from outside:
+clients it is off unless configured; on neither side is it set where hamba's own idle timeout
+ends a silent connection before the first probe. What the kernel does with a socket is seen from outside:
 `ss -tno` shows a keepalive timer (`timer:(keepalive,59sec,0)`) on a socket that has it, the
 kernel's TCPKeepAlive counter (/proc/PID/net/netstat) counts the probes sent, and a copy of
 hamba's own socket (pidfd_getfd, see hamba_helpers.copy_fd) answers getsockopt for the figures
@@ -125,8 +126,10 @@ class Keepalive(unittest.TestCase):
                                  (1, 40, 5, 2, 6500))
 
     def test_defaults_keepalive_toward_servers_only(self):
+        # Connections allowed to idle longer than the keepalive's 60 s (an ambassador's).
         with TaggedEcho("a") as backend:
-            hamba, port = start_hamba([f"127.0.0.1:{backend.port}"], "--check-interval", "1h")
+            hamba, port = start_hamba([f"127.0.0.1:{backend.port}"], "--check-interval", "1h",
+                                      "--idle-timeout", "1h")
             with hamba, connect(port) as c:
                 self.assertEqual(c.recv(16), b"a\n")
                 sides, (client, server) = wait_sides(self, c, port, backend)
@@ -137,6 +140,26 @@ class Keepalive(unittest.TestCase):
                 self.assertEqual(socket_options(self, hamba.pid, *sides.server)[:4],
                                  (1, 60, 15, 4))
                 self.assertEqual(socket_options(self, hamba.pid, *sides.client)[0], 0)
+
+    def test_not_set_where_the_idle_timeout_ends_connections_first(self):
+        # The default idle timeout (50 s) closes a silent connection before a 60 s probe: no
+        # keepalive, and no system call for it; one below it (40 s) is set.
+        with TaggedEcho("a") as backend:
+            hamba, port = start_hamba([f"127.0.0.1:{backend.port}"], "--check-interval", "1h",
+                                      "--tcp-keepalive", "on")
+            with hamba, connect(port) as c:
+                self.assertEqual(c.recv(16), b"a\n")
+                sides, (client, server) = wait_sides(self, c, port, backend)
+                self.assertNotEqual(server[0], "keepalive", f"server side: {server}")
+                self.assertNotEqual(client[0], "keepalive", f"client side: {client}")
+                self.assertEqual(socket_options(self, hamba.pid, *sides.server)[0], 0)
+        with TaggedEcho("a") as backend:
+            hamba, port = start_hamba([f"127.0.0.1:{backend.port}"], "--check-interval", "1h",
+                                      "--server-tcp-keepalive", "40s")
+            with hamba, connect(port) as c:
+                self.assertEqual(c.recv(16), b"a\n")
+                _, (_, server) = wait_sides(self, c, port, backend)
+                self.assertEqual(server[0], "keepalive", f"server side: {server}")
 
     def test_off_toward_servers(self):
         with TaggedEcho("a") as backend:
