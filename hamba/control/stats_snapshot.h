@@ -69,6 +69,8 @@ struct FrontendStats {
   uint64_t accept_errors[5] = {0, 0, 0, 0, 0};
   uint64_t proxy_header_errors = 0; // accept_proxy: no valid PROXY header in time
   uint64_t client_hello_errors = 0; // routes: no valid TLS ClientHello in time
+  // Clients refused, by reason (engine/admission.h's Refusal order).
+  uint64_t refused[5] = {0, 0, 0, 0, 0};
   std::vector<ServerStats> servers;
 };
 

@@ -158,6 +158,7 @@ FrontendViewPtr Frontend::view() {
     return view_;
   auto v = std::make_shared<FrontendView>();
   v->config = config_;
+  v->refusal_log = refusal_log_;
   std::shared_ptr<Frontend> self = shared_from_this();
   v->pool = backend_.snapshot(std::shared_ptr<balance::Backend>(self, &backend_));
   for (auto& r : routes_)

@@ -117,11 +117,19 @@ void WorkerFrontend::retire(bool serve_waiting) {
 }
 
 bool WorkerFrontend::accept_one(bool beyond_limit) {
+  // Judged before anything is spent on it (a slot, a handle, a read): a refused client costs an
+  // accept and a close.
+  const AcceptVerdict verdict = admit_at_accept(config(), listener_->waiting_peer());
+  if (verdict.refusal) {
+    note_refusal(*verdict.refusal, listener_->waiting_peer());
+    listener_->refuse();
+    return true;
+  }
   if (beyond_limit)
     worker_.take_slot_anyway();
   else if (!worker_.take_slot())
     return false;
-  if (int rc = Connection::accept(shared_from_this(), *listener_); rc < 0) {
+  if (int rc = Connection::accept(shared_from_this(), *listener_, verdict.read_header); rc < 0) {
     worker_.give_back_slot();
     note_accept_error(rc);
   }
@@ -233,6 +241,16 @@ void WorkerFrontend::note_local_error(int rc, const char* what) {
             descriptor_limit());
   local_errors_unlogged_ = 0;
   local_error_logged_at_ = now;
+}
+
+void WorkerFrontend::note_refusal(Refusal why, const sockaddr* source) {
+  ++counters_->refused[static_cast<size_t>(why)];
+  const std::optional<Address128> address = address_of(source);
+  if (address && view_->refusal_log && !view_->refusal_log->due(*address, uv_now(worker_.loop())))
+    return;
+  log::warn("frontend {}: refused client {}: {} (at most one line per client per {} s)",
+            config().name, address ? format_address(*address) : std::string("?"),
+            refusal_phrase(why), kRefusalLogMs / 1000);
 }
 
 void WorkerFrontend::note_accept_error(int rc) {

@@ -73,6 +73,7 @@ public:
   void set_deadline(Connection& c, uint64_t at_ms) override;
   void report(std::function<void(Engine&)> message) override;
   void note_local_error(int rc, const char* what) override;
+  void note_refusal(Refusal why, const sockaddr* source) override;
   // An accept failed with `rc`: counted by reason, and logged as note_local_error does.
   void note_accept_error(int rc);
 
