@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,23 @@ struct ServerStats {
   }
 };
 
+// One source of the per-source table (per_source): its address (an IPv6 group's first address),
+// connections open now and connections admitted in its current rate window.
+struct SourceStats {
+  std::string source;
+  uint64_t current = 0;
+  uint64_t in_window = 0;
+};
+
+// The per-source table of a frontend, when per_source is on.
+struct SourceTableStats {
+  uint64_t slots = 0;     // sources it can hold
+  uint64_t bytes = 0;     // its memory when full
+  uint64_t untracked = 0; // clients admitted untracked: their slot was another's, still active
+  std::vector<SourceStats> top_by_current;
+  std::vector<SourceStats> top_by_rate;
+};
+
 struct FrontendStats {
   std::string name; // "80" or the configured name
   std::string bind; // "0.0.0.0:80"
@@ -72,6 +90,7 @@ struct FrontendStats {
   // Clients refused, by reason (engine/admission.h's Refusal order).
   uint64_t refused[5] = {0, 0, 0, 0, 0};
   std::vector<ServerStats> servers;
+  std::optional<SourceTableStats> sources; // per_source on
 };
 
 struct StatsSnapshot {

@@ -52,6 +52,14 @@ AcceptVerdict admit_at_accept(const config::Frontend& f, const sockaddr* peer) {
   return v;
 }
 
+SourceTable::Limits limits_of(const config::PerSource& p) {
+  SourceTable::Limits l;
+  l.maxconn = p.maxconn ? static_cast<uint32_t>(*p.maxconn) : 0;
+  l.rate = static_cast<uint32_t>(p.rate_count);
+  l.window_ms = static_cast<uint64_t>(p.rate_window.count());
+  return l;
+}
+
 bool RefusalLog::due(const Address128& source, uint64_t now_ms) {
   uint64_t h = source.hi * 0x9e3779b97f4a7c15ULL ^ source.lo * 0xc2b2ae3d27d4eb4fULL;
   h ^= h >> 29;

@@ -14,6 +14,7 @@
 
 #include "base/cidr.h"
 #include "config/config.h"
+#include "engine/source_table.h"
 
 #include <array>
 #include <atomic>
@@ -49,6 +50,9 @@ struct AcceptVerdict {
 };
 // At accept, for the socket's own peer (AF_UNSPEC when unknown: matched by no list).
 AcceptVerdict admit_at_accept(const config::Frontend& f, const sockaddr* peer);
+
+// per_source's limits as the table takes them.
+SourceTable::Limits limits_of(const config::PerSource& p);
 
 // At most one log line per source per kRefusalLogMs, across every worker, in fixed memory: a
 // source's line is due when the time stored in its slot (by address hash) is that old. Two

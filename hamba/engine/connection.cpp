@@ -35,9 +35,10 @@ net::PrereadSteps steps_of(const config::Frontend& cfg, bool proxy_header) {
 } // namespace
 
 int Connection::accept(std::shared_ptr<ConnectionHost> host, net::Listener& listener,
-                       bool proxy_header) {
+                       bool proxy_header, SourcePlace place) {
   auto* c = new Connection(std::move(host));
   c->expects_header_ = proxy_header;
+  c->source_place_ = std::move(place);
   sockaddr_storage peer;
   int rc = c->client_.init(c->host_->loop());
   if (rc == 0)
@@ -191,12 +192,19 @@ bool Connection::admit_carried(const net::PrereadResult& r) {
                  : nullptr;
   }
   const auto& cfg = host_->config();
-  if (!cfg.allow.given() && !cfg.deny.given())
-    return true;
   const std::optional<Address128> address = address_of(source);
-  std::optional<Refusal> refusal =
-      address ? check_lists(cfg, *address)
-              : (cfg.allow.given() ? std::optional(Refusal::not_allowed) : std::nullopt);
+  std::optional<Refusal> refusal;
+  if (cfg.allow.given() || cfg.deny.given())
+    refusal = address ? check_lists(cfg, *address)
+                      : (cfg.allow.given() ? std::optional(Refusal::not_allowed) : std::nullopt);
+  // The per-source limits count the client the header names (over a limit: refused, since the
+  // sender already holds its connection; tarpit applies at accept only).
+  const std::shared_ptr<SourceTable>& table = host_->view_ptr()->sources;
+  if (!refusal && address && table) {
+    SourceTable::Admission a = table->admit(*address, now(), limits_of(cfg.per_source));
+    refusal = a.refusal;
+    source_place_ = SourcePlace(table, a.slot);
+  }
   if (!refusal)
     return true;
   host_->note_refusal(*refusal, source);

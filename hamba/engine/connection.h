@@ -60,8 +60,9 @@ public:
 
   // Accepts the listener's waiting connection: 0, or the libuv error of a failed accept.
   // `proxy_header`: accept_proxy, and the peer is a trusted sender: its header is read first.
+  // `place`: its source's place in the per-source table, taken at accept (given back at its end).
   static int accept(std::shared_ptr<ConnectionHost> host, net::Listener& listener,
-                    bool proxy_header);
+                    bool proxy_header, SourcePlace place);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -159,6 +160,7 @@ private:
   uint64_t last_activity_ = 0;  // loop time (ms) of the last byte either way (idle timeout)
   uint64_t client_hash_ = 0;    // balance: source: the client's address, hashed once
   bool expects_header_ = false; // a PROXY header comes first (accept_proxy, a trusted peer)
+  SourcePlace source_place_;    // per_source: counted there until it ends
   // The client's bytes read before relaying: the PROXY header (consumed, not sent on) and what
   // follows it. One buffer per connection, only where a preread or the queue needs it.
   struct ReadAhead {

@@ -60,6 +60,7 @@ void Connection::finish(End how) {
   HAMBA_DCHECK(c.current.load(std::memory_order_relaxed) > 0);
   --c.current;
   release_server();
+  source_place_.release();
   to(ConnectionState::closed);
   host_->closed(*this); // the host deletes this after the current loop phase
 }

@@ -11,6 +11,7 @@
 #include "balance/server.h"
 #include "config/config.h"
 #include "engine/admission.h"
+#include "engine/source_table.h"
 
 #include <cstdint>
 #include <functional>
@@ -65,6 +66,8 @@ struct FrontendView {
   std::vector<RouteView> routes;
   // The refusals' log lines, one per source per 10 s (the frontend's, across its views).
   std::shared_ptr<RefusalLog> refusal_log;
+  // per_source: the table of sources every worker counts in (nullptr: no per-source limit).
+  std::shared_ptr<SourceTable> sources;
   // The route for a TLS server name ("" when the ClientHello had none): an exact name first,
   // then a wildcard; -1 means the default route.
   int route_for(std::string_view server_name) const;
@@ -110,11 +113,15 @@ public:
   const balance::Backend& backend() const { return backend_; }
   balance::Backend& backend() { return backend_; }
   const std::vector<std::shared_ptr<Route>>& routes() const { return routes_; }
+  // per_source's table (nullptr when it is off), for stats.
+  const std::shared_ptr<SourceTable>& sources() const { return sources_; }
   // The view for the workers, as things are now (the same object until something changes).
   FrontendViewPtr view();
 
 private:
   void changed(balance::Urgency urgency = balance::Urgency::batched);
+  // Makes, keeps or drops the per-source table for config_.per_source.
+  void update_sources();
 
   uv_loop_t* loop_;
   uint64_t id_;
@@ -124,6 +131,7 @@ private:
   std::vector<std::shared_ptr<Route>> routes_;
   std::shared_ptr<FrontendCounters> counters_ = std::make_shared<FrontendCounters>();
   std::shared_ptr<RefusalLog> refusal_log_ = std::make_shared<RefusalLog>();
+  std::shared_ptr<SourceTable> sources_;
   FrontendViewPtr view_;
 };
 

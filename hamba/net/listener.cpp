@@ -181,6 +181,13 @@ void Listener::refuse() {
     watch(true);
 }
 
+int Listener::take() {
+  int fd = std::exchange(ready_fd_, -1);
+  if (!backing_off_ && !draining_)
+    watch(true);
+  return fd;
+}
+
 int Listener::accept(uv_tcp_t* client, sockaddr_storage* peer) {
   if (!pending())
     return UV_EAGAIN;

@@ -55,6 +55,8 @@ public:
   const sockaddr* waiting_peer() const { return reinterpret_cast<const sockaddr*>(&ready_peer_); }
   // Closes the connection pending() holds with a reset (SO_LINGER 0), unread.
   void refuse();
+  // Hands over the descriptor of the connection pending() holds, unread (the caller closes it).
+  int take();
   // From now on pending() looks in the kernel's accept queue whether or not the socket was
   // reported readable: for a drain just before close().
   void start_draining() { draining_ = true; }
