@@ -76,6 +76,7 @@ SourceTableStats source_stats(const engine::SourceTable& table, const config::Pe
   constexpr size_t kTop = 10;
   SourceTableStats s;
   s.slots = table.slots();
+  s.used = table.used_slots();
   s.bytes = table.bytes();
   s.untracked = table.untracked();
   s.top_by_current = sources_of(table.top_by_current(kTop));

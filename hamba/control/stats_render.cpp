@@ -361,10 +361,10 @@ std::string render_stats_json(const StatsSnapshot& stats) {
                           json_quote(sources[k].source), sources[k].current, sources[k].in_window);
         return text;
       };
-      out +=
-          fmt::format(",\"per_source\":{{\"slots\":{},\"bytes\":{},\"untracked\":{},"
-                      "\"top_by_current\":[{}],\"top_by_rate\":[{}]}}",
-                      t.slots, t.bytes, t.untracked, list(t.top_by_current), list(t.top_by_rate));
+      out += fmt::format(",\"per_source\":{{\"slots\":{},\"used\":{},\"bytes\":{},\"untracked\":{},"
+                         "\"top_by_current\":[{}],\"top_by_rate\":[{}]}}",
+                         t.slots, t.used, t.bytes, t.untracked, list(t.top_by_current),
+                         list(t.top_by_rate));
     }
     out += "}";
   }

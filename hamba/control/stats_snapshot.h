@@ -65,6 +65,7 @@ struct SourceStats {
 // The per-source table of a frontend, when per_source is on.
 struct SourceTableStats {
   uint64_t slots = 0;     // sources it can hold
+  uint64_t used = 0;      // slots that have held a source since the start
   uint64_t bytes = 0;     // its memory when full
   uint64_t untracked = 0; // clients admitted untracked: their slot was another's, still active
   std::vector<SourceStats> top_by_current;
