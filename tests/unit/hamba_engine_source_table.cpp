@@ -116,7 +116,14 @@ TEST_CASE("source table: maxconn is exact across threads racing on one source") 
   std::vector<std::thread> threads;
   for (int n = 0; n < kThreads; ++n)
     threads.emplace_back([&] {
+      // Each thread keeps up to 5 open (4 x 5 > 10: the threads meet at the limit all along).
+      std::vector<uint32_t> mine;
       for (int i = 0; i < 20000; ++i) {
+        if (mine.size() == 5 || (i % 3 == 0 && !mine.empty())) {
+          holding.fetch_sub(1);
+          t.release(mine.front());
+          mine.erase(mine.begin());
+        }
         auto a = t.admit(v4(42), 0, limits(kMax));
         if (a.refusal)
           continue;
@@ -126,15 +133,17 @@ TEST_CASE("source table: maxconn is exact across threads racing on one source") 
         int seen = most.load();
         while (now > seen && !most.compare_exchange_weak(seen, now)) {
         }
+        mine.push_back(a.slot);
+      }
+      for (uint32_t slot : mine) {
         holding.fetch_sub(1);
-        t.release(a.slot);
+        t.release(slot);
       }
     });
   for (auto& th : threads)
     th.join();
   CHECK(!over);
-  CHECK(most.load() >= 1);
-  CHECK(t.top_by_current(1).empty()); // all given back
+  CHECK(t.top_by_current(1).empty());           // all given back
 }
 
 TEST_CASE("source place: given back once, on release or at destruction") {
