@@ -224,6 +224,12 @@ void Connection::preread_failed(const char* reason) {
 
 void Connection::choose(const balance::Server* failed) {
   wait_since_ = now();
+  // Clients already waiting go first, as in HAProxy's queue: a slot freed in this loop turn is
+  // theirs, so a newcomer waits behind them (a retry, which had its turn, does not).
+  if (!failed && host_->queue_first()) {
+    enqueue(false);
+    return;
+  }
   ConnectionHost::Choice pick = host_->choose(routed_view(), route(), failed, client_hash_);
   if (!pick.server) {
     // Every server is full (or none is known yet): wait, as HAProxy's queue does, until one

@@ -54,6 +54,11 @@ public:
   // --- queue ---
   // At the back, or at the head for one that had its turn and lost it to hamba's own shortage.
   virtual void enqueue(Connection& c, bool front) = 0;
+  // True when clients wait in this worker's queue for the one pool a newcomer would use (a
+  // frontend without routes): the newcomer goes behind them, and the queue is served at the
+  // next turn, since a slot may have been freed in this one. A frontend with routes has a pool
+  // per route and lets newcomers take free slots (false).
+  virtual bool queue_first() = 0;
   virtual void dequeue(Connection& c) = 0;
 
   // --- the worker's list ---

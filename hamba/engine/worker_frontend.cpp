@@ -193,6 +193,13 @@ void WorkerFrontend::enqueue(Connection& c, bool front) {
   counters_->queued.fetch_add(1, std::memory_order_relaxed);
 }
 
+bool WorkerFrontend::queue_first() {
+  if (queue_.empty() || !view_->routes.empty())
+    return false;
+  serve_queue_soon();
+  return true;
+}
+
 void WorkerFrontend::dequeue(Connection& c) {
   if (!c.queue_link.linked())
     return;
@@ -221,6 +228,8 @@ void WorkerFrontend::serve_queue() {
   // Each queued connection waits for its own route's pool; a pool with no room this round is
   // skipped for the connections behind it (with one pool: the round ends). Connections put
   // back at the tail meanwhile wait for the next round: the walk is bounded by what was there.
+  // The first kMaxFull full pools are remembered; behind more, each connection asks its pool
+  // again (a route with room is still reached, at one choice per connection).
   constexpr size_t kMaxFull = 16;
   const balance::PoolSnapshot* full[kMaxFull];
   size_t full_count = 0;
@@ -235,9 +244,10 @@ void WorkerFrontend::serve_queue() {
     }
     Choice choice = choose(c->routed_view(), c->route(), nullptr, c->client_hash());
     if (!choice.server) {
-      if (view_->routes.empty() || full_count == kMaxFull)
+      if (view_->routes.empty())
         break;
-      full[full_count++] = p;
+      if (full_count < kMaxFull)
+        full[full_count++] = p;
       c = next;
       continue;
     }

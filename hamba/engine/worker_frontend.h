@@ -67,6 +67,7 @@ public:
   Choice choose(const FrontendView* routed, int route, const balance::Server* avoid,
                 uint64_t client_hash) override;
   void enqueue(Connection& c, bool front) override;
+  bool queue_first() override;
   void dequeue(Connection& c) override;
   void opened(Connection& c) override;
   void released() override;
