@@ -129,13 +129,19 @@ bool WorkerFrontend::accept_one(bool beyond_limit) {
     listener_->refuse();
     return true;
   }
-  // per_source: counted by the peer here, or by the address its PROXY header carries later.
+  if (beyond_limit)
+    worker_.take_slot_anyway();
+  else if (!worker_.take_slot())
+    return false; // it waits in the listener, and is judged again when a slot frees
+  // per_source: counted by the peer here (once it has a slot, so that a client left waiting is
+  // not counted twice in the rate), or by the address its PROXY header carries, later.
   SourcePlace place;
   if (view_->sources && !verdict.read_header) {
     if (std::optional<Address128> source = address_of(listener_->waiting_peer())) {
       SourceTable::Admission a =
           view_->sources->admit(*source, uv_now(worker_.loop()), limits_of(config().per_source));
       if (a.refusal) {
+        worker_.give_back_slot();
         note_refusal(*a.refusal, listener_->waiting_peer());
         over_limit();
         return true;
@@ -143,10 +149,6 @@ bool WorkerFrontend::accept_one(bool beyond_limit) {
       place = SourcePlace(view_->sources, a.slot);
     }
   }
-  if (beyond_limit)
-    worker_.take_slot_anyway();
-  else if (!worker_.take_slot())
-    return false;
   if (int rc =
           Connection::accept(shared_from_this(), *listener_, verdict.read_header, std::move(place));
       rc < 0) {
