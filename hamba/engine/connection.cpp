@@ -193,21 +193,25 @@ bool Connection::admit_carried(const net::PrereadResult& r) {
   }
   const auto& cfg = host_->config();
   const std::optional<Address128> address = address_of(source);
-  std::optional<Refusal> refusal;
-  if (cfg.allow.given() || cfg.deny.given())
-    refusal = address ? check_lists(cfg, *address)
-                      : (cfg.allow.given() ? std::optional(Refusal::not_allowed) : std::nullopt);
+  bool refused = false;
+  Refusal why = Refusal::not_allowed;
+  if (cfg.allow.given() || cfg.deny.given()) {
+    const std::optional<Refusal> listed = address ? check_lists(cfg, *address) : std::nullopt;
+    refused = listed.has_value() || (!address && cfg.allow.given());
+    why = listed.value_or(Refusal::not_allowed);
+  }
   // The per-source limits count the client the header names (over a limit: refused, since the
   // sender already holds its connection; tarpit applies at accept only).
   const std::shared_ptr<SourceTable>& table = host_->view_ptr()->sources;
-  if (!refusal && address && table) {
+  if (!refused && address && table) {
     SourceTable::Admission a = table->admit(*address, now(), limits_of(cfg.per_source));
-    refusal = a.refusal;
+    refused = a.refusal.has_value();
+    why = a.refusal.value_or(why);
     source_place_ = SourcePlace(table, a.slot);
   }
-  if (!refusal)
+  if (!refused)
     return true;
-  host_->note_refusal(*refusal, source);
+  host_->note_refusal(why, source);
   finish(End::refused);
   return false;
 }
