@@ -143,7 +143,7 @@ TEST_CASE("source table: maxconn is exact across threads racing on one source") 
   for (auto& th : threads)
     th.join();
   CHECK(!over);
-  CHECK(t.top_by_current(1).empty());           // all given back
+  CHECK(t.top_by_current(1).empty()); // all given back
 }
 
 TEST_CASE("source place: given back once, on release or at destruction") {
