@@ -126,6 +126,12 @@ class AllowDeny(unittest.TestCase):
                 self.assertEqual(outcome(port, "::1", host="::1"), "a")
                 shown = h.ctl("showconfig").stdout
                 self.assertIn('allow: ["127.0.0.0/30", "127.0.0.4/32", "::1/128"]', shown)
+                # `hamba reconfigure` with a list changed: applied to the next connection.
+                h.write_config(config.replace('deny: ["127.0.0.3"]', 'deny: ["127.0.0.2"]'))
+                r = h.ctl("reconfigure", "--config", h.config)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(outcome(port, "127.0.0.2"), "reset")
+                self.assertEqual(outcome(port, "127.0.0.3"), "a")
                 assert_stops_cleanly(self, h)
 
     def test_list_files_reload_on_sighup_and_bad_files(self):
