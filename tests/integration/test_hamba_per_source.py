@@ -120,6 +120,10 @@ class PerSource(unittest.TestCase):
                            what="9990 refusals counted")
                 top = stats_json(admin)["frontends"][0]["per_source"]["top_by_current"]
                 self.assertEqual(top[0], {"source": FLOOD_SOURCE, "current": 10, "in_window": 0})
+                status, _, page = http_request(admin, "GET", "/")
+                self.assertEqual(status, 200)
+                self.assertIn(f"most connections: {FLOOD_SOURCE} <b>10</b>", page.decode())
+                self.assertIn("refused: source maxconn <b>9990</b>", page.decode())
                 print(f"well-behaved client p99: {p99(quiet) * 1000:.2f} ms alone, "
                       f"{p99(during) * 1000:.2f} ms during a 10 000-connection flood "
                       f"from another source")
