@@ -403,6 +403,7 @@ void validate(const Config& config) {
     check_routes(f, where);
     check_tcp_options(f.client_tcp, where + ": tcp_keepalive");
     check_tcp_options(f.server_tcp, where + ": server_tcp_keepalive");
+    validate_admission(f, where);
   }
 }
 
@@ -483,7 +484,17 @@ std::string to_yaml(const Config& config) {
         << "failures" << YAML::Value << f.observe_failures << YAML::EndMap;
     out << YAML::Key << "retry_after" << YAML::Value << format_duration(f.retry_after);
     out << YAML::Key << "slowstart" << YAML::Value << format_duration(f.slowstart);
-    out << YAML::Key << "accept_proxy" << YAML::Value << f.accept_proxy;
+    if (f.proxy_from.cidrs.empty()) {
+      out << YAML::Key << "accept_proxy" << YAML::Value << f.accept_proxy;
+    } else {
+      out << YAML::Key << "accept_proxy" << YAML::Value << YAML::Flow << YAML::BeginMap;
+      out << YAML::Key << "from" << YAML::Value << YAML::BeginSeq;
+      for (const Cidr& c : f.proxy_from.cidrs)
+        out << YAML::DoubleQuoted << format_cidr(c);
+      out << YAML::EndSeq << YAML::Key << "optional" << YAML::Value << f.proxy_optional;
+      out << YAML::EndMap;
+    }
+    emit_admission(out, f);
     out << YAML::Key << "preread_timeout" << YAML::Value << format_duration(f.preread_timeout);
     out << YAML::Key << "send_proxy" << YAML::Value << proxy_protocol_name(f.send_proxy);
     emit_tcp(out, "", f.client_tcp);

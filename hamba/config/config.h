@@ -34,7 +34,9 @@
 //       observe: {failures: 3}  # that many failed connects or early resets in a row: DOWN
 //       retry_after: 10s    # with checks off, a server traffic took down is tried again
 //       slowstart: 0s       # a server that comes up ramps from 0 to its weight over this
-//       accept_proxy: false # true: every client starts with a PROXY v1/v2 header
+//       accept_proxy: false # true: every client starts with a PROXY v1/v2 header; or
+//                           # {from: [CIDR...], optional: false} (config/admission.h)
+//       allow: [], deny: [], allow_file, deny_file, per_source: see config/admission.h
 //       preread_timeout: 5s # how long a PROXY header or a TLS ClientHello may take to arrive
 //       send_proxy: none    # or v1, v2: a PROXY header first on every server connection
 //       tcp_keepalive: false          # client side: true, false, or {idle, interval, count}
@@ -60,6 +62,7 @@
 #pragma once
 
 #include "base/endpoint.h"
+#include "config/admission.h"
 
 #include <chrono>
 #include <cstdint>
@@ -174,6 +177,14 @@ struct Frontend {
   // Clients are other proxies: each connection starts with a PROXY header (v1 or v2), whose
   // addresses are the client's for logs, stats and send_proxy. No header, no connection.
   bool accept_proxy = false;
+  // accept_proxy: the peers a header is read from (empty: any); another peer is refused, or
+  // with proxy_optional served with its own address and no header read.
+  CidrList proxy_from;
+  bool proxy_optional = false;
+  // Who gets in (config/admission.h): checked at accept, or after the PROXY header.
+  CidrList allow;
+  CidrList deny;
+  PerSource per_source;
   ProxyProtocol send_proxy = ProxyProtocol::none; // for `servers`
   std::vector<Route> routes;      // non-empty: every connection is TLS and routed by its SNI
   Duration preread_timeout{5000}; // for the PROXY header and the ClientHello to arrive

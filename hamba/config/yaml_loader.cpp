@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
 #include <functional>
@@ -198,7 +199,12 @@ private:
                  {"observe", [&](auto& n) { f.observe_failures = observe(n); }},
                  {"retry_after", [&](auto& n) { f.retry_after = duration(n, "retry_after"); }},
                  {"slowstart", [&](auto& n) { f.slowstart = duration(n, "slowstart"); }},
-                 {"accept_proxy", [&](auto& n) { f.accept_proxy = boolean(n, "accept_proxy"); }},
+                 {"accept_proxy", [&](auto& n) { accept_proxy(n, f); }},
+                 {"allow", [&](auto& n) { f.allow.cidrs = cidrs(n, "allow"); }},
+                 {"deny", [&](auto& n) { f.deny.cidrs = cidrs(n, "deny"); }},
+                 {"allow_file", [&](auto& n) { f.allow.file = list_file(n, "allow_file"); }},
+                 {"deny_file", [&](auto& n) { f.deny.file = list_file(n, "deny_file"); }},
+                 {"per_source", [&](auto& n) { f.per_source = per_source(n); }},
                  {"preread_timeout",
                   [&](auto& n) { f.preread_timeout = duration(n, "preread_timeout"); }},
                  {"send_proxy", [&](auto& n) { f.send_proxy = proxy_protocol(n); }},
@@ -431,6 +437,96 @@ private:
     return check.user_timeout;
   }
 
+  // --- who gets in (config/admission.h) ---
+
+  Cidr cidr(const YAML::Node& node, const std::string& key) const {
+    std::string text = scalar(node, key);
+    return at<Cidr>(node, [&] { return parse_cidr_word(text); });
+  }
+
+  // A list of CIDRs, or one alone.
+  std::vector<Cidr> cidrs(const YAML::Node& node, const std::string& key) const {
+    std::vector<Cidr> out;
+    if (node.IsScalar()) {
+      out.push_back(cidr(node, key));
+      return out;
+    }
+    for (const auto& item : sequence(node, key))
+      out.push_back(cidr(item, key));
+    return out;
+  }
+
+  std::string list_file(const YAML::Node& node, const std::string& key) const {
+    std::string path = scalar(node, key);
+    if (path.empty())
+      fail(node, key + ": the path is empty");
+    std::error_code ec;
+    auto absolute = std::filesystem::absolute(path, ec); // the same file after a reconfigure
+    return ec ? path : absolute.lexically_normal().string();
+  }
+
+  // `accept_proxy: true`, or `{from: [CIDR...], optional: false}`.
+  void accept_proxy(const YAML::Node& node, Frontend& f) const {
+    if (node.IsScalar()) {
+      f.accept_proxy = boolean(node, "accept_proxy");
+      return;
+    }
+    f.accept_proxy = true;
+    each_key(node, "accept_proxy",
+             {
+                 {"from", [&](auto& n) { f.proxy_from.cidrs = cidrs(n, "from"); }},
+                 {"optional", [&](auto& n) { f.proxy_optional = boolean(n, "optional"); }},
+             });
+    if (f.proxy_from.cidrs.empty())
+      fail(node, "accept_proxy: `from` lists the senders trusted with a PROXY header "
+                 "(write accept_proxy: true to trust every sender)");
+  }
+
+  PerSource per_source(const YAML::Node& node) const {
+    PerSource p;
+    auto positive = [&](const YAML::Node& n, const std::string& key, int low, int high) {
+      int v = integer(n, key);
+      if (v < low || v > high)
+        fail(n, fmt::format("per_source {}: {} must be between {} and {}", key, v, low, high));
+      return v;
+    };
+    each_key(
+        node, "per_source",
+        {
+            {"maxconn", [&](auto& n) { p.maxconn = positive(n, "maxconn", 1, 1 << 20); }},
+            {"rate",
+             [&](auto& n) {
+               std::string text = scalar(n, "rate");
+               at<int>(n, [&] {
+                 parse_rate(text, p.rate_count, p.rate_window);
+                 return 0;
+               });
+             }},
+            {"ipv6_prefix", [&](auto& n) { p.ipv6_prefix = positive(n, "ipv6_prefix", 1, 128); }},
+            {"table_size",
+             [&](auto& n) { p.table_size = positive(n, "table_size", 1, 10'000'000); }},
+            {"action",
+             [&](auto& n) {
+               std::string text = scalar(n, "action");
+               if (text == "reject")
+                 p.action = OverLimit::reject;
+               else if (text == "tarpit")
+                 p.action = OverLimit::tarpit;
+               else
+                 fail(n, "per_source action: '" + text + "' is neither reject nor tarpit");
+             }},
+            {"tarpit_delay",
+             [&](auto& n) {
+               p.tarpit_delay = duration(n, "tarpit_delay");
+               if (p.tarpit_delay.count() < 1)
+                 fail(n, "per_source tarpit_delay must be positive");
+             }},
+        });
+    if (!p.enabled())
+      fail(node, "per_source: give maxconn, rate or both");
+    return p;
+  }
+
   std::string origin_;
   mutable bool old_word_noted_ = false;
 };
@@ -450,6 +546,7 @@ Config load_yaml_text(const std::string& text, const std::string& origin) {
   } catch (const YAML::Exception& e) { // a conversion yaml-cpp itself refused
     throw ConfigError(where(origin, e.mark) + ": " + e.msg);
   }
+  load_cidr_files(config); // its errors name the list file, line and column
   try {
     validate(config);
   } catch (const ConfigError& e) {

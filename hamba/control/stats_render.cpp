@@ -239,6 +239,16 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
     }
     if (!rest.empty())
       out += fmt::format("<p class=\"meta\">{}</p>\n", rest);
+    if (f.sources) {
+      std::string busiest;
+      for (const SourceStats& s : f.sources->top_by_current)
+        busiest += fmt::format("{}{} <b>{}</b>", busiest.empty() ? "" : " &middot; ",
+                               html_escape(s.source), s.current);
+      out += fmt::format("<p class=\"meta\">per source: {} slots ({} KiB), {} untracked; "
+                         "most connections: {}</p>\n",
+                         f.sources->slots, f.sources->bytes / 1024, f.sources->untracked,
+                         busiest.empty() ? "none" : busiest);
+    }
   }
   out += render_rate_chart(stats);
   out += "</body></html>\n";
@@ -342,7 +352,23 @@ std::string render_stats_json(const StatsSnapshot& stats) {
       out += fmt::format(",\"down_reason\":{},\"check_type\":{}}}", json_quote(s.down_reason),
                          json_quote(s.check_type));
     }
-    out += "]}";
+    out += "]";
+    if (f.sources) {
+      const SourceTableStats& t = *f.sources;
+      auto list = [](const std::vector<SourceStats>& sources) {
+        std::string text;
+        for (size_t k = 0; k < sources.size(); ++k)
+          text +=
+              fmt::format("{}{{\"source\":{},\"current\":{},\"in_window\":{}}}", k ? "," : "",
+                          json_quote(sources[k].source), sources[k].current, sources[k].in_window);
+        return text;
+      };
+      out += fmt::format(",\"per_source\":{{\"slots\":{},\"used\":{},\"bytes\":{},\"untracked\":{},"
+                         "\"top_by_current\":[{}],\"top_by_rate\":[{}]}}",
+                         t.slots, t.used, t.bytes, t.untracked, list(t.top_by_current),
+                         list(t.top_by_rate));
+    }
+    out += "}";
   }
   out += "],\"workers\":[";
   for (size_t i = 0; i < stats.workers.size(); ++i)

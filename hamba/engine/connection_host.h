@@ -80,6 +80,9 @@ public:
   // hamba's own shortage (descriptors, memory, local ports) while doing `what`: logged at a
   // bounded rate, never blamed on a server.
   virtual void note_local_error(int rc, const char* what) = 0;
+  // A client refused for `why` (its address `source`): counted, and logged at most once per
+  // source per 10 s.
+  virtual void note_refusal(Refusal why, const sockaddr* source) = 0;
 };
 
 } // namespace hamba::engine
