@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import unittest
 
 from docker_e2e import (POLL, SOURCE_DIR, Container, Stack, assert_nothing_left, build_images,
@@ -122,8 +123,14 @@ class QuickStartTest(unittest.TestCase):
                 # Rates need two samples, deriv and the recorded series a round of rules.
                 def empty():
                     return [q for q in queries if not api.query(q.promql(RATE_INTERVAL))]
-                wait_until(lambda: not empty(), timeout=30, what="every query to return series",
-                           interval=1, retry_on=(OSError,))
+                start = time.monotonic()
+                try:
+                    wait_until(lambda: not empty(), timeout=30, interval=1, retry_on=(OSError,),
+                               what="every query to return series")
+                except AssertionError:
+                    raise AssertionError(f"queries with no series: {empty()}") from None
+                log(f"every query returned series {time.monotonic() - start:.1f} s after "
+                    f"the first scrape")
                 for q in queries:
                     with self.subTest(query=q.where):
                         series = api.query(q.promql(RATE_INTERVAL))
@@ -138,9 +145,12 @@ class QuickStartTest(unittest.TestCase):
                 # A server stopped: its checks fail, hamba takes it down, the alert fires.
                 self.assertEqual([a for a in api.alerts() if a["state"] == "firing"], [])
                 stack.cmd("stop", "-t", "1", "rng1")
+                start = time.monotonic()
                 alert = wait_until(lambda: [a for a in api.alerts() if a["state"] == "firing"],
                                    timeout=60, what="an alert to fire with rng1 stopped",
                                    **POLL)
+                log(f"{alert[0]['labels']['alertname']} fired {time.monotonic() - start:.1f} s "
+                    f"after rng1 stopped")
                 self.assertEqual(len(alert), 1, alert)
                 self.assertEqual(alert[0]["labels"]["alertname"], "HambaServerDown")
                 self.assertEqual(alert[0]["labels"]["server"], "rng1:80")
