@@ -144,7 +144,12 @@ class ImagesTest(unittest.TestCase):
         port = free_privileged_port()
         with Container(IMAGES["hamba"], f"127.0.0.1:{port}", f"127.0.0.1:{backend_port}",
                        docker_args=["--net", "host", *flags]) as lb:
-            wait_until(lambda: hostnames_seen(port, 2) == {"hostnet"}, timeout=20,
+            def serving():
+                if lb.inspect("{{.State.Running}}") != "true":  # it could not bind: say why
+                    raise AssertionError(f"hamba {' '.join(flags)} exited: "
+                                         f"{run(['docker', 'logs', lb.id]).stderr[-1000:]}")
+                return hostnames_seen(port, 2) == {"hostnet"}
+            wait_until(serving, timeout=20,
                        what=f"hamba {' '.join(flags)} on the host's port {port}", **POLL)
             self.assertIn(f"127.0.0.1:{backend_port}", lb.exec("hamba", "showconfig").stdout)
             status = process_status(lb, "hamba")
