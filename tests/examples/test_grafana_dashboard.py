@@ -3,8 +3,8 @@ package one): the fields of Grafana's dashboard model it relies on are there and
 (panels with ids, types and grid positions that do not overlap, targets with refIds and a
 PromQL `expr`, the Prometheus datasource as a `${datasource}` variable, query variables whose
 "All" is `.*`), every `$variable` it uses is defined, every hamba metric family is on it, and it
-reads only metrics hamba serves and series the rules record. e2e.prometheus runs every query
-against a real Prometheus."""
+reads only metrics hamba serves and series the rules record. integration.runtime_metrics_prometheus
+and e2e.quickstart run every query against a real Prometheus."""
 
 import re
 import unittest
