@@ -133,7 +133,7 @@ class DashboardTest(unittest.TestCase):
         self.assertIn("Errors by kind", under("Frontends"))
         self.assertIn("Errors, retries and resets", under("Servers"))
         self.assertIn("Server state", under("Servers"))
-        self.assertIn("Last check, administrative state, maxconn", under("Servers"))
+        self.assertIn("Last check and settings", under("Servers"))
         self.assertIn("Each worker's share of new connections", under("Workers"))
 
 
