@@ -101,6 +101,17 @@ class ImagesTest(unittest.TestCase):
             user = run(["docker", "image", "inspect", "-f", "{{.Config.User}}", image]).stdout
             self.assertEqual(user.strip(), "10000:10000" if image == IMAGES["hamba"]
                              else "10001:10001")
+        # The DockerCoins programs that listen kept their file capability through the COPY too
+        # (the backends of this class are rng); the worker, which listens on nothing, has none.
+        self.assertEqual(int(process_status(self.backends[0], "rng")["CapEff"], 16),
+                         1 << CAP_NET_BIND_SERVICE)
+        for target, capabilities in (("hasher", 1 << CAP_NET_BIND_SERVICE),
+                                     ("webui", 1 << CAP_NET_BIND_SERVICE), ("worker", 0)):
+            with self.subTest(image=IMAGES[target]), Container(
+                    IMAGES[target], docker_args=["--network", self.net]) as c:
+                status = process_status(c, target)  # `docker run -d` returns once it runs
+                self.assertEqual(status["Uid"].split()[:2], ["10001", "10001"])
+                self.assertEqual(int(status["CapEff"], 16), capabilities)
 
     def test_readme_builds_the_images_as_the_tests_do(self):
         """build_images() runs the README's commands, word for word: hamba's and rng's are
