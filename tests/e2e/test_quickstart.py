@@ -61,7 +61,11 @@ class PrometheusContainer(Container):
                                       "-v", f"{os.path.realpath(binary)}:/usr/bin/prometheus:ro",
                                       "-v", f"{config_dir}:/etc/prometheus:ro",
                                       "--tmpfs", "/prometheus"])
-        _, port = self.port(9090)
+        try:
+            _, port = self.port(9090)
+        except AssertionError:
+            self.remove()  # the `with` never starts: nothing else would
+            raise
         self.api = PrometheusAPI(f"http://127.0.0.1:{port}")
 
 
