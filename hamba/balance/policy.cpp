@@ -159,12 +159,15 @@ size_t Picker::choose(const PoolSnapshot& pool, const Server* avoid, uint64_t cl
 
 const PoolSnapshot::Entry* Picker::pick(const PoolSnapshot& pool, const Server* avoid,
                                         uint64_t client_hash) {
-  // Another worker may take the last slot between the look and the take: look again (each
-  // look sees that server full, so this ends within one round per server). leastconn takes
-  // the slot only at the count it chose by, so two workers choosing at once do not both land
-  // on the server that was least loaded a moment ago; past the bound it takes any slot.
+  // Another worker may take the last slot between the look and the take: look again. A take
+  // fails only because another worker's succeeded, but that worker may give the slot back and
+  // take it again between this one's looks, so a server can look free and be full more than
+  // once: the bound allows several rounds per server (one failed, rarely, on a unit test's two
+  // threads racing for one slot). leastconn takes the slot only at the count it chose by, so
+  // two workers choosing at once do not both land on the server that was least loaded a
+  // moment ago; past the bound it takes any slot.
   bool least = pool.balance == config::Balance::leastconn;
-  size_t bound = (least ? 4 : 1) * (pool.servers.size() + 1);
+  size_t bound = (least ? 16 : 8) * (pool.servers.size() + 1);
   for (size_t attempt = 0; attempt < bound; ++attempt) {
     size_t i = choose(pool, avoid, client_hash);
     if (i == kNoPick)

@@ -274,7 +274,6 @@ class PerSource(unittest.TestCase):
                 return grown, table, mapping
 
         try:
-            plain = None if sanitized else load(None)[0]
             grown, table, mapping = load(f"{{maxconn: 5, table_size: {table_size}}}")
         finally:
             listener.close()
@@ -287,13 +286,15 @@ class PerSource(unittest.TestCase):
         self.assertGreater(table["used"], slots // 3)
         print(f"{count} sources: {table['used']} slots used of {table['slots']}, "
               f"{table['untracked']} untracked; table {table['bytes'] // 1024} KiB stated, "
-              f"its mapping {mapping and mapping[1]} KiB resident; RSS +{grown} KiB with "
-              f"per_source, +{plain} KiB without")
+              f"its mapping {mapping and mapping[1]} KiB resident; hamba's RSS +{grown} KiB")
         if sanitized:
             return
+        # The table's own mapping holds what it states. hamba's RSS as a whole is no measure:
+        # after 100 000 connections the allocator keeps from several to 13 MiB, with or without
+        # the table (a loaded CI run saw 14 MiB against 11 allowed).
         self.assertIsNotNone(mapping, "the table's mapping")
         self.assertLessEqual(mapping[1], table["bytes"] // 1024 + 4)
-        self.assertLessEqual(grown - plain, table["bytes"] // 1024 + 8192)
+
 
 if __name__ == "__main__":
     unittest.main()
