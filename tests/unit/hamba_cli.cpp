@@ -146,7 +146,8 @@ TEST_CASE("every option of the configuration, flag or variable, shows in debugco
       {"--resolve-interval", "7s"},  {"--dns-hold", "7s"},     {"--maxconn", "77"},
       {"--server-maxconn", "7"},     {"--threads", "7"},       {"--check", "redis"},
       {"--balance", "leastconn"},    {"--retries", "7"},       {"--grace", "7s"},
-      {"--admin", "127.0.0.1:7777"}, {"--send-proxy", "v2"},   {"--accept-proxy", "true"}};
+      {"--admin", "127.0.0.1:7777"}, {"--send-proxy", "v2"},   {"--accept-proxy", "true"},
+      {"--docker", "/run/d.sock"}};
   const std::string plain = config::to_yaml(parse({"debugconfig", "80", "a:1"}).config);
   for (const cli::OptionSpec& spec : cli::option_table()) {
     if (!spec.apply)
@@ -160,6 +161,23 @@ TEST_CASE("every option of the configuration, flag or variable, shows in debugco
     CHECK(config::to_yaml(
               parse({"debugconfig", "80", "a:1"}, {{spec.env, sample->second}}).config) == by_flag);
   }
+}
+
+TEST_CASE("docker: --docker [SOCKET], HAMBA_DOCKER; alone it runs with no frontend") {
+  auto alone = parse({"--docker"});
+  CHECK(alone.action == cli::Action::run);
+  CHECK(alone.config.frontends.empty());
+  REQUIRE(alone.config.docker);
+  CHECK(alone.config.docker->socket == "/var/run/docker.sock");
+  auto path = parse({"--docker", "/run/d.sock", "80", "a:1"});
+  CHECK(path.config.docker->socket == "/run/d.sock");
+  CHECK(path.config.frontends.size() == 1);
+  CHECK(parse({"--docker", "80", "a:1"}).config.docker->socket == "/var/run/docker.sock");
+  CHECK(parse({"run"}, {{"HAMBA_DOCKER", "1"}}).config.docker);
+  CHECK(parse({"run"}, {{"HAMBA_DOCKER", "/x.sock"}}).config.docker->socket == "/x.sock");
+  CHECK(!parse({"80", "a:1"}, {{"HAMBA_DOCKER", "false"}}).config.docker);
+  CHECK(!parse({"80", "a:1"}).config.docker);
+  CHECK(error_of({"--docker=maybe", "80", "a:1"}).find("\"maybe\"") != std::string::npos);
 }
 
 TEST_CASE("threads: --threads, HAMBA_THREADS (the option wins), unset by default") {
