@@ -212,6 +212,7 @@ private:
       return;
     try {
       engine_.apply(next);
+      listen_refused_.clear();
     } catch (const std::exception& e) {
       apply_one_by_one(next, e.what());
     }
@@ -231,12 +232,19 @@ private:
                                    [&](const auto& r) { return r.bind.port == f.bind.port; });
       (listening ? base.frontends : fresh).push_back(f);
     }
-    std::string refused = why;
+    std::set<std::string> refused;
+    auto note = [&](const std::string& line) {
+      if (!listen_refused_.count(line))
+        log::warn("docker: {}", line);
+      refused.insert(line);
+    };
     try {
       engine_.apply(base);
     } catch (const std::exception& e) {
-      refused = e.what();
-      base = running;
+      note(fmt::format("the discovered configuration is refused, the running one stays: {}",
+                       e.what()));
+      listen_refused_ = std::move(refused);
+      return;
     }
     for (const config::Frontend& f : fresh) {
       config::Config trial = base;
@@ -245,16 +253,12 @@ private:
         engine_.apply(trial);
         base = std::move(trial);
       } catch (const std::exception& e) {
-        if (!problems_logged_.count(e.what()))
-          log::warn("docker: frontend {} not opened: {}", f.name, e.what());
-        problems_logged_.insert(e.what());
+        note(fmt::format("frontend {} not opened: {}", f.name, e.what()));
       }
     }
-    if (base == running && !problems_logged_.count(refused)) {
-      log::warn("docker: the discovered configuration is refused, the running one stays: {}",
-                refused);
-      problems_logged_.insert(refused);
-    }
+    if (refused.empty()) // the whole change failed, each part passed: a passing condition
+      note(fmt::format("the discovered configuration was refused once: {}", why));
+    listen_refused_ = std::move(refused);
   }
 
   void restore_admin(const std::string& address) {
@@ -379,6 +383,7 @@ private:
   std::unique_ptr<discovery::DockerProvider> docker_;
   std::vector<discovery::Container> containers_; // as last listed
   std::set<std::string> problems_logged_;        // logged once while they last
+  std::set<std::string> listen_refused_;         // frontends that could not open, likewise
 };
 
 } // namespace

@@ -9,11 +9,17 @@ namespace hamba::discovery {
 
 namespace {
 
-// filters={"type":["container"],"event":["start","die","health_status"]}, URL-encoded. The
-// daemon matches "health_status" with every "health_status: healthy|unhealthy|starting".
+// filters={"type":["container"],"event":["start","kill","die","health_status"]}, URL-encoded.
+// The daemon matches "health_status" with every "health_status: healthy|unhealthy|starting".
 constexpr const char* kEventsTarget =
     "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C%22event%22%3A%5B%22start%22%2C"
-    "%22die%22%2C%22health_status%22%5D%7D";
+    "%22kill%22%2C%22die%22%2C%22health_status%22%5D%7D";
+
+// A kill that asks the container to stop (docker stop's SIGTERM, its SIGKILL, httpd's
+// SIGWINCH), not one that asks it to reload or reopen its logs.
+bool stopping_signal(const std::string& signal) {
+  return signal != "1" && signal != "10" && signal != "12"; // SIGHUP, SIGUSR1, SIGUSR2
+}
 // filters={"status":["running"]}
 constexpr const char* kListTarget =
     "/containers/json?filters=%7B%22status%22%3A%5B%22running%22%5D%7D";
@@ -24,6 +30,7 @@ DockerProvider::DockerProvider(uv_loop_t* loop, config::Docker settings, OnConta
     : loop_(loop), settings_(std::move(settings)), on_containers_(std::move(on_containers)) {
   list_timer_.init(loop_, this);
   retry_timer_.init(loop_, this);
+  report_timer_.init(loop_, this);
   connect();
 }
 
@@ -56,19 +63,25 @@ void DockerProvider::on_event_line(std::string_view line) {
     std::optional<Event> e = parse_event(line);
     if (!e || e->type != "container")
       return;
-    heard(*e);
+    if (heard(*e))
+      report_soon();
   } catch (const ApiError& e) {
     log::warn("docker: an event not understood ({}): listing the containers again", e.what());
   }
   list_soon();
 }
 
-void DockerProvider::heard(const Event& e) {
+bool DockerProvider::heard(const Event& e) {
   if (e.id.empty())
-    return;
+    return false;
   if (e.action == "start") {
     heard_.erase(e.id);
-  } else if (e.action == "die") {
+    return false; // its address and ports come with the list
+  }
+  Heard before = heard_.count(e.id) ? heard_[e.id] : Heard{};
+  if (e.action == "die" || (e.action == "kill" && stopping_signal(e.signal))) {
+    // At docker stop's signal, not only at the exit: the server shuts down from then on, and
+    // new connections must go elsewhere while it finishes the ones it has.
     heard_[e.id].died = true;
   } else if (e.action.starts_with("health_status")) {
     // "health_status: healthy"; the words are the list's too ("(healthy)").
@@ -81,20 +94,36 @@ void DockerProvider::heard(const Event& e) {
     if (h != Health::none)
       heard_[e.id].health = h;
   }
+  auto it = heard_.find(e.id);
+  return it != heard_.end() &&
+         (it->second.died != before.died || it->second.health != before.health);
 }
 
-void DockerProvider::correct(std::vector<Container>& listed) {
-  std::map<std::string, Heard> still;
+void DockerProvider::report_soon() {
+  if (report_armed_)
+    return;
+  report_armed_ = true;
+  report_timer_.start<&DockerProvider::on_report_timer>(0);
+}
+
+void DockerProvider::on_report_timer() {
+  report_armed_ = false;
+  if (!events_ || !ever_listed_)
+    return;
+  std::vector<Container> corrected = last_;
+  correct(corrected);
+  on_containers_(std::move(corrected));
+}
+
+void DockerProvider::correct(std::vector<Container>& listed) const {
   std::erase_if(listed, [&](Container& c) {
     auto it = heard_.find(c.id);
     if (it == heard_.end())
       return false;
-    still.insert(*it);
     if (it->second.health)
       c.health = *it->second.health;
     return it->second.died;
   });
-  heard_ = std::move(still); // containers gone from the list are forgotten
 }
 
 void DockerProvider::on_events_done(EngineRequest::Result result) {
@@ -142,6 +171,12 @@ void DockerProvider::on_listed(EngineRequest::Result result) {
   }
   if (!events_)
     return; // the stream broke while the list was on its way: the reconnect lists again
+  // Containers gone from the list are forgotten.
+  std::erase_if(heard_, [&](const auto& h) {
+    return std::none_of(running.begin(), running.end(),
+                        [&](const Container& c) { return c.id == h.first; });
+  });
+  last_ = running;
   correct(running);
   size_t labelled =
       static_cast<size_t>(std::count_if(running.begin(), running.end(), [](const Container& c) {

@@ -5,7 +5,7 @@
 //     DockerProvider docker(loop, config.docker.value(),
 //                           [](std::vector<Container> running) { ... reconcile ... });
 //
-// It opens the event stream first (GET /events, filtered to container start, die and
+// It opens the event stream first (GET /events, filtered to container start, kill, die and
 // health_status), and once the daemon has answered it lists the running containers (GET
 // /containers/json): no change can fall between the two. Each event then asks for a new list,
 // a few milliseconds later (a burst of events costs one list). The list is not filtered by
@@ -14,7 +14,11 @@
 //
 // The daemon may still list a container as running (or with its old health) just after its
 // die (or health_status) event: the events are the truth, so what they said about a container
-// overrides the list until its next start.
+// overrides the list until its next start. A container leaves at the kill event that stopping
+// it begins with (docker stop's SIGTERM), so it gets no new connection while it shuts down; a
+// kill with SIGHUP, SIGUSR1 or SIGUSR2 is not a stop. Such events are acted on at once, from
+// the last list, before the new list comes. (A stop signal the container
+// ignores keeps it out until its next start.)
 //
 // When the stream breaks or a list fails (dockerd restarting, the socket gone), the last list
 // stands: nothing is reported until a new list comes, after reconnecting with backoff (250 ms,
@@ -69,12 +73,21 @@ private:
     bool died = false;
     std::optional<Health> health;
   };
-  void heard(const Event& e);
-  void correct(std::vector<Container>& listed);
+  // Notes what `e` says; true when that changes whether or how a container is served.
+  bool heard(const Event& e);
+  // `listed` as the events since have it.
+  void correct(std::vector<Container>& listed) const;
+  // A container stops or changes health: the last list, corrected, goes out on the next turn
+  // (the new list follows): new connections leave a stopping container at once.
+  void report_soon();
+  void on_report_timer();
 
   uv_loop_t* loop_;
   config::Docker settings_;
   std::map<std::string, Heard> heard_; // by container ID
+  std::vector<Container> last_;        // as last listed
+  uvx::Timer report_timer_;
+  bool report_armed_ = false;
   OnContainers on_containers_;
   std::unique_ptr<EngineRequest> events_;
   std::unique_ptr<EngineRequest> list_;

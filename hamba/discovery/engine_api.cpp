@@ -117,8 +117,10 @@ std::optional<Event> parse_event(std::string_view line) {
   e.action = text(j, "Action");
   if (const json* actor = member(j, "Actor")) {
     e.id = text(*actor, "ID");
-    if (const json* attributes = member(*actor, "Attributes"))
+    if (const json* attributes = member(*actor, "Attributes")) {
       e.name = text(*attributes, "name");
+      e.signal = text(*attributes, "signal");
+    }
   }
   if (e.type.empty() && e.action.empty())
     return std::nullopt;

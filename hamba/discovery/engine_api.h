@@ -43,6 +43,7 @@ struct Event {
   std::string action; // "start", "die", "health_status: healthy", ...
   std::string id;     // the actor's ID
   std::string name;   // its "name" attribute, when it has one
+  std::string signal; // a kill's "signal" attribute: "15"
 };
 
 class ApiError : public std::runtime_error {

@@ -65,9 +65,10 @@ class FakeDocker:
         with self._lock:
             return len(self._streams)
 
-    def event(self, action, cid, name=""):
+    def event(self, action, cid, name="", **attributes):
+        attributes["name"] = name
         line = json.dumps({"Type": "container", "Action": action, "status": action, "id": cid,
-                           "Actor": {"ID": cid, "Attributes": {"name": name}}}) + "\n"
+                           "Actor": {"ID": cid, "Attributes": attributes}}) + "\n"
         chunk = f"{len(line.encode()):x}\r\n{line}\r\n".encode()
         with self._lock:
             streams = list(self._streams)

@@ -2,8 +2,9 @@
 daemon can break and come back, which the real one cannot on a shared machine
 (tests/e2e/test_docker_labels.py drives the real dockerd):
 
-- labels alone open a frontend; a container's start adds its server, its die removes it even
-  while the daemon's list still shows it running, and the last one leaving closes the port;
+- labels alone open a frontend; a container's start adds its server, its die (or docker
+  stop's signal, or an unhealthy healthcheck) removes it even while the daemon's list still
+  shows it running, and the last one leaving closes the port;
 - showconfig and the stats show the discovered frontend, servers named after containers;
 - the socket unreachable at start: one line, the configured frontend serves, and hamba
   connects once the daemon is there;
@@ -76,6 +77,17 @@ class DockerProviderTest(unittest.TestCase):
                 wait_until(lambda: tags(port) == {"b"}, what="rng-1 leaves at its die")
                 d.event("start", "a1", "rng-1")
                 wait_until(lambda: tags(port) == {"a", "b"}, what="rng-1 back at its start")
+                # docker stop's signal: it leaves at once; a SIGHUP (a reload) is no stop.
+                d.event("kill", "a1", "rng-1", signal="1")
+                d.event("kill", "b1", "rng-2", signal="15")
+                wait_until(lambda: tags(port) == {"a"}, what="rng-2 leaves at its SIGTERM")
+                d.event("start", "b1", "rng-2")
+                wait_until(lambda: tags(port) == {"a", "b"}, what="rng-2 back")
+                # A healthcheck that fails takes it out; passing again brings it back.
+                d.event("health_status: unhealthy", "b1", "rng-2")
+                wait_until(lambda: tags(port) == {"a"}, what="rng-2 out while unhealthy")
+                d.event("health_status: healthy", "b1", "rng-2")
+                wait_until(lambda: tags(port) == {"a", "b"}, what="rng-2 back when healthy")
 
                 d.containers = []
                 d.event("die", "a1", "rng-1")

@@ -57,6 +57,10 @@ TEST_CASE("engine api: events") {
   CHECK(e->action == "start");
   CHECK(e->id == "abc");
   CHECK(e->name == "rng-1");
+  e = parse_event(
+      R"({"Type":"container","Action":"kill","Actor":{"ID":"abc","Attributes":{"signal":"15"}}})");
+  REQUIRE(e);
+  CHECK(e->signal == "15");
   e = parse_event(R"({"Type":"container","Action":"health_status: unhealthy","Actor":{}})");
   REQUIRE(e);
   CHECK(e->action == "health_status: unhealthy");
