@@ -61,6 +61,7 @@ public:
       : context_(context), engine_(context.engine), started_ms_(control::unix_now_ms()),
         started_with_(context.engine.config()),
         admin_(context.loop, [this] { return control::collect_stats(engine_, started_ms_); }) {
+    reconcile_timer_.init(context.loop, this);
     listen_admin(engine_.config().admin);
     follow_docker(engine_.config().docker);
     start_control();
@@ -135,6 +136,10 @@ private:
   config::Config keeping_admin(config::Config config) const {
     if (config.admin.empty())
       config.admin = admin_.address();
+    // Likewise the Docker provider: a `hamba reconfigure PORT SERVERS...` must not end the
+    // discovery it knows nothing about (stopping it takes a restart without --docker).
+    if (!config.docker)
+      config.docker = engine_.config().docker;
     return config;
   }
 
@@ -145,6 +150,19 @@ private:
     config::Config requested = configured_part(requested_with_any_discovered);
     std::string old_admin = admin_.address();
     config::Config config = with_discovery(keeping_admin(requested));
+    // A port that a configured frontend leaving holds stays bound until this apply has retired
+    // it (new listeners bind first): a discovered frontend that wants it opens a moment later.
+    const config::Config running = engine_.config();
+    bool deferred =
+        std::erase_if(config.frontends, [&](const config::Frontend& f) {
+          return !f.provider.empty() &&
+                 std::none_of(running.frontends.begin(), running.frontends.end(),
+                              [&](const auto& r) {
+                                return r.bind.port == f.bind.port && !r.provider.empty();
+                              }) &&
+                 std::any_of(running.frontends.begin(), running.frontends.end(),
+                             [&](const auto& r) { return r.bind.port == f.bind.port; });
+        }) > 0;
     if (requested.admin.empty() && !old_admin.empty())
       log::info("admin endpoints stay on http://{}/: the new configuration names none", old_admin);
     else if (config.admin != old_admin && !old_admin.empty())
@@ -164,7 +182,15 @@ private:
       throw;
     }
     follow_docker(config.docker);
+    if (deferred)
+      reconcile_later(kReconcileSoonMs);
   }
+
+  // Discovered frontends that could not open (a port still held) are tried again: soon after a
+  // reconfigure freed their port, then every second.
+  static constexpr uint64_t kReconcileSoonMs = 100;
+  static constexpr uint64_t kReconcileRetryMs = 1000;
+  void reconcile_later(uint64_t ms) { reconcile_timer_.start<&ControlPlaneImpl::reconcile>(ms); }
 
   // --- the Docker provider (docs/docker.md) ---
 
@@ -244,6 +270,7 @@ private:
       note(fmt::format("the discovered configuration is refused, the running one stays: {}",
                        e.what()));
       listen_refused_ = std::move(refused);
+      reconcile_later(kReconcileRetryMs);
       return;
     }
     for (const config::Frontend& f : fresh) {
@@ -259,6 +286,7 @@ private:
     if (refused.empty()) // the whole change failed, each part passed: a passing condition
       note(fmt::format("the discovered configuration was refused once: {}", why));
     listen_refused_ = std::move(refused);
+    reconcile_later(kReconcileRetryMs);
   }
 
   void restore_admin(const std::string& address) {
@@ -384,6 +412,7 @@ private:
   std::vector<discovery::Container> containers_; // as last listed
   std::set<std::string> problems_logged_;        // logged once while they last
   std::set<std::string> listen_refused_;         // frontends that could not open, likewise
+  uvx::Timer reconcile_timer_;
 };
 
 } // namespace

@@ -202,7 +202,12 @@ private:
                     named = true;
                   }},
                  {"bind", [&](auto& n) { f.bind = endpoint(n, "bind"); }},
-                 {"provider", [&](auto& n) { f.provider = scalar(n, "provider"); }},
+                 {"provider",
+                  [&](auto& n) {
+                    f.provider = scalar(n, "provider");
+                    if (f.provider != "docker")
+                      fail(n, "provider: '" + f.provider + "' is not one (docker)");
+                  }},
                  {"balance", [&](auto& n) { f.balance = balance(n); }},
                  {"connect_timeout",
                   [&](auto& n) { f.connect_timeout = duration(n, "connect_timeout"); }},

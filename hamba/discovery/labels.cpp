@@ -5,6 +5,7 @@
 #include <charconv>
 #include <fmt/format.h>
 #include <map>
+#include <set>
 
 namespace hamba::discovery {
 
@@ -305,7 +306,22 @@ Discovery discover(const std::vector<Container>& containers, const std::string& 
       building = std::move(before);
     }
   }
+  std::set<std::string> names; // frontend names are unique (stats, /metrics)
+  for (const config::Frontend& f : configured)
+    names.insert(f.name);
   for (auto& [port, b] : building) {
+    if (names.count(b.frontend.name)) {
+      std::string taken = b.frontend.name;
+      b.frontend.name = std::to_string(port);
+      if (names.count(b.frontend.name)) {
+        out.problems.push_back(
+            fmt::format("frontend {} not opened: its name \"{}\" is taken", port, taken));
+        continue;
+      }
+      out.problems.push_back(
+          fmt::format("frontend {}: named {} (hamba.backend \"{}\" names another frontend)", port,
+                      port, taken));
+    }
     if (b.frontend.servers.empty()) {
       out.problems.push_back(fmt::format(
           "frontend {} not opened: only SNI routes (hamba.sni); a container without hamba.sni "
@@ -313,6 +329,7 @@ Discovery discover(const std::vector<Container>& containers, const std::string& 
           b.frontend.name));
       continue;
     }
+    names.insert(b.frontend.name);
     out.frontends.push_back(std::move(b.frontend));
   }
   return out;

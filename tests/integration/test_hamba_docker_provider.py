@@ -9,7 +9,8 @@ daemon can break and come back, which the real one cannot on a shared machine
 - the socket unreachable at start: one line, the configured frontend serves, and hamba
   connects once the daemon is there;
 - a label colliding with a configured frontend, and a bad label: one line each, naming the
-  container; the others are served;
+  container; the others are served; a reconfigure of the configured frontends keeps them,
+  and a port it frees opens for the container labelled for it;
 - the event stream breaks: the last state stands; the daemon back, hamba lists again and
   reconciles.
 """
@@ -129,6 +130,16 @@ class DockerProviderTest(unittest.TestCase):
                     wait_until(lambda: d.lists >= 2, what="a second list")
                     self.assertEqual(exchange(port, b"x"), ("a", True))
                     self.assertEqual(h.log().count("docker: container bad skipped"), 1)
+                    # A reconfigure of the configured frontends keeps the discovery going.
+                    other = free_port()
+                    r = h.ctl("reconfigure", f"127.0.0.1:{other}", s.address())
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertEqual(exchange(other, b"x"), ("s", True))
+                    self.assertEqual(exchange(port, b"x"), ("a", True))
+                    self.assertIn("provider: docker", h.ctl("showconfig").stdout)
+                    # The port the configuration freed goes to the container labelled for it.
+                    wait_until(lambda: exchange(static, b"x") == ("a", True), retry_on=OSError,
+                               what="the freed port opened for the container 'clash'")
                 assert_stops_cleanly(self, h)
 
     def test_stream_breaks_last_state_stands_then_reconciles(self):

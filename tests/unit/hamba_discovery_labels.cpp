@@ -220,3 +220,21 @@ TEST_CASE("discover: the address on the shared network") {
   REQUIRE(d.problems.size() == 1);
   CHECK(d.problems[0].find("not on network \"other\"") != std::string::npos);
 }
+
+TEST_CASE("discover: frontend names stay unique") {
+  std::vector<Container> cs = {
+      running("a", {{"hamba.frontend", "8001"}, {"hamba.backend", "web"}}),
+      running("b", {{"hamba.frontend", "8002"}, {"hamba.backend", "web"}}),
+      running("c", {{"hamba.frontend", "8003"}, {"hamba.backend", "8001"}}),
+  };
+  Discovery d = discover(cs, "", {});
+  REQUIRE(d.frontends.size() == 3);
+  CHECK(d.frontends[0].name == "web");
+  CHECK(d.frontends[1].name == "8002");
+  CHECK(d.frontends[2].name == "8001");
+  config::Config config;
+  config.frontends = d.frontends;
+  CHECK_NOTHROW(config::validate(config));
+  REQUIRE(d.problems.size() == 1);
+  CHECK(d.problems[0].find("frontend 8002: named 8002") != std::string::npos);
+}
