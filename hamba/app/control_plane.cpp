@@ -433,6 +433,7 @@ config::Config load_config(const cli::Command& command) {
     config.frontends.insert(config.frontends.end(), command.config.frontends.begin(),
                             command.config.frontends.end());
   cli::apply_options(command.options, config); // the command line and variables win
+  config::load_cidr_files(config);             // the lists' files, read again on each load
   config::validate(config);
   return config;
 }

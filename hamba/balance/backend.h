@@ -84,6 +84,9 @@ public:
   };
   std::vector<Name> names() const;
 
+  // No normal server is up and backups take the connections (as of the last snapshot).
+  bool on_backup() const { return on_backup_; }
+
 private:
   struct Member {
     ServerPtr server;
@@ -136,6 +139,7 @@ private:
   bool retry_armed_ = false;
   bool started_ = false;
   bool stopped_ = false;
+  bool on_backup_ = false; // the last snapshot's set in use was backups: logged when it changes
 };
 
 } // namespace hamba::balance

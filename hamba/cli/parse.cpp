@@ -294,6 +294,7 @@ Command parse(std::vector<std::string> args, const Environment& env) {
   read_arguments(cmd, read_action(cmd, words));
   apply_options(cmd.options, cmd.config);
   try {
+    config::load_cidr_files(cmd.config);
     config::validate(cmd.config);
   } catch (const config::ConfigError& e) {
     throw UsageError(e.what());

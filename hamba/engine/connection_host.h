@@ -53,10 +53,12 @@ public:
 
   // --- queue ---
   // At the back, or at the head for one that had its turn and lost it to hamba's own shortage.
-  // At the back, the queue is served at the next turn: a server may have room for its head.
   virtual void enqueue(Connection& c, bool front) = 0;
-  // Clients of this frontend wait in this worker's queue.
-  virtual bool queue_waiting() const = 0;
+  // True when clients wait in this worker's queue for the one pool a newcomer would use (a
+  // frontend without routes): the newcomer goes behind them, and the queue is served at the
+  // next turn, since a slot may have been freed in this one. A frontend with routes has a pool
+  // per route and lets newcomers take free slots (false).
+  virtual bool queue_first() = 0;
   virtual void dequeue(Connection& c) = 0;
 
   // --- the worker's list ---
@@ -78,6 +80,9 @@ public:
   // hamba's own shortage (descriptors, memory, local ports) while doing `what`: logged at a
   // bounded rate, never blamed on a server.
   virtual void note_local_error(int rc, const char* what) = 0;
+  // A client refused for `why` (its address `source`): counted, and logged at most once per
+  // source per 10 s.
+  virtual void note_refusal(Refusal why, const sockaddr* source) = 0;
 };
 
 } // namespace hamba::engine

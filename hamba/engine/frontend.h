@@ -10,6 +10,8 @@
 #include "balance/backend.h"
 #include "balance/server.h"
 #include "config/config.h"
+#include "engine/admission.h"
+#include "engine/source_table.h"
 
 #include <cstdint>
 #include <functional>
@@ -39,6 +41,9 @@ struct FrontendCounters {
   Count proxy_header_errors = 0;
   // routes: clients closed for a first byte that is not TLS, a malformed or late ClientHello.
   Count client_hello_errors = 0;
+  // Clients refused by the allow and deny lists, accept_proxy from or per_source limits,
+  // indexed by Refusal (engine/admission.h).
+  Count refused[kRefusalReasons] = {0, 0, 0, 0, 0};
 };
 
 // One route of a frontend: TLS connections whose server name matches go to its own backend.
@@ -59,6 +64,10 @@ struct FrontendView {
   config::Frontend config;
   balance::PoolSnapshotPtr pool; // the frontend's own servers (the default route)
   std::vector<RouteView> routes;
+  // The refusals' log lines, one per source per 10 s (the frontend's, across its views).
+  std::shared_ptr<RefusalLog> refusal_log;
+  // per_source: the table of sources every worker counts in (nullptr: no per-source limit).
+  std::shared_ptr<SourceTable> sources;
   // The route for a TLS server name ("" when the ClientHello had none): an exact name first,
   // then a wildcard; -1 means the default route.
   int route_for(std::string_view server_name) const;
@@ -104,11 +113,15 @@ public:
   const balance::Backend& backend() const { return backend_; }
   balance::Backend& backend() { return backend_; }
   const std::vector<std::shared_ptr<Route>>& routes() const { return routes_; }
+  // per_source's table (nullptr when it is off), for stats.
+  const std::shared_ptr<SourceTable>& sources() const { return sources_; }
   // The view for the workers, as things are now (the same object until something changes).
   FrontendViewPtr view();
 
 private:
   void changed(balance::Urgency urgency = balance::Urgency::batched);
+  // Makes, keeps or drops the per-source table for config_.per_source.
+  void update_sources();
 
   uv_loop_t* loop_;
   uint64_t id_;
@@ -117,6 +130,8 @@ private:
   balance::Backend backend_;
   std::vector<std::shared_ptr<Route>> routes_;
   std::shared_ptr<FrontendCounters> counters_ = std::make_shared<FrontendCounters>();
+  std::shared_ptr<RefusalLog> refusal_log_ = std::make_shared<RefusalLog>();
+  std::shared_ptr<SourceTable> sources_;
   FrontendViewPtr view_;
 };
 

@@ -4,7 +4,9 @@ or is disabled (with every server down, hamba tries them anyway), rather than wa
 connect timeout; with a global maxconn over two frontends, a freed slot goes to the frontends in
 turn, so a busy first frontend does not starve the second; a server removed by a reconfigure
 and added back by the next one still counts the session it holds against its maxconn; and a
-client that arrives in the loop turn that frees a slot queues behind the clients waiting for it."""
+client that arrives in the loop turn that frees a slot queues behind the clients waiting for it;
+and on a frontend with 18 routes whose servers are full, a freed slot reaches the client of its
+route at the back of the queue."""
 
 import select
 import signal
@@ -13,6 +15,7 @@ import threading
 import unittest
 
 from hamba_helpers import TaggedEcho, _Server, connect, stats_json
+from slow_path import python_client_hello
 from harness import Hamba, assert_stops_cleanly, free_port, probe_done, read_all, wait_until
 
 
@@ -200,6 +203,66 @@ class QueuedBeforeNewcomers(unittest.TestCase):
                     wait_until(lambda: stats_json(admin)["frontends"][0]["current"] == 0,
                                what="every connection ended")
                 assert_stops_cleanly(self, hamba)
+
+
+
+def read_tag(sock):
+    """The TaggedEcho greeting line, without the newline (the echo that follows stays unread)."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = sock.recv(1)
+        if not byte:
+            break
+        line += byte
+    return line.decode().strip()
+
+
+class ManyFullRoutes(unittest.TestCase):
+    """A frontend's queue holds clients of many routes; the walk that serves it skips a route
+    whose servers are full for the clients behind it, and still reaches a route with room
+    however many full ones are ahead (more than the walk remembers: 18 routes here)."""
+
+    ROUTES = 18
+
+    def test_a_route_with_room_is_reached_behind_many_full_ones(self):
+        port, admin = free_port(), free_port()
+        servers = [TaggedEcho(f"s{i}") for i in range(self.ROUTES)]
+        try:
+            routes = "".join(
+                f'      - {{name: r{i}, sni: [r{i}.test], '
+                f'servers: [{{address: "{srv.address()}", maxconn: 1}}]}}\n'
+                for i, srv in enumerate(servers))
+            config = (f'admin: "127.0.0.1:{admin}"\nfrontends:\n'
+                      f'  - bind: "127.0.0.1:{port}"\n    check: false\n'
+                      f'    connect_timeout: 20s\n'
+                      f'    servers: ["{servers[0].address()}"]\n'  # the default route
+                      f'    routes:\n{routes}')
+            with Hamba("--threads", "1", config=config, ports=[port, admin]) as hamba:
+                def hello(i):
+                    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+                    s.sendall(python_client_hello(f"r{i}.test"))
+                    return s
+                holders = [hello(i) for i in range(self.ROUTES)]
+                for i, h in enumerate(holders):
+                    self.assertEqual(read_tag(h), f"s{i}")
+                # One waiting client per route, in route order: the last route's at the back.
+                waiting = [hello(i) for i in range(self.ROUTES)]
+                wait_until(lambda: stats_json(admin)["frontends"][0]["queued"] == self.ROUTES,
+                           what=f"{self.ROUTES} clients queued")
+                holders[-1].close()  # the last route's server has room again
+                last = waiting[-1]
+                last.settimeout(15)
+                try:
+                    got = read_tag(last)
+                except TimeoutError:
+                    got = "(nothing in 15 s)"
+                self.assertEqual(got, f"s{self.ROUTES - 1}", hamba.log()[-2000:])
+                for s in holders[:-1] + waiting:
+                    s.close()
+                assert_stops_cleanly(self, hamba)
+        finally:
+            for srv in servers:
+                srv.close()
 
 
 if __name__ == "__main__":

@@ -141,13 +141,33 @@ TEST_CASE("options and their variables; the option wins") {
 
 TEST_CASE("every option of the configuration, flag or variable, shows in debugconfig's YAML") {
   // A value other than the default for each; an option of the table not listed here fails too.
-  const std::map<std::string, std::string> samples = {
-      {"--connect-timeout", "7s"},   {"--idle-timeout", "7s"}, {"--check-interval", "7s"},
-      {"--resolve-interval", "7s"},  {"--dns-hold", "7s"},     {"--maxconn", "77"},
-      {"--server-maxconn", "7"},     {"--threads", "7"},       {"--check", "redis"},
-      {"--balance", "leastconn"},    {"--retries", "7"},       {"--grace", "7s"},
-      {"--admin", "127.0.0.1:7777"}, {"--send-proxy", "v2"},   {"--accept-proxy", "true"},
-      {"--docker", "/run/d.sock"}};
+  std::map<std::string, std::string> samples = {{"--connect-timeout", "7s"},
+                                                {"--idle-timeout", "7s"},
+                                                {"--check-interval", "7s"},
+                                                {"--resolve-interval", "7s"},
+                                                {"--dns-hold", "7s"},
+                                                {"--maxconn", "77"},
+                                                {"--server-maxconn", "7"},
+                                                {"--threads", "7"},
+                                                {"--check", "redis"},
+                                                {"--balance", "leastconn"},
+                                                {"--retries", "7"},
+                                                {"--grace", "7s"},
+                                                {"--admin", "127.0.0.1:7777"},
+                                                {"--send-proxy", "v2"},
+                                                {"--accept-proxy", "true"},
+                                                {"--accept-proxy-from", "10.0.0.0/8"},
+                                                {"--allow", "10.0.0.0/8"},
+                                                {"--deny", "10.9.0.0/16"},
+                                                {"--allow-file", "/dev/null"},
+                                                {"--deny-file", "/dev/null"},
+                                                {"--per-source-maxconn", "7"},
+                                                {"--per-source-rate", "7/1s"}};
+  samples.insert({{"--tcp-keepalive", "7s,7s,7"},
+                  {"--server-tcp-keepalive", "off"},
+                  {"--tcp-user-timeout", "7s"},
+                  {"--server-tcp-user-timeout", "7s"},
+                   {"--docker", "/run/d.sock"}});
   const std::string plain = config::to_yaml(parse({"debugconfig", "80", "a:1"}).config);
   for (const cli::OptionSpec& spec : cli::option_table()) {
     if (!spec.apply)
