@@ -213,7 +213,7 @@ struct Frontend {
   // control plane adds those to the configuration it is given, and drops them from one handed
   // back, such as showconfig's output fed to reconfigure).
   std::string provider;
-  TcpOptions client_tcp;       // on accepted sockets
+  TcpOptions client_tcp;                        // on accepted sockets
   TcpOptions server_tcp = default_server_tcp(); // on connects to servers (every route's too)
   // With no normal server up: every backup server up takes connections (true), or only the
   // first one by order (false, HAProxy's default without `option allbackups`).

@@ -167,7 +167,7 @@ TEST_CASE("every option of the configuration, flag or variable, shows in debugco
                   {"--server-tcp-keepalive", "off"},
                   {"--tcp-user-timeout", "7s"},
                   {"--server-tcp-user-timeout", "7s"},
-                   {"--docker", "/run/d.sock"}});
+                  {"--docker", "/run/d.sock"}});
   const std::string plain = config::to_yaml(parse({"debugconfig", "80", "a:1"}).config);
   for (const cli::OptionSpec& spec : cli::option_table()) {
     if (!spec.apply)
