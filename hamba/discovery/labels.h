@@ -10,7 +10,7 @@
 //   hamba.check=tcp|http:/PATH|redis  the frontend's health check (default tcp)
 //   hamba.send_proxy=v1|v2|none  PROXY protocol header toward it (per backend)
 //   hamba.sni=NAME[,NAME...]     the container serves TLS for these names: an SNI route
-//   hamba.balance=roundrobin|leastconn|source  the frontend's algorithm
+//   hamba.balance=ALGO           the frontend's algorithm, as the YAML balance: (roundrobin...)
 //   hamba.network=NAME           which of its networks to reach it on (container-wide)
 //
 // Several frontends on one container take an index: hamba.0.frontend, hamba.0.port,
