@@ -114,6 +114,19 @@ bool boolean_value(const std::string& name, const std::string& value) {
   throw UsageError(fmt::format("{} \"{}\" is neither true nor false", name, value));
 }
 
+// --docker's value: the Engine API's socket path, or a yes/no (HAMBA_DOCKER=1 takes the
+// default socket). Returns the path, or "" for no.
+std::string docker_value(const std::string& name, const std::string& value) {
+  if (!value.empty() && value.front() == '/')
+    return value;
+  if (value == "true" || value == "yes" || value == "1")
+    return config::Docker{}.socket;
+  if (value == "false" || value == "no" || value == "0")
+    return {};
+  throw UsageError(fmt::format(
+      "{} \"{}\" is neither a socket path (/var/run/docker.sock) nor true or false", name, value));
+}
+
 // "10.0.0.0/8" or "10.0.0.0/8,2001:db8::/32" (a variable holds several, comma-separated).
 std::vector<config::Cidr> cidrs_value(const std::string& name, const std::string& value) {
   std::vector<config::Cidr> out;
@@ -270,6 +283,21 @@ const OptionSpec table[] = {
            r.send_proxy = f.send_proxy;
        });
      }},
+    {"--docker", "HAMBA_DOCKER", nullptr, "[SOCKET]",
+     "frontends and servers from containers' hamba.*\nlabels, followed live (docs/docker.md;\n"
+     "default socket /var/run/docker.sock)",
+     [](Command&, S n, S v) { docker_value(n, v); },
+     [](Config& c, S v) {
+       std::string socket = docker_value("", v);
+       if (socket.empty()) {
+         c.docker.reset();
+         return;
+       }
+       config::Docker d = c.docker.value_or(config::Docker{});
+       d.socket = socket;
+       c.docker = d;
+     },
+     "/var/run/docker.sock"},
     {"--accept-proxy", "HAMBA_ACCEPT_PROXY", nullptr, "",
      "clients start with a PROXY v1/v2 header (true)",
      [](Command&, S n, S v) { boolean_value(n, v); },

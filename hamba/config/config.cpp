@@ -348,6 +348,8 @@ void validate(const Config& config) {
     if (!admin.host.empty() && !is_ip_literal(admin.host))
       throw ConfigError(fmt::format("admin address \"{}\" is not an IP address", admin.host));
   }
+  if (config.docker && config.docker->socket.empty())
+    throw ConfigError("docker: the socket path is empty (the default is /var/run/docker.sock)");
   std::set<std::string> names;
   std::set<uint16_t> ports;
   for (const Frontend& f : config.frontends) {
@@ -419,6 +421,8 @@ void emit_servers(YAML::Emitter& out, const std::vector<Server>& servers) {
       out << YAML::Key << "maxconn" << YAML::Value << *s.maxconn;
     out << YAML::Key << "weight" << YAML::Value << s.weight;
     out << YAML::Key << "state" << YAML::Value << state_name(s.state);
+    if (!s.name.empty())
+      out << YAML::Key << "name" << YAML::Value << YAML::DoubleQuoted << s.name;
     if (s.backup)
       out << YAML::Key << "backup" << YAML::Value << true;
     out << YAML::EndMap;
@@ -451,11 +455,19 @@ std::string to_yaml(const Config& config) {
   out << YAML::Key << "grace" << YAML::Value << format_duration(config.grace);
   if (!config.admin.empty())
     out << YAML::Key << "admin" << YAML::Value << config.admin;
+  if (config.docker) {
+    out << YAML::Key << "docker" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "socket" << YAML::Value << YAML::DoubleQuoted << config.docker->socket;
+    out << YAML::Key << "network" << YAML::Value << YAML::DoubleQuoted << config.docker->network;
+    out << YAML::EndMap;
+  }
   out << YAML::Key << "frontends" << YAML::Value << YAML::BeginSeq;
   for (const Frontend& f : config.frontends) {
     out << YAML::BeginMap;
     out << YAML::Key << "name" << YAML::Value << YAML::DoubleQuoted << f.name;
     out << YAML::Key << "bind" << YAML::Value << YAML::DoubleQuoted << format_endpoint(f.bind);
+    if (!f.provider.empty())
+      out << YAML::Key << "provider" << YAML::Value << f.provider;
     out << YAML::Key << "balance" << YAML::Value << balance_name(f.balance);
     out << YAML::Key << "connect_timeout" << YAML::Value << format_duration(f.connect_timeout);
     out << YAML::Key << "idle_timeout" << YAML::Value << format_duration(f.idle_timeout);

@@ -18,8 +18,12 @@
 //   threads: 2              # worker loops (unset: the CPUs this process may use)
 //   grace: 5s               # SIGTERM: how long established connections may finish
 //   admin: 127.0.0.1:8404   # optional: stats page, /metrics, /stats.json
+//   docker:                 # optional: frontends from containers' hamba.* labels
+//     socket: /var/run/docker.sock  # the Engine API's unix socket (the default)
+//     network: ""           # the network whose addresses servers get (when there are several)
 //   frontends:
 //     - name: "80"          # defaults to the bind port
+//       provider: docker    # only in showconfig: discovered from labels, not configured
 //       bind: "0.0.0.0:80"  # "[::1]:80" for IPv6; an empty host means all addresses
 //       balance: roundrobin # or leastconn, source (the client's address, consistently), or
 //                           # first (the first server by order with room: consolidates)
@@ -51,6 +55,7 @@
 //                           # are not refused
 //           weight: 1       # 1-256: its share of new connections
 //           state: enabled  # or disabled, drain
+//           name: rng-1     # optional: shown in stats and /metrics instead of the address
 //           backup: false   # true: takes connections only while no normal server is up
 //       routes:             # optional: TLS routed by the ClientHello's server name (SNI);
 //         - name: a         # the frontend's own servers are the default route
@@ -112,6 +117,9 @@ struct Server {
   std::optional<int> maxconn; // unset: no limit
   ServerState state = ServerState::enabled;
   int weight = 1; // 1-256
+  // Shown in stats and /metrics instead of the address when set: a discovered server carries
+  // its container's name, since its address says nothing to an operator.
+  std::string name;
   // Takes connections only while no normal (non-backup) server is up, as HAProxy's `backup`.
   bool backup = false;
   bool operator==(const Server&) const = default;
@@ -201,7 +209,11 @@ struct Frontend {
   int observe_failures = 3;    // consecutive traffic failures that mark a server DOWN; 0 = off
   Duration retry_after{10000}; // checks off: a server traffic took down is tried again after
   Duration slowstart{0};       // ramp of a server that comes up; 0 = none
-  TcpOptions client_tcp;       // on accepted sockets
+  // "" for a configured frontend; "docker" for one discovered from container labels (the
+  // control plane adds those to the configuration it is given, and drops them from one handed
+  // back, such as showconfig's output fed to reconfigure).
+  std::string provider;
+  TcpOptions client_tcp;                        // on accepted sockets
   TcpOptions server_tcp = default_server_tcp(); // on connects to servers (every route's too)
   // With no normal server up: every backup server up takes connections (true), or only the
   // first one by order (false, HAProxy's default without `option allbackups`).
@@ -212,10 +224,19 @@ struct Frontend {
 // Worker loops at most (threads:, --threads): more than any machine hamba runs on has cores.
 constexpr int kMaxThreads = 256;
 
+// The Docker provider (discovery/docker_provider.h): frontends and servers from the hamba.*
+// labels of running containers, followed through the Engine API's events.
+struct Docker {
+  std::string socket = "/var/run/docker.sock";
+  std::string network; // "": the one network a container is on, or its hamba.network label
+  bool operator==(const Docker&) const = default;
+};
+
 struct Config {
   std::vector<Frontend> frontends;
-  std::optional<int> maxconn; // unset: derived from the file-descriptor limit (app/limits.h)
-  std::optional<int> threads; // unset: the CPUs this process may use; read at start only
+  std::optional<Docker> docker; // unset: no discovery
+  std::optional<int> maxconn;   // unset: derived from the file-descriptor limit (app/limits.h)
+  std::optional<int> threads;   // unset: the CPUs this process may use; read at start only
   Duration grace{5000};
   std::string admin; // "ADDR:PORT" or empty (nothing served)
   bool operator==(const Config&) const = default;

@@ -111,6 +111,7 @@ public:
                  {"threads", [&](auto& n) { config.threads = threads(n); }},
                  {"grace", [&](auto& n) { config.grace = duration(n, "grace"); }},
                  {"admin", [&](auto& n) { config.admin = admin(n); }},
+                 {"docker", [&](auto& n) { config.docker = docker(n); }},
                  {"frontends",
                   [&](auto& n) {
                     for (const auto& f : sequence(n, "frontends"))
@@ -170,6 +171,27 @@ private:
     return text;
   }
 
+  // `docker: {socket: PATH, network: NAME}`; `docker: true` (or an empty mapping) takes the
+  // defaults, `docker: false` none.
+  std::optional<Docker> docker(const YAML::Node& node) const {
+    Docker d;
+    if (node.IsNull())
+      return d;
+    if (node.IsScalar())
+      return boolean(node, "docker") ? std::optional<Docker>(d) : std::nullopt;
+    each_key(node, "docker",
+             {
+                 {"socket",
+                  [&](auto& n) {
+                    d.socket = scalar(n, "socket");
+                    if (d.socket.empty())
+                      fail(n, "docker socket: an empty path");
+                  }},
+                 {"network", [&](auto& n) { d.network = scalar(n, "network"); }},
+             });
+    return d;
+  }
+
   Frontend frontend(const YAML::Node& node) const {
     Frontend f;
     bool named = false;
@@ -182,6 +204,12 @@ private:
                     named = true;
                   }},
                  {"bind", [&](auto& n) { f.bind = endpoint(n, "bind"); }},
+                 {"provider",
+                  [&](auto& n) {
+                    f.provider = scalar(n, "provider");
+                    if (f.provider != "docker")
+                      fail(n, "provider: '" + f.provider + "' is not one (docker)");
+                  }},
                  {"balance", [&](auto& n) { f.balance = balance(n); }},
                  {"connect_timeout",
                   [&](auto& n) { f.connect_timeout = duration(n, "connect_timeout"); }},
@@ -344,6 +372,7 @@ private:
                  {"address", [&](auto& n) { s.address = endpoint(n, "address"); }},
                  {"maxconn", [&](auto& n) { s.maxconn = integer(n, "maxconn"); }},
                  {"state", [&](auto& n) { s.state = state(n); }},
+                 {"name", [&](auto& n) { s.name = scalar(n, "name"); }},
                  {"backup", [&](auto& n) { s.backup = boolean(n, "backup"); }},
                  {"weight",
                   [&](auto& n) {

@@ -40,12 +40,29 @@ ServerStats server_stats(const balance::Server& server, const config::Frontend& 
   return s;
 }
 
+// The configured display name of the server at `address` ("" when it has none): a discovered
+// server shows as its container.
+std::string display_name(const config::Frontend& config, const config::Endpoint& address) {
+  auto find = [&](const std::vector<config::Server>& servers) -> const config::Server* {
+    for (const config::Server& s : servers)
+      if (s.address == address)
+        return &s;
+    return nullptr;
+  };
+  const config::Server* s = find(config.servers);
+  for (size_t i = 0; !s && i < config.routes.size(); ++i)
+    s = find(config.routes[i].servers);
+  return s ? s->name : std::string();
+}
+
 // The servers of one backend (the frontend's own, or a route's named `route`).
 void add_backend(FrontendStats& f, const balance::Backend& backend, const std::string& route,
                  const config::Frontend& config) {
   for (const auto& server : backend.servers()) {
     f.servers.push_back(server_stats(*server, config));
     f.servers.back().backend = route;
+    if (std::string name = display_name(config, server->name()); !name.empty())
+      f.servers.back().name = name;
   }
   // A name that resolves to nothing (yet) has no server: show it, so that a typo or a
   // service not started yet is visible at a glance.

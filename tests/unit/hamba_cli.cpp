@@ -166,7 +166,8 @@ TEST_CASE("every option of the configuration, flag or variable, shows in debugco
   samples.insert({{"--tcp-keepalive", "7s,7s,7"},
                   {"--server-tcp-keepalive", "off"},
                   {"--tcp-user-timeout", "7s"},
-                  {"--server-tcp-user-timeout", "7s"}});
+                  {"--server-tcp-user-timeout", "7s"},
+                  {"--docker", "/run/d.sock"}});
   const std::string plain = config::to_yaml(parse({"debugconfig", "80", "a:1"}).config);
   for (const cli::OptionSpec& spec : cli::option_table()) {
     if (!spec.apply)
@@ -180,6 +181,23 @@ TEST_CASE("every option of the configuration, flag or variable, shows in debugco
     CHECK(config::to_yaml(
               parse({"debugconfig", "80", "a:1"}, {{spec.env, sample->second}}).config) == by_flag);
   }
+}
+
+TEST_CASE("docker: --docker [SOCKET], HAMBA_DOCKER; alone it runs with no frontend") {
+  auto alone = parse({"--docker"});
+  CHECK(alone.action == cli::Action::run);
+  CHECK(alone.config.frontends.empty());
+  REQUIRE(alone.config.docker);
+  CHECK(alone.config.docker->socket == "/var/run/docker.sock");
+  auto path = parse({"--docker", "/run/d.sock", "80", "a:1"});
+  CHECK(path.config.docker->socket == "/run/d.sock");
+  CHECK(path.config.frontends.size() == 1);
+  CHECK(parse({"--docker", "80", "a:1"}).config.docker->socket == "/var/run/docker.sock");
+  CHECK(parse({"run"}, {{"HAMBA_DOCKER", "1"}}).config.docker);
+  CHECK(parse({"run"}, {{"HAMBA_DOCKER", "/x.sock"}}).config.docker->socket == "/x.sock");
+  CHECK(!parse({"80", "a:1"}, {{"HAMBA_DOCKER", "false"}}).config.docker);
+  CHECK(!parse({"80", "a:1"}).config.docker);
+  CHECK(error_of({"--docker=maybe", "80", "a:1"}).find("\"maybe\"") != std::string::npos);
 }
 
 TEST_CASE("threads: --threads, HAMBA_THREADS (the option wins), unset by default") {
