@@ -8,6 +8,7 @@
 //     hamba showconfig | hamba drain web1:80
 #include "app/control_plane.h"
 
+#include "app/discovered_config.h"
 #include "base/log.h"
 #include "control/admin_server.h"
 #include "control/config_watcher.h"
@@ -15,11 +16,14 @@
 #include "control/control_client.h"
 #include "control/control_server.h"
 #include "control/stats_collect.h"
+#include "discovery/docker_provider.h"
+#include "discovery/labels.h"
 
 #include <algorithm>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <set>
 
 namespace hamba::app {
 namespace {
@@ -58,7 +62,9 @@ public:
       : context_(context), engine_(context.engine), started_ms_(control::unix_now_ms()),
         started_with_(context.engine.config()),
         admin_(context.loop, [this] { return control::collect_stats(engine_, started_ms_); }) {
+    reconcile_timer_.init(context.loop, this);
     listen_admin(engine_.config().admin);
+    follow_docker(engine_.config().docker);
     start_control();
     start_connection_log();
     if (context.command.config_files.empty())
@@ -131,13 +137,33 @@ private:
   config::Config keeping_admin(config::Config config) const {
     if (config.admin.empty())
       config.admin = admin_.address();
+    // Likewise the Docker provider: a `hamba reconfigure PORT SERVERS...` must not end the
+    // discovery it knows nothing about (stopping it takes a restart without --docker).
+    if (!config.docker)
+      config.docker = engine_.config().docker;
     return config;
   }
 
-  // Applies `requested` to the engine and the admin server, or throws leaving both as they were.
-  void apply(const config::Config& requested) {
+  // Applies `requested` (its configured frontends: discovered ones in it are dropped, the
+  // provider's current ones added) to the engine and the admin server, or throws leaving both
+  // as they were; the Docker provider follows its docker: setting.
+  void apply(const config::Config& requested_with_any_discovered) {
+    config::Config requested = configured_part(requested_with_any_discovered);
     std::string old_admin = admin_.address();
-    config::Config config = keeping_admin(requested);
+    config::Config config = with_discovery(keeping_admin(requested));
+    // A port that a configured frontend leaving holds stays bound until this apply has retired
+    // it (new listeners bind first): a discovered frontend that wants it opens a moment later.
+    const config::Config running = engine_.config();
+    bool deferred =
+        std::erase_if(config.frontends, [&](const config::Frontend& f) {
+          return !f.provider.empty() &&
+                 std::none_of(running.frontends.begin(), running.frontends.end(),
+                              [&](const auto& r) {
+                                return r.bind.port == f.bind.port && !r.provider.empty();
+                              }) &&
+                 std::any_of(running.frontends.begin(), running.frontends.end(),
+                             [&](const auto& r) { return r.bind.port == f.bind.port; });
+        }) > 0;
     if (requested.admin.empty() && !old_admin.empty())
       log::info("admin endpoints stay on http://{}/: the new configuration names none", old_admin);
     else if (config.admin != old_admin && !old_admin.empty())
@@ -156,6 +182,112 @@ private:
         restore_admin(old_admin);
       throw;
     }
+    follow_docker(config.docker);
+    if (deferred)
+      reconcile_later(kReconcileSoonMs);
+  }
+
+  // Discovered frontends that could not open (a port still held) are tried again: soon after a
+  // reconfigure freed their port, then every second.
+  static constexpr uint64_t kReconcileSoonMs = 100;
+  static constexpr uint64_t kReconcileRetryMs = 1000;
+  void reconcile_later(uint64_t ms) { reconcile_timer_.start<&ControlPlaneImpl::reconcile>(ms); }
+
+  // --- the Docker provider (docs/docker.md) ---
+
+  // Starts, restarts or stops following Docker as `docker` says.
+  void follow_docker(const std::optional<config::Docker>& docker) {
+    if (docker && docker_ && docker_->settings() == *docker)
+      return;
+    docker_.reset();
+    if (!docker) {
+      if (!containers_.empty()) {
+        containers_.clear();
+        reconcile(); // the discovered frontends go
+      }
+      return;
+    }
+    log::info("docker: frontends from the hamba.* labels of containers on {}{}", docker->socket,
+              docker->network.empty() ? "" : " (network " + docker->network + ")");
+    docker_ = std::make_unique<discovery::DockerProvider>(
+        context_.loop, *docker, [this](std::vector<discovery::Container> running) {
+          containers_ = std::move(running);
+          reconcile();
+        });
+  }
+
+  // `configured` with what the last container list discovers; problems are logged once each,
+  // for as long as they last.
+  config::Config with_discovery(const config::Config& configured) {
+    discovery::Discovery found;
+    if (configured.docker)
+      found = discovery::discover(containers_, configured.docker->network, configured.frontends);
+    std::set<std::string> now(found.problems.begin(), found.problems.end());
+    for (const std::string& line : found.problems)
+      if (!problems_logged_.count(line))
+        log::warn("docker: {}", line);
+    problems_logged_ = std::move(now);
+    return with_discovered(configured, std::move(found.frontends), engine_.config());
+  }
+
+  // A new container list: the engine gets the configured frontends and the discovered ones.
+  void reconcile() {
+    const config::Config& running = engine_.config();
+    config::Config next = with_discovery(configured_part(running));
+    std::vector<config::Frontend> before = discovered_part(running);
+    if (next == running)
+      return;
+    try {
+      engine_.apply(next);
+      listen_refused_.clear();
+    } catch (const std::exception& e) {
+      apply_one_by_one(next, e.what());
+    }
+    for (const std::string& line : discovered_changes(before, discovered_part(engine_.config())))
+      log::info("docker: {}", line);
+  }
+
+  // The whole change was refused (a port another process holds): the discovered frontends
+  // already listening are updated, and each new one is tried alone, so one bad port does not
+  // hold the others back.
+  void apply_one_by_one(const config::Config& next, const std::string& why) {
+    const config::Config running = engine_.config();
+    config::Config base = configured_part(running);
+    std::vector<config::Frontend> fresh;
+    for (const config::Frontend& f : discovered_part(next)) {
+      bool listening = std::any_of(running.frontends.begin(), running.frontends.end(),
+                                   [&](const auto& r) { return r.bind.port == f.bind.port; });
+      (listening ? base.frontends : fresh).push_back(f);
+    }
+    std::set<std::string> refused;
+    auto note = [&](const std::string& line) {
+      if (!listen_refused_.count(line))
+        log::warn("docker: {}", line);
+      refused.insert(line);
+    };
+    try {
+      engine_.apply(base);
+    } catch (const std::exception& e) {
+      note(fmt::format("the discovered configuration is refused, the running one stays: {}",
+                       e.what()));
+      listen_refused_ = std::move(refused);
+      reconcile_later(kReconcileRetryMs);
+      return;
+    }
+    for (const config::Frontend& f : fresh) {
+      config::Config trial = base;
+      trial.frontends.push_back(f);
+      try {
+        engine_.apply(trial);
+        base = std::move(trial);
+      } catch (const std::exception& e) {
+        note(fmt::format("frontend {} not opened: {}", f.name, e.what()));
+      }
+    }
+    if (refused.empty()) // the whole change failed, each part passed: a passing condition
+      note(fmt::format("the discovered configuration was refused once: {}", why));
+    listen_refused_ = std::move(refused);
+    reconcile_later(kReconcileRetryMs);
   }
 
   void restore_admin(const std::string& address) {
@@ -173,7 +305,7 @@ private:
       if (config == started_with_)
         return;
       log::info("configuration file changed while starting: applying it");
-    } else if (keeping_admin(config) == engine_.config() &&
+    } else if (keeping_admin(configured_part(config)) == configured_part(engine_.config()) &&
                std::none_of(config.frontends.begin(), config.frontends.end(),
                             [](const config::Frontend& f) { return f.tls || f.server_tls; })) {
       // (With tls the certificate files are read again: they may have changed.)
@@ -280,6 +412,11 @@ private:
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<control::ConfigWatcher> watcher_;
   uvx::Handle<uv_signal_t> sighup_; // only when there is no watcher
+  std::unique_ptr<discovery::DockerProvider> docker_;
+  std::vector<discovery::Container> containers_; // as last listed
+  std::set<std::string> problems_logged_;        // logged once while they last
+  std::set<std::string> listen_refused_;         // frontends that could not open, likewise
+  uvx::Timer reconcile_timer_;
 };
 
 } // namespace
@@ -300,6 +437,7 @@ config::Config load_config(const cli::Command& command) {
     config.frontends.insert(config.frontends.end(), command.config.frontends.begin(),
                             command.config.frontends.end());
   cli::apply_options(command.options, config); // the command line and variables win
+  config::load_cidr_files(config);             // the lists' files, read again on each load
   config::validate(config);
   return config;
 }

@@ -97,7 +97,9 @@ int run(const cli::Command& command) {
       return 1;
     }
     if (config.frontends.empty())
-      log::info("started with no frontend: waiting for `hamba reconfigure`");
+      log::info("started with no frontend{}", config.docker
+                                                  ? " of its own: containers' labels make them"
+                                                  : ": waiting for `hamba reconfigure`");
 
     try {
       control_plane = start_control_plane(context);

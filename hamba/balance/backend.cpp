@@ -184,6 +184,7 @@ Backend::Member Backend::new_member(const config::Server& server, const sockaddr
                                         server.maxconn.value_or(0));
   }
   m.server->set_state(server.state);
+  m.server->set_backup(server.backup);
   m.server->set_weight(server.weight);
   m.server->set_slowstart(frontend_.slowstart);
   m.server->start_ramp(SlowStart::Clock::now()); // added by DNS or a reconfigure: ramps up too
@@ -246,8 +247,16 @@ PoolSnapshotPtr Backend::snapshot(const std::weak_ptr<Backend>& owner) {
   if (snapshot_)
     return snapshot_;
   auto now = SlowStart::Clock::now();
-  snapshot_ = make_snapshot(servers_, balance_, turn_, now, table_, owner);
+  snapshot_ = make_snapshot(servers_, balance_, turn_, now, table_, owner, frontend_.allbackups);
   table_ = snapshot_->table;
+  if (snapshot_->on_backup != on_backup_) {
+    on_backup_ = snapshot_->on_backup;
+    if (on_backup_)
+      log::warn("frontend {}: no normal server is up: running on backup", frontend_.name);
+    else
+      log::info("frontend {}: a normal server is up: the backups take no new connections",
+                frontend_.name);
+  }
   bool ramping = std::any_of(servers_.begin(), servers_.end(),
                              [&](const ServerPtr& s) { return s->ramping(now); });
   if (ramping && !ramp_armed_ && !stopped_) {
@@ -417,6 +426,7 @@ void Backend::update(const config::Frontend& frontend) {
       for (Member& m : e.members) {
         m.server->set_maxconn(b.maxconn.value_or(0));
         m.server->set_state(b.state);
+        m.server->set_backup(b.backup);
         m.server->set_weight(b.weight);
         m.server->set_slowstart(frontend.slowstart);
         if (check_changed && !m.server->vanished()) {

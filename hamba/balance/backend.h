@@ -86,6 +86,8 @@ public:
 
   // server_tls: health checks speak TLS with it (nullptr: plain TCP), from their next probe.
   void set_server_tls(std::shared_ptr<const net::TlsClientContext> tls);
+  // No normal server is up and backups take the connections (as of the last snapshot).
+  bool on_backup() const { return on_backup_; }
 
 private:
   struct Member {
@@ -140,6 +142,7 @@ private:
   bool started_ = false;
   bool stopped_ = false;
   std::shared_ptr<const net::TlsClientContext> server_tls_;
+  bool on_backup_ = false; // the last snapshot's set in use was backups: logged when it changes
 };
 
 } // namespace hamba::balance

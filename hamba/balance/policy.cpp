@@ -37,11 +37,32 @@ std::vector<uint32_t> round_robin_cycle(std::vector<uint32_t> weights) {
 
 } // namespace
 
+void choose_candidates(PoolSnapshot& pool, bool allbackups) {
+  auto& servers = pool.servers;
+  auto any = [&](auto pred) { return std::any_of(servers.begin(), servers.end(), pred); };
+  pool.any_up = any([](const PoolSnapshot::Entry& e) { return e.usable; });
+  bool normal_up = any([](const PoolSnapshot::Entry& e) { return e.usable && !e.backup; });
+  bool backup_up = any([](const PoolSnapshot::Entry& e) { return e.usable && e.backup; });
+  bool normal_enabled = any([](const PoolSnapshot::Entry& e) { return e.enabled && !e.backup; });
+  pool.on_backup = !normal_up && backup_up;
+  bool first_taken = false;
+  for (PoolSnapshot::Entry& e : servers) {
+    if (normal_up) {
+      e.candidate = e.usable && !e.backup;
+    } else if (backup_up) {
+      e.candidate = e.usable && e.backup && (allbackups || !first_taken);
+      first_taken = first_taken || e.candidate;
+    } else {
+      e.candidate = e.enabled && e.backup != normal_enabled;
+    }
+  }
+}
+
 PoolSnapshotPtr make_snapshot(const std::vector<ServerPtr>& servers, config::Balance balance,
                               std::shared_ptr<std::atomic<uint64_t>> turn,
                               SlowStart::Clock::time_point now,
                               std::shared_ptr<const MaglevTable> table,
-                              std::weak_ptr<Backend> owner) {
+                              std::weak_ptr<Backend> owner, bool allbackups) {
   auto pool = std::make_shared<PoolSnapshot>();
   pool->balance = balance;
   pool->turn = turn ? std::move(turn) : std::make_shared<std::atomic<uint64_t>>(0);
@@ -53,11 +74,12 @@ PoolSnapshotPtr make_snapshot(const std::vector<ServerPtr>& servers, config::Bal
     e.usable = s->usable(false);
     e.enabled = s->usable(true);
     e.failing = s->failing();
+    e.backup = s->backup();
     e.maxconn = s->maxconn();
     e.weight = s->effective_weight(now);
-    pool->any_up = pool->any_up || e.usable;
     pool->servers.push_back(std::move(e));
   }
+  choose_candidates(*pool, allbackups);
   if (balance == config::Balance::roundrobin) {
     // The cycle holds the servers that may take connections now (a snapshot follows every
     // change of that), so a server that is down or drained does not hand its turns to its
@@ -65,7 +87,7 @@ PoolSnapshotPtr make_snapshot(const std::vector<ServerPtr>& servers, config::Bal
     std::vector<uint32_t> members, weights;
     for (size_t i = 0; i < pool->servers.size(); ++i) {
       const auto& e = pool->servers[i];
-      if (pool->any_up ? e.usable : e.enabled) {
+      if (e.candidate) {
         members.push_back(static_cast<uint32_t>(i));
         weights.push_back(std::max<uint32_t>(1, e.weight));
       }
@@ -93,7 +115,7 @@ size_t Picker::choose(const PoolSnapshot& pool, const Server* avoid, uint64_t cl
   size_t n = servers.size();
   auto eligible = [&](size_t i) {
     const PoolSnapshot::Entry& e = servers[i];
-    return (pool.any_up ? e.usable : e.enabled) && e.server->has_room(e.maxconn);
+    return e.candidate && e.server->has_room(e.maxconn);
   };
   size_t fallback = kNoPick; // `avoid`, if eligible
   size_t others = 0;         // eligible servers other than `avoid`
@@ -111,6 +133,10 @@ size_t Picker::choose(const PoolSnapshot& pool, const Server* avoid, uint64_t cl
   size_t chosen = kNoPick;
   if (pool.balance == config::Balance::source && pool.table) {
     chosen = pool.table->pick(client_hash, ok);
+  } else if (pool.balance == config::Balance::first) {
+    for (size_t i = 0; i < n && chosen == kNoPick; ++i)
+      if (ok(i))
+        chosen = i;
   } else if (pool.balance == config::Balance::leastconn) {
     loads_.resize(n);
     for (size_t i = 0; i < n; ++i)
@@ -133,12 +159,15 @@ size_t Picker::choose(const PoolSnapshot& pool, const Server* avoid, uint64_t cl
 
 const PoolSnapshot::Entry* Picker::pick(const PoolSnapshot& pool, const Server* avoid,
                                         uint64_t client_hash) {
-  // Another worker may take the last slot between the look and the take: look again (each
-  // look sees that server full, so this ends within one round per server). leastconn takes
-  // the slot only at the count it chose by, so two workers choosing at once do not both land
-  // on the server that was least loaded a moment ago; past the bound it takes any slot.
+  // Another worker may take the last slot between the look and the take: look again. A take
+  // fails only because another worker's succeeded, but that worker may give the slot back and
+  // take it again between this one's looks, so a server can look free and be full more than
+  // once: the bound allows several rounds per server (one failed, rarely, on a unit test's two
+  // threads racing for one slot). leastconn takes the slot only at the count it chose by, so
+  // two workers choosing at once do not both land on the server that was least loaded a
+  // moment ago; past the bound it takes any slot.
   bool least = pool.balance == config::Balance::leastconn;
-  size_t bound = (least ? 4 : 1) * (pool.servers.size() + 1);
+  size_t bound = (least ? 16 : 8) * (pool.servers.size() + 1);
   for (size_t attempt = 0; attempt < bound; ++attempt) {
     size_t i = choose(pool, avoid, client_hash);
     if (i == kNoPick)

@@ -8,7 +8,12 @@
 // connection passes its turn to the next one in the cycle. leastconn picks the usable server
 // with the fewest current sessions per weight (counts shared by every worker), taking turns
 // among equals. source hashes the client's address into a Maglev table (balance/source_hash.h):
-// the same address lands on the same server while it is usable.
+// the same address lands on the same server while it is usable. first (HAProxy's) takes the
+// first server by order that has room (its maxconn), so connections gather on the fewest
+// servers: weights play no part, and without maxconn the first server takes everything.
+//
+// Every policy chooses among the snapshot's set in use (PoolSnapshot::Entry::candidate): the
+// normal servers that are up, else the backups (pool_snapshot.h).
 //
 // A server that is full (maxconn) is skipped; when no server can take the connection, pick()
 // returns nullptr and the caller queues it. The server returned has its slot taken

@@ -27,12 +27,21 @@ struct PoolSnapshot {
     bool usable = false;  // enabled, still in DNS, and up
     bool enabled = false; // enabled and still in DNS: tried when no server is up
     bool failing = false; // passive health counts failures in a row: a success must reset them
-    int maxconn = 0;      // 0: no limit
-    uint32_t weight = 0;  // effective weight at publication (slow start included)
+    bool backup = false;  // a backup server (config::Server::backup)
+    // May take new connections now, room aside: the servers of the set in use (see below).
+    bool candidate = false;
+    int maxconn = 0;     // 0: no limit
+    uint32_t weight = 0; // effective weight at publication (slow start included)
   };
+  // The set in use, HAProxy's rule: the normal servers that are up; if none is, the first
+  // backup that is up (every backup up with `allbackups`); if none is either, every enabled
+  // normal server is tried (every enabled backup when no normal one is enabled), since a
+  // server a check has not yet seen come back may already answer. A full server (maxconn)
+  // keeps its set in use: clients queue for it, they do not spill to the backups.
   std::vector<Entry> servers;
   config::Balance balance = config::Balance::roundrobin;
-  bool any_up = false;
+  bool any_up = false;    // some server is up
+  bool on_backup = false; // the set in use is backups (no normal server is up)
   // roundrobin: one cycle of smooth weighted round robin over every member (indexes into
   // `servers`), and the position of the next pick, shared by every worker and by the snapshots
   // that follow, so turns are strict over the whole frontend whichever worker accepts.
@@ -53,7 +62,10 @@ PoolSnapshotPtr make_snapshot(const std::vector<ServerPtr>& servers, config::Bal
                               std::shared_ptr<std::atomic<uint64_t>> turn,
                               SlowStart::Clock::time_point now,
                               std::shared_ptr<const MaglevTable> table = nullptr,
-                              std::weak_ptr<Backend> owner = {});
+                              std::weak_ptr<Backend> owner = {}, bool allbackups = false);
+
+// Marks the entries of the set in use (Entry::candidate) and sets any_up and on_backup.
+void choose_candidates(PoolSnapshot& pool, bool allbackups);
 
 // The longest round-robin cycle a snapshot holds: weights are scaled down to fit (each keeps at
 // least one turn), so a pool of many heavy servers costs at most this many entries.

@@ -92,6 +92,10 @@ public:
   // It came up (a check's rise, a retry, or added by DNS or a reconfigure): the ramp starts.
   void start_ramp(SlowStart::Clock::time_point now) { slow_start_.started(now); }
 
+  // A backup takes connections only while no normal server is up (balance/pool_snapshot.h).
+  bool backup() const { return backup_; }
+  void set_backup(bool b) { backup_ = b; }
+
   config::ServerState state() const { return state_; }
   void set_state(config::ServerState s) { state_ = s; }
   // The name no longer resolves to this address: no new sessions, existing ones finish.
@@ -150,6 +154,7 @@ private:
   HealthState health_;
   SlowStart slow_start_;
   int weight_ = 1;
+  bool backup_ = false;
   config::ServerState state_ = config::ServerState::enabled;
   std::atomic<bool> vanished_{false};
   int64_t traffic_down_ms_ = 0;

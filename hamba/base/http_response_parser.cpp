@@ -94,6 +94,10 @@ int ResponseParser::on_headers_complete() {
 }
 
 int ResponseParser::on_body(const char* at, std::size_t n) {
+  if (body_sink_ && answer_.status >= 200 && answer_.status < 300) {
+    body_sink_(std::string_view(at, n));
+    return 0;
+  }
   if (answer_.body.size() + n > max_body_)
     return 1;
   answer_.body.append(at, n);

@@ -8,13 +8,22 @@
 //     if (parser.state() == http::ResponseParser::State::complete) ... parser.answer() ...
 //
 // Interim answers (1xx, such as "100 Continue") are skipped: the answer is the final one.
+//
+// An answer that never ends (a stream of events in a chunked body) is read with a body sink:
+// a 2xx answer's body, de-chunked, goes to it as it comes instead of into answer().body, and no
+// size limit applies (the sink bounds what it keeps). Other answers' bodies (an error message)
+// are kept as usual, within max_body.
+//
+//     parser.set_body_sink([&](std::string_view bytes) { ... });
 #pragma once
 
 #include "base/http_message.h"
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 struct http_parser;
 
@@ -48,6 +57,9 @@ public:
   // The connection ended: completes an answer whose body runs to the close. Otherwise the
   // state stays as it was (an answer cut short is still incomplete).
   void feed_eof();
+  // The body's bytes go to `sink` (called from inside feed()) rather than into answer().body;
+  // an empty function restores the default. Kept across expect().
+  void set_body_sink(std::function<void(std::string_view)> sink) { body_sink_ = std::move(sink); }
 
   State state() const { return state_; }
   const std::string& error() const { return error_; }
@@ -66,6 +78,7 @@ private:
   void after_execute();
 
   std::size_t max_body_;
+  std::function<void(std::string_view)> body_sink_;
   std::unique_ptr<http_parser> parser_;
   State state_ = State::incomplete;
   Answer answer_;

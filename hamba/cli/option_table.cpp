@@ -2,6 +2,7 @@
 #include "cli/option_table.h"
 
 #include <charconv>
+#include <filesystem>
 #include <fmt/format.h>
 
 namespace hamba::cli {
@@ -34,8 +35,9 @@ config::Balance balance_value(const std::string& name, const std::string& value)
   try {
     return config::parse_balance(value);
   } catch (const config::ConfigError&) {
-    throw UsageError(fmt::format(
-        "{} \"{}\" is not a balance algorithm (roundrobin, leastconn or source)", name, value));
+    throw UsageError(
+        fmt::format("{} \"{}\" is not a balance algorithm (roundrobin, leastconn, source or first)",
+                    name, value));
   }
 }
 
@@ -77,12 +79,87 @@ config::ProxyProtocol proxy_version_value(const std::string& name, const std::st
       fmt::format("{} \"{}\" is not a PROXY protocol version (v1, v2 or none)", name, value));
 }
 
+// on, off, or IDLE[,INTERVAL[,COUNT]], with the kernel's bounds.
+config::TcpKeepalive keepalive_value(const std::string& name, const std::string& value) {
+  config::TcpOptions o;
+  try {
+    o.keepalive = config::parse_tcp_keepalive(value);
+  } catch (const config::ConfigError& e) {
+    throw UsageError(fmt::format("{}: {}", name, e.what()));
+  }
+  try {
+    config::check_tcp_options(o, name);
+  } catch (const config::ConfigError& e) {
+    throw UsageError(e.what());
+  }
+  return o.keepalive;
+}
+
+config::Duration user_timeout_value(const std::string& name, const std::string& value) {
+  config::TcpOptions o;
+  o.user_timeout = duration_value(name, value);
+  try {
+    config::check_tcp_options(o, name);
+  } catch (const config::ConfigError& e) {
+    throw UsageError(e.what());
+  }
+  return o.user_timeout;
+}
+
 bool boolean_value(const std::string& name, const std::string& value) {
   if (value == "true" || value == "yes" || value == "1")
     return true;
   if (value == "false" || value == "no" || value == "0")
     return false;
   throw UsageError(fmt::format("{} \"{}\" is neither true nor false", name, value));
+}
+
+// --docker's value: the Engine API's socket path, or a yes/no (HAMBA_DOCKER=1 takes the
+// default socket). Returns the path, or "" for no.
+std::string docker_value(const std::string& name, const std::string& value) {
+  if (!value.empty() && value.front() == '/')
+    return value;
+  if (value == "true" || value == "yes" || value == "1")
+    return config::Docker{}.socket;
+  if (value == "false" || value == "no" || value == "0")
+    return {};
+  throw UsageError(fmt::format(
+      "{} \"{}\" is neither a socket path (/var/run/docker.sock) nor true or false", name, value));
+}
+
+// "10.0.0.0/8" or "10.0.0.0/8,2001:db8::/32" (a variable holds several, comma-separated).
+std::vector<config::Cidr> cidrs_value(const std::string& name, const std::string& value) {
+  std::vector<config::Cidr> out;
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t comma = value.find(',', start);
+    std::string word = value.substr(start, comma == std::string::npos ? comma : comma - start);
+    try {
+      out.push_back(config::parse_cidr_word(word));
+    } catch (const config::ConfigError& e) {
+      throw UsageError(fmt::format("{}: {}", name, e.what()));
+    }
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string file_value(const std::string& name, const std::string& value) {
+  if (value.empty())
+    throw UsageError(fmt::format("{}: the path is empty", name));
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(value, ec); // the same file after a reconfigure
+  return ec ? value : absolute.lexically_normal().string();
+}
+
+void rate_value(const std::string& name, const std::string& value, config::PerSource& p) {
+  try {
+    config::parse_rate(value, p.rate_count, p.rate_window);
+  } catch (const config::ConfigError& e) {
+    throw UsageError(fmt::format("{}: {}", name, e.what()));
+  }
 }
 
 using S = const std::string&;
@@ -163,12 +240,37 @@ const OptionSpec table[] = {
      [](Config& c, S v) {
        each_frontend(c, [&](auto& f) { config::parse_check_word(v, f.check); });
      }},
-    {"--balance", "HAMBA_BALANCE", nullptr, "ALGO", "roundrobin (default), leastconn or source",
+    {"--balance", "HAMBA_BALANCE", nullptr, "ALGO",
+     "roundrobin (default), leastconn, source or first",
      [](Command&, S n, S v) { balance_value(n, v); },
      [](Config& c, S v) { each_frontend(c, [&](auto& f) { f.balance = balance_value("", v); }); }},
     {"--retries", "HAMBA_RETRIES", nullptr, "N", "other servers tried when a connect fails (3)",
      [](Command&, S n, S v) { count_value(n, v, 0); },
      [](Config& c, S v) { each_frontend(c, [&](auto& f) { f.retries = count_value("", v, 0); }); }},
+    {"--tcp-keepalive", "HAMBA_TCP_KEEPALIVE", nullptr, "K",
+     "keepalive toward clients: on, off (default) or\nIDLE[,INTERVAL[,COUNT]] (on: 60s,15s,4)",
+     [](Command&, S n, S v) { keepalive_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.client_tcp.keepalive = keepalive_value("", v); });
+     }},
+    {"--server-tcp-keepalive", "HAMBA_SERVER_TCP_KEEPALIVE", nullptr, "K",
+     "keepalive toward servers (default 60s,15s,4; off)",
+     [](Command&, S n, S v) { keepalive_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.server_tcp.keepalive = keepalive_value("", v); });
+     }},
+    {"--tcp-user-timeout", "HAMBA_TCP_USER_TIMEOUT", nullptr, "D",
+     "clients' unacknowledged data kept at most D (0: off)",
+     [](Command&, S n, S v) { user_timeout_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.client_tcp.user_timeout = user_timeout_value("", v); });
+     }},
+    {"--server-tcp-user-timeout", "HAMBA_SERVER_TCP_USER_TIMEOUT", nullptr, "D",
+     "the same toward servers (default 0: off)",
+     [](Command&, S n, S v) { user_timeout_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.server_tcp.user_timeout = user_timeout_value("", v); });
+     }},
     {"--grace", "HAMBA_GRACE", nullptr, "D", "on SIGTERM, time given to connections (5s)",
      [](Command&, S n, S v) { duration_value(n, v); },
      [](Config& c, S v) { c.grace = duration_value("", v); }},
@@ -203,6 +305,21 @@ const OptionSpec table[] = {
      [](Config& c, S v) {
        each_frontend(c, [&](auto& f) { f.tls_handshake_timeout = duration_value("", v); });
      }},
+    {"--docker", "HAMBA_DOCKER", nullptr, "[SOCKET]",
+     "frontends and servers from containers' hamba.*\nlabels, followed live (docs/docker.md;\n"
+     "default socket /var/run/docker.sock)",
+     [](Command&, S n, S v) { docker_value(n, v); },
+     [](Config& c, S v) {
+       std::string socket = docker_value("", v);
+       if (socket.empty()) {
+         c.docker.reset();
+         return;
+       }
+       config::Docker d = c.docker.value_or(config::Docker{});
+       d.socket = socket;
+       c.docker = d;
+     },
+     "/var/run/docker.sock"},
     {"--accept-proxy", "HAMBA_ACCEPT_PROXY", nullptr, "",
      "clients start with a PROXY v1/v2 header (true)",
      [](Command&, S n, S v) { boolean_value(n, v); },
@@ -210,6 +327,56 @@ const OptionSpec table[] = {
        each_frontend(c, [&](auto& f) { f.accept_proxy = boolean_value("", v); });
      },
      "true"},
+    {"--accept-proxy-from", "HAMBA_ACCEPT_PROXY_FROM", nullptr, "CIDR",
+     "read a PROXY header only from these senders, refuse\nothers (repeatable; turns "
+     "--accept-proxy on)",
+     [](Command&, S n, S v) { cidrs_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) {
+         f.accept_proxy = true;
+         for (const config::Cidr& x : cidrs_value("", v))
+           f.proxy_from.cidrs.push_back(x);
+       });
+     }},
+    {"--allow", "HAMBA_ALLOW", nullptr, "CIDR",
+     "accept clients from CIDR only (repeatable; the\nvariable takes a comma-separated list)",
+     [](Command&, S n, S v) { cidrs_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) {
+         for (const config::Cidr& x : cidrs_value("", v))
+           f.allow.cidrs.push_back(x);
+       });
+     }},
+    {"--deny", "HAMBA_DENY", nullptr, "CIDR",
+     "refuse clients from CIDR (repeatable; wins over allow)",
+     [](Command&, S n, S v) { cidrs_value(n, v); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) {
+         for (const config::Cidr& x : cidrs_value("", v))
+           f.deny.cidrs.push_back(x);
+       });
+     }},
+    {"--allow-file", "HAMBA_ALLOW_FILE", nullptr, "FILE",
+     "more CIDRs to allow, one a line (read again on reload)",
+     [](Command&, S n, S v) { file_value(n, v); },
+     [](Config& c, S v) { each_frontend(c, [&](auto& f) { f.allow.file = file_value("", v); }); }},
+    {"--deny-file", "HAMBA_DENY_FILE", nullptr, "FILE",
+     "more CIDRs to refuse, one a line (read again on reload)",
+     [](Command&, S n, S v) { file_value(n, v); },
+     [](Config& c, S v) { each_frontend(c, [&](auto& f) { f.deny.file = file_value("", v); }); }},
+    {"--per-source-maxconn", "HAMBA_PER_SOURCE_MAXCONN", nullptr, "N",
+     "connections open at once per client address\n(default: no limit)",
+     [](Command&, S n, S v) { count_value(n, v, 1, 1 << 20); },
+     [](Config& c, S v) {
+       each_frontend(c, [&](auto& f) { f.per_source.maxconn = count_value("", v, 1, 1 << 20); });
+     }},
+    {"--per-source-rate", "HAMBA_PER_SOURCE_RATE", nullptr, "N/D",
+     "new connections per client address per window\n(20/1s; default: no limit)",
+     [](Command&, S n, S v) {
+       config::PerSource p;
+       rate_value(n, v, p);
+     },
+     [](Config& c, S v) { each_frontend(c, [&](auto& f) { rate_value("", v, f.per_source); }); }},
 };
 
 } // namespace

@@ -148,7 +148,12 @@ bool read_flags(Command& cmd, const std::vector<std::string>& args,
     if (!spec)
       throw UsageError(fmt::format("unknown option \"{}\" (see hamba --help)", flag));
     if (!has_value && spec->implied) {
-      value = spec->implied;
+      // A value that may be left out is still taken when the next word is a path (--docker
+      // /run/docker.sock): no port or server starts with '/'.
+      if (spec->implied[0] == '/' && i + 1 < args.size() && args[i + 1].starts_with('/'))
+        value = args[++i];
+      else
+        value = spec->implied;
     } else if (!has_value) {
       if (i + 1 == args.size())
         throw UsageError(fmt::format("option \"{}\" needs a value", flag));
@@ -277,12 +282,19 @@ Command parse(std::vector<std::string> args, const Environment& env) {
     return cmd;
   if (cmd.config_files.empty())
     cmd.config_files = std::move(env_config_files);
-  if (words.empty() && cmd.config_files.empty())
-    return cmd; // only options: nothing to do but show how to use it (Action::usage)
+  // Only options: nothing to do but show how to use it (Action::usage); but --docker alone
+  // serves what the labels say.
+  if (words.empty() && cmd.config_files.empty()) {
+    config::Config docker_only;
+    apply_options(cmd.options, docker_only);
+    if (!docker_only.docker)
+      return cmd;
+  }
 
   read_arguments(cmd, read_action(cmd, words));
   apply_options(cmd.options, cmd.config);
   try {
+    config::load_cidr_files(cmd.config);
     config::validate(cmd.config);
   } catch (const config::ConfigError& e) {
     throw UsageError(e.what());

@@ -17,9 +17,11 @@ std::string option_lines() {
     std::string help = o.help;
     for (size_t at = help.find('\n'); at != std::string::npos; at = help.find('\n', at + 1))
       help.insert(at + 1, std::string(48, ' '));
-    out += fmt::format("  {:<21} {:<23} {}\n",
-                       *o.value ? fmt::format("{} {}", o.flag, o.value) : std::string(o.flag),
-                       variables, help);
+    std::string flag = *o.value ? fmt::format("{} {}", o.flag, o.value) : std::string(o.flag);
+    if (flag.size() > 21 || variables.size() > 23) // too long for its column: help goes below
+      out += fmt::format("  {}  {}\n{:48}{}\n", flag, variables, "", help);
+    else
+      out += fmt::format("  {:<21} {:<23} {}\n", flag, variables, help);
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <set>
 #include <string_view>
+#include <vector>
 #include <yaml-cpp/yaml.h>
 
 namespace hamba::config {
@@ -159,6 +160,8 @@ const char* balance_name(Balance b) {
     return "leastconn";
   case Balance::source:
     return "source";
+  case Balance::first:
+    return "first";
   case Balance::roundrobin:
     break;
   }
@@ -166,11 +169,11 @@ const char* balance_name(Balance b) {
 }
 
 Balance parse_balance(const std::string& text) {
-  for (Balance b : {Balance::roundrobin, Balance::leastconn, Balance::source})
+  for (Balance b : {Balance::roundrobin, Balance::leastconn, Balance::source, Balance::first})
     if (text == balance_name(b))
       return b;
   throw ConfigError(
-      fmt::format("unknown balance algorithm '{}' (roundrobin, leastconn or source)", text));
+      fmt::format("unknown balance algorithm '{}' (roundrobin, leastconn, source or first)", text));
 }
 
 const char* check_type_name(CheckType t) {
@@ -268,6 +271,62 @@ std::string format_duration(Duration d) {
   return fmt::format("{}ms", ms);
 }
 
+TcpKeepalive parse_tcp_keepalive(const std::string& text) {
+  TcpKeepalive k;
+  if (text == "off" || text == "false" || text == "no") {
+    k.enabled = false;
+    return k;
+  }
+  k.enabled = true;
+  if (text == "on" || text == "true" || text == "yes")
+    return k;
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    size_t comma = text.find(',', start);
+    parts.push_back(text.substr(start, comma == std::string::npos ? comma : comma - start));
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  auto bad = [&] {
+    return ConfigError(fmt::format(
+        "tcp keepalive \"{}\" is not on, off or IDLE[,INTERVAL[,COUNT]] (write 60s,15s,4)", text));
+  };
+  if (parts.size() > 3)
+    throw bad();
+  try {
+    k.idle = parse_duration(parts[0]);
+    if (parts.size() > 1)
+      k.interval = parse_duration(parts[1]);
+  } catch (const ConfigError&) {
+    throw bad();
+  }
+  if (parts.size() > 2) {
+    const std::string& count = parts[2];
+    auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), k.count);
+    if (count.empty() || ec != std::errc{} || end != count.data() + count.size())
+      throw bad();
+  }
+  return k;
+}
+
+void check_tcp_options(const TcpOptions& options, const std::string& what) {
+  // The kernel's bounds: MAX_TCP_KEEPIDLE and MAX_TCP_KEEPINTVL are 32767 s, MAX_TCP_KEEPCNT 127.
+  auto seconds = [&](Duration d, const char* name) {
+    if (d.count() < 1000 || d.count() > 32767'000 || d.count() % 1000 != 0)
+      throw ConfigError(fmt::format("{} {} \"{}\" must be whole seconds from 1s to 32767s", what,
+                                    name, format_duration(d)));
+  };
+  const TcpKeepalive& k = options.keepalive;
+  seconds(k.idle, "idle");
+  seconds(k.interval, "interval");
+  if (k.count < 1 || k.count > 127)
+    throw ConfigError(fmt::format("{} count {} must be between 1 and 127", what, k.count));
+  if (options.user_timeout.count() < 0 || options.user_timeout.count() > 0x7fffffff)
+    throw ConfigError(fmt::format("{} user timeout \"{}\" must be from 0 (off) to 596h", what,
+                                  format_duration(options.user_timeout)));
+}
+
 Endpoint parse_endpoint(const std::string& text) {
   try {
     return hamba::parse_endpoint(text);
@@ -289,6 +348,8 @@ void validate(const Config& config) {
     if (!admin.host.empty() && !is_ip_literal(admin.host))
       throw ConfigError(fmt::format("admin address \"{}\" is not an IP address", admin.host));
   }
+  if (config.docker && config.docker->socket.empty())
+    throw ConfigError("docker: the socket path is empty (the default is /var/run/docker.sock)");
   std::set<std::string> names;
   std::set<uint16_t> ports;
   for (const Frontend& f : config.frontends) {
@@ -360,6 +421,9 @@ void validate(const Config& config) {
         throw ConfigError(fmt::format("{}: {}", where, e.what()));
       }
     }
+    check_tcp_options(f.client_tcp, where + ": tcp_keepalive");
+    check_tcp_options(f.server_tcp, where + ": server_tcp_keepalive");
+    validate_admission(f, where);
   }
 }
 
@@ -385,9 +449,26 @@ void emit_servers(YAML::Emitter& out, const std::vector<Server>& servers) {
       out << YAML::Key << "maxconn" << YAML::Value << *s.maxconn;
     out << YAML::Key << "weight" << YAML::Value << s.weight;
     out << YAML::Key << "state" << YAML::Value << state_name(s.state);
+    if (!s.name.empty())
+      out << YAML::Key << "name" << YAML::Value << YAML::DoubleQuoted << s.name;
+    if (s.backup)
+      out << YAML::Key << "backup" << YAML::Value << true;
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
+}
+
+// tcp_keepalive and tcp_user_timeout of one side, under keys that start with `prefix`.
+void emit_tcp(YAML::Emitter& out, const std::string& prefix, const TcpOptions& o) {
+  out << YAML::Key << prefix + "tcp_keepalive" << YAML::Value;
+  if (o.keepalive.enabled)
+    out << YAML::Flow << YAML::BeginMap << YAML::Key << "idle" << YAML::Value
+        << format_duration(o.keepalive.idle) << YAML::Key << "interval" << YAML::Value
+        << format_duration(o.keepalive.interval) << YAML::Key << "count" << YAML::Value
+        << o.keepalive.count << YAML::EndMap;
+  else
+    out << false;
+  out << YAML::Key << prefix + "tcp_user_timeout" << YAML::Value << format_duration(o.user_timeout);
 }
 
 } // namespace
@@ -402,11 +483,19 @@ std::string to_yaml(const Config& config) {
   out << YAML::Key << "grace" << YAML::Value << format_duration(config.grace);
   if (!config.admin.empty())
     out << YAML::Key << "admin" << YAML::Value << config.admin;
+  if (config.docker) {
+    out << YAML::Key << "docker" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "socket" << YAML::Value << YAML::DoubleQuoted << config.docker->socket;
+    out << YAML::Key << "network" << YAML::Value << YAML::DoubleQuoted << config.docker->network;
+    out << YAML::EndMap;
+  }
   out << YAML::Key << "frontends" << YAML::Value << YAML::BeginSeq;
   for (const Frontend& f : config.frontends) {
     out << YAML::BeginMap;
     out << YAML::Key << "name" << YAML::Value << YAML::DoubleQuoted << f.name;
     out << YAML::Key << "bind" << YAML::Value << YAML::DoubleQuoted << format_endpoint(f.bind);
+    if (!f.provider.empty())
+      out << YAML::Key << "provider" << YAML::Value << f.provider;
     out << YAML::Key << "balance" << YAML::Value << balance_name(f.balance);
     out << YAML::Key << "connect_timeout" << YAML::Value << format_duration(f.connect_timeout);
     out << YAML::Key << "idle_timeout" << YAML::Value << format_duration(f.idle_timeout);
@@ -435,7 +524,17 @@ std::string to_yaml(const Config& config) {
         << "failures" << YAML::Value << f.observe_failures << YAML::EndMap;
     out << YAML::Key << "retry_after" << YAML::Value << format_duration(f.retry_after);
     out << YAML::Key << "slowstart" << YAML::Value << format_duration(f.slowstart);
-    out << YAML::Key << "accept_proxy" << YAML::Value << f.accept_proxy;
+    if (f.proxy_from.cidrs.empty()) {
+      out << YAML::Key << "accept_proxy" << YAML::Value << f.accept_proxy;
+    } else {
+      out << YAML::Key << "accept_proxy" << YAML::Value << YAML::Flow << YAML::BeginMap;
+      out << YAML::Key << "from" << YAML::Value << YAML::BeginSeq;
+      for (const Cidr& c : f.proxy_from.cidrs)
+        out << YAML::DoubleQuoted << format_cidr(c);
+      out << YAML::EndSeq << YAML::Key << "optional" << YAML::Value << f.proxy_optional;
+      out << YAML::EndMap;
+    }
+    emit_admission(out, f);
     out << YAML::Key << "preread_timeout" << YAML::Value << format_duration(f.preread_timeout);
     out << YAML::Key << "send_proxy" << YAML::Value << proxy_protocol_name(f.send_proxy);
     if (f.tls) {
@@ -470,6 +569,9 @@ std::string to_yaml(const Config& config) {
             << YAML::Key << "key" << YAML::Value << YAML::DoubleQuoted << f.server_tls->key;
       out << YAML::EndMap;
     }
+    emit_tcp(out, "", f.client_tcp);
+    emit_tcp(out, "server_", f.server_tcp);
+    out << YAML::Key << "allbackups" << YAML::Value << f.allbackups;
     emit_servers(out, f.servers);
     if (!f.routes.empty()) {
       out << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;

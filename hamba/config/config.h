@@ -18,10 +18,15 @@
 //   threads: 2              # worker loops (unset: the CPUs this process may use)
 //   grace: 5s               # SIGTERM: how long established connections may finish
 //   admin: 127.0.0.1:8404   # optional: stats page, /metrics, /stats.json
+//   docker:                 # optional: frontends from containers' hamba.* labels
+//     socket: /var/run/docker.sock  # the Engine API's unix socket (the default)
+//     network: ""           # the network whose addresses servers get (when there are several)
 //   frontends:
 //     - name: "80"          # defaults to the bind port
+//       provider: docker    # only in showconfig: discovered from labels, not configured
 //       bind: "0.0.0.0:80"  # "[::1]:80" for IPv6; an empty host means all addresses
-//       balance: roundrobin # or leastconn, or source (the client's address, consistently)
+//       balance: roundrobin # or leastconn, source (the client's address, consistently), or
+//                           # first (the first server by order with room: consolidates)
 //       connect_timeout: 5s
 //       idle_timeout: 50s
 //       retries: 3          # other servers tried when a connect fails, before giving up
@@ -33,15 +38,25 @@
 //       observe: {failures: 3}  # that many failed connects or early resets in a row: DOWN
 //       retry_after: 10s    # with checks off, a server traffic took down is tried again
 //       slowstart: 0s       # a server that comes up ramps from 0 to its weight over this
-//       accept_proxy: false # true: every client starts with a PROXY v1/v2 header
+//       accept_proxy: false # true: every client starts with a PROXY v1/v2 header; or
+//                           # {from: [CIDR...], optional: false} (config/admission.h)
+//       allow: [], deny: [], allow_file, deny_file, per_source: see config/admission.h
 //       preread_timeout: 5s # how long a PROXY header or a TLS ClientHello may take to arrive
 //       send_proxy: none    # or v1, v2: a PROXY header first on every server connection
+//       tcp_keepalive: false          # client side: true, false, or {idle, interval, count}
+//       tcp_user_timeout: 0s          # client side: unacknowledged data at most that long (0: off)
+//       server_tcp_keepalive: {idle: 60s, interval: 15s, count: 4}   # server side: on
+//       server_tcp_user_timeout: 0s
+//       allbackups: false   # true: every backup server takes connections when no normal
+//                           # server is up (false: only the first backup that is up, HAProxy's)
 //       servers:            # `backends:` (the old word) still loads, with a warning
 //         - address: "rng1:80"
 //           maxconn: 32     # per server (unset: no limit); excess connections queue, they
 //                           # are not refused
 //           weight: 1       # 1-256: its share of new connections
 //           state: enabled  # or disabled, drain
+//           name: rng-1     # optional: shown in stats and /metrics instead of the address
+//           backup: false   # true: takes connections only while no normal server is up
 //       tls:                # optional: hamba terminates TLS (the servers get plaintext)
 //         cert: site.pem    # PEM: the certificate, then its chain
 //         key: site.key     # PEM: its private key
@@ -66,6 +81,7 @@
 #pragma once
 
 #include "base/endpoint.h"
+#include "config/admission.h"
 
 #include <chrono>
 #include <cstdint>
@@ -82,8 +98,8 @@ using Duration = std::chrono::milliseconds;
 using hamba::Endpoint;
 using hamba::format_endpoint;
 
-enum class Balance { roundrobin, leastconn, source };
-// "roundrobin", "leastconn", "source"; parse_balance throws ConfigError naming `text`.
+enum class Balance { roundrobin, leastconn, source, first };
+// "roundrobin", "leastconn", "source", "first"; parse_balance throws ConfigError naming `text`.
 const char* balance_name(Balance b);
 Balance parse_balance(const std::string& text);
 
@@ -115,8 +131,54 @@ struct Server {
   std::optional<int> maxconn; // unset: no limit
   ServerState state = ServerState::enabled;
   int weight = 1; // 1-256
+  // Shown in stats and /metrics instead of the address when set: a discovered server carries
+  // its container's name, since its address says nothing to an operator.
+  std::string name;
+  // Takes connections only while no normal (non-backup) server is up, as HAProxy's `backup`.
+  bool backup = false;
   bool operator==(const Server&) const = default;
 };
+
+// TCP keepalive on one side's sockets (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT):
+// after `idle` without a segment from the peer, a probe every `interval`; `count` unanswered
+// probes in a row end the connection. The kernel counts in whole seconds.
+struct TcpKeepalive {
+  bool enabled = false;
+  Duration idle{60000};
+  Duration interval{15000};
+  int count = 4;
+  bool operator==(const TcpKeepalive&) const = default;
+};
+
+// The TCP options hamba sets on one side's sockets: the clients' (a frontend's accepted
+// sockets) or the servers' (its connects).
+struct TcpOptions {
+  TcpKeepalive keepalive;
+  // TCP_USER_TIMEOUT: data sent may stay unacknowledged at most this long before the kernel
+  // ends the connection (it also bounds keepalive's probing). 0: the kernel's default (about
+  // 15 minutes of retransmissions).
+  Duration user_timeout{0};
+  bool operator==(const TcpOptions&) const = default;
+};
+
+// Toward servers keepalive is on: an idle connection (a Redis ambassador's, held for hours) goes
+// through conntrack tables, firewalls and cloud load balancers that forget a flow after 4 to 60
+// minutes of silence (Azure's 4 min, AWS NLB's 350 s, Docker swarm's IPVS 900 s). A probe after
+// 60 s keeps every one of them refreshed with room for lost probes, and a server that vanished
+// without a reset is found within 60 s + 4 x 15 s = 2 min. The client side keeps the kernel's
+// default (off), as HAProxy does: its peers are usually the ones holding the connection open.
+inline TcpOptions default_server_tcp() {
+  TcpOptions o;
+  o.keepalive.enabled = true;
+  return o;
+}
+
+// "on", "off", or "IDLE[,INTERVAL[,COUNT]]" ("60s,15s,4"): the --tcp-keepalive options. Throws
+// ConfigError naming `text`.
+TcpKeepalive parse_tcp_keepalive(const std::string& text);
+// Checks the figures the kernel takes (whole seconds 1-32767, count 1-127, user timeout below
+// 2^31 ms). Throws ConfigError naming `what` ("tcp_keepalive") and the bad figure.
+void check_tcp_options(const TcpOptions& options, const std::string& what);
 
 // The PROXY protocol header (HAProxy's proxy-protocol.txt) written first to servers.
 enum class ProxyProtocol { none, v1, v2 };
@@ -162,6 +224,14 @@ struct Frontend {
   // Clients are other proxies: each connection starts with a PROXY header (v1 or v2), whose
   // addresses are the client's for logs, stats and send_proxy. No header, no connection.
   bool accept_proxy = false;
+  // accept_proxy: the peers a header is read from (empty: any); another peer is refused, or
+  // with proxy_optional served with its own address and no header read.
+  CidrList proxy_from;
+  bool proxy_optional = false;
+  // Who gets in (config/admission.h): checked at accept, or after the PROXY header.
+  CidrList allow;
+  CidrList deny;
+  PerSource per_source;
   ProxyProtocol send_proxy = ProxyProtocol::none; // for `servers`
   std::vector<Route> routes; // non-empty: every connection is TLS and routed by its SNI
   // Set: hamba terminates TLS; routes then match the server name of the terminated handshake.
@@ -182,16 +252,34 @@ struct Frontend {
   int observe_failures = 3;    // consecutive traffic failures that mark a server DOWN; 0 = off
   Duration retry_after{10000}; // checks off: a server traffic took down is tried again after
   Duration slowstart{0};       // ramp of a server that comes up; 0 = none
+  // "" for a configured frontend; "docker" for one discovered from container labels (the
+  // control plane adds those to the configuration it is given, and drops them from one handed
+  // back, such as showconfig's output fed to reconfigure).
+  std::string provider;
+  TcpOptions client_tcp;                        // on accepted sockets
+  TcpOptions server_tcp = default_server_tcp(); // on connects to servers (every route's too)
+  // With no normal server up: every backup server up takes connections (true), or only the
+  // first one by order (false, HAProxy's default without `option allbackups`).
+  bool allbackups = false;
   bool operator==(const Frontend&) const = default;
 };
 
 // Worker loops at most (threads:, --threads): more than any machine hamba runs on has cores.
 constexpr int kMaxThreads = 256;
 
+// The Docker provider (discovery/docker_provider.h): frontends and servers from the hamba.*
+// labels of running containers, followed through the Engine API's events.
+struct Docker {
+  std::string socket = "/var/run/docker.sock";
+  std::string network; // "": the one network a container is on, or its hamba.network label
+  bool operator==(const Docker&) const = default;
+};
+
 struct Config {
   std::vector<Frontend> frontends;
-  std::optional<int> maxconn; // unset: derived from the file-descriptor limit (app/limits.h)
-  std::optional<int> threads; // unset: the CPUs this process may use; read at start only
+  std::optional<Docker> docker; // unset: no discovery
+  std::optional<int> maxconn;   // unset: derived from the file-descriptor limit (app/limits.h)
+  std::optional<int> threads;   // unset: the CPUs this process may use; read at start only
   Duration grace{5000};
   std::string admin; // "ADDR:PORT" or empty (nothing served)
   bool operator==(const Config&) const = default;

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
 #include <functional>
@@ -110,6 +111,7 @@ public:
                  {"threads", [&](auto& n) { config.threads = threads(n); }},
                  {"grace", [&](auto& n) { config.grace = duration(n, "grace"); }},
                  {"admin", [&](auto& n) { config.admin = admin(n); }},
+                 {"docker", [&](auto& n) { config.docker = docker(n); }},
                  {"frontends",
                   [&](auto& n) {
                     for (const auto& f : sequence(n, "frontends"))
@@ -169,9 +171,31 @@ private:
     return text;
   }
 
+  // `docker: {socket: PATH, network: NAME}`; `docker: true` (or an empty mapping) takes the
+  // defaults, `docker: false` none.
+  std::optional<Docker> docker(const YAML::Node& node) const {
+    Docker d;
+    if (node.IsNull())
+      return d;
+    if (node.IsScalar())
+      return boolean(node, "docker") ? std::optional<Docker>(d) : std::nullopt;
+    each_key(node, "docker",
+             {
+                 {"socket",
+                  [&](auto& n) {
+                    d.socket = scalar(n, "socket");
+                    if (d.socket.empty())
+                      fail(n, "docker socket: an empty path");
+                  }},
+                 {"network", [&](auto& n) { d.network = scalar(n, "network"); }},
+             });
+    return d;
+  }
+
   Frontend frontend(const YAML::Node& node) const {
     Frontend f;
     bool named = false;
+    auto tcp_key = [&](const char* key) { return [&, key](auto& n) { tcp(n, key, f); }; };
     each_key(node, "frontend",
              {
                  {"name",
@@ -180,6 +204,12 @@ private:
                     named = true;
                   }},
                  {"bind", [&](auto& n) { f.bind = endpoint(n, "bind"); }},
+                 {"provider",
+                  [&](auto& n) {
+                    f.provider = scalar(n, "provider");
+                    if (f.provider != "docker")
+                      fail(n, "provider: '" + f.provider + "' is not one (docker)");
+                  }},
                  {"balance", [&](auto& n) { f.balance = balance(n); }},
                  {"connect_timeout",
                   [&](auto& n) { f.connect_timeout = duration(n, "connect_timeout"); }},
@@ -188,11 +218,21 @@ private:
                  {"resolve_interval",
                   [&](auto& n) { f.resolve_interval = duration(n, "resolve_interval"); }},
                  {"dns_hold", [&](auto& n) { f.dns_hold = duration(n, "dns_hold"); }},
+                 {"tcp_keepalive", tcp_key("tcp_keepalive")},
+                 {"tcp_user_timeout", tcp_key("tcp_user_timeout")},
+                 {"server_tcp_keepalive", tcp_key("server_tcp_keepalive")},
+                 {"server_tcp_user_timeout", tcp_key("server_tcp_user_timeout")},
+                 {"allbackups", [&](auto& n) { f.allbackups = boolean(n, "allbackups"); }},
                  {"check", [&](auto& n) { f.check = check(n); }},
                  {"observe", [&](auto& n) { f.observe_failures = observe(n); }},
                  {"retry_after", [&](auto& n) { f.retry_after = duration(n, "retry_after"); }},
                  {"slowstart", [&](auto& n) { f.slowstart = duration(n, "slowstart"); }},
-                 {"accept_proxy", [&](auto& n) { f.accept_proxy = boolean(n, "accept_proxy"); }},
+                 {"accept_proxy", [&](auto& n) { accept_proxy(n, f); }},
+                 {"allow", [&](auto& n) { f.allow.cidrs = cidrs(n, "allow"); }},
+                 {"deny", [&](auto& n) { f.deny.cidrs = cidrs(n, "deny"); }},
+                 {"allow_file", [&](auto& n) { f.allow.file = list_file(n, "allow_file"); }},
+                 {"deny_file", [&](auto& n) { f.deny.file = list_file(n, "deny_file"); }},
+                 {"per_source", [&](auto& n) { f.per_source = per_source(n); }},
                  {"preread_timeout",
                   [&](auto& n) { f.preread_timeout = duration(n, "preread_timeout"); }},
                  {"send_proxy", [&](auto& n) { f.send_proxy = proxy_protocol(n); }},
@@ -408,6 +448,8 @@ private:
                  {"address", [&](auto& n) { s.address = endpoint(n, "address"); }},
                  {"maxconn", [&](auto& n) { s.maxconn = integer(n, "maxconn"); }},
                  {"state", [&](auto& n) { s.state = state(n); }},
+                 {"name", [&](auto& n) { s.name = scalar(n, "name"); }},
+                 {"backup", [&](auto& n) { s.backup = boolean(n, "backup"); }},
                  {"weight",
                   [&](auto& n) {
                     s.weight = integer(n, "weight");
@@ -441,6 +483,155 @@ private:
     fail(node, "state: unknown state '" + text + "' (enabled, disabled or drain)");
   }
 
+  // One of the frontend's TCP options, `key`: [server_]tcp_keepalive or [server_]tcp_user_timeout.
+  void tcp(const YAML::Node& node, const std::string& key, Frontend& f) const {
+    TcpOptions& side = key.starts_with("server_") ? f.server_tcp : f.client_tcp;
+    if (key.ends_with("keepalive"))
+      side.keepalive = keepalive(node, key);
+    else
+      side.user_timeout = user_timeout(node, key);
+  }
+
+  // "true" (the default figures), "false", or {idle, interval, count}; each figure is checked
+  // here so that the error names its line.
+  TcpKeepalive keepalive(const YAML::Node& node, const std::string& key) const {
+    TcpKeepalive k;
+    if (node.IsScalar()) {
+      k.enabled = boolean(node, key);
+      return k;
+    }
+    k.enabled = true;
+    TcpOptions check; // the bounds are check_tcp_options()'s, the one place that knows them
+    auto figure = [&](const YAML::Node& n, auto set) {
+      set(check.keepalive);
+      at<int>(n, [&] {
+        check_tcp_options(check, key);
+        return 0;
+      });
+      set(k);
+    };
+    each_key(node, key,
+             {
+                 {"enabled", [&](auto& n) { k.enabled = boolean(n, "enabled"); }},
+                 {"idle",
+                  [&](auto& n) {
+                    Duration d = duration(n, "idle");
+                    figure(n, [&](TcpKeepalive& t) { t.idle = d; });
+                  }},
+                 {"interval",
+                  [&](auto& n) {
+                    Duration d = duration(n, "interval");
+                    figure(n, [&](TcpKeepalive& t) { t.interval = d; });
+                  }},
+                 {"count",
+                  [&](auto& n) {
+                    int c = integer(n, "count");
+                    figure(n, [&](TcpKeepalive& t) { t.count = c; });
+                  }},
+             });
+    return k;
+  }
+
+  Duration user_timeout(const YAML::Node& node, const std::string& key) const {
+    TcpOptions check;
+    check.user_timeout = duration(node, key);
+    at<int>(node, [&] {
+      check_tcp_options(check, key);
+      return 0;
+    });
+    return check.user_timeout;
+  }
+
+  // --- who gets in (config/admission.h) ---
+
+  Cidr cidr(const YAML::Node& node, const std::string& key) const {
+    std::string text = scalar(node, key);
+    return at<Cidr>(node, [&] { return parse_cidr_word(text); });
+  }
+
+  // A list of CIDRs, or one alone.
+  std::vector<Cidr> cidrs(const YAML::Node& node, const std::string& key) const {
+    std::vector<Cidr> out;
+    if (node.IsScalar()) {
+      out.push_back(cidr(node, key));
+      return out;
+    }
+    for (const auto& item : sequence(node, key))
+      out.push_back(cidr(item, key));
+    return out;
+  }
+
+  std::string list_file(const YAML::Node& node, const std::string& key) const {
+    std::string path = scalar(node, key);
+    if (path.empty())
+      fail(node, key + ": the path is empty");
+    std::error_code ec;
+    auto absolute = std::filesystem::absolute(path, ec); // the same file after a reconfigure
+    return ec ? path : absolute.lexically_normal().string();
+  }
+
+  // `accept_proxy: true`, or `{from: [CIDR...], optional: false}`.
+  void accept_proxy(const YAML::Node& node, Frontend& f) const {
+    if (node.IsScalar()) {
+      f.accept_proxy = boolean(node, "accept_proxy");
+      return;
+    }
+    f.accept_proxy = true;
+    each_key(node, "accept_proxy",
+             {
+                 {"from", [&](auto& n) { f.proxy_from.cidrs = cidrs(n, "from"); }},
+                 {"optional", [&](auto& n) { f.proxy_optional = boolean(n, "optional"); }},
+             });
+    if (f.proxy_from.cidrs.empty())
+      fail(node, "accept_proxy: `from` lists the senders trusted with a PROXY header "
+                 "(write accept_proxy: true to trust every sender)");
+  }
+
+  PerSource per_source(const YAML::Node& node) const {
+    PerSource p;
+    auto positive = [&](const YAML::Node& n, const std::string& key, int low, int high) {
+      int v = integer(n, key);
+      if (v < low || v > high)
+        fail(n, fmt::format("per_source {}: {} must be between {} and {}", key, v, low, high));
+      return v;
+    };
+    each_key(
+        node, "per_source",
+        {
+            {"maxconn", [&](auto& n) { p.maxconn = positive(n, "maxconn", 1, 1 << 20); }},
+            {"rate",
+             [&](auto& n) {
+               std::string text = scalar(n, "rate");
+               at<int>(n, [&] {
+                 parse_rate(text, p.rate_count, p.rate_window);
+                 return 0;
+               });
+             }},
+            {"ipv6_prefix", [&](auto& n) { p.ipv6_prefix = positive(n, "ipv6_prefix", 1, 128); }},
+            {"table_size",
+             [&](auto& n) { p.table_size = positive(n, "table_size", 1, 10'000'000); }},
+            {"action",
+             [&](auto& n) {
+               std::string text = scalar(n, "action");
+               if (text == "reject")
+                 p.action = OverLimit::reject;
+               else if (text == "tarpit")
+                 p.action = OverLimit::tarpit;
+               else
+                 fail(n, "per_source action: '" + text + "' is neither reject nor tarpit");
+             }},
+            {"tarpit_delay",
+             [&](auto& n) {
+               p.tarpit_delay = duration(n, "tarpit_delay");
+               if (p.tarpit_delay.count() < 1)
+                 fail(n, "per_source tarpit_delay must be positive");
+             }},
+        });
+    if (!p.enabled())
+      fail(node, "per_source: give maxconn, rate or both");
+    return p;
+  }
+
   std::string origin_;
   mutable bool old_word_noted_ = false;
 };
@@ -460,6 +651,7 @@ Config load_yaml_text(const std::string& text, const std::string& origin) {
   } catch (const YAML::Exception& e) { // a conversion yaml-cpp itself refused
     throw ConfigError(where(origin, e.mark) + ": " + e.msg);
   }
+  load_cidr_files(config); // its errors name the list file, line and column
   try {
     validate(config);
   } catch (const ConfigError& e) {

@@ -40,12 +40,29 @@ ServerStats server_stats(const balance::Server& server, const config::Frontend& 
   return s;
 }
 
+// The configured display name of the server at `address` ("" when it has none): a discovered
+// server shows as its container.
+std::string display_name(const config::Frontend& config, const config::Endpoint& address) {
+  auto find = [&](const std::vector<config::Server>& servers) -> const config::Server* {
+    for (const config::Server& s : servers)
+      if (s.address == address)
+        return &s;
+    return nullptr;
+  };
+  const config::Server* s = find(config.servers);
+  for (size_t i = 0; !s && i < config.routes.size(); ++i)
+    s = find(config.routes[i].servers);
+  return s ? s->name : std::string();
+}
+
 // The servers of one backend (the frontend's own, or a route's named `route`).
 void add_backend(FrontendStats& f, const balance::Backend& backend, const std::string& route,
                  const config::Frontend& config) {
   for (const auto& server : backend.servers()) {
     f.servers.push_back(server_stats(*server, config));
     f.servers.back().backend = route;
+    if (std::string name = display_name(config, server->name()); !name.empty())
+      f.servers.back().name = name;
   }
   // A name that resolves to nothing (yet) has no server: show it, so that a typo or a
   // service not started yet is visible at a glance.
@@ -60,8 +77,31 @@ void add_backend(FrontendStats& f, const balance::Backend& backend, const std::s
     s.unresolved = true;
     s.last_check = name.error.empty() ? "not resolved yet" : name.error;
     s.maxconn = name.server.maxconn.value_or(0);
+    s.backup = name.server.backup;
     f.servers.push_back(std::move(s));
   }
+}
+
+std::vector<SourceStats> sources_of(const std::vector<engine::SourceTable::Top>& top) {
+  std::vector<SourceStats> out;
+  for (const auto& t : top)
+    out.push_back({format_address(t.source), t.current, t.in_window});
+  return out;
+}
+
+// The table's figures and its ten busiest sources, by connections open and by rate.
+SourceTableStats source_stats(const engine::SourceTable& table, const config::PerSource& p) {
+  constexpr size_t kTop = 10;
+  SourceTableStats s;
+  s.slots = table.slots();
+  s.used = table.used_slots();
+  s.bytes = table.bytes();
+  s.untracked = table.untracked();
+  s.top_by_current = sources_of(table.top_by_current(kTop));
+  if (p.rate_count > 0) // the workers' loop clock (uv_now's), in ms
+    s.top_by_rate = sources_of(table.top_by_rate(kTop, uv_hrtime() / 1'000'000,
+                                                 static_cast<uint64_t>(p.rate_window.count())));
+  return s;
 }
 
 } // namespace
@@ -86,11 +126,14 @@ StatsSnapshot collect_stats(const engine::Engine& engine, int64_t started_ms) {
     f.name = config.name;
     f.bind = config::format_endpoint(config.bind);
     f.balance = config::balance_name(config.balance);
+    f.on_backup = frontend->backend().on_backup();
     for (const FrontendCounterRow& row : frontend_counters())
       row.write(f, row.live(counters));
     add_backend(f, frontend->backend(), "", config);
     for (const auto& route : frontend->routes())
       add_backend(f, route->backend, route->config.name, config);
+    if (const auto& table = frontend->sources())
+      f.sources = source_stats(*table, config.per_source);
     stats.frontends.push_back(std::move(f));
   }
   return stats;

@@ -37,6 +37,9 @@ constexpr const char* kTlsHandshakeErrorsHelp =
     "TLS handshakes with clients that failed (tls), by reason: a version below the floor or not "
     "TLS (version), nothing in common (cipher), the client's certificate (certificate), another "
     "protocol error (protocol), not done in time (timeout), the client left (closed).";
+constexpr const char* kRefusedHelp =
+    "Clients refused at accept (or after their PROXY header), by reason: the deny list, not in "
+    "the allow list, an untrusted PROXY sender, per-source maxconn or rate.";
 
 constexpr FrontendCounterRow kFrontendRows[] = {
     {"current", "hamba_frontend_current_connections", nullptr, MetricType::gauge,
@@ -116,6 +119,22 @@ constexpr FrontendCounterRow kFrontendRows[] = {
      "reason=\"closed\"", MetricType::counter, kTlsHandshakeErrorsHelp,
      "TLS handshake errors: closed", Shown::number, nullptr,
      HAMBA_FRONTEND_FIELD(tls_handshake_errors[5], tls_handshake_errors[5])},
+    // One family, one row per reason, in engine::Refusal's order (checked below).
+    {"refused_deny_list", "hamba_frontend_denied_connections_total", "reason=\"deny_list\"",
+     MetricType::counter, kRefusedHelp, "refused: deny list", Shown::number, nullptr,
+     HAMBA_FRONTEND_FIELD(refused[0], refused[0])},
+    {"refused_not_allowed", "hamba_frontend_denied_connections_total", "reason=\"not_allowed\"",
+     MetricType::counter, kRefusedHelp, "refused: not allowed", Shown::number, nullptr,
+     HAMBA_FRONTEND_FIELD(refused[1], refused[1])},
+    {"refused_untrusted_proxy", "hamba_frontend_denied_connections_total",
+     "reason=\"untrusted_proxy\"", MetricType::counter, kRefusedHelp, "refused: untrusted proxy",
+     Shown::number, nullptr, HAMBA_FRONTEND_FIELD(refused[2], refused[2])},
+    {"refused_source_maxconn", "hamba_frontend_denied_connections_total",
+     "reason=\"source_maxconn\"", MetricType::counter, kRefusedHelp, "refused: source maxconn",
+     Shown::number, nullptr, HAMBA_FRONTEND_FIELD(refused[3], refused[3])},
+    {"refused_source_rate", "hamba_frontend_denied_connections_total", "reason=\"source_rate\"",
+     MetricType::counter, kRefusedHelp, "refused: source rate", Shown::number, nullptr,
+     HAMBA_FRONTEND_FIELD(refused[4], refused[4])},
 };
 
 constexpr const char* kResetsHelp =
@@ -156,6 +175,9 @@ constexpr ServerCounterRow kServerRows[] = {
      Shown::number, nullptr,
      HAMBA_SERVER_VALUE(s.effective_weight(balance::SlowStart::Clock::now()), effective_weight,
                         false)},
+    {"backup", "hamba_server_backup", nullptr, MetricType::gauge,
+     "1 for a backup server: it takes connections only while no normal server is up.", nullptr,
+     Shown::number, nullptr, HAMBA_SERVER_VALUE(s.backup(), backup, false)},
     {"traffic_failures", "hamba_server_traffic_failures_total", nullptr, MetricType::counter,
      "Failed connects and resets before the first byte (passive health).", nullptr, Shown::number,
      nullptr, HAMBA_SERVER_FIELD(traffic_failures)},
@@ -192,6 +214,21 @@ constexpr bool accept_reasons_in_order() {
 }
 static_assert(accept_reasons_in_order(),
               "the accept errors' rows are not in kLocalErrorReasons' order");
+
+// The refusals' rows follow engine::Refusal, the index they are counted by.
+constexpr bool refusal_reasons_in_order() {
+  size_t i = 0;
+  for (const FrontendCounterRow& row : kFrontendRows) {
+    if (std::string_view(row.metric) != "hamba_frontend_denied_connections_total")
+      continue;
+    std::string_view label = row.label, reason = engine::kRefusalNames[i++];
+    if (label.size() != reason.size() + 9 || !label.starts_with("reason=\"") ||
+        label.substr(8, reason.size()) != reason || !label.ends_with("\""))
+      return false;
+  }
+  return i == engine::kRefusalReasons;
+}
+static_assert(refusal_reasons_in_order(), "the refusals' rows are not in engine::Refusal's order");
 
 } // namespace
 

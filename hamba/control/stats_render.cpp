@@ -176,7 +176,8 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
                });
   for (const FrontendStats& f : stats.frontends) {
     out += fmt::format("<h2>{} <span class=\"meta\">on {} &middot; {}</span></h2>\n",
-                       html_escape(f.name), html_escape(f.bind), html_escape(f.balance));
+                       html_escape(f.name), html_escape(f.bind),
+                       html_escape(f.balance) + (f.on_backup ? " &middot; running on backup" : ""));
     out += "<table><tr><th class=\"l\">server</th><th class=\"l\">address</th><th "
            "class=\"l\">status</th><th class=\"l\">last check</th><th title=\"configured weight "
            "(effective share now, while it ramps up)\">weight</th>";
@@ -203,7 +204,8 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
               : std::to_string(s.weight);
       out += fmt::format("<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l {}\">{}"
                          "</td><td class=\"l\">{}</td><td>{}</td>",
-                         html_escape(s.backend.empty() ? s.name : s.backend + ": " + s.name),
+                         html_escape((s.backend.empty() ? s.name : s.backend + ": " + s.name) +
+                                     (s.backup ? " (backup)" : "")),
                          html_escape(s.address), status, status, html_escape(check), weight);
       for (const auto& column : columns)
         out += page_cell(column, s);
@@ -237,6 +239,16 @@ tr.total td {{ font-weight: bold; background: #fafafa; }}
     }
     if (!rest.empty())
       out += fmt::format("<p class=\"meta\">{}</p>\n", rest);
+    if (f.sources) {
+      std::string busiest;
+      for (const SourceStats& s : f.sources->top_by_current)
+        busiest += fmt::format("{}{} <b>{}</b>", busiest.empty() ? "" : " &middot; ",
+                               html_escape(s.source), s.current);
+      out += fmt::format("<p class=\"meta\">per source: {} slots ({} KiB), {} untracked; "
+                         "most connections: {}</p>\n",
+                         f.sources->slots, f.sources->bytes / 1024, f.sources->untracked,
+                         busiest.empty() ? "none" : busiest);
+    }
   }
   out += render_rate_chart(stats);
   out += "</body></html>\n";
@@ -322,8 +334,8 @@ std::string render_stats_json(const StatsSnapshot& stats) {
                   static_cast<double>(stats.now_ms - stats.started_ms) / 1000.0);
   for (size_t i = 0; i < stats.frontends.size(); ++i) {
     const FrontendStats& f = stats.frontends[i];
-    out += fmt::format("{}{{\"name\":{},\"bind\":{},\"balance\":{}", i ? "," : "",
-                       json_quote(f.name), json_quote(f.bind), json_quote(f.balance));
+    out += fmt::format("{}{{\"name\":{},\"bind\":{},\"balance\":{},\"on_backup\":{}", i ? "," : "",
+                       json_quote(f.name), json_quote(f.bind), json_quote(f.balance), f.on_backup);
     for (const FrontendCounterRow& row : frontend_counters())
       out += fmt::format(",\"{}\":{}", row.json, row.read(f));
     out += ",\"servers\":[";
@@ -340,7 +352,23 @@ std::string render_stats_json(const StatsSnapshot& stats) {
       out += fmt::format(",\"down_reason\":{},\"check_type\":{}}}", json_quote(s.down_reason),
                          json_quote(s.check_type));
     }
-    out += "]}";
+    out += "]";
+    if (f.sources) {
+      const SourceTableStats& t = *f.sources;
+      auto list = [](const std::vector<SourceStats>& sources) {
+        std::string text;
+        for (size_t k = 0; k < sources.size(); ++k)
+          text +=
+              fmt::format("{}{{\"source\":{},\"current\":{},\"in_window\":{}}}", k ? "," : "",
+                          json_quote(sources[k].source), sources[k].current, sources[k].in_window);
+        return text;
+      };
+      out += fmt::format(",\"per_source\":{{\"slots\":{},\"used\":{},\"bytes\":{},\"untracked\":{},"
+                         "\"top_by_current\":[{}],\"top_by_rate\":[{}]}}",
+                         t.slots, t.used, t.bytes, t.untracked, list(t.top_by_current),
+                         list(t.top_by_rate));
+    }
+    out += "}";
   }
   out += "],\"workers\":[";
   for (size_t i = 0; i < stats.workers.size(); ++i)

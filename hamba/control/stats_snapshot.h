@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@ struct ServerStats {
   int maxconn = 0;                // 0: no limit
   int weight = 1;                 // configured, 1-256
   int effective_weight = 16;      // what the policy uses now: weight x 16, lower in slow start
+  bool backup = false;            // takes connections only while no normal server is up
   uint64_t traffic_failures = 0;  // failed connects and early resets (passive health)
   uint64_t downs = 0;             // times it went DOWN
   uint64_t current = 0;           // connections now
@@ -53,10 +55,29 @@ struct ServerStats {
   }
 };
 
+// One source of the per-source table (per_source): its address (an IPv6 group's first address),
+// connections open now and connections admitted in its current rate window.
+struct SourceStats {
+  std::string source;
+  uint64_t current = 0;
+  uint64_t in_window = 0;
+};
+
+// The per-source table of a frontend, when per_source is on.
+struct SourceTableStats {
+  uint64_t slots = 0;     // sources it can hold
+  uint64_t used = 0;      // slots that have held a source since the start
+  uint64_t bytes = 0;     // its memory when full
+  uint64_t untracked = 0; // clients admitted untracked: their slot was another's, still active
+  std::vector<SourceStats> top_by_current;
+  std::vector<SourceStats> top_by_rate;
+};
+
 struct FrontendStats {
   std::string name; // "80" or the configured name
   std::string bind; // "0.0.0.0:80"
   std::string balance;
+  bool on_backup = false; // no normal server is up: backup servers take the connections
   uint64_t current = 0;
   uint64_t total = 0;
   uint64_t bytes_in = 0;
@@ -71,7 +92,10 @@ struct FrontendStats {
   uint64_t client_hello_errors = 0; // routes: no valid TLS ClientHello in time
   // tls: failed handshakes by reason (version, cipher, certificate, protocol, timeout, closed).
   uint64_t tls_handshake_errors[6] = {0, 0, 0, 0, 0, 0};
+  // Clients refused, by reason (engine/admission.h's Refusal order).
+  uint64_t refused[5] = {0, 0, 0, 0, 0};
   std::vector<ServerStats> servers;
+  std::optional<SourceTableStats> sources; // per_source on
 };
 
 struct StatsSnapshot {

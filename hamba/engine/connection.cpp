@@ -10,6 +10,7 @@
 #include "base/endpoint.h"
 #include "base/log.h"
 #include "net/preread.h"
+#include "net/socket.h"
 
 #include <cstring>
 
@@ -29,14 +30,36 @@ std::string peer_name(const net::TcpTransport& t) {
   return format_sockaddr(reinterpret_cast<sockaddr*>(&addr));
 }
 
-net::PrereadSteps steps_of(const config::Frontend& cfg) {
+net::PrereadSteps steps_of(const config::Frontend& cfg, bool proxy_header) {
   // With tls the routes match the terminated handshake's server name: no hello is read ahead.
-  return {cfg.accept_proxy, !cfg.routes.empty() && !cfg.tls};
+  return {proxy_header, !cfg.routes.empty() && !cfg.tls};
+}
+
+// One side's keepalive and user timeout on a new socket, which has the kernel's defaults (an
+// accepted one inherits the listening socket's, which hamba leaves at those too): nothing is
+// set that is off. Keepalive is left off where it would never probe: hamba's own idle timeout
+// ends a connection silent that long first, and traffic either way reaches both sockets (data
+// or its ACKs). So the default toward servers costs short connections no system call, and
+// probes the connections allowed to idle longer (an ambassador's). The figures were checked at
+// load; a socket that still refuses one goes on without it, which is no reason to end a
+// connection.
+void set_tcp_options(int fd, const config::TcpOptions& o, config::Duration idle_timeout) {
+  if (fd < 0)
+    return;
+  const config::TcpKeepalive& k = o.keepalive;
+  if (k.enabled && k.idle < idle_timeout)
+    net::sock::set_keepalive(fd, true, static_cast<int>(k.idle.count() / 1000),
+                             static_cast<int>(k.interval.count() / 1000), k.count);
+  if (o.user_timeout.count() > 0)
+    net::sock::set_user_timeout(fd, static_cast<unsigned>(o.user_timeout.count()));
 }
 } // namespace
 
-int Connection::accept(std::shared_ptr<ConnectionHost> host, net::Listener& listener) {
+int Connection::accept(std::shared_ptr<ConnectionHost> host, net::Listener& listener,
+                       bool proxy_header, SourcePlace place) {
   auto* c = new Connection(std::move(host));
+  c->expects_header_ = proxy_header;
+  c->source_place_ = std::move(place);
   sockaddr_storage peer;
   int rc = c->client_.init(c->host_->loop());
   if (rc == 0)
@@ -46,6 +69,7 @@ int Connection::accept(std::shared_ptr<ConnectionHost> host, net::Listener& list
     delete c;
     return rc;
   }
+  set_tcp_options(c->client_.fd(), c->host_->config().client_tcp, c->host_->config().idle_timeout);
   c->host_->opened(*c);
   c->start(peer);
   return 0;
@@ -97,11 +121,11 @@ void Connection::start(const sockaddr_storage& peer) {
   if (cfg.balance == config::Balance::source && known)
     client_hash_ = balance::hash_client(peer_address);
   // The header's source, without a getpeername at the connect.
-  if (host_->may_send_proxy() && !cfg.accept_proxy && known) {
+  if (host_->may_send_proxy() && !expects_header_ && known) {
     carried_.reset(new Carried{peer, {}});
     carried_->destination.ss_family = AF_UNSPEC;
   }
-  const net::PrereadSteps steps = steps_of(cfg);
+  const net::PrereadSteps steps = steps_of(cfg, expects_header_);
   if (!steps.proxy_header && !steps.client_hello && tls_) {
     begin_handshake();
     return;
@@ -165,7 +189,8 @@ void Connection::on_ahead(size_t n) {
 void Connection::examine() {
   const auto& cfg = host_->config();
   ReadAhead& a = *ahead_;
-  net::PrereadResult r = net::examine_preread(a.data.get(), a.size, a.capacity, steps_of(cfg));
+  net::PrereadResult r =
+      net::examine_preread(a.data.get(), a.size, a.capacity, steps_of(cfg, expects_header_));
   a.consumed = r.consumed; // the header, once whole, even while the hello is not
   switch (r.verdict) {
   case net::PrereadVerdict::need_more:
@@ -178,13 +203,15 @@ void Connection::examine() {
   case net::PrereadVerdict::done:
     break;
   }
+  if (expects_header_ && !admit_carried(r))
+    return;
   if (r.carried) {
     carried_.reset(new Carried{r.source, r.destination});
     if (log_)
       log_->client = format_sockaddr(reinterpret_cast<const sockaddr*>(&carried_->source));
     if (cfg.balance == config::Balance::source)
       client_hash_ = balance::hash_client(reinterpret_cast<const sockaddr*>(&r.source));
-  } else if (cfg.accept_proxy) {
+  } else if (expects_header_) {
     carried_.reset(); // LOCAL or UNKNOWN: the connection's own address stands
   }
   if (tls_) { // what followed the header is the start of the handshake
@@ -202,9 +229,45 @@ void Connection::examine() {
     choose(nullptr);
 }
 
+bool Connection::admit_carried(const net::PrereadResult& r) {
+  // The lists judge the client the header names; a header that names none (LOCAL, UNKNOWN:
+  // the sender speaking for itself) leaves the sender's own address, which `from` trusted.
+  sockaddr_storage own{};
+  const sockaddr* source = reinterpret_cast<const sockaddr*>(&r.source);
+  if (!r.carried) {
+    int len = sizeof own;
+    source = uv_tcp_getpeername(client_.handle(), reinterpret_cast<sockaddr*>(&own), &len) == 0
+                 ? reinterpret_cast<const sockaddr*>(&own)
+                 : nullptr;
+  }
+  const auto& cfg = host_->config();
+  const std::optional<Address128> address = address_of(source);
+  bool refused = false;
+  Refusal why = Refusal::not_allowed;
+  if (cfg.allow.given() || cfg.deny.given()) {
+    const std::optional<Refusal> listed = address ? check_lists(cfg, *address) : std::nullopt;
+    refused = listed.has_value() || (!address && cfg.allow.given());
+    why = listed.value_or(Refusal::not_allowed);
+  }
+  // The per-source limits count the client the header names (over a limit: refused, since the
+  // sender already holds its connection; tarpit applies at accept only).
+  const std::shared_ptr<SourceTable>& table = host_->view_ptr()->sources;
+  if (!refused && address && table) {
+    SourceTable::Admission a = table->admit(*address, now(), limits_of(cfg.per_source));
+    refused = a.refusal.has_value();
+    why = a.refusal.value_or(why);
+    source_place_ = SourcePlace(table, a.slot);
+  }
+  if (!refused)
+    return true;
+  host_->note_refusal(why, source);
+  finish(End::refused);
+  return false;
+}
+
 void Connection::preread_failed(const char* reason) {
   const auto& cfg = host_->config();
-  const bool header = cfg.accept_proxy && ahead_->consumed == 0;
+  const bool header = expects_header_ && ahead_->consumed == 0;
   auto& c = host_->counters();
   ++(header ? c.proxy_header_errors : c.client_hello_errors);
   log::warn("frontend {}: closing client {}: {}: {}", cfg.name, client_label(),
@@ -247,6 +310,12 @@ void Connection::handshake_failed(net::TlsFailure why, const char* text) {
 
 void Connection::choose(const balance::Server* failed) {
   wait_since_ = now();
+  // Clients already waiting go first, as in HAProxy's queue: a slot freed in this loop turn is
+  // theirs, so a newcomer waits behind them (a retry, which had its turn, does not).
+  if (!failed && host_->queue_first()) {
+    enqueue(false);
+    return;
+  }
   ConnectionHost::Choice pick = host_->choose(routed_view(), route(), failed, client_hash_);
   if (!pick.server) {
     // Every server is full (or none is known yet): wait, as HAProxy's queue does, until one
@@ -293,6 +362,8 @@ void Connection::connect(const balance::PoolSnapshot::Entry& server,
   int rc = server_conn_.init(host_->loop());
   if (rc == 0)
     rc = server_conn_.connect(server_->sockaddr_ptr());
+  if (rc == 0) // libuv made the socket in the connect: the SYN may be on its way, no matter
+    set_tcp_options(server_conn_.fd(), host_->config().server_tcp, host_->config().idle_timeout);
   // Reading the server starts with the connect: its socket is registered with the poller once
   // for both (after the connect it would cost two more epoll_ctl calls). libuv reports the
   // connect before any read.

@@ -27,6 +27,7 @@
 #include "engine/connection_host.h"
 #include "engine/connection_state.h"
 #include "net/listener.h"
+#include "net/preread.h"
 #include "net/proxy_header.h"
 #include "net/relay.h"
 #include "net/tcp_transport.h"
@@ -55,13 +56,17 @@ public:
     abandoned,        // queued, and the client left before a server had room
     bad_proxy_header, // accept_proxy: missing, malformed, oversized or late
     bad_client_hello, // routes: not TLS, malformed or late
+    refused,          // the address its PROXY header carried is refused (engine/admission.h)
     bad_handshake,    // tls: the handshake failed, or did not finish in time
   };
   enum class Culprit : uint8_t { none, client, server, hamba };
   static Culprit culprit_of(End end);
 
   // Accepts the listener's waiting connection: 0, or the libuv error of a failed accept.
-  static int accept(std::shared_ptr<ConnectionHost> host, net::Listener& listener);
+  // `proxy_header`: accept_proxy, and the peer is a trusted sender: its header is read first.
+  // `place`: its source's place in the per-source table, taken at accept (given back at its end).
+  static int accept(std::shared_ptr<ConnectionHost> host, net::Listener& listener,
+                    bool proxy_header, SourcePlace place);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -108,6 +113,8 @@ private:
   }
   std::unique_ptr<net::TlsTransport> make_server_tls();
   void server_handshake_failed();
+  // The lists applied to the address a PROXY header carried; false when that refused it.
+  bool admit_carried(const net::PrereadResult& r);
   void choose(const balance::Server* failed);
   void enqueue(bool front);
   void connect_failed(int status); // a libuv error; UV_ETIMEDOUT for the connect timeout
@@ -168,12 +175,14 @@ private:
   balance::ServerPtr server_;
   std::weak_ptr<balance::Backend> owner_; // the backend server_ came from (main loop's)
   bool server_failing_ = false;           // the snapshot said passive health counts its failures
-  bool server_spoke_ = false;  // the server sent a byte (passive health: a reset after is fine)
-  uint8_t attempts_ = 0;       // connects tried
-  uint64_t since_ = 0;         // loop time (ms) the state's deadline counts from
-  uint64_t wait_since_ = 0;    // loop time (ms) it began to look for a server (queue timeout)
-  uint64_t last_activity_ = 0; // loop time (ms) of the last byte either way (idle timeout)
-  uint64_t client_hash_ = 0;   // balance: source: the client's address, hashed once
+  bool server_spoke_ = false;   // the server sent a byte (passive health: a reset after is fine)
+  uint8_t attempts_ = 0;        // connects tried
+  uint64_t since_ = 0;          // loop time (ms) the state's deadline counts from
+  uint64_t wait_since_ = 0;     // loop time (ms) it began to look for a server (queue timeout)
+  uint64_t last_activity_ = 0;  // loop time (ms) of the last byte either way (idle timeout)
+  uint64_t client_hash_ = 0;    // balance: source: the client's address, hashed once
+  bool expects_header_ = false; // a PROXY header comes first (accept_proxy, a trusted peer)
+  SourcePlace source_place_;    // per_source: counted there until it ends
   // The client's bytes read before relaying: the PROXY header (consumed, not sent on) and what
   // follows it. One buffer per connection, only where a preread or the queue needs it.
   struct ReadAhead {

@@ -16,6 +16,7 @@ Connection::Culprit Connection::culprit_of(End end) {
   case End::bad_client_hello:
   case End::bad_handshake:
   case End::abandoned:
+  case End::refused:
     return Culprit::client;
   case End::server_reset:
   case End::no_server:
@@ -50,7 +51,7 @@ void Connection::finish(End how) {
   // The failed side's connection is gone already; the other one learns of it by a reset.
   const Culprit culprit = culprit_of(how);
   const bool hamba_ends = culprit == Culprit::hamba;
-  if (how == End::server_reset || hamba_ends)
+  if (how == End::server_reset || how == End::refused || hamba_ends)
     client_io().reset();
   if (how == End::client_reset || hamba_ends)
     server_io().reset();
@@ -62,6 +63,7 @@ void Connection::finish(End how) {
   HAMBA_DCHECK(c.current.load(std::memory_order_relaxed) > 0);
   --c.current;
   release_server();
+  source_place_.release();
   to(ConnectionState::closed);
   host_->closed(*this); // the host deletes this after the current loop phase
 }
@@ -135,9 +137,9 @@ void Connection::report_end(End how, ConnectionState was) {
   e.duration_ms = now() - log_->started;
   // Indexed by End; a queued client that left is logged as the orderly end it was.
   constexpr const char* kEnds[] = {
-      "closed",           "client reset",     "server reset",     "error",
-      "hamba reset",      "idle timeout",     "no server",        "closed",
-      "bad proxy header", "bad client hello", "bad tls handshake"};
+      "closed",           "client reset",     "server reset", "error",
+      "hamba reset",      "idle timeout",     "no server",    "closed",
+      "bad proxy header", "bad client hello", "refused",      "bad tls handshake"};
   e.end = how == End::timeout && was == ConnectionState::queued ? "queue timeout"
                                                                 : kEnds[static_cast<int>(how)];
   (*log)(e);

@@ -55,6 +55,11 @@ public:
   // --- queue ---
   // At the back, or at the head for one that had its turn and lost it to hamba's own shortage.
   virtual void enqueue(Connection& c, bool front) = 0;
+  // True when clients wait in this worker's queue for the one pool a newcomer would use (a
+  // frontend without routes): the newcomer goes behind them, and the queue is served at the
+  // next turn, since a slot may have been freed in this one. A frontend with routes has a pool
+  // per route and lets newcomers take free slots (false).
+  virtual bool queue_first() = 0;
   virtual void dequeue(Connection& c) = 0;
 
   // --- the worker's list ---
@@ -79,6 +84,9 @@ public:
   // A client's TLS handshake failed: logged at a bounded rate (the counters have every one).
   virtual void note_tls_failure(net::TlsFailure why, const std::string& client,
                                 const char* text) = 0;
+  // A client refused for `why` (its address `source`): counted, and logged at most once per
+  // source per 10 s.
+  virtual void note_refusal(Refusal why, const sockaddr* source) = 0;
 };
 
 } // namespace hamba::engine

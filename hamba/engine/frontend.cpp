@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -18,12 +19,9 @@ std::atomic<uint64_t> next_id{1};
 std::string describe_at(const config::Frontend& f, const std::string& where) {
   std::string servers;
   for (const config::Server& s : f.servers)
-    servers += (servers.empty() ? "" : ", ") + config::format_endpoint(s.address);
-  return fmt::format("{} ({}): {}", where,
-                     f.balance == config::Balance::leastconn ? "leastconn"
-                     : f.balance == config::Balance::source  ? "source"
-                                                             : "roundrobin",
-                     servers);
+    servers += (servers.empty() ? "" : ", ") + config::format_endpoint(s.address) +
+               (s.backup ? " (backup)" : "");
+  return fmt::format("{} ({}): {}", where, config::balance_name(f.balance), servers);
 }
 
 void update_routes(uv_loop_t* loop, const config::Frontend& f,
@@ -113,6 +111,22 @@ Frontend::Frontend(uv_loop_t* loop, const config::Frontend& config,
     : loop_(loop), id_(next_id++), config_(config), on_change_(std::move(on_change)),
       backend_(loop, config, [this](balance::Urgency u) { changed(u); }) {
   update_routes(loop_, config_, routes_, false, [this](balance::Urgency u) { changed(u); });
+  update_sources();
+}
+
+void Frontend::update_sources() {
+  const config::PerSource& p = config_.per_source;
+  if (!p.enabled()) {
+    sources_.reset(); // connections still counted in it hold it until they end
+    return;
+  }
+  // The counts carry over a reconfigure that keeps the table's shape (new limits apply to
+  // them at once); a new size or IPv6 grouping starts a new table.
+  if (sources_ && sources_->slots() == std::bit_ceil(static_cast<size_t>(p.table_size)) &&
+      sources_->ipv6_prefix() == static_cast<unsigned>(p.ipv6_prefix))
+    return;
+  sources_ = std::make_shared<SourceTable>(static_cast<size_t>(p.table_size),
+                                           static_cast<unsigned>(p.ipv6_prefix));
 }
 
 Frontend::~Frontend() = default;
@@ -167,6 +181,7 @@ void Frontend::update(const config::Frontend& config) {
   update_routes(loop_, config_, routes_, true, [this](balance::Urgency u) { changed(u); });
   for (auto& r : routes_) // a route just added speaks to its servers as the others do
     r->backend.set_server_tls(tls_.servers);
+  update_sources();
   changed();
 }
 
@@ -197,6 +212,8 @@ FrontendViewPtr Frontend::view() {
   v->config = config_;
   v->tls = tls_.clients;
   v->server_tls = tls_.servers;
+  v->refusal_log = refusal_log_;
+  v->sources = sources_;
   std::shared_ptr<Frontend> self = shared_from_this();
   v->pool = backend_.snapshot(std::shared_ptr<balance::Backend>(self, &backend_));
   for (auto& r : routes_)

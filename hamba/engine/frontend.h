@@ -10,6 +10,8 @@
 #include "balance/backend.h"
 #include "balance/server.h"
 #include "config/config.h"
+#include "engine/admission.h"
+#include "engine/source_table.h"
 #include "net/tls_context.h"
 
 #include <cstdint>
@@ -43,6 +45,9 @@ struct FrontendCounters {
   // tls: handshakes that failed, by reason (net::TlsFailure, none excluded: version, cipher,
   // certificate, protocol, timeout, closed).
   Count tls_handshake_errors[6] = {0, 0, 0, 0, 0, 0};
+  // Clients refused by the allow and deny lists, accept_proxy from or per_source limits,
+  // indexed by Refusal (engine/admission.h).
+  Count refused[kRefusalReasons] = {0, 0, 0, 0, 0};
 };
 
 // One route of a frontend: TLS connections whose server name matches go to its own backend.
@@ -67,6 +72,10 @@ struct FrontendView {
   std::shared_ptr<const net::TlsClientContext> server_tls; // server_tls: toward the servers
   balance::PoolSnapshotPtr pool; // the frontend's own servers (the default route)
   std::vector<RouteView> routes;
+  // The refusals' log lines, one per source per 10 s (the frontend's, across its views).
+  std::shared_ptr<RefusalLog> refusal_log;
+  // per_source: the table of sources every worker counts in (nullptr: no per-source limit).
+  std::shared_ptr<SourceTable> sources;
   // The route for a TLS server name ("" when the ClientHello had none): an exact name first,
   // then a wildcard; -1 means the default route.
   int route_for(std::string_view server_name) const;
@@ -125,11 +134,15 @@ public:
   const balance::Backend& backend() const { return backend_; }
   balance::Backend& backend() { return backend_; }
   const std::vector<std::shared_ptr<Route>>& routes() const { return routes_; }
+  // per_source's table (nullptr when it is off), for stats.
+  const std::shared_ptr<SourceTable>& sources() const { return sources_; }
   // The view for the workers, as things are now (the same object until something changes).
   FrontendViewPtr view();
 
 private:
   void changed(balance::Urgency urgency = balance::Urgency::batched);
+  // Makes, keeps or drops the per-source table for config_.per_source.
+  void update_sources();
 
   uv_loop_t* loop_;
   uint64_t id_;
@@ -139,6 +152,8 @@ private:
   std::vector<std::shared_ptr<Route>> routes_;
   std::shared_ptr<FrontendCounters> counters_ = std::make_shared<FrontendCounters>();
   TlsContexts tls_;
+  std::shared_ptr<RefusalLog> refusal_log_ = std::make_shared<RefusalLog>();
+  std::shared_ptr<SourceTable> sources_;
   FrontendViewPtr view_;
 };
 

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace hamba::engine {
 
@@ -110,6 +112,8 @@ void WorkerFrontend::stop_listening(bool serve_waiting) {
 
 void WorkerFrontend::retire(bool serve_waiting) {
   retired_ = true;
+  if (tarpit_)
+    tarpit_->release_all();
   stop_listening(serve_waiting);
   serve_task_.cancel();
   while (Connection* c = queue_.front())
@@ -117,11 +121,37 @@ void WorkerFrontend::retire(bool serve_waiting) {
 }
 
 bool WorkerFrontend::accept_one(bool beyond_limit) {
+  // Judged before anything is spent on it (a slot, a handle, a read): a refused client costs an
+  // accept and a close.
+  const AcceptVerdict verdict = admit_at_accept(config(), listener_->waiting_peer());
+  if (verdict.refusal) {
+    note_refusal(*verdict.refusal, listener_->waiting_peer());
+    listener_->refuse();
+    return true;
+  }
   if (beyond_limit)
     worker_.take_slot_anyway();
   else if (!worker_.take_slot())
-    return false;
-  if (int rc = Connection::accept(shared_from_this(), *listener_); rc < 0) {
+    return false; // it waits in the listener, and is judged again when a slot frees
+  // per_source: counted by the peer here (once it has a slot, so that a client left waiting is
+  // not counted twice in the rate), or by the address its PROXY header carries, later.
+  SourcePlace place;
+  if (view_->sources && !verdict.read_header) {
+    if (std::optional<Address128> source = address_of(listener_->waiting_peer())) {
+      SourceTable::Admission a =
+          view_->sources->admit(*source, uv_now(worker_.loop()), limits_of(config().per_source));
+      if (a.refusal) {
+        worker_.give_back_slot();
+        note_refusal(*a.refusal, listener_->waiting_peer());
+        over_limit();
+        return true;
+      }
+      place = SourcePlace(view_->sources, a.slot);
+    }
+  }
+  if (int rc =
+          Connection::accept(shared_from_this(), *listener_, verdict.read_header, std::move(place));
+      rc < 0) {
     worker_.give_back_slot();
     note_accept_error(rc);
   }
@@ -165,6 +195,13 @@ void WorkerFrontend::enqueue(Connection& c, bool front) {
   counters_->queued.fetch_add(1, std::memory_order_relaxed);
 }
 
+bool WorkerFrontend::queue_first() {
+  if (queue_.empty() || !view_->routes.empty())
+    return false;
+  serve_queue_soon();
+  return true;
+}
+
 void WorkerFrontend::dequeue(Connection& c) {
   if (!c.queue_link.linked())
     return;
@@ -193,6 +230,8 @@ void WorkerFrontend::serve_queue() {
   // Each queued connection waits for its own route's pool; a pool with no room this round is
   // skipped for the connections behind it (with one pool: the round ends). Connections put
   // back at the tail meanwhile wait for the next round: the walk is bounded by what was there.
+  // The first kMaxFull full pools are remembered; behind more, each connection asks its pool
+  // again (a route with room is still reached, at one choice per connection).
   constexpr size_t kMaxFull = 16;
   const balance::PoolSnapshot* full[kMaxFull];
   size_t full_count = 0;
@@ -207,9 +246,10 @@ void WorkerFrontend::serve_queue() {
     }
     Choice choice = choose(c->routed_view(), c->route(), nullptr, c->client_hash());
     if (!choice.server) {
-      if (view_->routes.empty() || full_count == kMaxFull)
+      if (view_->routes.empty())
         break;
-      full[full_count++] = p;
+      if (full_count < kMaxFull)
+        full[full_count++] = p;
       c = next;
       continue;
     }
@@ -250,6 +290,32 @@ void WorkerFrontend::note_tls_failure(net::TlsFailure why, const std::string& cl
           : "");
   tls_failures_unlogged_ = 0;
   tls_failure_logged_at_ = now;
+}
+
+void WorkerFrontend::over_limit() {
+  const config::PerSource& p = config().per_source;
+  if (p.action == config::OverLimit::tarpit) {
+    if (!tarpit_)
+      tarpit_ = std::make_unique<Tarpit>(worker_.loop());
+    int fd = listener_->take();
+    if (tarpit_->hold(fd, static_cast<uint64_t>(p.tarpit_delay.count())))
+      return;
+    const linger reset{1, 0}; // the tarpit is full: refused at once
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    ::close(fd);
+    return;
+  }
+  listener_->refuse();
+}
+
+void WorkerFrontend::note_refusal(Refusal why, const sockaddr* source) {
+  ++counters_->refused[static_cast<size_t>(why)];
+  const std::optional<Address128> address = address_of(source);
+  if (address && view_->refusal_log && !view_->refusal_log->due(*address, uv_now(worker_.loop())))
+    return;
+  log::warn("frontend {}: refused client {}: {} (at most one line per client per {} s)",
+            config().name, address ? format_address(*address) : std::string("?"),
+            refusal_phrase(why), kRefusalLogMs / 1000);
 }
 
 void WorkerFrontend::note_accept_error(int rc) {

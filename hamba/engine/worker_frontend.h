@@ -14,6 +14,7 @@
 #include "engine/connection_host.h"
 #include "engine/frontend.h"
 #include "engine/header_wait.h"
+#include "engine/tarpit.h"
 #include "net/listener.h"
 
 #include <memory>
@@ -66,6 +67,7 @@ public:
   Choice choose(const FrontendView* routed, int route, const balance::Server* avoid,
                 uint64_t client_hash) override;
   void enqueue(Connection& c, bool front) override;
+  bool queue_first() override;
   void dequeue(Connection& c) override;
   void opened(Connection& c) override;
   void released() override;
@@ -74,6 +76,7 @@ public:
   void report(std::function<void(Engine&)> message) override;
   void note_local_error(int rc, const char* what) override;
   void note_tls_failure(net::TlsFailure why, const std::string& client, const char* text) override;
+  void note_refusal(Refusal why, const sockaddr* source) override;
   // An accept failed with `rc`: counted by reason, and logged as note_local_error does.
   void note_accept_error(int rc);
 
@@ -91,6 +94,8 @@ private:
   const balance::PoolSnapshot& pool(const FrontendView* routed, int route) const;
   void serve_queue();
   bool accept_one(bool beyond_limit);
+  // The waiting connection is over a per-source limit: reset, or held (tarpit).
+  void over_limit();
 
   Worker& worker_;
   FrontendViewPtr view_;
@@ -101,6 +106,7 @@ private:
   bool has_local_ = false;
   bool may_send_proxy_ = false;
   HeaderWait header_wait_;
+  std::unique_ptr<Tarpit> tarpit_; // per_source action tarpit, made at its first use
   base::IntrusiveList<Connection, &Connection::queue_link> queue_;
   base::RunQueue::Task serve_task_{[](void* f) { static_cast<WorkerFrontend*>(f)->serve_queue(); },
                                    this};

@@ -171,6 +171,23 @@ bool Listener::pending() {
   }
 }
 
+void Listener::refuse() {
+  if (ready_fd_ < 0)
+    return;
+  const linger reset{1, 0};
+  ::setsockopt(ready_fd_, SOL_SOCKET, SO_LINGER, &reset, sizeof reset); // at worst a FIN
+  ::close(std::exchange(ready_fd_, -1));
+  if (!backing_off_ && !draining_)
+    watch(true);
+}
+
+int Listener::take() {
+  int fd = std::exchange(ready_fd_, -1);
+  if (!backing_off_ && !draining_)
+    watch(true);
+  return fd;
+}
+
 int Listener::accept(uv_tcp_t* client, sockaddr_storage* peer) {
   if (!pending())
     return UV_EAGAIN;

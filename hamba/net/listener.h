@@ -50,6 +50,13 @@ public:
   // A connection is waiting to be accepted: it is taken from the kernel's queue and held until
   // accept(). False when the queue is empty, or when hamba is short of descriptors.
   bool pending();
+  // The peer of the connection pending() holds (AF_UNSPEC if unknown), for a decision before
+  // accept(): no byte of it has been read.
+  const sockaddr* waiting_peer() const { return reinterpret_cast<const sockaddr*>(&ready_peer_); }
+  // Closes the connection pending() holds with a reset (SO_LINGER 0), unread.
+  void refuse();
+  // Hands over the descriptor of the connection pending() holds, unread (the caller closes it).
+  int take();
   // From now on pending() looks in the kernel's accept queue whether or not the socket was
   // reported readable: for a drain just before close().
   void start_draining() { draining_ = true; }

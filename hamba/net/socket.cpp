@@ -2,6 +2,8 @@
 #include "net/socket.h"
 
 #include <cerrno>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -57,6 +59,27 @@ void reset_on_close(int fd) {
 
 int shutdown_write(int fd) {
   return ::shutdown(fd, SHUT_WR) == 0 ? 0 : uv_translate_sys_error(errno);
+}
+
+namespace {
+int set_int(int fd, int level, int name, int value) {
+  return setsockopt(fd, level, name, &value, sizeof value) == 0 ? 0 : uv_translate_sys_error(errno);
+}
+} // namespace
+
+int set_keepalive(int fd, bool on, int idle_s, int interval_s, int count) {
+  int rc = set_int(fd, SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0);
+  if (rc == 0 && on)
+    rc = set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, idle_s);
+  if (rc == 0 && on)
+    rc = set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, interval_s);
+  if (rc == 0 && on)
+    rc = set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, count);
+  return rc;
+}
+
+int set_user_timeout(int fd, unsigned ms) {
+  return set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, static_cast<int>(ms));
 }
 
 } // namespace hamba::net::sock

@@ -25,5 +25,12 @@ int pending_error(int fd);
 void reset_on_close(int fd);
 // Shuts the write half now (the peer reads EOF after what was sent): 0, else an error.
 int shutdown_write(int fd);
+// TCP keepalive (SO_KEEPALIVE): on, with a first probe after `idle_s` seconds without a segment
+// from the peer, then one every `interval_s`, and the end after `count` unanswered; or off (the
+// figures are then not touched). 0, else the first error.
+int set_keepalive(int fd, bool on, int idle_s, int interval_s, int count);
+// TCP_USER_TIMEOUT: sent data may stay unacknowledged at most `ms` (0: the kernel's default).
+// 0, else an error.
+int set_user_timeout(int fd, unsigned ms);
 
 } // namespace hamba::net::sock

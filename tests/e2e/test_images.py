@@ -3,16 +3,48 @@ DockerCoins image <= 20 MB) with no shell; hamba as a drop-in for jpetazzo/hamba
 forms, ADMIN stats, reconfigure and showconfig through `docker exec` and from a second container
 with `--volumes-from`, `hamba run` waiting empty, the health check, the 2015 ambassador in an
 application's network namespace on 127.127.0.2, usage); and a `docker stop` of every image that
-takes well under a second (the programs handle SIGTERM as PID 1)."""
+takes well under a second (the programs handle SIGTERM as PID 1). Every image runs as a user of
+its own; hamba binds a port below 1024 on the host's network as that user (its file capability),
+alone and with `--read-only`, `--cap-drop ALL --cap-add NET_BIND_SERVICE` and `--init`, runs as
+root with `--user 0`, and the images are built with the README's own commands."""
 
 import datetime
+import glob
+import os
+import re
+import socket
 import time
 import unittest
 
-from docker_e2e import (IMAGES, LABEL, POLL, REDIS_IMAGE, RUN_ID, Container,
-                        assert_nothing_left, build_images, hostnames_seen, http_get, log, main,
-                        require_docker, run)
+from docker_e2e import (BUILD_COMMANDS, IMAGES, LABEL, POLL, REDIS_IMAGE, RUN_ID, SOURCE_DIR,
+                        Container, assert_nothing_left, build_images, hostnames_seen, http_get,
+                        log, main, require_docker, run)
 from harness import wait_until
+
+CAP_NET_BIND_SERVICE = 10  # linux/capability.h
+
+
+def free_privileged_port():
+    """A port below 1024 that nothing on the host listens on (the tests run as root)."""
+    for port in range(1023, 900, -1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise AssertionError("no free port between 900 and 1023 on 127.0.0.1")
+
+
+def process_status(container, name):
+    """/proc/PID/status of the process called `name` in a container, read from the host (the
+    image has no shell to read it with): {"Uid": "10000 10000 10000 10000", "CapEff": ...}."""
+    top = run(["docker", "top", container.id, "-o", "pid,comm"]).stdout.splitlines()[1:]
+    pids = [line.split()[0] for line in top if line.split()[1:] == [name]]
+    if len(pids) != 1:
+        raise AssertionError(f"no single {name} in {container.id}: {top}")
+    with open(f"/proc/{pids[0]}/status") as f:
+        return dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
 
 
 def docker_time(text):
@@ -63,10 +95,102 @@ class ImagesTest(unittest.TestCase):
                          image, "-c", "true"], check=False, quiet=True)
             self.assertNotEqual(probe.returncode, 0, f"{image} has a shell")
 
-    def test_services_run_unprivileged_and_hamba_as_root(self):
+    def test_every_image_runs_as_a_user_of_its_own(self):
+        # By number, which Kubernetes' runAsNonRoot can check.
         for image in IMAGES.values():
             user = run(["docker", "image", "inspect", "-f", "{{.Config.User}}", image]).stdout
-            self.assertEqual(user.strip(), "" if image == IMAGES["hamba"] else "dockercoins")
+            self.assertEqual(user.strip(), "10000:10000" if image == IMAGES["hamba"]
+                             else "10001:10001")
+        # The DockerCoins programs that listen kept their file capability through the COPY too
+        # (the backends of this class are rng); the worker, which listens on nothing, has none.
+        self.assertEqual(int(process_status(self.backends[0], "rng")["CapEff"], 16),
+                         1 << CAP_NET_BIND_SERVICE)
+        for target, capabilities in (("hasher", 1 << CAP_NET_BIND_SERVICE),
+                                     ("webui", 1 << CAP_NET_BIND_SERVICE), ("worker", 0)):
+            with self.subTest(image=IMAGES[target]), Container(
+                    IMAGES[target], docker_args=["--network", self.net]) as c:
+                status = process_status(c, target)  # `docker run -d` returns once it runs
+                self.assertEqual(status["Uid"].split()[:2], ["10001", "10001"])
+                self.assertEqual(int(status["CapEff"], 16), capabilities)
+
+    def test_readme_builds_the_images_as_the_tests_do(self):
+        """build_images() runs the README's commands, word for word: hamba's and rng's are
+        written out, and the line of rng's names the three others built likewise."""
+        docs = [os.path.join(SOURCE_DIR, "README.md"),
+                *glob.glob(os.path.join(SOURCE_DIR, "docs", "*.md"))]
+        text = ""
+        for path in docs:
+            with open(path) as f:
+                text += f.read()
+        for target in ("hamba", "rng"):
+            with self.subTest(target=target):
+                self.assertRegex(text, rf"(?m)^{re.escape(' '.join(BUILD_COMMANDS[target]))}"
+                                       r"(\s|$)")
+        rng_line = re.search(rf"(?m)^{re.escape(' '.join(BUILD_COMMANDS['rng']))}.*$", text)[0]
+        for target in set(BUILD_COMMANDS) - {"hamba", "rng"}:
+            self.assertIn(target, rng_line.split("#", 1)[1])
+
+    def test_non_root_on_the_host_network_binds_a_privileged_port(self):
+        """The file capability at work: with `--net host` the host's ip_unprivileged_port_start
+        (1024) applies, and hamba, user 10000, binds below it anyway. Alone and with each of
+        `--read-only`, `--cap-drop ALL --cap-add NET_BIND_SERVICE` and `--init`, and all three:
+        it serves, answers its control socket in /run, holds cap_net_bind_service and nothing
+        else, and stops on SIGTERM."""
+        with Container(IMAGES["rng"], docker_args=["-p", "127.0.0.1::80", "--hostname",
+                                                   "hostnet"]) as backend:
+            _, backend_port = backend.port(80)
+            cases = {
+                "defaults": [],
+                "read-only": ["--read-only"],
+                "cap-drop ALL": ["--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE"],
+                "init": ["--init"],
+                "all three": ["--read-only", "--cap-drop", "ALL", "--cap-add",
+                              "NET_BIND_SERVICE", "--init"],
+            }
+            for name, flags in cases.items():
+                with self.subTest(flags=name):
+                    self.check_privileged_port_on_host_network(flags, backend_port)
+
+    def check_privileged_port_on_host_network(self, flags, backend_port):
+        port = free_privileged_port()
+        with Container(IMAGES["hamba"], f"127.0.0.1:{port}", f"127.0.0.1:{backend_port}",
+                       docker_args=["--net", "host", *flags]) as lb:
+            def serving():
+                if lb.inspect("{{.State.Running}}") != "true":  # it could not bind: say why
+                    raise AssertionError(f"hamba {' '.join(flags)} exited: "
+                                         f"{run(['docker', 'logs', lb.id]).stderr[-1000:]}")
+                return hostnames_seen(port, 2) == {"hostnet"}
+            wait_until(serving, timeout=20,
+                       what=f"hamba {' '.join(flags)} on the host's port {port}", **POLL)
+            self.assertIn(f"127.0.0.1:{backend_port}", lb.exec("hamba", "showconfig").stdout)
+            status = process_status(lb, "hamba")
+            self.assertEqual(status["Uid"].split()[:2], ["10000", "10000"])
+            self.assertEqual(int(status["CapEff"], 16), 1 << CAP_NET_BIND_SERVICE)
+            run(["docker", "stop", "-t", "10", lb.id])
+            self.assertEqual(lb.inspect("{{.State.ExitCode}}"), "0")
+
+    def test_dropping_every_capability_refuses_to_start(self):
+        """`--cap-drop ALL` without `--cap-add NET_BIND_SERVICE`: the kernel will not run a
+        program whose file capability it cannot grant (the README says to add it back)."""
+        out = run(["docker", "run", "--rm", "--label", LABEL, "--cap-drop", "ALL",
+                   IMAGES["hamba"], "showconfig"], check=False, quiet=True)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("operation not permitted", out.stderr)
+
+    def test_root_when_asked(self):
+        """`--user 0` runs it as root, as the original did; a second container reaching its
+        socket is root too."""
+        with self.hamba("run", docker_args=["--user", "0"]) as lb:
+            wait_until(lambda: "waiting for a configuration"
+                       in lb.exec("hamba", "status", check=False).stdout, timeout=20,
+                       what="hamba as root to answer status", **POLL)
+            r = run(["docker", "run", "--rm", "--label", LABEL, "--user", "0", "--volumes-from",
+                     lb.id, IMAGES["hamba"], "reconfigure", "80", "www1:80"], check=False)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            _, port = lb.port(80)
+            wait_until(lambda: hostnames_seen(port, 2) == {"www1"}, timeout=20,
+                       what="hamba as root to reach www1", **POLL)
+            self.assertEqual(process_status(lb, "hamba")["Uid"].split()[0], "0")
 
     def test_both_argument_forms_balance_over_both_backends(self):
         for form in (["80", "www1:80", "www2:80"], ["80", "www1", "80", "www2", "80"]):

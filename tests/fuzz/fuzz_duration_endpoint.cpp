@@ -1,5 +1,6 @@
-// Fuzz target for the small words of every configuration: durations (config::parse_duration)
-// and endpoints (base/endpoint.h and config::parse_endpoint). Each either throws its documented
+// Fuzz target for the small words of every configuration: durations (config::parse_duration),
+// endpoints (base/endpoint.h and config::parse_endpoint) and TCP keepalive figures
+// (config::parse_tcp_keepalive, the --tcp-keepalive form). Each either throws its documented
 // error or gives a value that prints as a word parsing back to the same value.
 #include "base/endpoint.h"
 #include "config/config.h"
@@ -39,6 +40,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const Endpoint e = config::parse_endpoint(text);
     check(e.port >= 1);
     check(config::parse_endpoint(format_endpoint(e)) == e);
+  } catch (const config::ConfigError&) {
+  }
+  try {
+    const config::TcpKeepalive k = config::parse_tcp_keepalive(text);
+    check(k.idle.count() >= 0 && k.interval.count() >= 0);
+    if (k.enabled) { // its figures, written back in the same form, read the same
+      const std::string again = config::format_duration(k.idle) + "," +
+                                config::format_duration(k.interval) + "," + std::to_string(k.count);
+      check(config::parse_tcp_keepalive(again) == k);
+    }
   } catch (const config::ConfigError&) {
   }
   return 0;

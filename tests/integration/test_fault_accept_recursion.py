@@ -18,13 +18,13 @@ import resource
 import select
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
 import unittest
 
 from hamba_helpers import Backend, stats_json
+from slow_path import python_client_hello
 from harness import Hamba, free_port, probe_done, read_all, wait_until
 
 CLIENTS = 4000
@@ -146,7 +146,7 @@ class AcceptQueueRecursion(unittest.TestCase):
     def test_not_tls_on_a_routes_frontend(self):
         def good(port):  # a ClientHello for a.test reaches its route's server
             with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
-                c.sendall(client_hello("a.test"))
+                c.sendall(python_client_hello("a.test"))
                 self.assertEqual(read_all(c), b"served")
         self.check("    routes:\n      - name: a\n        sni: [a.test]\n"
                    "        servers: [\"{server}\"]\n", "client_hello_errors", good)
@@ -209,18 +209,6 @@ class AcceptQueueRecursion(unittest.TestCase):
                       f"connect" + ("; a good client served afterwards" if good else ""))
                 self.assertEqual(hamba.stop(), 0, hamba.log()[-3000:])
                 self.assertNotIn("Sanitizer", hamba.log())
-
-
-def client_hello(server_name):
-    """The first flight of a TLS client for `server_name` (a ClientHello record)."""
-    outgoing = ssl.MemoryBIO()
-    tls = ssl.create_default_context().wrap_bio(ssl.MemoryBIO(), outgoing,
-                                                server_hostname=server_name)
-    try:
-        tls.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return outgoing.read()
 
 
 if __name__ == "__main__":

@@ -7,28 +7,12 @@ server side when hamba creates the socket, so nothing else in the tests would no
 went away. The test takes a copy of hamba's own sockets (pidfd_getfd, Linux 5.6, needs
 ptrace rights over hamba: root or the same user with ptrace allowed) and asks them."""
 
-import ctypes
 import errno
-import os
 import socket
 import unittest
 
-from hamba_helpers import TaggedEcho, connect, proc_sockets
+from hamba_helpers import TaggedEcho, connect, copy_fd, proc_sockets
 from harness import start_hamba, wait_until
-
-SYS_PIDFD_GETFD = 438  # x86_64 and aarch64 alike
-
-
-def copy_fd(pid, fd):
-    libc = ctypes.CDLL(None, use_errno=True)
-    pidfd = os.pidfd_open(pid)
-    try:
-        copy = libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
-        if copy < 0:
-            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
-        return copy
-    finally:
-        os.close(pidfd)
 
 
 class NoDelay(unittest.TestCase):

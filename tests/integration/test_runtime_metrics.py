@@ -4,7 +4,7 @@
 - after N connections with known payloads, connections and bytes (per frontend and per server)
   in /stats.json and /metrics equal what the clients sent and received;
 - /metrics follows the Prometheus text format (HELP/TYPE before samples, counters end in _total),
-  and the README's list of metric names is every family it serves;
+  and docs/operations.md's list of metric names is every family it serves;
 - the stats page shows every server and refreshes itself;
 - HAMBA_LOG_CONNECTIONS=json writes one JSON line per connection with the same bytes;
 - without ADMIN nothing but the frontend listens.
@@ -51,11 +51,11 @@ def parse_metrics(text):
 
 
 def readme_metric_names():
-    """The metric names the README lists (its paragraph on /metrics)."""
-    with open(os.path.join(SOURCE_DIR, "README.md"), encoding="utf-8") as f:
+    """The metric names docs/operations.md lists (its paragraph on /metrics)."""
+    with open(os.path.join(SOURCE_DIR, "docs", "operations.md"), encoding="utf-8") as f:
         text = f.read()
     start = text.index("Metric names (labels")
-    end = text.index("### Per-connection log", start)
+    end = text.index("## Per-connection log", start)
     return set(re.findall(r"`(hamba_[a-z_]+)", text[start:end]))
 
 

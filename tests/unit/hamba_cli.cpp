@@ -141,13 +141,35 @@ TEST_CASE("options and their variables; the option wins") {
 
 TEST_CASE("every option of the configuration, flag or variable, shows in debugconfig's YAML") {
   // A value other than the default for each; an option of the table not listed here fails too.
-  const std::map<std::string, std::string> samples = {
-      {"--connect-timeout", "7s"},   {"--idle-timeout", "7s"}, {"--check-interval", "7s"},
-      {"--resolve-interval", "7s"},  {"--dns-hold", "7s"},     {"--maxconn", "77"},
-      {"--server-maxconn", "7"},     {"--threads", "7"},       {"--check", "redis"},
-      {"--balance", "leastconn"},    {"--retries", "7"},       {"--grace", "7s"},
-      {"--admin", "127.0.0.1:7777"}, {"--send-proxy", "v2"},   {"--accept-proxy", "true"},
-      {"--tls-cert", "c.pem"},       {"--tls-key", "k.pem"},   {"--tls-handshake-timeout", "7s"}};
+  std::map<std::string, std::string> samples = {{"--connect-timeout", "7s"},
+                                                {"--idle-timeout", "7s"},
+                                                {"--check-interval", "7s"},
+                                                {"--resolve-interval", "7s"},
+                                                {"--dns-hold", "7s"},
+                                                {"--maxconn", "77"},
+                                                {"--server-maxconn", "7"},
+                                                {"--threads", "7"},
+                                                {"--check", "redis"},
+                                                {"--balance", "leastconn"},
+                                                {"--retries", "7"},
+                                                {"--grace", "7s"},
+                                                {"--admin", "127.0.0.1:7777"},
+                                                {"--send-proxy", "v2"},
+                                                {"--accept-proxy", "true"},
+                                                {"--accept-proxy-from", "10.0.0.0/8"},
+                                                {"--allow", "10.0.0.0/8"},
+                                                {"--deny", "10.9.0.0/16"},
+                                                {"--allow-file", "/dev/null"},
+                                                {"--deny-file", "/dev/null"},
+                                                {"--per-source-maxconn", "7"},
+                                                {"--per-source-rate", "7/1s"}};
+  samples.insert({{"--tcp-keepalive", "7s,7s,7"},
+                  {"--server-tcp-keepalive", "off"},
+                  {"--tcp-user-timeout", "7s"},
+                  {"--server-tcp-user-timeout", "7s"},
+                  {"--docker", "/run/d.sock"}});
+  samples.insert(
+      {{"--tls-cert", "c.pem"}, {"--tls-key", "k.pem"}, {"--tls-handshake-timeout", "7s"}});
   // Options that are valid only with another one, given with it (by flag) in both runs.
   const std::map<std::string, std::string> companions = {{"--tls-cert", "--tls-key=other.key"},
                                                          {"--tls-key", "--tls-cert=other.pem"}};
@@ -173,6 +195,23 @@ TEST_CASE("every option of the configuration, flag or variable, shows in debugco
     CHECK(by_flag != plain);
     CHECK(config::to_yaml(parse(with_env, {{spec.env, sample->second}}).config) == by_flag);
   }
+}
+
+TEST_CASE("docker: --docker [SOCKET], HAMBA_DOCKER; alone it runs with no frontend") {
+  auto alone = parse({"--docker"});
+  CHECK(alone.action == cli::Action::run);
+  CHECK(alone.config.frontends.empty());
+  REQUIRE(alone.config.docker);
+  CHECK(alone.config.docker->socket == "/var/run/docker.sock");
+  auto path = parse({"--docker", "/run/d.sock", "80", "a:1"});
+  CHECK(path.config.docker->socket == "/run/d.sock");
+  CHECK(path.config.frontends.size() == 1);
+  CHECK(parse({"--docker", "80", "a:1"}).config.docker->socket == "/var/run/docker.sock");
+  CHECK(parse({"run"}, {{"HAMBA_DOCKER", "1"}}).config.docker);
+  CHECK(parse({"run"}, {{"HAMBA_DOCKER", "/x.sock"}}).config.docker->socket == "/x.sock");
+  CHECK(!parse({"80", "a:1"}, {{"HAMBA_DOCKER", "false"}}).config.docker);
+  CHECK(!parse({"80", "a:1"}).config.docker);
+  CHECK(error_of({"--docker=maybe", "80", "a:1"}).find("\"maybe\"") != std::string::npos);
 }
 
 TEST_CASE("threads: --threads, HAMBA_THREADS (the option wins), unset by default") {

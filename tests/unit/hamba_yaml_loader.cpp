@@ -393,3 +393,25 @@ TEST_CASE("yaml: tls and server_tls read, print and read back; bad ones name the
   CHECK(contains(error_of(head + "    tls: {alpn: [h2]}\n"), "no certificate"));
   CHECK(contains(error_of(head + "    server_tls: {sni: x}\n"), "'verify' is needed"));
 }
+
+TEST_CASE("yaml: docker, a server's name and a frontend's provider, read and printed back") {
+  Config c = load_yaml_text(R"(
+docker: {socket: /run/d.sock, network: front}
+frontends:
+  - bind: "8001"
+    provider: docker
+    servers:
+      - {address: "172.17.0.2:80", name: rng-1}
+)",
+                            "t.yaml");
+  REQUIRE(c.docker);
+  CHECK(c.docker->socket == "/run/d.sock");
+  CHECK(c.docker->network == "front");
+  CHECK(c.frontends.at(0).provider == "docker");
+  CHECK(c.frontends.at(0).servers.at(0).name == "rng-1");
+  CHECK(load_yaml_text(to_yaml(c), "again") == c);
+  CHECK(load_yaml_text("docker: true\n", "t").docker->socket == "/var/run/docker.sock");
+  CHECK(!load_yaml_text("docker: false\n", "t").docker);
+  CHECK(contains(error_of("docker: {sock: /x}\n"), "unknown key 'sock' in docker"));
+  CHECK(contains(error_of("docker: {socket: ''}\n"), "t.yaml:1:18: docker socket: an empty path"));
+}
