@@ -85,7 +85,8 @@ class ImagesTest(unittest.TestCase):
 
     def test_images_are_small_and_hold_no_shell(self):
         bound_mb = {image: 20 for image in IMAGES.values()}
-        bound_mb[IMAGES["hamba"]] = 12
+        # hamba links OpenSSL (libssl and libcrypto, about 5.5 MB) for TLS: 12.8 MB with it.
+        bound_mb[IMAGES["hamba"]] = 14
         for image, bound in bound_mb.items():
             size = int(run(["docker", "image", "inspect", "-f", "{{.Size}}", image]).stdout) / 1e6
             log(f"image size {image}: {size:.1f} MB (bound {bound} MB)")
