@@ -79,6 +79,9 @@ def run(args, timeout=300, check=True, env=None, quiet=False, cwd=None):
     return proc
 
 
+# Networks Docker itself keeps with no container attached (moby/moby#42119): found by
+# Stack.remove_networks, and not counted as the run's leftovers.
+DOCKER_LEAKED_NETWORKS = set()
 _engine_answered = False  # set by require_docker(): until then the run cannot have left anything
 
 
@@ -246,6 +249,9 @@ class Stack:
         if proc.returncode != 0 and "has active endpoints" in proc.stderr:
             self.remove_networks()
             proc = self.cmd("down", "-v", "--remove-orphans", timeout=120, check=False)
+        if (proc.returncode != 0 and "has active endpoints" in proc.stderr
+                and not self.containers(all_states=True) and self.leaked_networks_only()):
+            proc = subprocess.CompletedProcess(proc.args, 0, proc.stdout, proc.stderr)
         if proc.returncode != 0:
             raise AssertionError(f"docker-compose down {self.project} exited {proc.returncode}\n"
                                  f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")
@@ -263,6 +269,13 @@ class Stack:
             elif action == "die":
                 exits[name] = (int(nanos) / 1e9 - termed.get(name, asked), value)
         return took, exits
+
+    def leaked_networks_only(self):
+        """True when every network of the project still there is one Docker keeps with no
+        container attached (remove_networks noted it)."""
+        nets = run(["docker", "network", "ls", "--format", "{{.Name}}", "--filter",
+                    f"label=com.docker.compose.project={self.project}"]).stdout.split()
+        return all(n in DOCKER_LEAKED_NETWORKS for n in nets)
 
     def remove_networks(self):
         """Removes the project's networks once its containers are gone. Docker may still be
@@ -284,6 +297,18 @@ class Stack:
                     if forced:
                         info = run(["docker", "network", "inspect", net], check=False).stdout
                         log(f"network {net} of {self.project} stays: {info[-2000:]}")
+                        listed = run(["docker", "network", "inspect", "-f",
+                                      "{{range .Containers}}{{.Name}} {{end}}", net],
+                                     check=False).stdout.split()
+                        if not listed:
+                            # Docker's own leak (moby/moby#42119): no container is attached,
+                            # yet it counts an endpoint and refuses to remove the network.
+                            # Nothing of the test's is left in it: noted, not failed on.
+                            name = run(["docker", "network", "inspect", "-f", "{{.Name}}", net],
+                                       check=False).stdout.strip()
+                            DOCKER_LEAKED_NETWORKS.add(name)
+                            log(f"network {name} kept by Docker with no container attached "
+                                f"(moby/moby#42119): left to Docker")
                         break
                     forced = True
                     deadline = time.monotonic() + 10
@@ -386,7 +411,8 @@ def assert_nothing_left(settle=0.0):
         names = run(["docker", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()
         found += [n for n in names if n.startswith(RUN_ID)]
         networks = run(["docker", "network", "ls", "--format", "{{.Name}}"]).stdout.split()
-        found += [n for n in networks if n.startswith(RUN_ID)]
+        found += [n for n in networks
+                  if n.startswith(RUN_ID) and n not in DOCKER_LEAKED_NETWORKS]
         volumes = run(["docker", "volume", "ls", "--format", "{{.Name}}"]).stdout.split()
         found += [v for v in volumes if v.startswith(RUN_ID)]
         return found
