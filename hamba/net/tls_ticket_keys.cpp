@@ -16,6 +16,7 @@ struct TicketKey {
   unsigned char aes[32];  // AES-256-CBC
   unsigned char hmac[32]; // HMAC-SHA256
   std::chrono::steady_clock::time_point made;
+  bool usable = false; // its bytes came from the random generator
 };
 
 class TicketKeys {
@@ -38,7 +39,7 @@ public:
   int find(const unsigned char* name, TicketKey& out) {
     std::lock_guard lock(mutex_);
     for (int i = 0; i < 2; ++i)
-      if (made_ && std::memcmp(keys_[i].name, name, sizeof keys_[i].name) == 0) {
+      if (made_ && keys_[i].usable && std::memcmp(keys_[i].name, name, sizeof keys_[i].name) == 0) {
         out = keys_[i];
         return i + 1;
       }
@@ -47,9 +48,11 @@ public:
 
 private:
   static void make(TicketKey& k, std::chrono::steady_clock::time_point now) {
-    if (RAND_bytes(k.name, sizeof k.name) != 1 || RAND_bytes(k.aes, sizeof k.aes) != 1 ||
-        RAND_bytes(k.hmac, sizeof k.hmac) != 1)
-      k = TicketKey{}; // no randomness: a zero name no ticket carries by chance
+    k = TicketKey{};
+    // No randomness: the key is not usable. No ticket is sealed with it (a zero key would let
+    // anyone forge one) and none is opened with it; clients then do full handshakes.
+    k.usable = RAND_bytes(k.name, sizeof k.name) == 1 && RAND_bytes(k.aes, sizeof k.aes) == 1 &&
+               RAND_bytes(k.hmac, sizeof k.hmac) == 1;
     k.made = now;
   }
 
@@ -77,6 +80,8 @@ int on_ticket(SSL*, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* ciph
   TicketKey k;
   if (seal) {
     k = keys().current();
+    if (!k.usable)
+      return 0; // no ticket issued
     if (RAND_bytes(iv, 16) != 1)
       return -1;
     std::memcpy(name, k.name, sizeof k.name);
