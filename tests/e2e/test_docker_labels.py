@@ -37,7 +37,7 @@ class ClientLoop:
     """GET / through hamba, one request after another, counting answers and failures; bounded in
     count and time."""
 
-    def __init__(self, port, limit=5000, seconds=120):
+    def __init__(self, port, limit=100000, seconds=120):
         self.port, self.limit, self.seconds = port, limit, seconds
         self.ok = 0
         self.failures = []
@@ -52,6 +52,9 @@ class ClientLoop:
                 self.ok += 1
             except Exception as e:  # every failure is one the test reports
                 self.failures.append(f"{time.strftime('%H:%M:%S')} {e!r}")
+
+    def running(self):
+        return self._thread.is_alive()
 
     def __enter__(self):
         self._thread.start()
@@ -113,7 +116,10 @@ class DockerLabelsTest(unittest.TestCase):
                 wait_until(lambda: len({rng_hostname(port) for _ in range(6)}) == 1,
                            timeout=30, what="back to one rng", **POLL)
                 served = loop.ok
-                wait_until(lambda: loop.ok >= served + 20, timeout=30, what="more requests")
+                wait_until(lambda: loop.ok >= served + 20 or not loop.running(), timeout=30,
+                           what="more requests")
+                self.assertTrue(loop.running(), f"the client loop ended early: {loop.ok} "
+                                f"requests, failures {loop.failures[-3:]}")
             self.assertEqual(loop.failures, [], h.log())
             log(f"client loop: {loop.ok} requests, 0 failed, across 1 -> 3 -> 1 rng")
 
