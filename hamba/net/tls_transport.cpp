@@ -49,6 +49,35 @@ TlsFailure classify(const char** text) {
 
 } // namespace
 
+// The write side's BIO: what OpenSSL seals goes to the lower transport as it is written (taken
+// by the kernel, or copied into the lower transport's bounded queue), so nothing is held here
+// between calls, and no buffer sized by the largest write stays with an idle connection. A
+// write error is kept for flush() to report; OpenSSL is told the bytes went.
+BIO_METHOD* TlsTransport::lower_bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "hamba lower");
+    if (!m)
+      return m;
+    BIO_meth_set_write(m, [](BIO* b, const char* data, int len) -> int {
+      auto* self = static_cast<TlsTransport*>(BIO_get_data(b));
+      if (self->write_error_ == 0 && len > 0) {
+        uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
+        self->write_error_ = self->lower_.write(&buf, 1);
+      }
+      return len;
+    });
+    BIO_meth_set_ctrl(m, [](BIO*, int cmd, long, void*) -> long {
+      return cmd == BIO_CTRL_FLUSH ? 1 : 0; // nothing is ever pending here
+    });
+    BIO_meth_set_create(m, [](BIO* b) -> int {
+      BIO_set_init(b, 1);
+      return 1;
+    });
+    return m;
+  }();
+  return method;
+}
+
 TlsTransport::TlsTransport(Transport& lower, std::shared_ptr<const TlsServerContext> context,
                            uv_loop_t* loop)
     : lower_(lower), context_(std::move(context)), loop_(loop) {
@@ -73,7 +102,9 @@ void TlsTransport::renew() {
 void TlsTransport::make_session(SSL* ssl) {
   ssl_ = ssl;
   rbio_ = BIO_new(BIO_s_mem());
-  wbio_ = BIO_new(BIO_s_mem());
+  BIO_METHOD* lower_method = lower_bio_method();
+  wbio_ = lower_method ? BIO_new(lower_method) : nullptr;
+  write_error_ = 0;
   if (!ssl_ || !rbio_ || !wbio_) {
     BIO_free(rbio_);
     BIO_free(wbio_);
@@ -84,6 +115,7 @@ void TlsTransport::make_session(SSL* ssl) {
   }
   // An empty read BIO asks for more (SSL_ERROR_WANT_READ) rather than reporting an EOF.
   BIO_set_mem_eof_return(rbio_, -1);
+  BIO_set_data(wbio_, this);
   SSL_set_bio(ssl_, rbio_, wbio_);
   if (client_context_)
     SSL_set_connect_state(ssl_);
@@ -309,8 +341,10 @@ void TlsTransport::deliver() {
       continue;
     }
     if (err == SSL_ERROR_WANT_READ) {
-      if (!lower_eof_)
+      if (!lower_eof_) {
+        release_read_bio();
         return;
+      }
       // The client's FIN without a close_notify: everything it sent is delivered, and many
       // clients end this way, so it is an EOF as TCP's.
     } else if (err != SSL_ERROR_ZERO_RETURN) {
@@ -396,17 +430,27 @@ ssize_t TlsTransport::read_now(char* into, size_t size) {
   return lower_eof_ ? 0 : UV_EAGAIN;
 }
 
+void TlsTransport::release_read_bio() {
+  // A memory BIO keeps the room of the most it ever held (a whole socket read): past a few
+  // records' worth, a drained one is swapped for an empty one, so an idle connection does not
+  // keep it. Below that it is kept, as reading again would allocate it again.
+  constexpr size_t kKeptRoom = 4096;
+  BUF_MEM* mem = nullptr;
+  BIO_get_mem_ptr(rbio_, &mem);
+  if (!mem || mem->max <= kKeptRoom || BIO_ctrl_pending(rbio_) > 0)
+    return;
+  BIO* empty = BIO_new(BIO_s_mem());
+  if (!empty)
+    return;
+  BIO_set_mem_eof_return(empty, -1);
+  SSL_set0_rbio(ssl_, empty); // frees the full one
+  rbio_ = empty;
+}
+
 // --- writing ---
 
 int TlsTransport::flush() {
-  BUF_MEM* mem = nullptr;
-  BIO_get_mem_ptr(wbio_, &mem);
-  if (!mem || mem->length == 0)
-    return 0;
-  uv_buf_t buf = uv_buf_init(mem->data, static_cast<unsigned>(mem->length));
-  int rc = lower_.write(&buf, 1); // taken by the kernel, or copied into its queue
-  (void)BIO_reset(wbio_);
-  return rc;
+  return write_error_; // the write BIO wrote as OpenSSL sealed (lower_bio_method())
 }
 
 int TlsTransport::write(const uv_buf_t* bufs, unsigned count) {

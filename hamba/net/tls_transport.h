@@ -8,11 +8,11 @@
 //
 // It is its lower transport's handler. Ciphertext read goes into the read BIO; SSL_read's
 // plaintext goes to its own handler's on_read, into the loop's read buffer or read_into()'s
-// span. Whatever the write BIO holds after an SSL_* call (a handshake message, a ticket, an
-// encrypted write, a close_notify) is written to the lower transport in the same call, so its
-// queue is this transport's queue, and its marks and on_drained are this one's. A memory BIO
-// takes every write whole, so plaintext is never held here; renegotiation is off, so a write
-// never waits for a read.
+// span. The write BIO hands every record OpenSSL seals (a handshake flight, a ticket, an
+// encrypted write, a close_notify) to the lower transport as it is written, so its queue is
+// this transport's queue, and its marks and on_drained are this one's. It takes every write
+// whole, so plaintext is never held here and no write buffer stays with an idle connection;
+// renegotiation is off, so a write never waits for a read.
 //
 // The lower transport is read while the handshake runs, and after it only while this one is
 // read. Plaintext OpenSSL still holds when reading stops (a record decrypted beyond the span
@@ -111,9 +111,12 @@ private:
   // Decrypts and delivers while the handler reads; reports the EOF when it is due.
   void deliver();
   void deliver_later();
+  // Swaps a drained read BIO that grew large for an empty one.
+  void release_read_bio();
   bool has_pending() const;
-  // Writes what the write BIO holds to the lower transport: 0, or its error.
+  // 0, or the error of the lower transport's first write that failed.
   int flush();
+  static BIO_METHOD* lower_bio_method();
   void free_session();
 
   enum class Want : uint8_t { none, loop_buffer, span, span_used };
@@ -124,7 +127,8 @@ private:
   uv_loop_t* loop_;
   SSL* ssl_ = nullptr;
   BIO* rbio_ = nullptr; // ciphertext read, for OpenSSL (owned by ssl_)
-  BIO* wbio_ = nullptr; // ciphertext OpenSSL wrote, for the lower transport (owned by ssl_)
+  BIO* wbio_ = nullptr; // writes what OpenSSL seals to the lower transport (owned by ssl_)
+  int write_error_ = 0; // the lower transport's, from a write through wbio_
   Want want_ = Want::none;
   bool established_ = false;
   bool lower_eof_ = false; // the client's FIN came: what is buffered is the last
