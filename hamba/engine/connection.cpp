@@ -84,7 +84,7 @@ std::unique_ptr<net::TlsTransport> Connection::make_tls() {
   const auto& view = host_->view_ptr();
   if (!view->tls)
     return nullptr;
-  return std::make_unique<net::TlsTransport>(client_, view->tls, host_->loop());
+  return std::make_unique<net::TlsTransport>(client_, view->tls, host_->loop(), view->ticket_keys);
 }
 
 std::unique_ptr<net::TlsTransport> Connection::make_server_tls() {

@@ -5,6 +5,7 @@
 #include "base/log.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <string_view>
 #include <unistd.h>
@@ -38,6 +39,19 @@ Engine::Engine(uv_loop_t* loop) : loop_(loop) {
   sweep_timer_.init(loop_, this);
   sweep_timer_.start<&Engine::sweep>(kSweepMs, kSweepMs);
   publish_timer_.init(loop_, this);
+  ticket_timer_.init(loop_, this);
+  const uint64_t lifetime_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(net::kTicketKeyLifetime).count();
+  ticket_timer_.start<&Engine::rotate_ticket_keys>(lifetime_ms, lifetime_ms);
+}
+
+void Engine::rotate_ticket_keys() {
+  ticket_keys_ = ticket_keys_->rotated();
+  for (auto& f : frontends_)
+    if (f->has_tls()) {
+      f->set_ticket_keys(ticket_keys_);
+      publish(*f);
+    }
 }
 
 Engine::~Engine() {
@@ -136,7 +150,7 @@ void Engine::apply(const config::Config& config) {
   // Certificates first, then the new listeners: if one fails, nothing has changed yet.
   std::vector<TlsContexts> tls;
   for (const config::Frontend& f : config.frontends)
-    tls.push_back({build_tls(f), build_server_tls(f)});
+    tls.push_back({build_tls(f), build_server_tls(f), ticket_keys_});
   try {
     for (const config::Frontend& f : config.frontends) {
       auto it = std::find_if(frontends_.begin(), frontends_.end(), [&](const auto& old) {
@@ -327,6 +341,7 @@ void Engine::worker_stopped(size_t) {
     return;
   sweep_timer_.close();
   publish_timer_.close();
+  ticket_timer_.close();
   auto done = std::move(on_shutdown_done_);
   on_shutdown_done_ = nullptr;
   log::info("all connections closed");

@@ -142,6 +142,11 @@ private:
   uint64_t descriptors_counted_at_ = 0;
   std::map<uint64_t, FrontendViewPtr> published_; // by frontend id: the last view sent
   uvx::Timer publish_timer_;
+  // The session-ticket keys every TLS frontend's views carry: made at start, kept across
+  // reconfigures, rotated every net::kTicketKeyLifetime (a new view for each TLS frontend).
+  std::shared_ptr<const net::TicketKeySet> ticket_keys_ = net::TicketKeySet::make();
+  uvx::Timer ticket_timer_;
+  void rotate_ticket_keys();
   bool publish_armed_ = false;
   uvx::Timer sweep_timer_; // descriptors: recounted every few seconds, more often near the limit
   bool shutting_down_ = false;

@@ -193,6 +193,11 @@ void Frontend::set_tls(TlsContexts tls) {
   view_.reset();
 }
 
+void Frontend::set_ticket_keys(std::shared_ptr<const net::TicketKeySet> keys) {
+  tls_.ticket_keys = std::move(keys);
+  view_.reset();
+}
+
 void Frontend::retire() {
   backend_.stop();
   for (auto& r : routes_)
@@ -212,6 +217,8 @@ FrontendViewPtr Frontend::view() {
   v->config = config_;
   v->tls = tls_.clients;
   v->server_tls = tls_.servers;
+  if (tls_.clients)
+    v->ticket_keys = tls_.ticket_keys;
   v->refusal_log = refusal_log_;
   v->sources = sources_;
   std::shared_ptr<Frontend> self = shared_from_this();

@@ -13,6 +13,7 @@
 #include "engine/admission.h"
 #include "engine/source_table.h"
 #include "net/tls_context.h"
+#include "net/tls_ticket_keys.h"
 
 #include <cstdint>
 #include <functional>
@@ -70,6 +71,9 @@ struct FrontendView {
   // connections keep the ones they started with).
   std::shared_ptr<const net::TlsServerContext> tls;
   std::shared_ptr<const net::TlsClientContext> server_tls; // server_tls: toward the servers
+  // tls: the session-ticket keys of the moment (the process's; rotated on the main loop, which
+  // then publishes a new view).
+  std::shared_ptr<const net::TicketKeySet> ticket_keys;
   balance::PoolSnapshotPtr pool; // the frontend's own servers (the default route)
   std::vector<RouteView> routes;
   // The refusals' log lines, one per source per 10 s (the frontend's, across its views).
@@ -94,6 +98,7 @@ std::shared_ptr<const net::TlsClientContext> build_server_tls(const config::Fron
 struct TlsContexts {
   std::shared_ptr<const net::TlsServerContext> clients;
   std::shared_ptr<const net::TlsClientContext> servers;
+  std::shared_ptr<const net::TicketKeySet> ticket_keys; // the process's (Engine)
 };
 
 // "0.0.0.0:80 (roundrobin): rng1:80, rng2:80", for logs ("*:80" for every address).
@@ -122,6 +127,9 @@ public:
   // The TLS context built for the configuration (Engine::apply builds it first, so that a bad
   // certificate refuses the whole configuration); nullptr without tls.
   void set_tls(TlsContexts tls);
+  // The process's ticket keys, rotated: in the next view.
+  void set_ticket_keys(std::shared_ptr<const net::TicketKeySet> keys);
+  bool has_tls() const { return tls_.clients != nullptr; }
   // Removed or shutting down: checks and resolution stop.
   void retire();
 

@@ -98,7 +98,7 @@ std::shared_ptr<const TlsServerContext> TlsServerContext::build(const TlsServerO
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     static const unsigned char kSessionContext[] = "hamba";
     SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
-    use_process_ticket_keys(ctx);
+    enable_ticket_keys(ctx);
     // (SSL_CTX_set_tlsext_servername_callback, without the macro's C cast.)
     SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
                           reinterpret_cast<void (*)()>(&TlsServerContext::on_server_name));

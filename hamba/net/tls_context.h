@@ -12,8 +12,8 @@
 // callback moves the session to the one chosen.
 //
 // Settings every context has: OpenSSL's default ciphers, TLS 1.2 at least (1.0 and 1.1 never),
-// renegotiation off, no server-side session cache (resumption is by tickets, whose keys are
-// the process's, net/tls_ticket_keys.h, so a reconfigure keeps them) and
+// renegotiation off, no server-side session cache (resumption is by tickets, sealed with the
+// keys each session is given, net/tls_ticket_keys.h, which a reconfigure keeps) and
 // SSL_MODE_RELEASE_BUFFERS (an idle connection holds no record buffers).
 #pragma once
 

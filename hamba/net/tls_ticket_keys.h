@@ -1,13 +1,18 @@
-// The keys that seal TLS session tickets, one set for the whole process: made at start (the
-// first TLS context built), rotated every kTicketKeyLifetime, and kept across every reconfigure
-// (a context built again uses the same ones), so a client resumes with a ticket issued before
-// a reload. A ticket sealed with the key before the current one is still accepted, and renewed.
+// The keys that seal TLS session tickets: an immutable set, the key that seals new tickets and
+// the one before it (whose tickets still open, and are renewed). The main loop owns the
+// process's set: it makes it at start, keeps it across every reconfigure (a client resumes with
+// a ticket issued before a reload), and every kTicketKeyLifetime hands the workers a rotated
+// one in their frontends' views (engine/frontend.h). A session is given the set of the view it
+// was accepted under and holds it to its end, so OpenSSL's ticket callback, on any worker,
+// reads keys no one changes: no lock on the handshake path.
 //
-// OpenSSL calls install()'s callback during handshakes, on any worker: the keys are read under
-// a mutex, held only to copy 80 bytes (the handshake, not the data path, takes it).
+//     auto keys = net::TicketKeySet::make();       // at start
+//     keys = keys->rotated();                      // every kTicketKeyLifetime
+//     net::use_ticket_keys(ssl, keys.get());       // per session (net/tls_transport.h)
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <openssl/ssl.h>
 
 namespace hamba::net {
@@ -15,7 +20,33 @@ namespace hamba::net {
 // How long one key seals new tickets; it opens them for as long again.
 constexpr std::chrono::hours kTicketKeyLifetime{12};
 
-// Makes `ctx` seal and open its tickets with the process's keys.
-void use_process_ticket_keys(SSL_CTX* ctx);
+struct TicketKey {
+  unsigned char name[16];
+  unsigned char aes[32];  // AES-256-CBC
+  unsigned char hmac[32]; // HMAC-SHA256
+  bool usable = false;    // its bytes came from the random generator
+};
+
+class TicketKeySet {
+public:
+  // A new key, which seals and opens.
+  static std::shared_ptr<const TicketKeySet> make();
+  // A new key seals; this set's sealing key still opens.
+  std::shared_ptr<const TicketKeySet> rotated() const;
+
+  const TicketKey& sealing() const { return keys_[0]; }
+  // The key named `name`: 1 the sealing one, 2 the one before (the ticket is to be renewed),
+  // 0 none (an unusable key opens nothing).
+  int find(const unsigned char* name, const TicketKey** out) const;
+
+private:
+  TicketKey keys_[2]{}; // [0] seals, [1] the one before (or [0] again, at start)
+};
+
+// Makes `ctx`'s server sessions seal and open their tickets with the set use_ticket_keys()
+// gives each; a session given none issues no ticket and resumes none.
+void enable_ticket_keys(SSL_CTX* ctx);
+// The set `ssl`'s handshake uses; the caller keeps it alive for the session's life.
+void use_ticket_keys(SSL* ssl, const TicketKeySet* keys);
 
 } // namespace hamba::net

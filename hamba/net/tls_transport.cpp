@@ -79,9 +79,12 @@ BIO_METHOD* TlsTransport::lower_bio_method() {
 }
 
 TlsTransport::TlsTransport(Transport& lower, std::shared_ptr<const TlsServerContext> context,
-                           uv_loop_t* loop)
-    : lower_(lower), context_(std::move(context)), loop_(loop) {
+                           uv_loop_t* loop, std::shared_ptr<const TicketKeySet> ticket_keys)
+    : lower_(lower), context_(std::move(context)), ticket_keys_(std::move(ticket_keys)),
+      loop_(loop) {
   make_session(context_->new_session());
+  if (ssl_)
+    use_ticket_keys(ssl_, ticket_keys_.get());
 }
 
 TlsTransport::TlsTransport(Transport& lower, std::shared_ptr<const TlsClientContext> context,

@@ -29,6 +29,7 @@
 
 #include "base/uv_handle.h"
 #include "net/tls_context.h"
+#include "net/tls_ticket_keys.h"
 #include "net/transport.h"
 
 #include <memory>
@@ -53,8 +54,10 @@ const char* tls_failure_name(TlsFailure f);
 
 class TlsTransport final : public Transport, TransportHandler {
 public:
-  // The server side (a client connected to hamba).
-  TlsTransport(Transport& lower, std::shared_ptr<const TlsServerContext> context, uv_loop_t* loop);
+  // The server side (a client connected to hamba). Tickets are sealed and opened with
+  // `ticket_keys` (none: no ticket issued, none taken), held to the session's end.
+  TlsTransport(Transport& lower, std::shared_ptr<const TlsServerContext> context, uv_loop_t* loop,
+               std::shared_ptr<const TicketKeySet> ticket_keys = nullptr);
   // The client side (hamba connects to a server): start_handshake() once the lower transport
   // is connected; renew() before each new connect.
   TlsTransport(Transport& lower, std::shared_ptr<const TlsClientContext> context, uv_loop_t* loop);
@@ -124,6 +127,7 @@ private:
   void make_session(SSL* ssl);
   std::shared_ptr<const TlsServerContext> context_;
   std::shared_ptr<const TlsClientContext> client_context_;
+  std::shared_ptr<const TicketKeySet> ticket_keys_;
   uv_loop_t* loop_;
   SSL* ssl_ = nullptr;
   BIO* rbio_ = nullptr; // ciphertext read, for OpenSSL (owned by ssl_)

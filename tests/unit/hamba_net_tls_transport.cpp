@@ -1,7 +1,8 @@
 // The TLS transport against a fake lower transport and an OpenSSL client on memory BIOs: the
 // handshake, plaintext both ways, a span read that stops with plaintext still held (delivered at
 // the loop's next turn, never inside start_reading), the EOF with and without a close_notify,
-// the half-close, and a handshake that fails (not TLS, TLS 1.1) with its reason.
+// the half-close, a handshake that fails (not TLS, TLS 1.1) with its reason, and tickets sealed
+// with the key set a session is given (opened after one rotation, not after two).
 #include "net/tls_context.h"
 #include "net/tls_transport.h"
 
@@ -13,6 +14,7 @@
 #include <openssl/x509v3.h>
 #include <string>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 using namespace hamba::net;
@@ -153,10 +155,10 @@ struct Client {
 };
 
 struct Fixture {
-  Fixture() {
+  explicit Fixture(std::shared_ptr<const TicketKeySet> keys = nullptr) {
     uv_loop_init(&loop);
     context = TlsServerContext::build({.certs = {{cert.cert, cert.key_path}}, .alpn = {}});
-    tls = std::make_unique<TlsTransport>(lower, context, &loop);
+    tls = std::make_unique<TlsTransport>(lower, context, &loop, std::move(keys));
     tls->set_handler(&events);
     REQUIRE(tls->start_handshake() == 0);
   }
@@ -225,6 +227,41 @@ TEST_CASE("a full span stops reading; the rest comes at the next turn once it re
   CHECK(f.events.plain == "0123");
   f.run_loop();
   CHECK(f.events.plain == "0123456789");
+}
+
+// A handshake under `keys`, offering `session` (nullptr: none); whether it resumed, and the
+// session the client holds after its tickets (the caller frees it).
+std::pair<bool, SSL_SESSION*> handshake_with(std::shared_ptr<const TicketKeySet> keys,
+                                             SSL_SESSION* session) {
+  Fixture f(std::move(keys));
+  if (session)
+    SSL_set_session(f.client.ssl, session);
+  f.handshake();
+  CHECK(f.events.connected);
+  f.client.read(); // takes the tickets
+  // A clean end: SSL_free would otherwise mark the session not resumable.
+  SSL_set_shutdown(f.client.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  return {SSL_session_reused(f.client.ssl) == 1, SSL_get1_session(f.client.ssl)};
+}
+
+TEST_CASE("tickets: sealed with the session's key set, opened after one rotation, not two") {
+  auto keys = TicketKeySet::make();
+  auto [reused, ticket] = handshake_with(keys, nullptr);
+  CHECK_FALSE(reused);
+  REQUIRE(SSL_SESSION_is_resumable(ticket) == 1);
+  auto [again, renewed] = handshake_with(keys, ticket);
+  CHECK(again);
+  auto rotated = keys->rotated();
+  auto [after_one, t1] = handshake_with(rotated, ticket);
+  CHECK(after_one); // the key before the sealing one still opens
+  auto [after_two, t2] = handshake_with(rotated->rotated(), ticket);
+  CHECK_FALSE(after_two); // a full handshake
+  // Without a key set no ticket is issued.
+  auto [none, no_ticket] = handshake_with(nullptr, nullptr);
+  CHECK_FALSE(none);
+  CHECK(SSL_SESSION_is_resumable(no_ticket) == 0);
+  for (SSL_SESSION* s : {ticket, renewed, t1, t2, no_ticket})
+    SSL_SESSION_free(s);
 }
 
 TEST_CASE("a close_notify is an EOF; so is the FIN without one") {
