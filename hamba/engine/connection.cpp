@@ -357,8 +357,10 @@ void Connection::connect(const balance::PoolSnapshot::Entry& server,
   ++attempts_;
   host_->set_deadline(*this, deadline());
   server_conn_.set_handler(this); // its connect comes here, even after a TLS attempt
-  if (server_tls_)
+  if (server_tls_) {
     server_tls_->renew();
+    server_tls_->resume_from(host_->tls_session(server_)); // a full handshake only the first time
+  }
   int rc = server_conn_.init(host_->loop());
   if (rc == 0)
     rc = server_conn_.connect(server_->sockaddr_ptr());

@@ -52,6 +52,9 @@ public:
   virtual Choice choose(const FrontendView* routed, int route, const balance::Server* avoid,
                         uint64_t client_hash) = 0;
 
+  // The slot of `server`'s last TLS session on this worker (server_tls), made at the first ask.
+  virtual std::shared_ptr<net::TlsSessionSlot> tls_session(const balance::ServerPtr& server) = 0;
+
   // --- queue ---
   // At the back, or at the head for one that had its turn and lost it to hamba's own shortage.
   virtual void enqueue(Connection& c, bool front) = 0;

@@ -331,4 +331,15 @@ void WorkerFrontend::note_accept_error(int rc) {
   }
 }
 
+std::shared_ptr<net::TlsSessionSlot> WorkerFrontend::tls_session(const balance::ServerPtr& server) {
+  SessionEntry& e = tls_sessions_[server.get()];
+  if (!e.slot || e.server.lock() != server) {
+    e = {server, std::make_shared<net::TlsSessionSlot>()};
+    // Servers removed by reconfigures leave entries: those are dropped every 64 new ones.
+    if (tls_sessions_.size() > 64 && tls_sessions_.size() % 64 == 0)
+      std::erase_if(tls_sessions_, [](const auto& kv) { return kv.second.server.expired(); });
+  }
+  return e.slot;
+}
+
 } // namespace hamba::engine

@@ -18,6 +18,7 @@
 #include "net/listener.h"
 
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 namespace hamba::engine {
@@ -61,6 +62,7 @@ public:
     return has_local_ ? reinterpret_cast<const sockaddr*>(&local_) : nullptr;
   }
   HeaderWait& header_wait() override { return header_wait_; }
+  std::shared_ptr<net::TlsSessionSlot> tls_session(const balance::ServerPtr& server) override;
   const std::function<void(const SessionEnd&)>* session_log() const override;
   bool shutting_down() const override;
   bool retired() const override { return retired_; }
@@ -117,6 +119,13 @@ private:
   uint64_t other_accept_error_logged_at_ = 0;
   uint64_t tls_failures_unlogged_ = 0; // failed handshakes since the last line about them
   uint64_t tls_failure_logged_at_ = 0;
+  // server_tls: each server's last session on this worker, for the next connect to resume. The
+  // weak pointer tells a server gone (its entry is dropped) from a new one at its address.
+  struct SessionEntry {
+    std::weak_ptr<balance::Server> server;
+    std::shared_ptr<net::TlsSessionSlot> slot;
+  };
+  std::unordered_map<const balance::Server*, SessionEntry> tls_sessions_;
 };
 
 } // namespace hamba::engine

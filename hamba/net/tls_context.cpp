@@ -54,6 +54,12 @@ std::vector<std::string> san_names(X509* cert) {
   return names;
 }
 
+// The SSL's slot for its TlsSessionSlot (asked for on the main loop, by the first context built).
+int slot_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 } // namespace
 
 bool tls_name_matches(std::string_view pattern, std::string_view name) {
@@ -180,6 +186,11 @@ std::shared_ptr<const TlsClientContext> TlsClientContext::build(const TlsClientO
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // Sessions (tickets) toward servers: each one handed to on_new_session, none cached here.
+  slot_index();
+  SSL_CTX_set_app_data(ctx, self.get());
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx, &TlsClientContext::on_new_session);
   self->server_name_ = options.server_name;
   self->verify_ = options.verify != "none";
   if (self->verify_) {
@@ -209,6 +220,40 @@ std::shared_ptr<const TlsClientContext> TlsClientContext::build(const TlsClientO
   }
   ERR_clear_error();
   return self;
+}
+
+TlsSessionSlot::~TlsSessionSlot() {
+  SSL_SESSION_free(session_);
+}
+
+SSL_SESSION* TlsSessionSlot::session_for(const TlsClientContext* context) const {
+  return context == context_ ? session_ : nullptr;
+}
+
+void TlsSessionSlot::keep(const TlsClientContext* context, const SSL_SESSION* session) {
+  // A copy: OpenSSL marks a connection's own session not resumable when it ends without a
+  // close_notify (a reset), and that must not spoil the one kept for the next connect.
+  SSL_SESSION* copy = SSL_SESSION_dup(session);
+  if (!copy)
+    return;
+  SSL_SESSION_free(session_);
+  session_ = copy;
+  context_ = context;
+}
+
+int TlsClientContext::on_new_session(SSL* ssl, SSL_SESSION* session) {
+  auto* slot = static_cast<TlsSessionSlot*>(SSL_get_ex_data(ssl, slot_index()));
+  const auto* self =
+      static_cast<const TlsClientContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  if (slot && self && SSL_SESSION_is_resumable(session) == 1)
+    slot->keep(self, session);
+  return 0; // OpenSSL keeps its own reference
+}
+
+void TlsClientContext::resume_from(SSL* ssl, TlsSessionSlot* slot) const {
+  SSL_set_ex_data(ssl, slot_index(), slot);
+  if (SSL_SESSION* s = slot ? slot->session_for(this) : nullptr)
+    SSL_set_session(ssl, s);
 }
 
 TlsClientContext::~TlsClientContext() {

@@ -83,8 +83,31 @@ struct TlsClientOptions {
   std::string key;         // ...and its key
 };
 
+class TlsClientContext;
+
+// The session of hamba's last TLS connection to one server, offered on the next connect so that
+// it resumes (a TLS 1.3 ticket) instead of paying a full handshake. One per server and worker,
+// touched only on that worker (engine/worker_frontend.h keeps them); a session is offered only
+// with the context that made it (a reconfigure that changes `verify` checks the server again).
+class TlsSessionSlot {
+public:
+  TlsSessionSlot() = default;
+  ~TlsSessionSlot();
+  TlsSessionSlot(const TlsSessionSlot&) = delete;
+  TlsSessionSlot& operator=(const TlsSessionSlot&) = delete;
+  // The session to offer with `context`, or nullptr.
+  SSL_SESSION* session_for(const TlsClientContext* context) const;
+  // Keeps a copy of `session` (made with `context`), in place of the one before.
+  void keep(const TlsClientContext* context, const SSL_SESSION* session);
+
+private:
+  SSL_SESSION* session_ = nullptr;
+  const TlsClientContext* context_ = nullptr;
+};
+
 // What hamba presents and checks when it connects to servers with TLS (a backend's
-// server_tls), built like TlsServerContext on the main loop and shared read-only.
+// server_tls), built like TlsServerContext on the main loop and shared read-only. Its sessions
+// resume from a TlsSessionSlot (TlsTransport::resume_from).
 class TlsClientContext {
 public:
   // Throws TlsError naming the bad file.
@@ -94,9 +117,13 @@ public:
   TlsClientContext& operator=(const TlsClientContext&) = delete;
   // A client session with the server name set; nullptr when OpenSSL has no memory.
   SSL* new_session() const;
+  // Makes `ssl` (from new_session()) offer the session `slot` holds, and keep there the one its
+  // server gives (the slot must outlive `ssl`).
+  void resume_from(SSL* ssl, TlsSessionSlot* slot) const;
 
 private:
   TlsClientContext() = default;
+  static int on_new_session(SSL* ssl, SSL_SESSION* session);
   SSL_CTX* ctx_ = nullptr;
   std::string server_name_;
   bool verify_ = false;

@@ -102,6 +102,12 @@ void TlsTransport::renew() {
   make_session(client_context_->new_session());
 }
 
+void TlsTransport::resume_from(std::shared_ptr<TlsSessionSlot> slot) {
+  session_slot_ = std::move(slot);
+  if (ssl_ && client_context_)
+    client_context_->resume_from(ssl_, session_slot_.get());
+}
+
 void TlsTransport::make_session(SSL* ssl) {
   ssl_ = ssl;
   rbio_ = BIO_new(BIO_s_mem());

@@ -63,6 +63,11 @@ public:
   TlsTransport(Transport& lower, std::shared_ptr<const TlsClientContext> context, uv_loop_t* loop);
   // A fresh session for a new connect of the lower transport (client side).
   void renew();
+  // Client side, after renew() and before start_handshake(): offers the session `slot` holds
+  // and keeps there the one the server gives (held to the session's end).
+  void resume_from(std::shared_ptr<TlsSessionSlot> slot);
+  // The handshake resumed a session.
+  bool resumed() const { return ssl_ && SSL_session_reused(ssl_) == 1; }
   ~TlsTransport() override;
   TlsTransport(const TlsTransport&) = delete;
   TlsTransport& operator=(const TlsTransport&) = delete;
@@ -128,6 +133,7 @@ private:
   std::shared_ptr<const TlsServerContext> context_;
   std::shared_ptr<const TlsClientContext> client_context_;
   std::shared_ptr<const TicketKeySet> ticket_keys_;
+  std::shared_ptr<TlsSessionSlot> session_slot_;
   uv_loop_t* loop_;
   SSL* ssl_ = nullptr;
   BIO* rbio_ = nullptr; // ciphertext read, for OpenSSL (owned by ssl_)

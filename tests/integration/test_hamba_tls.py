@@ -17,7 +17,9 @@ are made in the test (ECDSA P-256 and RSA 2048).
 - Bad certificates (missing file, not PEM, a key of another certificate, expired): at start one
   line naming the file and exit 2; at a reconfigure the same line and the running certificates
   stay. A new certificate reloaded live: new connections get it, an open one goes on.
-- routes with tls: they match the server name of the terminated handshake."""
+- routes with tls: they match the server name of the terminated handshake.
+- Origination (server_tls): the next connection to a server resumes the last one's session
+  (openssl s_server -www says New, then Reused)."""
 
 import os
 import shutil
@@ -692,6 +694,36 @@ frontends:
                     except (ConnectionResetError, BrokenPipeError):
                         pass
                     wait_until(lambda: "is DOWN" in h.log(), what="nocert's server down")
+                    assert_stops_cleanly(self, h)
+
+
+    def test_the_next_connection_to_a_server_resumes(self):
+        """One session per server (and worker) is kept and offered on the next connect: behind
+        `openssl s_server -www`, whose page says whether the handshake was New or Reused."""
+        with tempfile.TemporaryDirectory(prefix="hamba-tls-") as d:
+            crt, key = make_cert(d, "s", ["s.test"])
+            tls_port, port = free_port(), free_port()
+            server = ["openssl", "s_server", "-www", "-accept", f"127.0.0.1:{tls_port}",
+                      "-cert", crt, "-key", key]
+            with Process(server):
+                wait_port(tls_port)
+                cfg = f"""frontends:
+  - name: origin
+    bind: "127.0.0.1:{port}"
+    check: false
+    server_tls: {{verify: {crt}, sni: s.test}}
+    servers: ["127.0.0.1:{tls_port}"]
+"""
+                # One worker: the sessions are each worker's own.
+                with Hamba(config=cfg, ports=[port], env={"HAMBA_THREADS": "1"}) as h:
+                    seen = []
+                    for _ in range(3):
+                        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                            page = read_to_eof(s).decode(errors="replace")
+                        seen += [line.split(",")[0] for line in page.splitlines()
+                                 if line.startswith(("New,", "Reused,"))]
+                    self.assertEqual(seen, ["New", "Reused", "Reused"])
                     assert_stops_cleanly(self, h)
 
 
