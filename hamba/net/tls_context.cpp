@@ -186,10 +186,12 @@ std::shared_ptr<const TlsClientContext> TlsClientContext::build(const TlsClientO
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-  // Sessions (tickets) toward servers: each one handed to on_new_session, none cached here.
+  // Sessions (tickets) toward servers: each one handed to on_new_session, none cached here
+  // (and so no flush of that cache, which every worker would otherwise lock in turn).
   slot_index();
   SSL_CTX_set_app_data(ctx, self.get());
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE |
+                                          SSL_SESS_CACHE_NO_AUTO_CLEAR);
   SSL_CTX_sess_set_new_cb(ctx, &TlsClientContext::on_new_session);
   self->server_name_ = options.server_name;
   self->verify_ = options.verify != "none";
