@@ -72,6 +72,17 @@ void check_servers(const std::vector<Server>& servers, const std::string& where)
   }
 }
 
+void emit_server_tls(YAML::Emitter& out, const ServerTls& t) {
+  out << YAML::Key << "server_tls" << YAML::Value << YAML::Flow << YAML::BeginMap;
+  out << YAML::Key << "verify" << YAML::Value << YAML::DoubleQuoted << t.verify;
+  if (!t.sni.empty())
+    out << YAML::Key << "sni" << YAML::Value << YAML::DoubleQuoted << t.sni;
+  if (!t.cert.empty())
+    out << YAML::Key << "cert" << YAML::Value << YAML::DoubleQuoted << t.cert << YAML::Key << "key"
+        << YAML::Value << YAML::DoubleQuoted << t.key;
+  out << YAML::EndMap;
+}
+
 void check_routes(const Frontend& f, const std::string& where) {
   std::set<std::string> names;
   std::set<std::string> patterns;
@@ -79,6 +90,10 @@ void check_routes(const Frontend& f, const std::string& where) {
     std::string at = fmt::format("{}: route \"{}\"", where, r.name);
     if (r.sni.empty())
       throw ConfigError(fmt::format("{}: no sni name (write sni: [a.example.com])", at));
+    if (r.server_tls &&
+        (r.server_tls->verify.empty() || r.server_tls->cert.empty() != r.server_tls->key.empty()))
+      throw ConfigError(
+          fmt::format("{}: server_tls needs verify (a CA file or none), and cert with key", at));
     for (const std::string& p : r.sni) {
       if (parse_sni_pattern(p) != p)
         throw ConfigError(fmt::format("{}: sni \"{}\" must be written in lower case", at, p));
@@ -559,16 +574,8 @@ std::string to_yaml(const Config& config) {
     if (f.tls || f.tls_handshake_timeout != Frontend{}.tls_handshake_timeout)
       out << YAML::Key << "tls_handshake_timeout" << YAML::Value
           << format_duration(f.tls_handshake_timeout);
-    if (f.server_tls) {
-      out << YAML::Key << "server_tls" << YAML::Value << YAML::Flow << YAML::BeginMap;
-      out << YAML::Key << "verify" << YAML::Value << YAML::DoubleQuoted << f.server_tls->verify;
-      if (!f.server_tls->sni.empty())
-        out << YAML::Key << "sni" << YAML::Value << YAML::DoubleQuoted << f.server_tls->sni;
-      if (!f.server_tls->cert.empty())
-        out << YAML::Key << "cert" << YAML::Value << YAML::DoubleQuoted << f.server_tls->cert
-            << YAML::Key << "key" << YAML::Value << YAML::DoubleQuoted << f.server_tls->key;
-      out << YAML::EndMap;
-    }
+    if (f.server_tls)
+      emit_server_tls(out, *f.server_tls);
     emit_tcp(out, "", f.client_tcp);
     emit_tcp(out, "server_", f.server_tcp);
     out << YAML::Key << "allbackups" << YAML::Value << f.allbackups;
@@ -583,6 +590,8 @@ std::string to_yaml(const Config& config) {
           out << YAML::DoubleQuoted << p;
         out << YAML::EndSeq;
         out << YAML::Key << "send_proxy" << YAML::Value << proxy_protocol_name(r.send_proxy);
+        if (r.server_tls)
+          emit_server_tls(out, *r.server_tls);
         emit_servers(out, r.servers);
         out << YAML::EndMap;
       }

@@ -184,11 +184,22 @@ void check_tcp_options(const TcpOptions& options, const std::string& what);
 enum class ProxyProtocol { none, v1, v2 };
 
 // A backend of its own for TLS connections whose ClientHello names one of `sni`.
+// TLS from hamba to a frontend's servers (and its routes', unless a route has its own):
+// net/tls_context.h's client side.
+struct ServerTls {
+  std::string verify; // a PEM CA bundle, or "none"
+  std::string sni;    // "" for none
+  std::string cert;   // optional client certificate
+  std::string key;
+  bool operator==(const ServerTls&) const = default;
+};
+
 struct Route {
   std::string name;             // shown in logs, stats and metrics; defaults to the first name
   std::vector<std::string> sni; // lower case: "a.test", or "*.a.test" (exactly one more label)
   std::vector<Server> servers;
   ProxyProtocol send_proxy = ProxyProtocol::none;
+  std::optional<ServerTls> server_tls; // set: this route's servers get it, not the frontend's
   bool operator==(const Route&) const = default;
 };
 
@@ -206,15 +217,6 @@ struct FrontendTls {
   std::string min_version = "1.2";   // "1.2" or "1.3"
   std::string client_ca; // set: clients must present a certificate this PEM bundle verifies
   bool operator==(const FrontendTls&) const = default;
-};
-
-// TLS from hamba to a frontend's servers (and its routes'): net/tls_context.h's client side.
-struct ServerTls {
-  std::string verify; // a PEM CA bundle, or "none"
-  std::string sni;    // "" for none
-  std::string cert;   // optional client certificate
-  std::string key;
-  bool operator==(const ServerTls&) const = default;
 };
 
 struct Frontend {

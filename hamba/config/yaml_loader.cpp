@@ -426,6 +426,7 @@ private:
                         one(item);
                   }},
                  {"send_proxy", [&](auto& n) { r.send_proxy = proxy_protocol(n); }},
+                 {"server_tls", [&](auto& n) { r.server_tls = server_tls(n); }},
                  {"servers", [&](auto& n) { servers(n, "servers", r.servers); }},
              });
     if (r.sni.empty())

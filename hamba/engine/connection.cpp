@@ -357,10 +357,23 @@ void Connection::connect(const balance::PoolSnapshot::Entry& server,
   ++attempts_;
   host_->set_deadline(*this, deadline());
   server_conn_.set_handler(this); // its connect comes here, even after a TLS attempt
-  if (server_tls_) {
+  // Toward a route's servers, the route's server_tls (its own, or the frontend's).
+  const FrontendView* routed = routed_view();
+  std::shared_ptr<const net::TlsClientContext> tls =
+      routed && route() >= 0 ? routed->routes[static_cast<size_t>(route())].server_tls : nullptr;
+  if (tls && !server_tls_) {
+    server_tls_ = std::make_unique<net::TlsTransport>(server_conn_, tls, host_->loop());
+    server_tls_->set_handler(this); // the relay takes it over once connected
+  } else if (tls) {
+    server_tls_->renew(std::move(tls));
+  } else if (server_tls_ && routed && route() >= 0) {
+    server_tls_.reset(); // a route in plain TCP, on a frontend whose other routes use TLS
+  } else if (server_tls_) {
     server_tls_->renew();
-    server_tls_->resume_from(host_->tls_session(server_)); // a full handshake only the first time
   }
+  if (server_tls_) // a full handshake only the first time
+    server_tls_->resume_from(host_->tls_session(server_));
+  relay_.set_server(server_io());
   int rc = server_conn_.init(host_->loop());
   if (rc == 0)
     rc = server_conn_.connect(server_->sockaddr_ptr());

@@ -150,7 +150,7 @@ void Engine::apply(const config::Config& config) {
   // Certificates first, then the new listeners: if one fails, nothing has changed yet.
   std::vector<TlsContexts> tls;
   for (const config::Frontend& f : config.frontends)
-    tls.push_back({build_tls(f), build_server_tls(f), ticket_keys_});
+    tls.push_back({build_tls(f), build_server_tls(f), ticket_keys_, build_route_server_tls(f)});
   try {
     for (const config::Frontend& f : config.frontends) {
       auto it = std::find_if(frontends_.begin(), frontends_.end(), [&](const auto& old) {
@@ -201,7 +201,9 @@ void Engine::apply(const config::Config& config) {
     auto running =
         std::find_if(config_.frontends.begin(), config_.frontends.end(),
                      [&](const config::Frontend& r) { return same_bind(r.bind, f.bind); });
-    const bool has_tls = tls[i].clients || tls[i].servers;
+    const bool has_tls = tls[i].clients || tls[i].servers ||
+                         std::any_of(tls[i].routes.begin(), tls[i].routes.end(),
+                                     [](const auto& r) { return r != nullptr; });
     if (has_tls || next[i]->view()->tls || next[i]->view()->server_tls)
       next[i]->set_tls(tls[i]); // the files are read again: new connections get what they hold
     if (running != config_.frontends.end() && *running == f) {

@@ -53,6 +53,8 @@ config::Frontend backend_view(const config::Frontend& frontend, const config::Ro
   config::Frontend view = frontend;
   view.servers = route.servers;
   view.send_proxy = route.send_proxy;
+  if (route.server_tls)
+    view.server_tls = route.server_tls;
   view.routes.clear();
   return view;
 }
@@ -97,6 +99,14 @@ std::shared_ptr<const net::TlsClientContext> build_server_tls(const config::Fron
   } catch (const net::TlsError& e) {
     throw config::ConfigError(fmt::format("frontend \"{}\": {}", f.name, e.what()));
   }
+}
+
+std::vector<std::shared_ptr<const net::TlsClientContext>>
+build_route_server_tls(const config::Frontend& f) {
+  std::vector<std::shared_ptr<const net::TlsClientContext>> out;
+  for (const config::Route& r : f.routes)
+    out.push_back(r.server_tls ? build_server_tls(backend_view(f, r)) : nullptr);
+  return out;
 }
 
 std::string describe(const config::Frontend& f) {
@@ -179,8 +189,8 @@ void Frontend::update(const config::Frontend& config) {
   config_ = config;
   backend_.update(config);
   update_routes(loop_, config_, routes_, true, [this](balance::Urgency u) { changed(u); });
-  for (auto& r : routes_) // a route just added speaks to its servers as the others do
-    r->backend.set_server_tls(tls_.servers);
+  for (size_t i = 0; i < routes_.size(); ++i) // a route just added too
+    routes_[i]->backend.set_server_tls(route_server_tls(i));
   update_sources();
   changed();
 }
@@ -188,9 +198,13 @@ void Frontend::update(const config::Frontend& config) {
 void Frontend::set_tls(TlsContexts tls) {
   tls_ = std::move(tls);
   backend_.set_server_tls(tls_.servers);
-  for (auto& r : routes_)
-    r->backend.set_server_tls(tls_.servers);
+  for (size_t i = 0; i < routes_.size(); ++i)
+    routes_[i]->backend.set_server_tls(route_server_tls(i));
   view_.reset();
+}
+
+std::shared_ptr<const net::TlsClientContext> Frontend::route_server_tls(size_t i) const {
+  return i < tls_.routes.size() && tls_.routes[i] ? tls_.routes[i] : tls_.servers;
 }
 
 void Frontend::set_ticket_keys(std::shared_ptr<const net::TicketKeySet> keys) {
@@ -223,9 +237,12 @@ FrontendViewPtr Frontend::view() {
   v->sources = sources_;
   std::shared_ptr<Frontend> self = shared_from_this();
   v->pool = backend_.snapshot(std::shared_ptr<balance::Backend>(self, &backend_));
-  for (auto& r : routes_)
-    v->routes.push_back(
-        {r->config, r->backend.snapshot(std::shared_ptr<balance::Backend>(r, &r->backend))});
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    auto& r = routes_[i];
+    v->routes.push_back({r->config,
+                         r->backend.snapshot(std::shared_ptr<balance::Backend>(r, &r->backend)),
+                         route_server_tls(i)});
+  }
   view_ = std::move(v);
   return view_;
 }

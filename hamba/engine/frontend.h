@@ -65,6 +65,8 @@ struct FrontendView {
   struct RouteView {
     config::Route config;
     balance::PoolSnapshotPtr pool;
+    // Toward its servers: its own server_tls, else the frontend's (nullptr: plain TCP).
+    std::shared_ptr<const net::TlsClientContext> server_tls;
   };
   config::Frontend config;
   // tls: the certificates new connections are given (a reconfigure loads them again; open
@@ -95,10 +97,16 @@ config::Frontend backend_view(const config::Frontend& frontend, const config::Ro
 std::shared_ptr<const net::TlsServerContext> build_tls(const config::Frontend& frontend);
 // The same for server_tls.
 std::shared_ptr<const net::TlsClientContext> build_server_tls(const config::Frontend& frontend);
+// One per route: its own server_tls's context, nullptr for a route that has none.
+std::vector<std::shared_ptr<const net::TlsClientContext>>
+build_route_server_tls(const config::Frontend& frontend);
 struct TlsContexts {
   std::shared_ptr<const net::TlsServerContext> clients;
   std::shared_ptr<const net::TlsClientContext> servers;
   std::shared_ptr<const net::TicketKeySet> ticket_keys; // the process's (Engine)
+  // One per route of the configuration, in its order: a route's own server_tls (nullptr: the
+  // frontend's, `servers`).
+  std::vector<std::shared_ptr<const net::TlsClientContext>> routes;
 };
 
 // "0.0.0.0:80 (roundrobin): rng1:80, rng2:80", for logs ("*:80" for every address).
@@ -149,6 +157,8 @@ public:
 
 private:
   void changed(balance::Urgency urgency = balance::Urgency::batched);
+  // Route i's context toward its servers: its own, else the frontend's.
+  std::shared_ptr<const net::TlsClientContext> route_server_tls(size_t i) const;
   // Makes, keeps or drops the per-source table for config_.per_source.
   void update_sources();
 

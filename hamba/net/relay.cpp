@@ -5,9 +5,9 @@ namespace hamba::net {
 
 bool Relay::start(bool client_eof) {
   client_.set_handler(this);
-  server_.set_handler(this);
+  server_->set_handler(this);
   // The server is read from its connect on (one poller registration for both).
-  if (server_.start_reading() < 0) {
+  if (server_->start_reading() < 0) {
     end(RelayEnd::server_reset);
     return false;
   }
@@ -15,7 +15,7 @@ bool Relay::start(bool client_eof) {
     eof(Direction::to_server);
     return !ended_;
   }
-  if (server_.above_high()) {
+  if (server_->above_high()) {
     way(Direction::to_server).paused = true; // on_drained starts the client's reads
     client_.stop_reading();                  // it may be reading already (the header's wait)
     return true;

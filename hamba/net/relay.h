@@ -40,7 +40,7 @@ public:
 class Relay final : public TransportHandler {
 public:
   Relay(Transport& client, Transport& server, RelayOwner& owner)
-      : client_(client), server_(server), owner_(owner) {}
+      : client_(client), server_(&server), owner_(owner) {}
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
 
@@ -50,6 +50,9 @@ public:
   // Returns false when that ended the relay (on_relay_end was called).
   bool start(bool client_eof);
   bool ended() const { return ended_; }
+  // Before start(): the server's transport is this one (plain TCP, or TLS over it, as the
+  // server the connection chose is spoken to).
+  void set_server(Transport& server) { server_ = &server; }
 
   void on_read(Transport& from, const char* data, size_t len) override;
   void on_eof(Transport& from) override;
@@ -66,8 +69,8 @@ private:
   Direction from_side(const Transport& t) const {
     return &t == &client_ ? Direction::to_server : Direction::to_client;
   }
-  Transport& source(Direction d) { return d == Direction::to_server ? client_ : server_; }
-  Transport& destination(Direction d) { return d == Direction::to_server ? server_ : client_; }
+  Transport& source(Direction d) { return d == Direction::to_server ? client_ : *server_; }
+  Transport& destination(Direction d) { return d == Direction::to_server ? *server_ : client_; }
   Way& way(Direction d) { return ways_[static_cast<int>(d)]; }
   static Direction other(Direction d) {
     return d == Direction::to_server ? Direction::to_client : Direction::to_server;
@@ -80,7 +83,7 @@ private:
   void end(RelayEnd how);
 
   Transport& client_;
-  Transport& server_;
+  Transport* server_;
   RelayOwner& owner_;
   Way ways_[2];
   bool ended_ = false;

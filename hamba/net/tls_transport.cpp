@@ -108,6 +108,11 @@ void TlsTransport::resume_from(std::shared_ptr<TlsSessionSlot> slot) {
     client_context_->resume_from(ssl_, session_slot_.get());
 }
 
+void TlsTransport::renew(std::shared_ptr<const TlsClientContext> context) {
+  client_context_ = std::move(context);
+  renew();
+}
+
 void TlsTransport::make_session(SSL* ssl) {
   ssl_ = ssl;
   rbio_ = BIO_new(BIO_s_mem());

@@ -61,8 +61,10 @@ public:
   // The client side (hamba connects to a server): start_handshake() once the lower transport
   // is connected; renew() before each new connect.
   TlsTransport(Transport& lower, std::shared_ptr<const TlsClientContext> context, uv_loop_t* loop);
-  // A fresh session for a new connect of the lower transport (client side).
+  // A fresh session for a new connect of the lower transport (client side); with `context`,
+  // made from it from now on.
   void renew();
+  void renew(std::shared_ptr<const TlsClientContext> context);
   // Client side, after renew() and before start_handshake(): offers the session `slot` holds
   // and keeps there the one the server gives (held to the session's end).
   void resume_from(std::shared_ptr<TlsSessionSlot> slot);

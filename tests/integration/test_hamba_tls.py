@@ -19,7 +19,7 @@ are made in the test (ECDSA P-256 and RSA 2048).
   stay. A new certificate reloaded live: new connections get it, an open one goes on.
 - routes with tls: they match the server name of the terminated handshake.
 - Origination (server_tls): the next connection to a server resumes the last one's session
-  (openssl s_server -www says New, then Reused)."""
+  (openssl s_server -www says New, then Reused); a route re-encrypts with its own server_tls."""
 
 import os
 import shutil
@@ -745,6 +745,37 @@ class TlsRoutes(unittest.TestCase):
                         self.assertEqual(s.recv(100), tag)
                 assert_stops_cleanly(self, h)
 
+
+    def test_a_route_re_encrypts_with_its_own_server_tls(self):
+        """Terminated, routed by name, and sent on in TLS with the route's server_tls (the
+        frontend has none): `openssl s_server -www` answers, New then Reused."""
+        with tempfile.TemporaryDirectory(prefix="hamba-tls-") as d, \
+                TaggedEcho("default") as default:
+            certs = Certificates(d)
+            crt, key = make_cert(d, "s", ["s.test"])
+            tls_port, port, admin = free_port(), free_port(), free_port()
+            with Process(["openssl", "s_server", "-www", "-accept", f"127.0.0.1:{tls_port}",
+                          "-cert", crt, "-key", key]):
+                wait_port(tls_port)
+                cfg = tls_yaml(port, admin, default.address(), certs, extra=f"""    routes:
+      - name: b
+        sni: ["*.b.test"]
+        servers: ["127.0.0.1:{tls_port}"]
+        server_tls: {{verify: {crt}, sni: s.test}}
+""")
+                with Hamba(config=cfg, ports=[admin], env={"HAMBA_THREADS": "1"}) as h:
+                    wait_port(port)
+                    seen = []
+                    for _ in range(2):
+                        with tls_connect(port, "x.b.test", certs.bundle) as s:
+                            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                            page = read_to_eof(s).decode(errors="replace")
+                        seen += [line.split(",")[0] for line in page.splitlines()
+                                 if line.startswith(("New,", "Reused,"))]
+                    self.assertEqual(seen, ["New", "Reused"])
+                    with tls_connect(port, "a.test", certs.bundle) as s:  # the default: plain
+                        self.assertEqual(s.recv(100), b"default\n")
+                    assert_stops_cleanly(self, h)
 
 class TlsCertificatesLoaded(unittest.TestCase):
     @classmethod

@@ -360,7 +360,8 @@ TEST_CASE("yaml: bad weights, balance, check and slowstart name the word and whe
   CHECK(contains(e, "-1s"));
 }
 
-TEST_CASE("yaml: tls and server_tls read, print and read back; bad ones name the place") {
+TEST_CASE("yaml: tls and server_tls (a frontend's, a route's) read, print and read back; bad ones "
+          "name the place") {
   const std::string head = "frontends:\n  - bind: \":443\"\n    servers: [a:1]\n";
   Config c = load_yaml_text(head + R"(    tls:
       cert: a.pem
@@ -371,6 +372,12 @@ TEST_CASE("yaml: tls and server_tls read, print and read back; bad ones name the
       client_ca: ca.pem
     tls_handshake_timeout: 3s
     server_tls: {verify: none, sni: db.internal}
+    routes:
+      - sni: [api.test]
+        servers: [b:1]
+        server_tls: {verify: ca.pem, sni: api.internal, cert: c.pem, key: c.key}
+      - sni: [www.test]
+        servers: [c:1]
 )",
                             "t.yaml");
   const Frontend& f = c.frontends.at(0);
@@ -383,6 +390,10 @@ TEST_CASE("yaml: tls and server_tls read, print and read back; bad ones name the
   REQUIRE(f.server_tls);
   CHECK(f.server_tls->verify == "none");
   CHECK(f.server_tls->sni == "db.internal");
+  // A route's own server_tls; a route without one has none of its own (it takes the frontend's).
+  REQUIRE(f.routes.at(0).server_tls);
+  CHECK(*f.routes.at(0).server_tls == ServerTls{"ca.pem", "api.internal", "c.pem", "c.key"});
+  CHECK_FALSE(f.routes.at(1).server_tls);
   CHECK(load_yaml_text(to_yaml(c), "again") == c);
 
   CHECK(contains(error_of(head + "    tls: {cert: a.pem, key: a.key, min_version: \"1.1\"}\n"),
@@ -392,6 +403,9 @@ TEST_CASE("yaml: tls and server_tls read, print and read back; bad ones name the
   CHECK(contains(error_of(head + "    tls: {cert: a.pem}\n"), "both 'cert' and 'key'"));
   CHECK(contains(error_of(head + "    tls: {alpn: [h2]}\n"), "no certificate"));
   CHECK(contains(error_of(head + "    server_tls: {sni: x}\n"), "'verify' is needed"));
+  CHECK(contains(error_of(head + "    routes: [{sni: [a.test], servers: [b:1], server_tls: "
+                                 "{verify: none, cert: c.pem}}]\n"),
+                 "'cert' and 'key' go together"));
 }
 
 TEST_CASE("yaml: docker, a server's name and a frontend's provider, read and printed back") {
