@@ -76,6 +76,8 @@
 //           sni: ["a.test", "*.a.test"]   # exact, or "*." and a suffix for one more label
 //           send_proxy: none
 //           servers: ["127.0.0.1:9001"]
+//           server_tls: {verify: a-ca.pem, sni: a.internal}  # optional: its own, else the
+//                                                            #   frontend's server_tls
 //
 // Durations are written "250ms", "5s", "2m"; a bare number means milliseconds (HAProxy's rule).
 #pragma once
