@@ -179,6 +179,12 @@ SourceTable::Admission SourceTable::admit(const Address128& source, uint64_t now
                                         std::memory_order_seq_cst))
         continue; // taken, or its owner came back: scan again
       atomic(b.id[way]).store(id, std::memory_order_relaxed);
+      // A new owner's window starts empty: the last owner's count is not inherited even when
+      // its 16-bit tag is the same (1 claim in 65 536). A connection of this source counted in
+      // the instant between the claim and this store (another worker) is forgotten: the rate
+      // may admit one more then, never refuse one too many.
+      if (limits.rate > 0)
+        atomic(b.rate[way]).store(p.tag16 << 48 | window << 24, std::memory_order_release);
     } else { // every slot has a connection open
       break;
     }

@@ -276,9 +276,14 @@ TEST_CASE("source table: two workers claiming two slots for one new source: one 
       busy.push_back(t.admit(v4(i), i, limits(1)).slot);
     t.release(busy[3]); // 0.0.0.4 (seen at 4) idle: the only slot free to claim
     size_t counted_twice = 0;
+    std::atomic<bool> b_may_start{false}; // B scans only once A has scanned
     Script script;
     script.entries = {
-        {0, SourceTable::Step::scanned, [&] { t.release(busy[0]); }}, // 0.0.0.1 (seen at 1) idle
+        {0, SourceTable::Step::scanned,
+         [&] {
+           t.release(busy[0]); // 0.0.0.1 (seen at 1) idle: older than 0.0.0.4
+           b_may_start = true;
+         }},
         {1, SourceTable::Step::scanned},
         {0, SourceTable::Step::counted},
         {1, SourceTable::Step::counted,
@@ -290,6 +295,8 @@ TEST_CASE("source table: two workers claiming two slots for one new source: one 
     for (int w = 0; w < 2; ++w)
       workers.emplace_back([&, w] {
         Script::thread_id = w;
+        while (w == 1 && !b_may_start)
+          std::this_thread::yield();
         got[w] = t.admit(v4(99), 10, limits(maxconn));
       });
     for (auto& th : workers)
