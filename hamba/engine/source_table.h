@@ -9,7 +9,7 @@
 // A source is an IPv4 address, or the first `ipv6_prefix` bits of an IPv6 one. Its id (64 bits:
 // exact for IPv4 and for prefixes up to /64, hashed beyond) is mixed with a key chosen at
 // random at start, which picks its BUCKET: kWays slots that share a cache line for what every
-// admission touches. A slot holds a tag of the id and four words:
+// admission touches. A slot is four words:
 //
 //   state: tag (44 bits) | connections open (20 bits)     -- maxconn; 0: a free slot
 //   seen:  loop time of the owner's last admission         -- the least recently seen goes first
@@ -40,8 +40,9 @@
 // likewise B's read of a before A's write to a: a cycle, impossible in the one total order of
 // seq_cst operations. So the connections a source has open are all counted in ONE slot, and
 // that slot's count is never above maxconn. Giving way costs a retry at most; two workers that
-// both give way meet in one slot at the next scan. A source still moving after kMaxAttempts
-// (never seen outside a contrived test) is admitted untracked, and counted.
+// both give way meet in one slot at the next scan (the unit tests replay that race step by
+// step). A source still moving after kMaxAttempts (not seen in any test) is admitted untracked,
+// and counted.
 //
 // The rate counts the connections admitted in fixed windows of rate_window (the window number
 // is loop time / window): at most `rate` in any window, so at most 2 x rate in any span of one
