@@ -249,8 +249,9 @@ bool Connection::admit_carried(const net::PrereadResult& r) {
     refused = listed.has_value() || (!address && cfg.allow.given());
     why = listed.value_or(Refusal::not_allowed);
   }
-  // The per-source limits count the client the header names (over a limit: refused, since the
-  // sender already holds its connection; tarpit applies at accept only).
+  // The per-source limits count the client the header names. Over a limit with action tarpit,
+  // the socket is held as at accept (the bytes read so far are dropped; what follows stays
+  // unread in the kernel).
   const std::shared_ptr<SourceTable>& table = host_->view_ptr()->sources;
   if (!refused && address && table) {
     SourceTable::Admission a = table->admit(*address, now(), limits_of(cfg.per_source));
@@ -261,7 +262,11 @@ bool Connection::admit_carried(const net::PrereadResult& r) {
   if (!refused)
     return true;
   host_->note_refusal(why, source);
-  finish(End::refused);
+  const bool over_limit = why == Refusal::source_maxconn || why == Refusal::source_rate;
+  finish(over_limit && cfg.per_source.action == config::OverLimit::tarpit &&
+                 host_->hold_in_tarpit(client_.fd())
+             ? End::tarpitted
+             : End::refused);
   return false;
 }
 

@@ -58,6 +58,7 @@ public:
     bad_client_hello, // routes: not TLS, malformed or late
     refused,          // the address its PROXY header carried is refused (engine/admission.h)
     bad_handshake,    // tls: the handshake failed, or did not finish in time
+    tarpitted,        // over a per-source limit after its PROXY header: its socket is held
   };
   enum class Culprit : uint8_t { none, client, server, hamba };
   static Culprit culprit_of(End end);

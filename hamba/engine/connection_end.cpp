@@ -17,6 +17,7 @@ Connection::Culprit Connection::culprit_of(End end) {
   case End::bad_handshake:
   case End::abandoned:
   case End::refused:
+  case End::tarpitted:
     return Culprit::client;
   case End::server_reset:
   case End::no_server:
@@ -136,10 +137,19 @@ void Connection::report_end(End how, ConnectionState was) {
   e.bytes_out = log_->bytes[1];
   e.duration_ms = now() - log_->started;
   // Indexed by End; a queued client that left is logged as the orderly end it was.
-  constexpr const char* kEnds[] = {
-      "closed",           "client reset",     "server reset", "error",
-      "hamba reset",      "idle timeout",     "no server",    "closed",
-      "bad proxy header", "bad client hello", "refused",      "bad tls handshake"};
+  constexpr const char* kEnds[] = {"closed",
+                                   "client reset",
+                                   "server reset",
+                                   "error",
+                                   "hamba reset",
+                                   "idle timeout",
+                                   "no server",
+                                   "closed",
+                                   "bad proxy header",
+                                   "bad client hello",
+                                   "refused",
+                                   "bad tls handshake",
+                                   "tarpit"};
   e.end = how == End::timeout && was == ConnectionState::queued ? "queue timeout"
                                                                 : kEnds[static_cast<int>(how)];
   (*log)(e);

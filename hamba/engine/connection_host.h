@@ -90,6 +90,10 @@ public:
   // A client refused for `why` (its address `source`): counted, and logged at most once per
   // source per 10 s.
   virtual void note_refusal(Refusal why, const sockaddr* source) = 0;
+  // per_source action tarpit, for a client refused after its PROXY header: holds a duplicate of
+  // its socket `fd` unread for tarpit_delay, then closes it (the connection then closes its own
+  // descriptor without a reset). False, nothing held, when the tarpit is full.
+  virtual bool hold_in_tarpit(int fd) = 0;
 };
 
 } // namespace hamba::engine

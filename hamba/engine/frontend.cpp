@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <bit>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -132,7 +131,7 @@ void Frontend::update_sources() {
   }
   // The counts carry over a reconfigure that keeps the table's shape (new limits apply to
   // them at once); a new size or IPv6 grouping starts a new table.
-  if (sources_ && sources_->slots() == std::bit_ceil(static_cast<size_t>(p.table_size)) &&
+  if (sources_ && sources_->slots() == SourceTable::slots_for(static_cast<size_t>(p.table_size)) &&
       sources_->ipv6_prefix() == static_cast<unsigned>(p.ipv6_prefix))
     return;
   sources_ = std::make_shared<SourceTable>(static_cast<size_t>(p.table_size),

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -293,12 +294,9 @@ void WorkerFrontend::note_tls_failure(net::TlsFailure why, const std::string& cl
 }
 
 void WorkerFrontend::over_limit() {
-  const config::PerSource& p = config().per_source;
-  if (p.action == config::OverLimit::tarpit) {
-    if (!tarpit_)
-      tarpit_ = std::make_unique<Tarpit>(worker_.loop());
+  if (config().per_source.action == config::OverLimit::tarpit) {
     int fd = listener_->take();
-    if (tarpit_->hold(fd, static_cast<uint64_t>(p.tarpit_delay.count())))
+    if (hold_fd(fd))
       return;
     const linger reset{1, 0}; // the tarpit is full: refused at once
     ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
@@ -306,6 +304,24 @@ void WorkerFrontend::over_limit() {
     return;
   }
   listener_->refuse();
+}
+
+bool WorkerFrontend::hold_fd(int fd) {
+  if (!tarpit_)
+    tarpit_ = std::make_unique<Tarpit>(worker_.loop());
+  return tarpit_->hold(fd, static_cast<uint64_t>(config().per_source.tarpit_delay.count()));
+}
+
+bool WorkerFrontend::hold_in_tarpit(int fd) {
+  // A duplicate: the connection's handle closes its own descriptor (libuv drops it from epoll
+  // first), and the socket stays open, unread, through this one until the tarpit closes it.
+  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0)
+    return false;
+  if (hold_fd(copy))
+    return true;
+  ::close(copy);
+  return false;
 }
 
 void WorkerFrontend::note_refusal(Refusal why, const sockaddr* source) {

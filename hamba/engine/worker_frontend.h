@@ -79,6 +79,7 @@ public:
   void note_local_error(int rc, const char* what) override;
   void note_tls_failure(net::TlsFailure why, const std::string& client, const char* text) override;
   void note_refusal(Refusal why, const sockaddr* source) override;
+  bool hold_in_tarpit(int fd) override;
   // An accept failed with `rc`: counted by reason, and logged as note_local_error does.
   void note_accept_error(int rc);
 
@@ -98,6 +99,8 @@ private:
   bool accept_one(bool beyond_limit);
   // The waiting connection is over a per-source limit: reset, or held (tarpit).
   void over_limit();
+  // Gives `fd` to the tarpit (made at its first use): false, not taken, when it is full.
+  bool hold_fd(int fd);
 
   Worker& worker_;
   FrontendViewPtr view_;
