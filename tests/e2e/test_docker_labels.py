@@ -99,14 +99,10 @@ class DockerLabelsTest(unittest.TestCase):
             run(["docker", "rm", "-f", "-v", *self.containers], check=False, quiet=True)
 
     def start(self, name, *labels, restart=None):
-        """`docker run -d` an rng named RUN_ID-name with hamba.* labels.
-
-        Its stop signal is SIGWINCH (httpd's graceful stop), which rng ignores: `docker stop`
-        then leaves it serving for its timeout before the SIGKILL, as a server that drains on
-        its stop signal would. rng itself closes everything at SIGTERM, and a connection that
-        reached its accept queue just before would be reset whatever the balancer does."""
-        args = ["docker", "run", "-d", "--label", LABEL, "--name", f"{RUN_ID}-{name}",
-                "--stop-signal", "SIGWINCH"]
+        """`docker run -d` an rng named RUN_ID-name with hamba.* labels. At `docker stop`'s
+        SIGTERM rng drains (services/README.md): it answers what it has, the connections in its
+        accept queue included, and exits; hamba has taken it out at that signal."""
+        args = ["docker", "run", "-d", "--label", LABEL, "--name", f"{RUN_ID}-{name}"]
         if restart:
             args += ["--restart", restart]
         for label in labels:
