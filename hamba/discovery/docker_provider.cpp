@@ -42,6 +42,7 @@ DockerProvider::DockerProvider(uv_loop_t* loop, config::Docker settings, OnConta
   retry_timer_.init(loop_, this);
   report_timer_.init(loop_, this);
   poll_timer_.init(loop_, this);
+  reap_timer_.init(loop_, this);
   connect();
 }
 
@@ -56,6 +57,11 @@ void DockerProvider::retire(std::unique_ptr<EngineRequest>& request) {
     return;
   request->cancel();
   retired_.push_back(std::move(request));
+  reap_timer_.start<&DockerProvider::on_reap_timer>(0);
+}
+
+void DockerProvider::on_reap_timer() {
+  retired_.clear();
 }
 
 void DockerProvider::connect() {

@@ -82,6 +82,7 @@ private:
   void on_retry_timer();
   // Requests end from inside their own callbacks: they are kept here and freed on a later turn.
   void retire(std::unique_ptr<EngineRequest>& request);
+  void on_reap_timer();
 
   // What the events said about a container since its last start.
   struct Heard {
@@ -105,6 +106,7 @@ private:
   std::vector<Service> services_;      // the labelled services of that list
   bool swarm_ = false;                 // the last list had labelled services
   uvx::Timer poll_timer_;
+  uvx::Timer reap_timer_; // frees retired_ on the turn after
   uvx::Timer report_timer_;
   bool report_armed_ = false;
   OnContainers on_containers_;
