@@ -27,8 +27,8 @@ std::vector<Container> task_containers(const std::vector<Service>& services,
   std::vector<std::string> task_ids;
   for (const Task& t : tasks) {
     const Service* s = find_service(services, t.service_id);
-    if (!s || t.desired_state != "running")
-      continue;
+    if (!s || t.desired_state != "running" || t.state != "running")
+      continue; // a task still starting is not counted as a running container
     Container c;
     c.id = t.container_id.empty() ? t.id : t.container_id;
     c.name = s->name + "." + (t.slot > 0 ? std::to_string(t.slot) : t.node_id.substr(0, 12));

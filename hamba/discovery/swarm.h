@@ -20,8 +20,8 @@ namespace hamba::discovery {
 // True when a label's key starts with "hamba.".
 bool has_hamba_label(const Labels& labels);
 
-// The running tasks of the services with hamba.* labels (desired state running: a task being
-// shut down is not served).
+// The running tasks of the services with hamba.* labels (and meant to run: a task being shut
+// down is not served).
 std::vector<Container> task_containers(const std::vector<Service>& services,
                                        const std::vector<Task>& tasks);
 
