@@ -158,7 +158,7 @@ class DockerLabelsTest(unittest.TestCase):
             ]).stdout.strip())
             host = wait_until(lambda: greeting(second), timeout=30, what="healthy, served",
                               **POLL)
-            self.assertIn(f"docker: {sick} (", h.log())
+            self.assertIn(f"for {sick} (", h.log())
             run(["docker", "exec", sick, "touch", "/tmp/sick"])
             wait_until(lambda: refused(second), timeout=30, what="unhealthy, out (port closed)")
             run(["docker", "exec", sick, "rm", "/tmp/sick"])
