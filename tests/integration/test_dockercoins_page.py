@@ -84,8 +84,16 @@ class Chromium:
 
     def evaluate(self, expression):
         """The value of `expression` in the page; PageError when it threw (on a page still
-        loading, an element it reads may not be there yet)."""
-        answer = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        loading, an element it reads may not be there yet) or the page was still navigating."""
+        try:
+            answer = self.call("Runtime.evaluate",
+                               {"expression": expression, "returnByValue": True})
+        except RuntimeError as e:
+            # Asked while the new target still navigates from about:blank to its URL (seen
+            # under load): the page is loading, as when an element is not there yet.
+            if "navigated or closed" in str(e) or "context" in str(e):
+                raise PageError(str(e)) from None
+            raise
         if "exceptionDetails" in answer:
             raise PageError(answer["exceptionDetails"].get("exception", {}).get("description")
                             or answer["exceptionDetails"].get("text"))
