@@ -5,15 +5,19 @@
 #include "base/endpoint.h"
 #include "base/uv_request.h"
 
+#include <cerrno>
 #include <climits>
 #include <cstring>
 #include <fmt/format.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace http {
 
 namespace {
 constexpr std::size_t kReadBufferSize = 16 * 1024;
+// A listen backlog is 511 here; a kernel may queue a few more.
+constexpr std::size_t kMaxDrainAccepts = 4096;
 
 // The bytes of one write in flight, kept until libuv is done with them: an answer's serialized
 // head and its body, moved in from the Response (written with one writev, never joined).
@@ -73,6 +77,14 @@ public:
       setsockopt(fd, SOL_SOCKET, SO_LINGER, &at_once, sizeof at_once);
     }
     close();
+  }
+
+  // HttpServer::drain: close now when waiting for a next request, else after this answer.
+  void drain() {
+    draining_ = true;
+    keep_alive_ = false;
+    if (!awaiting_reply_ && requests_done_ > 0 && !parser_.started() && pending_.empty())
+      close();
   }
 
   // Makes room for a new connection (HttpServer::accept_one).
@@ -195,7 +207,7 @@ private:
 
   void dispatch() {
     awaiting_reply_ = true;
-    keep_alive_ = parser_.keep_alive();
+    keep_alive_ = parser_.keep_alive() && !draining_;
     Request request = parser_.take_request();
     head_only_ = request.method == "HEAD";
     request.peer = peer_;
@@ -291,6 +303,7 @@ private:
   bool head_only_ = false;
   bool writing_answer_ = false; // handed to the socket, not fully written yet
   bool closed_ = false;
+  bool draining_ = false;
   std::uint64_t serial_; // accept order, for eviction
   std::uint64_t requests_done_ = 0;
   std::uint64_t request_seq_ = 0;
@@ -346,6 +359,7 @@ void HttpServer::on_connection(int status) {
   if (connections_.size() >= options_.max_connections && evictions_left_ == 0) {
     // libuv keeps this connection, and accepts no other, until uv_accept: on the next turn of
     // the loop, once the reads of the connections already in have run.
+    accept_deferred_ = true;
     accept_turn_timer_.start<&HttpServer::on_accept_turn>(0);
     return;
   }
@@ -360,6 +374,7 @@ std::size_t HttpServer::evictions_per_turn() const {
 }
 
 void HttpServer::on_accept_turn() {
+  accept_deferred_ = false;
   evictions_left_ = evictions_per_turn();
   accept_one();
 }
@@ -425,9 +440,61 @@ std::shared_ptr<HttpConnection> HttpServer::eviction_candidate() const {
 
 void HttpServer::forget(HttpConnection* connection) {
   connections_.erase(connection);
+  check_drained();
+}
+
+void HttpServer::drain(std::function<void()> on_drained) {
+  if (draining_ || !listener_)
+    return;
+  draining_ = true;
+  on_drained_ = std::move(on_drained);
+  accept_queued();
+  listener_.close();
+  accept_turn_timer_.stop();
+  std::vector<std::shared_ptr<HttpConnection>> all;
+  for (auto& [raw, connection] : connections_)
+    all.push_back(connection);
+  for (auto& connection : all)
+    connection->drain();
+  check_drained();
+}
+
+void HttpServer::accept_queued() {
+  if (std::exchange(accept_deferred_, false)) {
+    accept_turn_timer_.stop();
+    accept_one(); // the one libuv holds
+  }
+  uv_os_fd_t listening;
+  if (uv_fileno(listener_.base(), &listening) != 0)
+    return;
+  for (std::size_t n = 0; n < kMaxDrainAccepts; ++n) {
+    int fd = accept4(listening, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED)
+        continue;
+      return; // EAGAIN: the queue is empty
+    }
+    auto connection = std::make_shared<HttpConnection>(this, ++accepted_);
+    if (connection->tcp().init([&](uv_tcp_t* t) { return uv_tcp_init(loop_, t); }) < 0 ||
+        uv_tcp_open(connection->tcp().get(), fd) < 0) {
+      ::close(fd);
+      continue;
+    }
+    connections_.emplace(connection.get(), connection);
+    connection->start();
+  }
+}
+
+void HttpServer::check_drained() {
+  if (!draining_ || !connections_.empty() || !on_drained_)
+    return;
+  std::function<void()> done = std::move(on_drained_);
+  on_drained_ = nullptr;
+  done();
 }
 
 void HttpServer::close() {
+  on_drained_ = nullptr;
   listener_.close();
   sweep_timer_.close();
   accept_turn_timer_.close();

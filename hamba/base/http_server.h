@@ -90,6 +90,13 @@ public:
   // Stops accepting and closes every connection; answers still pending are dropped. Idempotent;
   // after it the server holds no handle, so the loop can end.
   void close();
+  // A graceful stop (a service's SIGTERM): the connections already in the kernel's accept queue
+  // are accepted (closing the listener would reset them), then the listener closes. A
+  // connection waiting for its next request closes now; the others answer the request they
+  // have (or, for one just accepted, their first), with `Connection: close`, then close.
+  // `on_drained` runs once no connection is left, from inside drain() when none is. The
+  // caller bounds how long that may take (close() ends it).
+  void drain(std::function<void()> on_drained);
 
   std::size_t connection_count() const { return connections_.size(); }
   uv_loop_t* loop() const { return loop_; }
@@ -100,6 +107,8 @@ private:
   void on_connection(int status);
   void accept_one();
   void on_accept_turn();
+  void accept_queued(); // drain(): the accept queue, up to kMaxDrainAccepts
+  void check_drained();
   std::size_t evictions_per_turn() const;
   void on_sweep();
   void dispatch(Request&& request, Reply reply) { handler_(std::move(request), std::move(reply)); }
@@ -113,6 +122,9 @@ private:
   uvx::Timer sweep_timer_;         // closes idle keep-alive connections
   uvx::Timer accept_turn_timer_;   // accepts the next connection a turn later (on_connection)
   std::size_t evictions_left_ = 0; // in this turn of the loop
+  bool accept_deferred_ = false;   // libuv holds a connection for on_accept_turn
+  bool draining_ = false;
+  std::function<void()> on_drained_;
   uint16_t port_ = 0;
   std::uint64_t accepted_ = 0; // connections accepted so far: each one's serial
   std::unordered_map<HttpConnection*, std::shared_ptr<HttpConnection>> connections_;

@@ -2,6 +2,7 @@
 #include "discovery/docker_provider.h"
 
 #include "base/log.h"
+#include "discovery/swarm.h"
 
 #include <algorithm>
 
@@ -9,11 +10,14 @@ namespace hamba::discovery {
 
 namespace {
 
-// filters={"type":["container"],"event":["start","kill","die","health_status"]}, URL-encoded.
-// The daemon matches "health_status" with every "health_status: healthy|unhealthy|starting".
+// filters={"type":["container","service"],"event":["start","kill","die","health_status",
+// "create","update","remove"]}, URL-encoded: the keys are and-ed, so a container's create and
+// update come too (and cost a list). The daemon matches "health_status" with every
+// "health_status: healthy|unhealthy|starting".
 constexpr const char* kEventsTarget =
-    "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C%22event%22%3A%5B%22start%22%2C"
-    "%22kill%22%2C%22die%22%2C%22health_status%22%5D%7D";
+    "/events?filters=%7B%22type%22%3A%5B%22container%22%2C%22service%22%5D%2C%22event%22%3A%5B"
+    "%22start%22%2C%22kill%22%2C%22die%22%2C%22health_status%22%2C%22create%22%2C%22update%22%2C"
+    "%22remove%22%5D%7D";
 
 // A kill that asks the container to stop (docker stop's SIGTERM, its SIGKILL, httpd's
 // SIGWINCH), not one that asks it to reload or reopen its logs.
@@ -23,6 +27,12 @@ bool stopping_signal(const std::string& signal) {
 // filters={"status":["running"]}
 constexpr const char* kListTarget =
     "/containers/json?filters=%7B%22status%22%3A%5B%22running%22%5D%7D";
+constexpr const char* kServicesTarget = "/services";
+// filters={"desired-state":["running"]}
+constexpr const char* kTasksTarget =
+    "/tasks?filters=%7B%22desired-state%22%3A%5B%22running%22%5D%7D";
+// Labels Swarm puts on a task's container.
+constexpr const char* kTaskLabel = "com.docker.swarm.task.id";
 
 } // namespace
 
@@ -31,6 +41,8 @@ DockerProvider::DockerProvider(uv_loop_t* loop, config::Docker settings, OnConta
   list_timer_.init(loop_, this);
   retry_timer_.init(loop_, this);
   report_timer_.init(loop_, this);
+  poll_timer_.init(loop_, this);
+  reap_timer_.init(loop_, this);
   connect();
 }
 
@@ -45,6 +57,11 @@ void DockerProvider::retire(std::unique_ptr<EngineRequest>& request) {
     return;
   request->cancel();
   retired_.push_back(std::move(request));
+  reap_timer_.start<&DockerProvider::on_reap_timer>(0);
+}
+
+void DockerProvider::on_reap_timer() {
+  retired_.clear();
 }
 
 void DockerProvider::connect() {
@@ -61,9 +78,9 @@ void DockerProvider::connect() {
 void DockerProvider::on_event_line(std::string_view line) {
   try {
     std::optional<Event> e = parse_event(line);
-    if (!e || e->type != "container")
+    if (!e || (e->type != "container" && e->type != "service"))
       return;
-    if (heard(*e))
+    if (e->type == "container" && heard(*e))
       report_soon();
   } catch (const ApiError& e) {
     log::warn("docker: an event not understood ({}): listing the containers again", e.what());
@@ -162,15 +179,80 @@ void DockerProvider::on_listed(EngineRequest::Result result) {
     broken(result.error);
     return;
   }
-  std::vector<Container> running;
   try {
-    running = parse_container_list(result.body);
+    listing_ = parse_container_list(result.body);
   } catch (const ApiError& e) {
     broken(e.what());
     return;
   }
   if (!events_)
     return; // the stream broke while the list was on its way: the reconnect lists again
+  list_ = std::make_unique<EngineRequest>(
+      loop_, settings_.socket, kServicesTarget, EngineRequest::Stream{},
+      [this](EngineRequest::Result r) { on_services(std::move(r)); });
+}
+
+void DockerProvider::on_services(EngineRequest::Result result) {
+  retire(list_);
+  if (result.status == 503 || result.status == 404) {
+    // No Swarm manager ("This node is not a swarm manager"): containers only.
+    services_.clear();
+    listed(std::move(listing_));
+    return;
+  }
+  if (!result.error.empty()) {
+    broken(result.error);
+    return;
+  }
+  try {
+    services_ = parse_service_list(result.body);
+  } catch (const ApiError& e) {
+    broken(e.what());
+    return;
+  }
+  // A manager: a task's container comes through its service.
+  std::erase_if(listing_, [](const Container& c) { return c.labels.count(kTaskLabel) > 0; });
+  std::erase_if(services_, [](const Service& s) { return !has_hamba_label(s.labels); });
+  if (services_.empty() || !events_) {
+    listed(std::move(listing_));
+    return;
+  }
+  list_ = std::make_unique<EngineRequest>(
+      loop_, settings_.socket, kTasksTarget, EngineRequest::Stream{},
+      [this](EngineRequest::Result r) { on_tasks(std::move(r)); });
+}
+
+void DockerProvider::on_tasks(EngineRequest::Result result) {
+  retire(list_);
+  if (!result.error.empty()) {
+    broken(result.error);
+    return;
+  }
+  std::vector<Task> tasks;
+  try {
+    tasks = parse_task_list(result.body);
+  } catch (const ApiError& e) {
+    broken(e.what());
+    return;
+  }
+  std::vector<Container> running = std::move(listing_);
+  for (Container& c : task_containers(services_, tasks))
+    running.push_back(std::move(c));
+  bool moving = converging(services_, tasks);
+  listed(std::move(running));
+  if (events_)
+    poll_timer_.start<&DockerProvider::on_poll_timer>(moving ? kConvergingPollMs : kSwarmPollMs);
+}
+
+void DockerProvider::on_poll_timer() {
+  list_soon();
+}
+
+void DockerProvider::listed(std::vector<Container> running) {
+  listing_.clear();
+  if (!events_)
+    return;
+  poll_timer_.stop(); // on_tasks starts it again while there are labelled services
   // Containers gone from the list are forgotten.
   std::erase_if(heard_, [&](const auto& h) {
     return std::none_of(running.begin(), running.end(),
@@ -180,13 +262,17 @@ void DockerProvider::on_listed(EngineRequest::Result result) {
   correct(running);
   size_t labelled =
       static_cast<size_t>(std::count_if(running.begin(), running.end(), [](const Container& c) {
-        return std::any_of(c.labels.begin(), c.labels.end(),
-                           [](const auto& l) { return l.first.starts_with("hamba."); });
+        return has_hamba_label(c.labels);
       }));
-  if (in_outage_ || !ever_listed_)
-    log::info("docker: following {}{}: {} running container{}, {} with hamba.* labels",
+  bool swarm = !services_.empty();
+  if (in_outage_ || !ever_listed_ || swarm != swarm_)
+    log::info("docker: following {}{}: {} running container{}, {} with hamba.* labels{}",
               settings_.socket, in_outage_ ? " again" : "", running.size(),
-              running.size() == 1 ? "" : "s", labelled);
+              running.size() == 1 ? "" : "s", labelled,
+              swarm ? fmt::format(" (the tasks of {} Swarm service{} among them)", services_.size(),
+                                  services_.size() == 1 ? "" : "s")
+                    : "");
+  swarm_ = swarm;
   in_outage_ = false;
   ever_listed_ = true;
   retry_ms_ = kFirstRetryMs;
@@ -199,6 +285,7 @@ void DockerProvider::broken(const std::string& why) {
   retire(events_);
   retire(list_);
   list_timer_.stop();
+  poll_timer_.stop();
   list_armed_ = false;
   if (!in_outage_)
     log::warn("docker: {}; {}, retrying every {} s at most", why,

@@ -81,7 +81,129 @@ Container container(const json& j) {
   return c;
 }
 
+// The TCP ports of `ports` (an array of {"Protocol": "tcp", "TargetPort": 80}), sorted, once.
+std::vector<int> target_ports(const json* ports) {
+  std::vector<int> out;
+  if (!ports || !ports->is_array())
+    return out;
+  for (const json& p : *ports) {
+    const json* port = member(p, "TargetPort");
+    std::string protocol = text(p, "Protocol");
+    if (!port || !port->is_number_integer() || (!protocol.empty() && protocol != "tcp"))
+      continue;
+    auto n = port->get<long long>();
+    if (n >= 1 && n <= 65535)
+      out.push_back(static_cast<int>(n));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+void add_labels(const json* labels, Labels& into) {
+  if (labels && labels->is_object())
+    for (const auto& [key, value] : labels->items())
+      if (value.is_string())
+        into[key] = value.get<std::string>();
+}
+
+Service service(const json& j) {
+  Service s;
+  s.id = text(j, "ID");
+  const json* spec = member(j, "Spec");
+  if (!spec)
+    return s;
+  s.name = text(*spec, "Name");
+  if (s.name.empty())
+    s.name = s.id.substr(0, 12);
+  const json* task_template = member(*spec, "TaskTemplate");
+  if (const json* container_spec =
+          task_template ? member(*task_template, "ContainerSpec") : nullptr)
+    add_labels(member(*container_spec, "Labels"), s.labels);
+  add_labels(member(*spec, "Labels"), s.labels); // the service's own win
+  // The ports as the service is now (Endpoint.Spec), or as asked (Spec.EndpointSpec).
+  const json* endpoint = member(j, "Endpoint");
+  const json* endpoint_spec = endpoint ? member(*endpoint, "Spec") : nullptr;
+  if (!endpoint_spec)
+    endpoint_spec = member(*spec, "EndpointSpec");
+  s.target_ports = target_ports(endpoint_spec ? member(*endpoint_spec, "Ports") : nullptr);
+  if (const json* mode = member(*spec, "Mode"))
+    if (const json* replicated = member(*mode, "Replicated")) {
+      const json* replicas = member(*replicated, "Replicas");
+      s.replicas = replicas && replicas->is_number_unsigned()
+                       ? static_cast<int>(std::min<unsigned long long>(
+                             replicas->get<unsigned long long>(), 1u << 20))
+                       : 1;
+    }
+  return s;
+}
+
+Task task(const json& j) {
+  Task t;
+  t.id = text(j, "ID");
+  t.service_id = text(j, "ServiceID");
+  t.node_id = text(j, "NodeID");
+  t.desired_state = text(j, "DesiredState");
+  if (const json* slot = member(j, "Slot");
+      slot && slot->is_number_unsigned() && slot->get<unsigned long long>() <= 1u << 20)
+    t.slot = static_cast<int>(slot->get<unsigned long long>());
+  if (const json* status = member(j, "Status")) {
+    t.state = text(*status, "State");
+    if (const json* container = member(*status, "ContainerStatus"))
+      t.container_id = text(*container, "ContainerID");
+  }
+  if (const json* attachments = member(j, "NetworksAttachments");
+      attachments && attachments->is_array())
+    for (const json& a : *attachments) {
+      const json* network = member(a, "Network");
+      const json* spec = network ? member(*network, "Spec") : nullptr;
+      if (!spec)
+        continue;
+      if (const json* ingress = member(*spec, "Ingress");
+          ingress && ingress->is_boolean() && ingress->get<bool>())
+        continue; // the routing mesh's: not where a task serves its peers
+      std::string name = text(*spec, "Name");
+      const json* addresses = member(a, "Addresses");
+      if (name.empty() || !addresses || !addresses->is_array())
+        continue;
+      for (const json& address : *addresses)
+        if (address.is_string()) {
+          std::string cidr = address.get<std::string>();
+          std::string ip = cidr.substr(0, cidr.find('/'));
+          if (!ip.empty()) {
+            t.networks[name] = ip;
+            break;
+          }
+        }
+    }
+  return t;
+}
+
+template <typename T, typename Decode>
+std::vector<T> parse_list(std::string_view body, const char* what, Decode decode) {
+  json j = parse_json(body, what);
+  if (!j.is_array())
+    throw ApiError(std::string(what) + ": not a JSON array");
+  std::vector<T> out;
+  for (const json& item : j) {
+    if (!item.is_object())
+      continue;
+    T t = decode(item);
+    if (!t.id.empty())
+      out.push_back(std::move(t));
+  }
+  return out;
+}
+
 } // namespace
+
+std::vector<Service> parse_service_list(std::string_view body) {
+  return parse_list<Service>(body, "service list", service);
+}
+
+std::vector<Task> parse_task_list(std::string_view body) {
+  return parse_list<Task>(body, "task list", task);
+}
 
 Health health_from_status(std::string_view status) {
   if (status.find("(healthy)") != std::string_view::npos)

@@ -14,6 +14,10 @@
 
 namespace services {
 
+// How long an HTTP service drains on SIGTERM (http::HttpServer::drain) before it exits anyway:
+// well inside docker stop's 10 s, and long enough for a line of requests to rng.
+constexpr std::uint64_t kDrainMs = 1500;
+
 class StopSignals {
 public:
   // `grace_ms`: how long after the signal the loop may still run before uv_stop ends it.

@@ -50,10 +50,16 @@ int main(int argc, char** argv) {
         },
         options);
     server.listen(listen.host, listen.port);
-    services::StopSignals stop(loop, [&] {
-      server.close();
-      delays.cancel_all();
-    });
+    // SIGTERM: the requests already in are answered, for kDrainMs at most.
+    services::StopSignals stop(
+        loop,
+        [&] {
+          server.drain([&] {
+            server.close();
+            delays.cancel_all();
+          });
+        },
+        services::kDrainMs);
     services::log::info("listening on {} (delay {} ms)", hamba::format_endpoint(listen), delay_ms);
     uv_run(loop, UV_RUN_DEFAULT);
   });

@@ -107,10 +107,16 @@ int main(int argc, char** argv) {
       line.add(n, std::move(reply));
     });
     server.listen(listen.host, listen.port);
-    services::StopSignals stop(loop, [&] {
-      server.close();
-      line.stop();
-    });
+    // SIGTERM: the requests already in (in line too) are answered, for kDrainMs at most.
+    services::StopSignals stop(
+        loop,
+        [&] {
+          server.drain([&] {
+            server.close();
+            line.stop();
+          });
+        },
+        services::kDrainMs);
     services::log::info("listening on {} (delay {} ms, concurrency {})",
                         hamba::format_endpoint(listen), delay_ms, concurrency);
     uv_run(loop, UV_RUN_DEFAULT);

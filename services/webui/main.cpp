@@ -123,10 +123,17 @@ int main(int argc, char** argv) {
       reply(http::Response::error(404));
     });
     server.listen(listen.host, listen.port);
-    services::StopSignals stop(loop, [&] {
-      server.close();
-      redis.close();
-    });
+    // SIGTERM: the requests already in are answered (Redis stays until then), for kDrainMs at
+    // most.
+    services::StopSignals stop(
+        loop,
+        [&] {
+          server.drain([&] {
+            server.close();
+            redis.close();
+          });
+        },
+        services::kDrainMs);
     services::log::info("listening on {}, Redis {}, {} files from {}",
                         hamba::format_endpoint(listen), hamba::format_endpoint(redis_at),
                         files.size(), flags.get("files"));

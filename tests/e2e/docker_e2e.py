@@ -168,6 +168,13 @@ def webui_json(port):
     return float(data["now"]), int(data.get("hashes") or 0), int(data.get("coins") or 0)
 
 
+def engine_socket():
+    """The engine's unix socket, as the docker CLI finds it (scripts/fresh-docker sets
+    DOCKER_HOST)."""
+    host = os.environ.get("DOCKER_HOST", "")
+    return host[len("unix://"):] if host.startswith("unix://") else "/var/run/docker.sock"
+
+
 def rng_hostname(port):
     """Which rng answered a new connection to 127.0.0.1:port (its `GET /` names its host)."""
     _, body = http_get(f"http://127.0.0.1:{port}/", timeout=5)

@@ -1,7 +1,18 @@
 """The Docker provider against the real engine (docs/docker.md): hamba runs as a host process
 with `--docker` on the engine's socket and no frontend of its own; rng containers started with
 `docker run` and only labels are balanced over, scaled up and down under a client loop, a second
-labelled port opens and closes live, and a bad label is one line naming the container.
+labelled port opens and closes live, a container whose Docker healthcheck fails leaves and comes
+back when it passes again, and a bad label is one line naming the container.
+
+The engine restarted under hamba (only under scripts/fresh-docker, whose engine a test may stop:
+`scripts/fresh-docker --stop-engine`, with live-restore, so the containers outlive it): while it
+is away hamba serves the last state, every container through it; a container killed then (no
+restart policy) is gone once the engine is back, and one with `--restart always` killed then is
+started again by the engine at its return and served again: hamba reconnects, lists again and
+reconciles.
+
+examples/labels.yml brought up with docker-compose (hamba in a container, the engine's socket
+mounted): the stack mines through it, and `--scale rng=5` is followed.
 
 One hamba, a handful of containers: well under a minute once the images are built."""
 
@@ -10,19 +21,27 @@ import threading
 import time
 import unittest
 
-from docker_e2e import (LABEL, POLL, RUN_ID, assert_nothing_left, build_images, log, main,
-                        require_docker, rng_hostname, run)
+from docker_e2e import (LABEL, POLL, RUN_ID, SOURCE_DIR, Stack, assert_nothing_left,
+                        build_images, engine_socket, hostnames_seen, log, main, require_docker,
+                        rng_hostname, run, wait_mining)
 from harness import Hamba, assert_stops_cleanly, free_port, wait_until
+from hamba_helpers import stats_json
 import socket
 
 RNG = "dockercoins/rng"
 
+# A server with a Docker healthcheck the test turns: debian:bookworm-slim (scripts/offline-images
+# makes it) has a shell for the check and perl, whose accept loop greets each connection with the
+# container's hostname. Unhealthy while /tmp/sick exists.
+SICK_SERVER = ("use IO::Socket::INET; open(my $f, '/etc/hostname'); my $h = <$f>;"
+               "my $s = IO::Socket::INET->new(LocalPort => 80, Listen => 64, ReuseAddr => 1)"
+               " or die; while (my $c = $s->accept) { print $c $h; close $c }")
 
-def engine_socket():
-    """The engine's unix socket, as the docker CLI finds it (scripts/fresh-docker sets
-    DOCKER_HOST)."""
-    host = os.environ.get("DOCKER_HOST", "")
-    return host[len("unix://"):] if host.startswith("unix://") else "/var/run/docker.sock"
+
+def greeting(port):
+    """The first line a server behind 127.0.0.1:port sends."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        return s.makefile().readline().strip()
 
 
 def refused(port):
@@ -79,15 +98,13 @@ class DockerLabelsTest(unittest.TestCase):
         if self.containers:
             run(["docker", "rm", "-f", "-v", *self.containers], check=False, quiet=True)
 
-    def start(self, name, *labels):
-        """`docker run -d` an rng named RUN_ID-name with hamba.* labels.
-
-        Its stop signal is SIGWINCH (httpd's graceful stop), which rng ignores: `docker stop`
-        then leaves it serving for its timeout before the SIGKILL, as a server that drains on
-        its stop signal would. rng itself closes everything at SIGTERM, and a connection that
-        reached its accept queue just before would be reset whatever the balancer does."""
-        args = ["docker", "run", "-d", "--label", LABEL, "--name", f"{RUN_ID}-{name}",
-                "--stop-signal", "SIGWINCH"]
+    def start(self, name, *labels, restart=None):
+        """`docker run -d` an rng named RUN_ID-name with hamba.* labels. At `docker stop`'s
+        SIGTERM rng drains (services/README.md): it answers what it has, the connections in its
+        accept queue included, and exits; hamba has taken it out at that signal."""
+        args = ["docker", "run", "-d", "--label", LABEL, "--name", f"{RUN_ID}-{name}"]
+        if restart:
+            args += ["--restart", restart]
         for label in labels:
             args += ["--label", label]
         cid = run([*args, RNG]).stdout.strip()
@@ -131,6 +148,25 @@ class DockerLabelsTest(unittest.TestCase):
             wait_until(lambda: refused(second), timeout=30, what="the second port closed")
             self.assertTrue(rng_hostname(port))
 
+            # A Docker healthcheck: served once healthy, out while unhealthy, back when healthy.
+            sick = f"{RUN_ID}-health"
+            self.containers.append(run([
+                "docker", "run", "-d", "--label", LABEL, "--name", sick,
+                "--label", f"hamba.frontend=127.0.0.1:{second}", "--label", "hamba.port=80",
+                "--health-cmd", "test ! -e /tmp/sick", "--health-interval", "1s",
+                "--health-retries", "1", "debian:bookworm-slim", "perl", "-e", SICK_SERVER,
+            ]).stdout.strip())
+            host = wait_until(lambda: greeting(second), timeout=30, what="healthy, served",
+                              **POLL)
+            self.assertIn(f"for {sick} (", h.log())
+            run(["docker", "exec", sick, "touch", "/tmp/sick"])
+            wait_until(lambda: refused(second), timeout=30, what="unhealthy, out (port closed)")
+            run(["docker", "exec", sick, "rm", "/tmp/sick"])
+            self.assertEqual(wait_until(lambda: greeting(second), timeout=30,
+                                        what="healthy again, back", **POLL), host)
+            run(["docker", "rm", "-f", "-v", sick])
+            wait_until(lambda: refused(second), timeout=30, what="the healthcheck's port closed")
+
             # A bad label: one line naming the container and the label; the others are served.
             bad = self.start("bad", label, "hamba.weight=heavy")
             wait_until(lambda: f'container {bad} skipped: label hamba.weight="heavy"' in h.log(),
@@ -146,6 +182,61 @@ class DockerLabelsTest(unittest.TestCase):
             wait_until(lambda: refused(port), timeout=30, what="the port closed with rng-1")
             assert_stops_cleanly(self, h)
         log(f"test_labels_only: {time.monotonic() - started:.1f} s")
+
+    def engine(self, what):
+        run(["scripts/fresh-docker", f"--{what}-engine"], cwd=SOURCE_DIR, timeout=180)
+
+    def test_engine_restart(self):
+        if not os.environ.get("HAMBA_FRESH_DOCKER"):
+            raise unittest.SkipTest("restarts only the engine of scripts/fresh-docker")
+        port, admin = free_port(), free_port()
+        label = f"hamba.frontend=127.0.0.1:{port}"
+        started = time.monotonic()
+        with Hamba("--docker", engine_socket(), "--admin", f"127.0.0.1:{admin}") as h:
+            keep = self.start("keep", label)
+            gone = self.start("gone", label)
+            back = self.start("back", label, restart="always")
+            names = lambda: {s["name"] for f in stats_json(admin)["frontends"]  # noqa: E731
+                             for s in f["servers"]}
+            wait_until(lambda: len(hostnames_seen(port, 12)) == 3, timeout=30,
+                       what="three rng through hamba", **POLL)
+            hosts = {n: run(["docker", "inspect", "-f", "{{.Config.Hostname}}", n]).stdout.strip()
+                     for n in (keep, gone, back)}
+            pids = {n: run(["docker", "inspect", "-f", "{{.State.Pid}}", n]).stdout.strip()
+                    for n in (gone, back)}
+            self.engine("stop")
+            try:
+                wait_until(lambda: "the containers last listed stay served" in h.log(),
+                           timeout=30, what="hamba to see the engine go")
+                # The last state stands: every container is served while the engine is away.
+                self.assertEqual(hostnames_seen(port, 12), set(hosts.values()), h.log())
+                for pid in pids.values():
+                    os.kill(int(pid), 9)
+                self.assertEqual(names(), {keep, gone, back})
+            finally:
+                self.engine("start")
+            # Back: `gone` is no more, `back` was started again by the engine.
+            wait_until(lambda: names() == {keep, back}, timeout=30,
+                       what="the lists reconciled after the restart", **POLL)
+            wait_until(lambda: hostnames_seen(port, 12) == {hosts[keep], hosts[back]},
+                       timeout=30, what="keep and back served", **POLL)
+            self.assertIn(f"docker: following {engine_socket()} again", h.log())
+            assert_stops_cleanly(self, h)
+        log(f"test_engine_restart: {time.monotonic() - started:.1f} s")
+
+    def test_compose_labels_example(self):
+        started = time.monotonic()
+        with Stack("examples/labels.yml", "labels", env={"DOCKER_SOCKET": engine_socket()}) as s:
+            s.up()
+            wait_mining(s.webui_port)
+            wait_until(lambda: len(hostnames_seen(s.rng_port, 12)) == 3, timeout=30,
+                       what="the 3 rng through rng-lb", **POLL)
+            s.up("--scale", "rng=5")
+            wait_until(lambda: len({rng_hostname(s.rng_port) for _ in range(30)}) == 5,
+                       timeout=30, what="5 rng through rng-lb after the scale", **POLL)
+            self.assertIn("provider: docker", s.cmd("exec", "-T", "rng-lb", "hamba",
+                                                    "showconfig").stdout)
+        log(f"test_compose_labels_example: {time.monotonic() - started:.1f} s")
 
 
 def tearDownModule():

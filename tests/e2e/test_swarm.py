@@ -2,7 +2,9 @@
 `docker service scale` of rng-backend 3 -> 5 is followed by hamba (the service `rng`, over
 `tasks.rng-backend`) with 5 distinct rng hosts through it and no hamba restart, and the hash rate
 follows (each worker keeps one keep-alive connection to rng, so the workers are restarted to
-make new ones: hamba balances connections); a rolling update of hamba's service (`docker service update --force`) while a loop of
+make new ones: hamba balances connections); the same scale is followed by rng-lb, a hamba with
+no command line that serves rng-backend's tasks from the service's deploy labels (the Docker
+provider on Swarm), and so is a scale down to 2; a rolling update of hamba's service (`docker service update --force`) while a loop of
 requests runs through its published port: requests go on through the new task afterwards, and
 the gap is measured. On one node that gap cannot be zero: the port is published in host mode
 (the routing mesh needs IPVS, which does not route here), one task per node holds it, so the
@@ -16,8 +18,9 @@ import time
 import unittest
 import urllib.error
 
-from docker_e2e import (POLL, RUN_ID, SOURCE_DIR, assert_nothing_left, build_images, hash_rate,
-                        log, main, require_docker, rng_hostname, run, wait_mining)
+from docker_e2e import (POLL, RUN_ID, SOURCE_DIR, assert_nothing_left, build_images,
+                        engine_socket, hash_rate, log, main, require_docker, rng_hostname, run,
+                        wait_mining)
 from harness import free_port, wait_until
 
 WORKERS = 16   # 16 x 3.33 = 53 hashes/s at most: rng stays the limit up to 5 instances
@@ -39,9 +42,10 @@ class SwarmTest(unittest.TestCase):
         self.addCleanup(self.leave)
         self.name = f"{RUN_ID}sw"
         self.ports = {"WEBUI_PORT": free_port(), "RNG_PORT": free_port(),
-                      "HASHER_PORT": free_port()}
+                      "HASHER_PORT": free_port(), "RNG_LB_PORT": free_port()}
         run(["docker", "stack", "deploy", "-c", f"{SOURCE_DIR}/examples/stack.yml", self.name],
-            env={k: str(v) for k, v in self.ports.items()}, timeout=120)
+            env={"DOCKER_SOCKET": engine_socket(), **{k: str(v) for k, v in self.ports.items()}},
+            timeout=120)
 
     def leave(self):
         """Removes the stack, waits until its containers and network are gone (Swarm removes
@@ -83,10 +87,10 @@ class SwarmTest(unittest.TestCase):
         started = run(["docker", "inspect", "-f", "{{.State.StartedAt}}", container]).stdout
         return tasks[0], container, started.strip()
 
-    def hostnames(self, want, tries=60):
+    def hostnames(self, want, tries=60, port="RNG_PORT"):
         seen = set()
         for _ in range(tries):
-            seen.add(rng_hostname(self.ports["RNG_PORT"]))
+            seen.add(rng_hostname(self.ports[port]))
             if len(seen) >= want:
                 break
         return seen
@@ -98,6 +102,9 @@ class SwarmTest(unittest.TestCase):
         run(["docker", "service", "scale", "-d", f"{self.service('worker')}={WORKERS}"])
         wait_until(lambda: len(self.hostnames(3)) == 3, timeout=60, what="3 rng through hamba",
                    **POLL)
+        by_dns = self.hostnames(3)
+        wait_until(lambda: self.hostnames(3, port="RNG_LB_PORT") == by_dns, timeout=60,
+                   what="the same 3 rng through rng-lb (labels)", **POLL)
         wait_until(lambda: hash_rate(webui, window=3) > 0.6 * 3 * ONE_RNG, timeout=60,
                    what="the workers to reach the counter", **POLL)
         rate3 = hash_rate(webui)
@@ -108,6 +115,8 @@ class SwarmTest(unittest.TestCase):
         seen = wait_until(lambda: (s := self.hostnames(5)) and len(s) == 5 and s, timeout=60,
                           what="5 rng through hamba", **POLL)
         log(f"after scale to 5: {sorted(seen)}")
+        wait_until(lambda: self.hostnames(5, port="RNG_LB_PORT") == seen, timeout=30,
+                   what="the same 5 rng through rng-lb (labels)", **POLL)
         # Detached: the rate rising below is what says the new workers are there.
         run(["docker", "service", "update", "-d", "--force", "--update-parallelism", "0",
              self.service("worker")])
@@ -153,6 +162,16 @@ class SwarmTest(unittest.TestCase):
             f"in a gap of {gap:.2f} s (stop-first: one node, port published in host mode)")
         self.assertNotEqual(self.hamba_task()[0], hamba[0], "the update did not replace hamba")
         self.assertTrue(all(ok for _, ok in results[-10:]), "requests did not recover")
+
+        # Scale down: rng-lb leaves the tasks Swarm stops, and only those.
+        down = time.monotonic()
+        run(["docker", "service", "scale", "-d", f"{self.service('rng-backend')}=2"])
+        wait_until(lambda: len({rng_hostname(self.ports["RNG_LB_PORT"]) for _ in range(10)}) == 2,
+                   timeout=60, what="2 rng through rng-lb after the scale down", **POLL)
+        lb_log = run(["docker", "service", "logs", "--raw", self.service("rng-lb")])
+        self.assertIn("Swarm service", lb_log.stdout + lb_log.stderr)  # hamba logs on stderr
+        log(f"rng-lb (labels on the service): followed rng-backend 3 -> 5 -> 2 (the scale down "
+            f"seen through it {time.monotonic() - down:.1f} s after the command)")
 
 
 def tearDownModule():

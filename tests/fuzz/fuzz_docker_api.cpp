@@ -5,11 +5,15 @@
 //      (labels never make a configuration hamba would refuse) and name only listed containers;
 //   1  an event stream's lines: each decodes or throws ApiError, nothing else;
 //   2  an HTTP answer: its body streamed through the sink, in pieces whose size is the second
-//      byte, equals the body parsed whole.
+//      byte, equals the body parsed whole;
+//   3  a Swarm service list, a NUL byte, and a task list: decoded, the tasks turned into
+//      containers (of labelled services only) and those into frontends, which must pass
+//      config::validate.
 #include "base/http_response_parser.h"
 #include "config/config.h"
 #include "discovery/engine_api.h"
 #include "discovery/labels.h"
+#include "discovery/swarm.h"
 #include "fuzz_check.h"
 
 #include <algorithm>
@@ -23,6 +27,8 @@ using namespace hamba;
 
 namespace {
 
+void discovered(const std::vector<discovery::Container>& list);
+
 void container_list(std::string_view text) {
   std::vector<discovery::Container> list;
   try {
@@ -30,6 +36,27 @@ void container_list(std::string_view text) {
   } catch (const discovery::ApiError&) {
     return;
   }
+  discovered(list);
+}
+
+void swarm_lists(std::string_view text) {
+  size_t nul = std::min(text.find('\0'), text.size());
+  std::vector<discovery::Service> services;
+  std::vector<discovery::Task> tasks;
+  try {
+    services = discovery::parse_service_list(text.substr(0, nul));
+    tasks = discovery::parse_task_list(text.substr(std::min(nul + 1, text.size())));
+  } catch (const discovery::ApiError&) {
+    return;
+  }
+  std::vector<discovery::Container> list = discovery::task_containers(services, tasks);
+  for (const discovery::Container& c : list)
+    check(discovery::has_hamba_label(c.labels));
+  discovery::converging(services, tasks);
+  discovered(list);
+}
+
+void discovered(const std::vector<discovery::Container>& list) {
   std::set<std::string> names;
   for (const discovery::Container& c : list) {
     check(!c.id.empty());
@@ -103,12 +130,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2)
     return 0;
   std::string_view text(reinterpret_cast<const char*>(data + 2), size - 2);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
   case 0:
     container_list(text);
     break;
   case 1:
     event_lines(text);
+    break;
+  case 3:
+    swarm_lists(text);
     break;
   default:
     streamed_body(text, 1 + data[1] % 32);

@@ -1,6 +1,8 @@
 """A stand-in for the Docker Engine API on a unix socket (stdlib only), for the Docker
 provider's integration test: it serves GET /containers/json from a list the test sets and holds
-every GET /events open as a chunked stream the test writes events into. It can go away and come
+every GET /events open as a chunked stream the test writes events into. With `swarm` set (a
+manager) it serves GET /services and GET /tasks from the lists the test sets; without, it
+answers 503 as a daemon that is no Swarm manager does. It can go away and come
 back (a dockerd restart, as far as hamba can tell), which the real engine cannot do under a
 shared CI machine.
 
@@ -8,6 +10,10 @@ shared CI machine.
         d.containers = [container("a1", "rng-1", {"hamba.frontend": "127.0.0.1:8001"},
                                   "127.0.0.1", [9001])]
         d.event("start", "a1")          # every open stream gets it
+        d.swarm = True
+        d.services = [service("s1", "rng", {"hamba.frontend": "8002"}, [80], replicas=2)]
+        d.tasks = [task("t1", "s1", 1, "127.0.0.1"), task("t2", "s1", 2, "127.0.0.2")]
+        d.event("update", "s1", "rng", type="service")
         d.stop(); ...; d.start()        # streams cut, socket gone; then back
 """
 
@@ -27,11 +33,44 @@ def container(cid, name, labels, address, ports, status="Up 1 second", networks=
     }
 
 
+def service(sid, name, labels, ports, replicas=1, container_labels=None):
+    """One entry of /services as API 1.41 writes it: `labels` are the service's (a stack file's
+    deploy: labels:), `container_labels` its containers' (labels:)."""
+    return {
+        "ID": sid, "Version": {"Index": 1},
+        "Spec": {"Name": name, "Labels": labels,
+                 "TaskTemplate": {"ContainerSpec": {"Image": "test",
+                                                    "Labels": container_labels or {}}},
+                 "Mode": {"Replicated": {"Replicas": replicas}}},
+        "Endpoint": {"Spec": {"Mode": "dnsrr",
+                              "Ports": [{"Protocol": "tcp", "TargetPort": p, "PublishedPort": p,
+                                         "PublishMode": "host"} for p in ports]}},
+    }
+
+
+def task(tid, sid, slot, address, state="running", desired="running", container_id=""):
+    """One entry of /tasks: on an overlay network `net` (and the ingress, which is not where a
+    task serves)."""
+    return {
+        "ID": tid, "ServiceID": sid, "Slot": slot, "NodeID": "node1", "DesiredState": desired,
+        "Status": {"State": state, "ContainerStatus": {"ContainerID": container_id}},
+        "NetworksAttachments": [
+            {"Network": {"ID": "ing", "Spec": {"Name": "ingress", "Ingress": True}},
+             "Addresses": ["10.0.0.9/24"]},
+            {"Network": {"ID": "n1", "Spec": {"Name": "net"}}, "Addresses": [f"{address}/24"]},
+        ],
+    }
+
+
 class FakeDocker:
     def __init__(self, path):
         self.path = path
         self.containers = []
         self.lists = 0  # GET /containers/json answered
+        self.swarm = False
+        self.services = []
+        self.tasks = []
+        self.task_lists = 0  # GET /tasks answered
         self._lock = threading.Lock()
         self._streams = []
         self._listener = None
@@ -65,9 +104,9 @@ class FakeDocker:
         with self._lock:
             return len(self._streams)
 
-    def event(self, action, cid, name="", **attributes):
+    def event(self, action, cid, name="", type="container", **attributes):
         attributes["name"] = name
-        line = json.dumps({"Type": "container", "Action": action, "status": action, "id": cid,
+        line = json.dumps({"Type": type, "Action": action, "status": action, "id": cid,
                            "Actor": {"ID": cid, "Attributes": attributes}}) + "\n"
         chunk = f"{len(line.encode()):x}\r\n{line}\r\n".encode()
         with self._lock:
@@ -101,6 +140,20 @@ class FakeDocker:
                 self.lists += 1
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            conn.close()
+        elif target.startswith("/services") or target.startswith("/tasks"):
+            with self._lock:
+                if not self.swarm:
+                    status, body = b"503 Service Unavailable", json.dumps(
+                        {"message": "This node is not a swarm manager."}).encode()
+                elif target.startswith("/services"):
+                    status, body = b"200 OK", json.dumps(self.services).encode()
+                else:
+                    status, body = b"200 OK", json.dumps(
+                        [t for t in self.tasks if t["DesiredState"] == "running"]).encode()
+                    self.task_lists += 1
+            conn.sendall(b"HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (status, len(body), body))
             conn.close()
         elif target.startswith("/events"):
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"

@@ -12,7 +12,12 @@ daemon can break and come back, which the real one cannot on a shared machine
   container; the others are served; a reconfigure of the configured frontends keeps them,
   and a port it frees opens for the container labelled for it;
 - the event stream breaks: the last state stands; the daemon back, hamba lists again and
-  reconciles.
+  reconciles;
+- Swarm (the stand-in as a manager): a service's labels (its own over its containers') open a
+  frontend over its running tasks' addresses on its network, named SERVICE.SLOT, and its tasks'
+  containers are not served a second time; a scale up is followed once the new task runs,
+  though Swarm sends no event then (hamba asks again while the service converges); a scale down
+  and the service's removal are followed.
 """
 
 import json
@@ -22,7 +27,7 @@ import socket
 import tempfile
 import unittest
 
-from fake_docker import FakeDocker, container
+from fake_docker import FakeDocker, container, service, task
 from hamba_helpers import TaggedEcho, stats_json
 from harness import Hamba, assert_stops_cleanly, free_port, wait_until
 from runtime_support import exchange
@@ -157,6 +162,52 @@ class DockerProviderTest(unittest.TestCase):
                 wait_until(lambda: tags(port) == {"b"}, what="the new list reconciled")
                 self.assertIn("docker: following", h.log())
                 self.assertIn("again", h.log())
+                assert_stops_cleanly(self, h)
+
+    def test_swarm_service_tasks_follow_scale_and_removal(self):
+        port, admin, target = free_port(), free_port(), free_port()
+        with TaggedEcho("a", "127.0.0.11", target) as a, \
+                TaggedEcho("b", "127.0.0.12", target) as b, \
+                TaggedEcho("c", "127.0.0.13", target) as c, FakeDocker(self.socket) as d:
+            d.swarm = True
+            d.services = [service("s1", "rng", {"hamba.frontend": f"127.0.0.1:{port}",
+                                                "hamba.weight": "2"}, [target], replicas=2,
+                                  container_labels={"hamba.weight": "3", "hamba.check": "tcp"})]
+            d.tasks = [task("t1", "s1", 1, "127.0.0.11", container_id="c1"),
+                       task("t2", "s1", 2, "127.0.0.12", container_id="c2")]
+            # Task t1's container, as the container list shows it on this node.
+            d.containers = [container("c1", "rng.1.t1", {"hamba.frontend": f"127.0.0.1:{port}",
+                                                          "com.docker.swarm.task.id": "t1"},
+                                      "127.0.0.11", [target], networks={
+                                          "net": {"IPAddress": "127.0.0.11"}})]
+            with Hamba("--docker", self.socket, "--admin", f"127.0.0.1:{admin}") as h:
+                wait_until(lambda: tags(port) == {"a", "b"}, retry_on=OSError,
+                           what="both tasks served")
+                servers = {(s["name"], s["weight"]) for f in stats_json(admin)["frontends"]
+                           for s in f["servers"]}
+                self.assertEqual(servers, {("rng.1", 2), ("rng.2", 2)}, h.log())
+                self.assertIn("the tasks of 1 Swarm service among them", h.log())
+
+                # Scale 2 -> 3: the new task starts, then runs, with no event when it does.
+                d.services[0]["Spec"]["Mode"]["Replicated"]["Replicas"] = 3
+                d.tasks.append(task("t3", "s1", 3, "127.0.0.13", state="starting"))
+                d.event("update", "s1", "rng", type="service")
+                wait_until(lambda: d.task_lists >= 3, what="the tasks asked for again")
+                self.assertEqual(tags(port), {"a", "b"})
+                d.tasks[2] = task("t3", "s1", 3, "127.0.0.13")
+                wait_until(lambda: tags(port) == {"a", "b", "c"}, what="the third task joins")
+
+                # Scale 3 -> 1: the tasks Swarm shuts down leave.
+                d.services[0]["Spec"]["Mode"]["Replicated"]["Replicas"] = 1
+                for t in d.tasks[1:]:
+                    t["DesiredState"] = "shutdown"
+                d.event("update", "s1", "rng", type="service")
+                wait_until(lambda: tags(port) == {"a"}, what="back to one task")
+
+                # The service removed: its port closes.
+                d.services, d.tasks, d.containers = [], [], []
+                d.event("remove", "s1", "rng", type="service")
+                wait_until(lambda: refused(port), what="the port closed with the service")
                 assert_stops_cleanly(self, h)
 
 

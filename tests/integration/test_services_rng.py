@@ -1,6 +1,10 @@
 """rng with a real HTTP client: n random bytes, different each time; the hello line; 400, 404,
-405 for bad requests; one request at a time with --concurrency 1; prompt exit on SIGTERM."""
+405 for bad requests; one request at a time with --concurrency 1; prompt exit on SIGTERM, after
+answering the requests already in, those still in the kernel's accept queue included (the
+drain of http::HttpServer, which hasher and webui share)."""
 
+import signal
+import socket
 import threading
 import unittest
 
@@ -60,6 +64,37 @@ class RngTest(unittest.TestCase):
             http_request(rng.port, "GET", "/")
             self.assertEqual(rng.stop(timeout=5.0), 0)
             self.assertIn("SIGTERM received", rng.log())
+
+    def test_sigterm_drains_what_is_in(self):
+        def read_all(conn):
+            conn.settimeout(10)
+            data = b""
+            while chunk := conn.recv(65536):
+                data += chunk
+            return data
+
+        with service("rng", "--delay-ms", "100", "--concurrency", "1") as rng:
+            idle = socket.create_connection(("127.0.0.1", rng.port), timeout=10)
+            idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertIn(b"RNG running", idle.recv(65536))
+            # Stopped, rng accepts nothing: these wait in the kernel's accept queue, their
+            # requests sent; then SIGTERM, and rng goes on.
+            rng.signal(signal.SIGSTOP)
+            clients = [socket.create_connection(("127.0.0.1", rng.port), timeout=10)
+                       for _ in range(5)]
+            for c in clients:
+                c.sendall(b"GET /4 HTTP/1.1\r\nHost: x\r\n\r\n")
+            rng.signal(signal.SIGTERM)
+            rng.signal(signal.SIGCONT)
+            for c in clients:
+                head, _, body = read_all(c).partition(b"\r\n\r\n")
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                self.assertIn(b"connection: close", head.lower())
+                self.assertEqual(len(body), 4)
+                c.close()
+            self.assertEqual(read_all(idle), b"", "the idle keep-alive connection stays open")
+            idle.close()
+            self.assertEqual(rng.wait(timeout=10), 0, rng.log())
 
     def test_usage_errors(self):
         from harness import bin_path, run
