@@ -1,6 +1,7 @@
 """The Docker provider against the real engine (docs/docker.md): hamba runs as a host process
 with `--docker` on the engine's socket and no frontend of its own; rng containers started with
-`docker run` and only labels are balanced over, scaled up and down under a client loop, a second
+`docker run` and only labels are balanced over, scaled 1 -> 5 -> 1 under a client loop (not
+one request fails), then 0 (the port closes) -> 3 (it opens again) under another, a second
 labelled port opens and closes live, a container whose Docker healthcheck fails leaves and comes
 back when it passes again, and a bad label is one line naming the container.
 
@@ -125,10 +126,10 @@ class DockerLabelsTest(unittest.TestCase):
             wait_until(lambda: rng_hostname(port), timeout=30, what="rng-1 through hamba",
                        **POLL)
             with ClientLoop(port) as loop:
-                # 1 -> 3 -> 1 with requests flowing: not one fails.
-                more = [self.start(f"rng-{i}", label) for i in (2, 3)]
-                wait_until(lambda: len({rng_hostname(port) for _ in range(12)}) == 3,
-                           timeout=30, what="three rng through hamba", **POLL)
+                # 1 -> 5 -> 1 with requests flowing: not one fails.
+                more = [self.start(f"rng-{i}", label) for i in (2, 3, 4, 5)]
+                wait_until(lambda: len({rng_hostname(port) for _ in range(30)}) == 5,
+                           timeout=30, what="five rng through hamba", **POLL)
                 self.stop(*more)
                 wait_until(lambda: len({rng_hostname(port) for _ in range(6)}) == 1,
                            timeout=30, what="back to one rng", **POLL)
@@ -138,7 +139,7 @@ class DockerLabelsTest(unittest.TestCase):
                 self.assertTrue(loop.running(), f"the client loop ended early: {loop.ok} "
                                 f"requests, failures {loop.failures[-3:]}")
             self.assertEqual(loop.failures, [], h.log())
-            log(f"client loop: {loop.ok} requests, 0 failed, across 1 -> 3 -> 1 rng")
+            log(f"client loop: {loop.ok} requests, 0 failed, across 1 -> 5 -> 1 rng")
 
             # A second labelled port opens with its container and closes with it.
             other = self.start("other", f"hamba.frontend=127.0.0.1:{second}",
@@ -180,6 +181,18 @@ class DockerLabelsTest(unittest.TestCase):
             # The last one goes: the port closes.
             self.stop(first, bad)
             wait_until(lambda: refused(port), timeout=30, what="the port closed with rng-1")
+
+            # 0 -> 3: the port opens again with the first of them, and all three are served.
+            again = [self.start(f"rng-{i}", label) for i in (6, 7, 8)]
+            wait_until(lambda: len({rng_hostname(port) for _ in range(12)}) == 3,
+                       timeout=30, what="three rng through hamba again", **POLL)
+            with ClientLoop(port) as loop:
+                wait_until(lambda: loop.ok >= 50 or not loop.running(), timeout=30,
+                           what="requests to the three")
+            self.assertGreaterEqual(loop.ok, 50, loop.failures[-3:])
+            self.assertEqual(loop.failures, [], h.log())
+            self.stop(*again)
+            wait_until(lambda: refused(port), timeout=30, what="the port closed again")
             assert_stops_cleanly(self, h)
         log(f"test_labels_only: {time.monotonic() - started:.1f} s")
 
