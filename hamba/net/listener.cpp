@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
@@ -126,6 +127,22 @@ void Listener::back_off(int rc) {
 void Listener::on_retry() {
   backing_off_ = false;
   watch(true); // epoll reports the socket again at once if clients wait
+}
+
+void Listener::start_draining() {
+  if (draining_)
+    return;
+  draining_ = true;
+  if (fd_ < 0)
+    return;
+  // A classic BPF program of one instruction, "keep 0 bytes": every SYN, and every last ACK of
+  // a handshake, is dropped on this socket (the listener's filter runs on both).
+  sock_filter drop_all{BPF_RET | BPF_K, 0, 0, 0};
+  const sock_fprog program{1, &drop_all};
+  if (::setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0)
+    log::warn("listener {}: a client connecting while it closes may be reset: "
+              "SO_ATTACH_FILTER: {}",
+              format_endpoint(bound_), uvx::error_text(-errno));
 }
 
 void Listener::defer_accept(bool on) {

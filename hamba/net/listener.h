@@ -14,9 +14,12 @@
 //
 // Closing a listening socket resets every connection still in its accept queue: clients whose
 // connect() succeeded. So an owner that stops listening drains first (start_draining(), then
-// accept while pending()), and closes after: only a connection whose handshake completes in the
-// microseconds between the last accept and the close can still be reset (the kernel offers no
-// way to stop new handshakes on one socket short of a BPF filter).
+// accept while pending()), and closes after. start_draining() also gives the socket a filter
+// that drops every packet, so that no handshake completes while the queue drains or before the
+// close: a client that connects then sees its SYN unanswered, and is refused when it tries
+// again. Without it, a loaded machine that preempted the worker between its last accept and
+// the close let a handshake complete in between, and reset it. Only a handshake whose SYN came
+// before the filter and whose last ACK came after it can still be cut.
 #pragma once
 
 #include "base/endpoint.h"
@@ -57,9 +60,10 @@ public:
   void refuse();
   // Hands over the descriptor of the connection pending() holds, unread (the caller closes it).
   int take();
-  // From now on pending() looks in the kernel's accept queue whether or not the socket was
-  // reported readable: for a drain just before close().
-  void start_draining() { draining_ = true; }
+  // From now on no handshake completes on the socket (a drop-everything filter), and pending()
+  // looks in the kernel's accept queue whether or not the socket was reported readable: for a
+  // drain just before close().
+  void start_draining();
   // For a protocol where the client speaks first (a PROXY header, a TLS ClientHello): the
   // kernel hands over a connection only once its first bytes are there (TCP_DEFER_ACCEPT, as
   // HAProxy's `defer-accept` and nginx's `deferred`), so the accept finds them ready (no loop
