@@ -342,8 +342,8 @@ class PerSource(unittest.TestCase):
         """100 000 distinct sources (127.1.0.0 onwards), each connecting once: the table fills
         to its bound and no further, with no source untracked (a bucket's idle sources give way
         to newcomers); its memory (a mapping of its own: 32 bytes a source) stays within the
-        stated size. Under a sanitizer (whose allocator changes every figure) 20 000 sources
-        fill a table of 16 384, and only the bound is checked."""
+        stated size. Under a sanitizer (whose allocator and speed change every figure) 20 000
+        sources fill a table of 16 384, and only the bound is checked."""
         sanitized = os.environ.get("HAMBA_SANITIZE", "OFF") not in ("", "OFF")
         count, table_size = (20000, 16384) if sanitized else (100000, 100000)
         first = int.from_bytes(socket.inet_aton("127.1.0.0"), "big")
@@ -391,11 +391,13 @@ class PerSource(unittest.TestCase):
         # 0 with 2 workers, 11 seen with one on a loaded machine), and the table holds no more
         # than its slots. Sources spread over the buckets unevenly (4 a bucket on average):
         # about 80 % of the slots are used.
-        self.assertLessEqual(table["untracked"], count // 100)
         self.assertLessEqual(table["used"], table["slots"])
         self.assertGreater(table["used"], slots * 7 // 10)
         if sanitized:
+            # A sanitized hamba falls far behind its 400 clients, so buckets fill with open
+            # connections and newcomers go untracked by design (851 of 20 000 under TSan).
             return
+        self.assertLessEqual(table["untracked"], count // 100)
         # The table's own mapping holds what it states. hamba's RSS as a whole is no measure:
         # after 100 000 connections the allocator keeps from several to 13 MiB, with or without
         # the table (a loaded CI run saw 14 MiB against 11 allowed).
