@@ -273,6 +273,12 @@ void add(std::map<int, Building>& building, const Container& c, const Wish& w,
     *send_proxy = *w.send_proxy;
     b.send_proxy_by[backend] = c.name;
   }
+  // Two containers on different networks may have one address: the backend serves it once.
+  auto same = std::find_if(servers->begin(), servers->end(),
+                           [&](const config::Server& o) { return o.address == s.address; });
+  if (same != servers->end())
+    throw LabelError(fmt::format("its address {} is {}'s already",
+                                 config::format_endpoint(s.address), same->name));
   servers->push_back(s);
 }
 
@@ -287,9 +293,14 @@ Discovery discover(const std::vector<Container>& containers, const std::string& 
             [](const Container* a, const Container* b) { return a->name < b->name; });
   Discovery out;
   std::map<int, Building> building;
+  std::set<std::string> seen; // IDs and names: a list that names one twice serves it once
   for (const Container* c : sorted) {
     if (!c->state.empty() && c->state != "running")
       continue;
+    if (!seen.insert("id:" + c->id).second || !seen.insert("name:" + c->name).second) {
+      out.problems.push_back(fmt::format("container {} skipped: listed twice", c->name));
+      continue;
+    }
     // Serves once its healthcheck says so; leaves when it says otherwise.
     if (c->health == Health::starting || c->health == Health::unhealthy)
       continue;

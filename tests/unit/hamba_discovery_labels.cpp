@@ -9,8 +9,13 @@ using namespace hamba::discovery;
 
 namespace {
 
-Container running(std::string name, Labels labels, std::string ip = "172.17.0.2",
+// A running container; by default its address is its own (from its name: two containers of a
+// test never share one, as on one Docker network).
+Container running(std::string name, Labels labels, std::string ip = "",
                   std::vector<int> ports = {80}) {
+  if (ip.empty())
+    ip = "172.17." + std::to_string(name.size()) + "." +
+         std::to_string(static_cast<unsigned char>(name.back()));
   Container c;
   c.id = name + "-id";
   c.name = std::move(name);
@@ -237,4 +242,21 @@ TEST_CASE("discover: frontend names stay unique") {
   CHECK_NOTHROW(config::validate(config));
   REQUIRE(d.problems.size() == 1);
   CHECK(d.problems[0].find("frontend 8002: named 8002") != std::string::npos);
+}
+
+TEST_CASE("discover: one address is served once, and a container listed twice once") {
+  // Containers on two networks may share an address; a list may name one container twice.
+  std::vector<Container> cs = {
+      running("a", {{"hamba.frontend", "8001"}}, "10.0.0.2"),
+      running("b", {{"hamba.frontend", "8001"}}, "10.0.0.2"),
+      running("c", {{"hamba.frontend", "8001"}}),
+      running("c", {{"hamba.frontend", "8001"}}),
+  };
+  Discovery d = discover(cs, "", {});
+  REQUIRE(d.problems.size() == 2);
+  CHECK(d.problems[0].find("container b skipped: its address 10.0.0.2:80 is a's") !=
+        std::string::npos);
+  CHECK(d.problems[1].find("container c skipped: listed twice") != std::string::npos);
+  REQUIRE(d.frontends.size() == 1);
+  CHECK(d.frontends[0].servers.size() == 2);
 }
