@@ -4,6 +4,7 @@
 // a kept-alive connection waiting for its next request is closed, and on_drained runs once the
 // last connection is gone, which lets the loop end.
 #include "base/http_server.h"
+#include "blocking_client.h"
 
 #include <arpa/inet.h>
 #include <chrono>
@@ -19,50 +20,7 @@
 
 namespace {
 
-// A blocking client socket; reads give up after 5 s (the test's safety net).
-class Client {
-public:
-  explicit Client(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd_ >= 0);
-    timeval five{5, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  }
-  ~Client() { ::close(fd_); }
-  Client(const Client&) = delete;
-  Client& operator=(const Client&) = delete;
-
-  void send(const std::string& bytes) {
-    REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
-            static_cast<ssize_t>(bytes.size()));
-  }
-  bool readable() const {
-    char c;
-    return ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
-  }
-  // Everything until the server closes (or the 5 s safety net).
-  std::string read_to_close() {
-    std::string out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::recv(fd_, buf, sizeof buf, 0)) > 0)
-      out.append(buf, static_cast<size_t>(n));
-    return out;
-  }
-  std::string read_some() {
-    char buf[4096];
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-  }
-
-private:
-  int fd_ = -1;
-};
+using test_support::Client;
 
 const std::string kGet = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
 
@@ -79,7 +37,7 @@ TEST_CASE("http server: drain answers what is in, the accept queue too, then is 
 
     // A kept-alive connection with one request answered, now waiting for its next.
     Client idle(server.port());
-    idle.send(kGet);
+    REQUIRE(idle.send(kGet));
     for (int i = 0; i < 500 && !idle.readable(); ++i) {
       uv_run(&loop, UV_RUN_NOWAIT);
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
