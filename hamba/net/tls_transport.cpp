@@ -61,6 +61,8 @@ BIO_METHOD* TlsTransport::lower_bio_method() {
     BIO_meth_set_write(m, [](BIO* b, const char* data, int len) -> int {
       auto* self = static_cast<TlsTransport*>(BIO_get_data(b));
       if (self->write_error_ == 0 && len > 0) {
+        if (self->handover_)
+          self->handover_->wrote(data, static_cast<size_t>(len));
         uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
         self->write_error_ = self->lower_.write(&buf, 1);
       }
@@ -131,10 +133,12 @@ void TlsTransport::make_session(SSL* ssl) {
   BIO_set_mem_eof_return(rbio_, -1);
   BIO_set_data(wbio_, this);
   SSL_set_bio(ssl_, rbio_, wbio_);
-  if (client_context_)
+  if (client_context_) {
     SSL_set_connect_state(ssl_);
-  else
+  } else {
     SSL_set_accept_state(ssl_);
+    handover_ = std::make_unique<TlsHandover>(ssl_);
+  }
 }
 
 TlsTransport::~TlsTransport() {
@@ -144,16 +148,20 @@ TlsTransport::~TlsTransport() {
 void TlsTransport::free_session() {
   if (later_)
     later_->close();
-  SSL_free(ssl_); // and both BIOs
+  handover_.reset(); // before the SSL it is registered with
+  SSL_free(ssl_);    // and both BIOs
   ssl_ = nullptr;
   rbio_ = wbio_ = nullptr;
+  records_.reset();
+  release_held();
   want_ = Want::none;
 }
 
 void TlsTransport::feed(const char* data, size_t len) {
   if (ssl_ && len > 0) {
     heard_ = true;
-    BIO_write(rbio_, data, static_cast<int>(len));
+    if (BIO_write(rbio_, data, static_cast<int>(len)) == static_cast<int>(len) && handover_)
+      handover_->fed(data, len);
   }
 }
 
@@ -176,6 +184,8 @@ int TlsTransport::start_handshake() {
 }
 
 std::string_view TlsTransport::alpn() const {
+  if (!ssl_)
+    return facts_.alpn;
   const unsigned char* p = nullptr;
   unsigned int n = 0;
   if (ssl_)
@@ -184,7 +194,9 @@ std::string_view TlsTransport::alpn() const {
 }
 
 std::string TlsTransport::peer_subject() const {
-  X509* peer = ssl_ ? SSL_get0_peer_certificate(ssl_) : nullptr;
+  if (!ssl_)
+    return facts_.subject;
+  X509* peer = SSL_get0_peer_certificate(ssl_);
   if (!peer)
     return {};
   BIO* out = BIO_new(BIO_s_mem());
@@ -199,7 +211,9 @@ std::string TlsTransport::peer_subject() const {
 }
 
 std::string TlsTransport::peer_common_name() const {
-  X509* peer = ssl_ ? SSL_get0_peer_certificate(ssl_) : nullptr;
+  if (!ssl_)
+    return facts_.common_name;
+  X509* peer = SSL_get0_peer_certificate(ssl_);
   if (!peer)
     return {};
   char cn[256];
@@ -208,20 +222,28 @@ std::string TlsTransport::peer_common_name() const {
 }
 
 const char* TlsTransport::cipher() const {
-  const char* name = ssl_ ? SSL_get_cipher_name(ssl_) : nullptr;
+  if (!ssl_)
+    return facts_.cipher;
+  const char* name = SSL_get_cipher_name(ssl_);
   return name ? name : "";
 }
 
 const char* TlsTransport::version() const {
-  return ssl_ ? SSL_get_version(ssl_) : "";
+  return ssl_ ? SSL_get_version(ssl_) : facts_.version;
 }
 
 // --- the lower transport's events ---
 
 void TlsTransport::on_read(Transport&, const char* data, size_t len) {
+  if (records_) {
+    deliver_records(data, len);
+    return;
+  }
   if (!ssl_)
     return;
   heard_ = true;
+  if (handover_)
+    handover_->fed(data, len);
   if (BIO_write(rbio_, data, static_cast<int>(len)) != static_cast<int>(len)) {
     if (!established_) {
       fail_handshake(TlsFailure::protocol, "out of memory");
@@ -294,7 +316,8 @@ void TlsTransport::on_handshake_done() {
       if (c >= 'A' && c <= 'Z')
         c = static_cast<char>(c - 'A' + 'a');
   }
-  // (kTLS would take over the record layer here; see tls_transport.h.)
+  if (handover_)
+    take_records(); // (and kTLS would take over here; see tls_transport.h)
   if (want_ == Want::none)
     lower_.stop_reading(); // what came with the client's Finished stays in the read BIO
   handler_->on_connected(*this, 0);
@@ -310,6 +333,8 @@ void TlsTransport::fail_handshake(TlsFailure why, const char* text) {
 // --- reading ---
 
 bool TlsTransport::has_pending() const {
+  if (records_)
+    return held_len_ > 0 || lower_eof_ || peer_closed_;
   return ssl_ && (SSL_has_pending(ssl_) || BIO_ctrl_pending(rbio_) > 0 || lower_eof_);
 }
 
@@ -322,6 +347,10 @@ void TlsTransport::deliver_later() {
 }
 
 void TlsTransport::deliver() {
+  if (records_) {
+    deliver_records(nullptr, 0);
+    return;
+  }
   if (!ssl_)
     return;
   if (!established_) {
@@ -381,7 +410,7 @@ void TlsTransport::deliver() {
 }
 
 int TlsTransport::start_reading() {
-  if (!ssl_)
+  if (!live())
     return UV_EPIPE;
   want_ = Want::loop_buffer;
   if (has_pending())
@@ -390,7 +419,7 @@ int TlsTransport::start_reading() {
 }
 
 int TlsTransport::read_into(char* into, size_t room) {
-  if (!ssl_)
+  if (!live())
     return UV_EPIPE;
   into_ = into;
   room_ = room;
@@ -409,6 +438,8 @@ void TlsTransport::stop_reading() {
 }
 
 ssize_t TlsTransport::read_now(char* into, size_t size) {
+  if (records_)
+    return read_now_records(into, size);
   if (!ssl_ || !established_)
     return UV_EAGAIN;
   for (int round = 0; round < 2; ++round) {
@@ -468,6 +499,8 @@ int TlsTransport::flush() {
 }
 
 int TlsTransport::write(const uv_buf_t* bufs, unsigned count) {
+  if (records_)
+    return write_records(bufs, count);
   if (!ssl_ || !established_)
     return UV_EPIPE;
   for (unsigned i = 0; i < count; ++i) {
@@ -488,6 +521,15 @@ int TlsTransport::write(const uv_buf_t* bufs, unsigned count) {
 }
 
 int TlsTransport::shutdown_write() {
+  if (records_) {
+    static const uint8_t close_notify[] = {1, 0}; // warning, close_notify (RFC 8446 §6.1)
+    if (!close_sent_) {
+      close_sent_ = true;
+      if (int rc = write_records(kTlsAlert, close_notify, sizeof close_notify); rc < 0)
+        return rc;
+    }
+    return lower_.shutdown_write();
+  }
   if (!ssl_)
     return UV_EPIPE;
   if (established_) {
