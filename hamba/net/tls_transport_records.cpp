@@ -274,12 +274,17 @@ void TlsTransport::deliver_records(const char* data, size_t len) {
     uint8_t* buf = held_.get();
     if (!drain(buf, held_len_, pos, plain, plain_len, last))
       return;
-    if (!keep(buf, held_len_, pos, plain, plain_len) || (len > 0 && !hold(in, len))) {
+    if (!keep(buf, held_len_, pos, plain, plain_len)) {
       fail_records("out of memory", UV_ENOMEM);
       return;
     }
-    if (held_len_ > 0)
-      len = 0; // still held (the reader stopped, or a partial record): the rest went after it
+    if (held_len_ > 0 && len > 0) { // the reader stopped: the rest of this read waits after it
+      if (!hold(in, len)) {
+        fail_records("out of memory", UV_ENOMEM);
+        return;
+      }
+      len = 0;
+    }
   }
   if (len > 0) {
     // Opened in place: `data` is the loop's read buffer (net/read_buffer.h), this call's own.

@@ -121,6 +121,30 @@ TEST_CASE("a record split byte by byte is opened once whole") {
   CHECK(f.events.error == 0);
 }
 
+TEST_CASE("three records cut anywhere in two reads: all of it, in order") {
+  Fixture f;
+  f.handshake();
+  REQUIRE(f.tls->own_records());
+  REQUIRE(f.tls->start_reading() == 0);
+  f.client.send("one ");
+  f.client.send("two ");
+  f.client.send("three");
+  std::string wire = f.client.pending();
+  for (size_t cut = 1; cut < wire.size(); ++cut) {
+    CAPTURE(cut);
+    // The same three records again, sealed anew (the sequence numbers move on).
+    f.lower.peer_sends(wire.substr(0, cut));
+    f.lower.peer_sends(wire.substr(cut));
+    CHECK(f.events.plain == "one two three");
+    f.events.plain.clear();
+    f.client.send("one ");
+    f.client.send("two ");
+    f.client.send("three");
+    wire = f.client.pending();
+  }
+  CHECK(f.events.error == 0);
+}
+
 TEST_CASE("a client KeyUpdate asking for ours: both keys move on, data goes both ways") {
   Fixture f(TicketKeySet::make());
   f.handshake();
