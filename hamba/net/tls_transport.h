@@ -85,6 +85,9 @@ public:
   bool resumed() const { return ssl_ ? SSL_session_reused(ssl_) == 1 : facts_.resumed; }
   // hamba keeps the record layer (OpenSSL's session is gone).
   bool own_records() const { return records_ != nullptr; }
+  // The last error was a client record refused (a bad tag, a malformed record), counted in
+  // tls_record_errors() and the frontend's hamba_frontend_tls_record_errors_total.
+  bool record_refused() const { return record_refused_; }
   ~TlsTransport() override;
   TlsTransport(const TlsTransport&) = delete;
   TlsTransport& operator=(const TlsTransport&) = delete;
@@ -196,6 +199,7 @@ private:
   uint32_t held_len_ = 0, held_cap_ = 0, held_plain_ = 0;
   bool peer_closed_ = false; // its close_notify came: nothing after it is read
   bool close_sent_ = false;
+  bool record_refused_ = false;
   // What the connection asks once OpenSSL's session is gone.
   struct Facts {
     std::string alpn, subject, common_name;

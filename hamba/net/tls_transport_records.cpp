@@ -126,6 +126,7 @@ bool TlsTransport::keep(uint8_t* buf, size_t len, size_t pos, const uint8_t* pla
 
 void TlsTransport::fail_records(const char* text, int error) {
   failure_text_ = text;
+  record_refused_ = error == UV_EPROTO;
   record_errors.fetch_add(1, std::memory_order_relaxed);
   // One line a second at most, per thread, however many clients send garbage.
   thread_local uint64_t last_ms = 0, quiet = 0;

@@ -9,7 +9,8 @@ are made in the test (ECDSA P-256 and RSA 2048).
   `curl --cacert`, redis-server through redis-cli --tls and redis-benchmark --tls.
 - hamba's own record layer after the handshake: 16 MiB both ways at once, checksummed (TLS 1.3
   AES-256-GCM and TLS 1.2 ChaCha20-Poly1305); an s_client session sending KeyUpdates (its K
-  command) mid-stream, the echo going on after each.
+  command) mid-stream, the echo going on after each; a record with a flipped bit resets the
+  connection, and is counted (hamba_frontend_tls_record_errors_total).
 - ALPN picks the server's preferred protocol; a session ticket resumes, also after a reconfigure
   (the ticket keys are the process's).
 - Slow paths: a ClientHello in many small segments, a queued client (its request, decrypted,
@@ -326,6 +327,27 @@ class TlsTermination(unittest.TestCase):
             client.stdin.close()
             client.wait(timeout=10)
         self.assertNotIn(b"errno", open(out_path, "rb").read())
+
+    def test_a_flipped_bit_resets_and_is_counted(self):
+        def count():
+            _, _, body = http_request(self.admin, "GET", "/metrics")
+            key = 'hamba_frontend_tls_record_errors_total{frontend="tls"} '
+            return int(body.decode().split(key)[1].split()[0])
+        before = count()
+        c = MemoryTls(self.port, "a.test", self.certs.bundle)
+        c.send(b"fine")
+        self.assertEqual(c.read(4), b"fine")
+        c.tls.write(b"tampered")
+        record = bytearray(c.outgoing.read())
+        record[-1] ^= 0x10  # in the tag
+        c.raw.sendall(bytes(record))
+        try:
+            got = c.raw.recv(65536)
+        except ConnectionResetError:
+            got = b""
+        self.assertEqual(got, b"")  # closed (reset), nothing echoed
+        wait_until(lambda: count() == before + 1, what="tls_record_errors + 1")
+        c.raw.close()
 
     def test_alpn_is_the_servers_preference(self):
         with tls_connect(self.port, "a.test", self.certs.bundle, alpn=["http/1.1", "h2"]) as s:
