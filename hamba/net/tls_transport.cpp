@@ -415,6 +415,8 @@ int TlsTransport::start_reading() {
   want_ = Want::loop_buffer;
   if (has_pending())
     deliver_later();
+  if (records_ && held_len_ > 0)
+    return 0; // what is held goes first; the lower transport reads once it is drained
   return lower_eof_ ? 0 : lower_.start_reading();
 }
 
@@ -426,6 +428,8 @@ int TlsTransport::read_into(char* into, size_t room) {
   want_ = Want::span;
   if (has_pending())
     deliver_later();
+  if (records_ && held_len_ > 0)
+    return 0; // as in start_reading()
   return lower_eof_ ? 0 : lower_.start_reading();
 }
 

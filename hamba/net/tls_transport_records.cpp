@@ -25,7 +25,8 @@ uint8_t* seal_buffer() {
   return buffer.get();
 }
 
-// The most held at once: what a stopped reader left of one read, and a record's plaintext.
+// The most held at once: what a stopped reader left of one read, and a record's plaintext
+// (the lower transport is not read while anything but a partial record is held).
 constexpr size_t kHeldMax = kBufferSize + kTlsMaxRecord;
 
 constexpr uint8_t kKeyUpdate = 24;
@@ -127,16 +128,18 @@ bool TlsTransport::keep(uint8_t* buf, size_t len, size_t pos, const uint8_t* pla
 void TlsTransport::fail_records(const char* text, int error) {
   failure_text_ = text;
   record_refused_ = error == UV_EPROTO;
-  record_errors.fetch_add(1, std::memory_order_relaxed);
-  // One line a second at most, per thread, however many clients send garbage.
-  thread_local uint64_t last_ms = 0, quiet = 0;
-  uint64_t now = uv_now(loop_);
-  if (last_ms == 0 || now - last_ms >= 1000) {
-    std::fprintf(stderr, "hamba: a TLS client's record refused (%s); connection reset%s\n", text,
-                 quiet ? " (and others not logged)" : "");
-    last_ms = now, quiet = 0;
-  } else {
-    ++quiet;
+  if (record_refused_) {
+    record_errors.fetch_add(1, std::memory_order_relaxed);
+    // One line a second at most, per thread, however many clients send garbage.
+    thread_local uint64_t last_ms = 0, quiet = 0;
+    uint64_t now = uv_now(loop_);
+    if (last_ms == 0 || now - last_ms >= 1000) {
+      std::fprintf(stderr, "hamba: a TLS client's record refused (%s); connection reset%s\n", text,
+                   quiet ? " (and others not logged)" : "");
+      last_ms = now, quiet = 0;
+    } else {
+      ++quiet;
+    }
   }
   want_ = Want::none;
   lower_.stop_reading();
@@ -300,6 +303,11 @@ void TlsTransport::deliver_records(const char* data, size_t len) {
     }
   }
   bool reading = want_ == Want::loop_buffer || want_ == Want::span;
+  if (reading && !lower_eof_ && !peer_closed_ && lower_.start_reading() < 0) {
+    // (start_reading() waits for what is held to drain: the lower transport reads from here)
+    fail_records("the connection failed", UV_EPIPE);
+    return;
+  }
   // The client's close_notify, or its FIN without one (many clients end this way, so it is an
   // EOF as TCP's, a partial record left unread as OpenSSL leaves it).
   if (reading && held_plain_ == 0 && (peer_closed_ || (lower_eof_ && last == Step::need_more))) {

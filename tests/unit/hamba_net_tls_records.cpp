@@ -145,6 +145,24 @@ TEST_CASE("three records cut anywhere in two reads: all of it, in order") {
   CHECK(f.events.error == 0);
 }
 
+TEST_CASE("a reader that stops with records held: the socket waits until they are delivered") {
+  Fixture f;
+  f.handshake();
+  REQUIRE(f.tls->own_records());
+  char span[3];
+  REQUIRE(f.tls->read_into(span, sizeof span) == 0);
+  f.client.send("abcdef");
+  f.client.send("ghi");
+  f.lower.peer_sends(f.client.pending());
+  CHECK(f.events.plain == "abc"); // the span is full: it stopped
+  CHECK_FALSE(f.lower.reading);
+  REQUIRE(f.tls->start_reading() == 0);
+  CHECK_FALSE(f.lower.reading); // what is held goes first, at the next turn
+  f.run_loop();
+  CHECK(f.events.plain == "abcdefghi");
+  CHECK(f.lower.reading);
+}
+
 TEST_CASE("a client KeyUpdate asking for ours: both keys move on, data goes both ways") {
   Fixture f(TicketKeySet::make());
   f.handshake();
