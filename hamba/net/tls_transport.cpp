@@ -188,8 +188,7 @@ std::string_view TlsTransport::alpn() const {
     return facts_.alpn;
   const unsigned char* p = nullptr;
   unsigned int n = 0;
-  if (ssl_)
-    SSL_get0_alpn_selected(ssl_, &p, &n);
+  SSL_get0_alpn_selected(ssl_, &p, &n);
   return {reinterpret_cast<const char*>(p), n};
 }
 
@@ -319,7 +318,7 @@ void TlsTransport::on_handshake_done() {
   if (handover_)
     take_records(); // (and kTLS would take over here; see tls_transport.h)
   if (want_ == Want::none)
-    lower_.stop_reading(); // what came with the client's Finished stays in the read BIO
+    lower_.stop_reading(); // what came with the client's Finished waits (read BIO, or held_)
   handler_->on_connected(*this, 0);
 }
 
