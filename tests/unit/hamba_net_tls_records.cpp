@@ -2,8 +2,8 @@
 // real OpenSSL client on memory BIOs: the switch from OpenSSL for each AEAD suite of TLS 1.3
 // and 1.2 (a CBC suite stays on OpenSSL), data both ways in one record and in many, bytes that
 // came with the client's Finished, a record split byte by byte, a client KeyUpdate asking for
-// ours, a flipped bit (an error, nothing delivered), the facts kept for the log, and the record
-// layer alone (seal, open, every header refused).
+// ours, a TLS 1.2 renegotiation refused, a flipped bit (an error, nothing delivered), the facts
+// kept for the log, and the record layer alone (seal, open, every header refused).
 #include "net/tls_records.h"
 #include "tls_fixture.h"
 
@@ -191,6 +191,25 @@ TEST_CASE("a client KeyUpdate asking for ours: both keys move on, data goes both
   f.lower.peer_sends(f.client.pending());
   CHECK(f.events.plain == "x");
   CHECK(f.lower.take().empty());
+}
+
+TEST_CASE("TLS 1.2: a renegotiation is refused with a warning, as OpenSSL does, and data goes on") {
+  Fixture f(nullptr, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256");
+  f.handshake();
+  REQUIRE(f.tls->own_records());
+  REQUIRE(f.tls->start_reading() == 0);
+  f.client.send("before");
+  REQUIRE(SSL_renegotiate(f.client.ssl) == 1);
+  f.client.step(); // its ClientHello, under the session's keys
+  f.lower.peer_sends(f.client.pending());
+  CHECK(f.events.plain == "before");
+  CHECK(f.events.error == 0);
+  std::string answer = f.lower.take();
+  REQUIRE(answer.size() > kTlsHeader);
+  CHECK(uint8_t(answer[0]) == kTlsAlert); // no_renegotiation, a warning
+  uv_buf_t b = uv_buf_init(const_cast<char*>("after"), 5);
+  REQUIRE(f.tls->write(&b, 1) == 0);
+  CHECK(f.lower.take().size() > kTlsHeader);
 }
 
 TEST_CASE("a flipped bit is an error, and nothing of the record is delivered") {
