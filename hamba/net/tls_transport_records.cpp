@@ -351,13 +351,10 @@ ssize_t TlsTransport::read_now_records(char* into, size_t size) {
       return UV_ENOMEM;
     ssize_t got =
         lower_.read_now(reinterpret_cast<char*>(held_.get() + held_len_), held_cap_ - held_len_);
-    if (got == 0) {
-      lower_eof_ = true;
-      return 0;
-    }
-    if (got < 0) {
+    if (got <= 0) {
       if (held_len_ == 0)
         release_held();
+      lower_eof_ = lower_eof_ || got == 0;
       return got;
     }
     held_len_ += static_cast<uint32_t>(got);

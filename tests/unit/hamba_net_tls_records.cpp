@@ -163,6 +163,29 @@ TEST_CASE("a reader that stops with records held: the socket waits until they ar
   CHECK(f.lower.reading);
 }
 
+TEST_CASE("read_now opens what the socket holds, a partial record waiting for the rest") {
+  Fixture f;
+  f.handshake();
+  REQUIRE(f.tls->own_records());
+  char buf[64];
+  CHECK(f.tls->read_now(buf, sizeof buf) == UV_EAGAIN);
+  f.client.send("first bytes");
+  std::string wire = f.client.pending();
+  f.lower.readable = wire.substr(0, 9);
+  CHECK(f.tls->read_now(buf, sizeof buf) == UV_EAGAIN);
+  f.lower.readable = wire.substr(9);
+  REQUIRE(f.tls->read_now(buf, 5) == 5);
+  CHECK(std::string(buf, 5) == "first");
+  REQUIRE(f.tls->read_now(buf, sizeof buf) == 6);
+  CHECK(std::string(buf, 6) == " bytes");
+  // Then the usual reads go on from there.
+  REQUIRE(f.tls->start_reading() == 0);
+  f.client.send("more");
+  f.lower.peer_sends(f.client.pending());
+  f.run_loop();
+  CHECK(f.events.plain == "more");
+}
+
 TEST_CASE("a client KeyUpdate asking for ours: both keys move on, data goes both ways") {
   Fixture f(TicketKeySet::make());
   f.handshake();

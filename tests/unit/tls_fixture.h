@@ -6,6 +6,7 @@
 #include "net/tls_context.h"
 #include "net/tls_transport.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <doctest/doctest.h>
 #include <openssl/ec.h>
@@ -30,7 +31,15 @@ public:
   }
   int read_into(char*, size_t) override { return start_reading(); }
   void stop_reading() override { reading = false; }
-  ssize_t read_now(char*, size_t) override { return UV_EAGAIN; }
+  // What the kernel holds for read_now (`readable`), without a read event.
+  ssize_t read_now(char* into, size_t size) override {
+    if (readable.empty())
+      return UV_EAGAIN;
+    size_t n = std::min(size, readable.size());
+    readable.copy(into, n);
+    readable.erase(0, n);
+    return static_cast<ssize_t>(n);
+  }
   int write(const uv_buf_t* bufs, unsigned count) override {
     for (unsigned i = 0; i < count; ++i)
       sent.append(bufs[i].base, bufs[i].len);
@@ -53,7 +62,7 @@ public:
   void peer_closes() { handler_->on_eof(*this); }
   std::string take() { return std::exchange(sent, {}); }
 
-  std::string sent, wire;
+  std::string sent, wire, readable;
   bool reading = false, shut = false, closed = false;
 };
 
