@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
-#include <openssl/x509.h>
 
 namespace hamba::net {
 
@@ -47,7 +46,8 @@ void TlsTransport::take_records() {
   const unsigned char* p = nullptr;
   unsigned int n = 0;
   SSL_get0_alpn_selected(ssl_, &p, &n);
-  facts_.alpn.assign(reinterpret_cast<const char*>(p), n);
+  if (p)
+    facts_.alpn.assign(reinterpret_cast<const char*>(p), n);
   facts_.subject = peer_subject();
   facts_.common_name = peer_common_name();
   facts_.version = SSL_get_version(ssl_);
