@@ -6,10 +6,12 @@
 //
 //     bench_kernel_relay 127.0.0.1:8000 127.0.0.1:6379              # the kernel relay
 //     bench_kernel_relay 127.0.0.1:8000 127.0.0.1:6379 --user       # the user relay
+//     bench_kernel_relay :8000 127.0.0.1:81 127.0.0.1:82            # servers in turn
 //     bench_kernel_relay --check                                     # can it load here?
 //
 // Each of --threads loops has its own SO_REUSEPORT socket on the address; each connection lives
-// on the loop that accepted it. It connects to the server (an IP literal), then pairs the two
+// on the loop that accepted it. It connects to a server (IP literals, taken in turn by each
+// loop, as bench/run's other proxies balance round robin), then pairs the two
 // sockets in the sockmap; a connection the kernel does not take (a socket no longer
 // ESTABLISHED: the client sent its FIN before the server answered the connect) stays on the
 // user relay. Needs CAP_BPF and CAP_NET_ADMIN; exit 3 (one line on stderr) where the program
@@ -40,10 +42,11 @@ namespace net = hamba::net;
 
 struct Settings {
   hamba::Endpoint listen;
-  sockaddr_storage server{};
+  std::vector<sockaddr_storage> servers;
   int threads = 1;
   bool user = false;
   bool check = false;
+  bool log = false; // one line per connection on stderr: which relay took it (for the test)
   KernelRelay::Options kernel;
 };
 
@@ -70,6 +73,7 @@ private:
   void on_relay_activity(net::Direction, size_t) override {}
   void on_relay_end(net::RelayEnd how) override { finish(how); }
   void finish(net::RelayEnd how);
+  void say(const char* relay) const;
 
   Worker& worker_;
   net::TcpTransport client_;
@@ -100,6 +104,9 @@ public:
   uv_loop_t* loop() { return &loop_; }
   const Settings& settings() const { return settings_; }
   Sockmap* map() const { return settings_.user ? nullptr : map_; }
+  const sockaddr_storage& next_server() {
+    return settings_.servers[next_server_++ % settings_.servers.size()];
+  }
 
 private:
   void accept_pending() {
@@ -120,6 +127,7 @@ private:
   std::unique_ptr<net::Listener> listener_;
   uvx::Handle<uv_check_t> reap_;
   std::vector<std::unique_ptr<Session>> sessions_;
+  size_t next_server_ = 0;
 };
 
 bool Session::start(net::Listener& listener) {
@@ -130,7 +138,7 @@ bool Session::start(net::Listener& listener) {
     return false;
   }
   server_.set_handler(this);
-  if (server_.connect(reinterpret_cast<const sockaddr*>(&worker_.settings().server)) < 0) {
+  if (server_.connect(reinterpret_cast<const sockaddr*>(&worker_.next_server())) < 0) {
     client_.reset();
     return false;
   }
@@ -145,11 +153,19 @@ void Session::on_connected(net::Transport&, int status) {
   if (Sockmap* map = worker_.map()) {
     kernel_ =
         std::make_unique<KernelRelay>(*map, client_, server_, *this, worker_.settings().kernel);
-    if (kernel_->start(worker_.loop()))
+    if (kernel_->start(worker_.loop())) {
+      say("kernel");
       return;
+    }
     kernel_.reset(); // not established any more, or the map is full: the user relay takes it
   }
+  say("user");
   relay_.start(false);
+}
+
+void Session::say(const char* relay) const {
+  if (worker_.settings().log)
+    std::fprintf(stderr, "bench_kernel_relay: a connection relayed by the %s relay\n", relay);
 }
 
 void Session::finish(net::RelayEnd how) {
@@ -167,10 +183,11 @@ void Session::finish(net::RelayEnd how) {
 }
 
 int usage(const char* why) {
-  std::fprintf(stderr,
-               "bench_kernel_relay: %s\nusage: bench_kernel_relay LISTEN SERVER [--user] "
-               "[--threads N] [--no-rcvlowat] [--no-count]\n       bench_kernel_relay --check\n",
-               why);
+  std::fprintf(
+      stderr,
+      "bench_kernel_relay: %s\nusage: bench_kernel_relay LISTEN SERVER... [--user] "
+      "[--threads N] [--no-rcvlowat] [--no-count] [--log]\n       bench_kernel_relay --check\n",
+      why);
   return 2;
 }
 
@@ -185,6 +202,8 @@ int main(int argc, char** argv) {
     std::string_view a = argv[i];
     if (a == "--user") {
       settings.user = true;
+    } else if (a == "--log") {
+      settings.log = true;
     } else if (a == "--check") {
       settings.check = true;
     } else if (a == "--no-rcvlowat") {
@@ -216,13 +235,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_kernel_relay: the BPF sockmap loads here\n");
     return 0;
   }
-  if (positional.size() != 2)
-    return usage("wants LISTEN and SERVER");
+  if (positional.size() < 2)
+    return usage("wants LISTEN and a SERVER");
   try {
     settings.listen = hamba::parse_endpoint(positional[0], 0);
-    hamba::Endpoint server = hamba::parse_endpoint(positional[1]);
-    if (!hamba::ip_literal_sockaddr(server.host, server.port, settings.server))
-      return usage(("the server must be an IP literal, not '" + server.host + "'").c_str());
+    for (size_t i = 1; i < positional.size(); ++i) {
+      hamba::Endpoint server = hamba::parse_endpoint(positional[i]);
+      if (!hamba::ip_literal_sockaddr(server.host, server.port, settings.servers.emplace_back()))
+        return usage(("a server must be an IP literal, not '" + server.host + "'").c_str());
+    }
   } catch (const hamba::EndpointError& e) {
     return usage(e.what());
   }

@@ -1,0 +1,155 @@
+"""bench_kernel_relay (bench/kernel_relay, the kernel relay experiment) keeps every byte in
+order: checksummed transfers both ways at once through it (1 B, 64 KiB, 16 MiB), each side
+shutting its write half after its last byte, and a reply that starts only after the client's
+half-close. Each connection must have been relayed by the kernel (the program logs which relay
+took it), and the same transfers pass through its --user relay.
+
+A FIN that overtook data the kernel's workers still held shows as a short count or a wrong
+digest on the other side. Exits 77 (skipped) where the program is not built or cannot load its
+BPF program (no CAP_BPF and CAP_NET_ADMIN, no sockmap). Not run under the sanitizers (not
+registered there: tests/bench/CMakeLists.txt)."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+from hamba_helpers import read_digest, send_stream, stream_digest
+from harness import BIN_DIR, free_port, wait_until
+
+SKIP = 77
+KIB, MIB = 1 << 10, 1 << 20
+BINARY = os.path.abspath(os.path.join(BIN_DIR, "bench_kernel_relay"))
+
+
+class StreamServer:
+    """Per connection: sends b"+" (the client waits for it: the pair is in the sockmap by then),
+    then its stream of `size` bytes and its FIN, while it hashes what it receives until EOF.
+    `reply_after_eof`: the stream starts only after the client's EOF. `received` holds (count,
+    sha256) per connection."""
+
+    def __init__(self, size, reply_after_eof=False):
+        self.size, self.reply_after_eof = size, reply_after_eof
+        self.received = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn:
+            conn.sendall(b"+")
+            if self.reply_after_eof:
+                self.received.append(read_digest(conn))
+                send_stream(conn, self.size, b"server")
+                return
+            sender = threading.Thread(target=send_stream, args=(conn, self.size, b"server"))
+            sender.start()
+            self.received.append(read_digest(conn))
+            sender.join()
+
+    def close(self):
+        self.sock.close()
+
+
+class Relay:
+    """bench_kernel_relay in front of `server_port`, logging which relay takes each connection."""
+
+    def __init__(self, server_port, *options):
+        self.port = free_port()
+        self.log_path = os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                     f"kernel_relay_{os.getpid()}_{self.port}.log")
+        self.log_file = open(self.log_path, "w+")
+        self.proc = subprocess.Popen([BINARY, f"127.0.0.1:{self.port}",
+                                      f"127.0.0.1:{server_port}", "--log", *options],
+                                     stderr=self.log_file)
+        wait_until(lambda: "listening on" in self.log(), timeout=10, what="the relay listening")
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def relayed(self, by):
+        return self.log().count(f"relayed by the {by} relay")
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.log_file.close()
+        os.unlink(self.log_path)
+
+
+def transfer(port, size):
+    """One connection: waits for the server's b"+", then sends `size` bytes and its FIN while it
+    reads the server's stream to EOF: (count, sha256) received."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+        assert c.recv(1) == b"+"
+        sender = threading.Thread(target=send_stream, args=(c, size, b"client"))
+        sender.start()
+        got = read_digest(c)
+        sender.join()
+        return got
+
+
+class Transfers(unittest.TestCase):
+    options = ()  # the relay's options
+    relay = "kernel"  # which relay must take every connection
+
+    def check(self, size, reply_after_eof=False):
+        server = StreamServer(size, reply_after_eof)
+        relay = Relay(server.port, *self.options)
+        try:
+            self.assertEqual(transfer(relay.port, size), (size, stream_digest(size, b"server")),
+                             "the server's stream, as the client got it")
+            wait_until(lambda: server.received, timeout=30, what="the server's EOF")
+            self.assertEqual(server.received, [(size, stream_digest(size, b"client"))],
+                             "the client's stream, as the server got it")
+            self.assertEqual(relay.relayed(self.relay), 1, relay.log())
+        finally:
+            relay.close()
+            server.close()
+
+    def test_1_byte_both_ways(self):
+        self.check(1)
+
+    def test_64_kib_both_ways(self):
+        self.check(64 * KIB)
+
+    def test_16_mib_both_ways(self):
+        self.check(16 * MIB)
+
+    def test_reply_after_the_clients_half_close(self):
+        self.check(64 * KIB, reply_after_eof=True)
+
+
+class UserTransfers(Transfers):
+    options = ("--user",)
+    relay = "user"
+
+
+def main():
+    if not os.access(BINARY, os.X_OK):
+        print(f"skipped: {BINARY} is not built (it needs clang and libbpf-dev)")
+        return SKIP
+    check = subprocess.run([BINARY, "--check"], capture_output=True, text=True, timeout=30)
+    if check.returncode != 0:
+        print(f"skipped: {check.stderr.strip()}")
+        return SKIP
+    started = time.monotonic()
+    result = unittest.main(verbosity=2, exit=False).result
+    print(f"{time.monotonic() - started:.1f} s")
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
