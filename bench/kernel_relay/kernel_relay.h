@@ -19,6 +19,8 @@
 //     other.
 //   - Both sockets stay open in user space to the end (closing one would drop what the kernel
 //     still holds for it); stop() takes them out of the map before the owner closes them.
+//   - Bytes that arrive while the pairing's map updates are under way are lost to the stream
+//     (Sockmap::pair: the pairing race), and may stall the FIN.
 //   - Nothing bounds what the kernel holds for a destination that does not read: the verdict
 //     takes every skb off the source's receive queue (its window reopens) and queues it on the
 //     destination's psock. bench/README.md, "Kernel relay", says how one would bound it.
