@@ -1,4 +1,4 @@
-// bench_kernel_relay: a TCP relay from one address to one server whose established connections
+// bench_kernel_relay: a TCP relay from one address to its servers whose established connections
 // the kernel relays through a BPF sockmap (kernel_relay.h), or hamba's user-space relay
 // (hamba/net/relay.h) with --user: the two sides of the A/B that issue 24's kernel relay was
 // measured by (bench/README.md, "Kernel relay"). An experiment kept under bench/, not part of
@@ -11,11 +11,11 @@
 //
 // Each of --threads loops has its own SO_REUSEPORT socket on the address; each connection lives
 // on the loop that accepted it. It connects to a server (IP literals, taken in turn by each
-// loop, as bench/run's other proxies balance round robin), then pairs the two
-// sockets in the sockmap; a connection the kernel does not take (a socket no longer
-// ESTABLISHED: the client sent its FIN before the server answered the connect) stays on the
-// user relay. Needs CAP_BPF and CAP_NET_ADMIN; exit 3 (one line on stderr) where the program
-// cannot be loaded, 2 for usage. It runs until killed.
+// loop, as bench/run's other proxies balance round robin), then pairs the two sockets in the
+// sockmap; a connection the kernel does not take (a socket no longer ESTABLISHED: the client
+// sent its FIN before the server answered the connect) stays on the user relay. Needs CAP_BPF
+// and CAP_NET_ADMIN; exit 3 (one line on stderr) where the program cannot be loaded, 2 for
+// usage. It runs until killed.
 #include "base/endpoint.h"
 #include "base/uv_handle.h"
 #include "kernel_relay.h"
