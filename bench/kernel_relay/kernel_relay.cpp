@@ -68,7 +68,8 @@ bool KernelRelay::start(uv_loop_t* loop) {
   server_.stop_reading();
   for (Side& s : sides_)
     s.base = entered_send_queue(s.fd);
-  if (map_.pair(sides_[0].fd, sides_[0].cookie, sides_[1].fd, sides_[1].cookie) != 0)
+  if (map_.pair(sides_[0].fd, sides_[0].cookie, sides_[1].fd, sides_[1].cookie,
+                options_.pair_gap_ms) != 0)
     return false;
   paired_ = true;
   // Bytes that were waiting before the pairing are taken by the program only when it is woken:

@@ -43,6 +43,7 @@ public:
   struct Options {
     bool rcvlowat = true; // SO_RCVLOWAT at the pairing: wakes the program for bytes already queued
     bool counted = true;  // the map counts the bytes (false: the FIN is passed on unordered)
+    unsigned pair_gap_ms = 0; // a pause inside the pairing: widens the pairing race (its test)
   };
   KernelRelay(Sockmap& map, hamba::net::TcpTransport& client, hamba::net::TcpTransport& server,
               hamba::net::RelayOwner& owner, Options options)

@@ -183,11 +183,11 @@ void Session::finish(net::RelayEnd how) {
 }
 
 int usage(const char* why) {
-  std::fprintf(
-      stderr,
-      "bench_kernel_relay: %s\nusage: bench_kernel_relay LISTEN SERVER... [--user] "
-      "[--threads N] [--no-rcvlowat] [--no-count] [--log]\n       bench_kernel_relay --check\n",
-      why);
+  std::fprintf(stderr,
+               "bench_kernel_relay: %s\nusage: bench_kernel_relay LISTEN SERVER... [--user] "
+               "[--threads N] [--no-rcvlowat] [--no-count] [--log] [--pair-gap-ms N]\n       "
+               "bench_kernel_relay --check\n",
+               why);
   return 2;
 }
 
@@ -202,6 +202,11 @@ int main(int argc, char** argv) {
     std::string_view a = argv[i];
     if (a == "--user") {
       settings.user = true;
+    } else if (a == "--pair-gap-ms" && i + 1 < argc) {
+      std::string_view n = argv[++i];
+      auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), settings.kernel.pair_gap_ms);
+      if (ec != std::errc() || end != n.data() + n.size() || settings.kernel.pair_gap_ms > 1000)
+        return usage(("--pair-gap-ms wants 0 to 1000, not '" + std::string(n) + "'").c_str());
     } else if (a == "--log") {
       settings.log = true;
     } else if (a == "--check") {

@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 #include <cerrno>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 namespace kbench {
@@ -72,7 +73,7 @@ std::unique_ptr<Sockmap> Sockmap::load(bool counted, std::string& why) {
 
 Sockmap::~Sockmap() = default;
 
-int Sockmap::pair(int a, uint64_t a_cookie, int b, uint64_t b_cookie) {
+int Sockmap::pair(int a, uint64_t a_cookie, int b, uint64_t b_cookie, unsigned gap_ms) {
   // The sockets first: until they are paired the program passes their bytes up (to user space).
   uint64_t fd = static_cast<uint64_t>(a);
   if (bpf_map_update_elem(sockets_fd_, &a_cookie, &fd, BPF_ANY) != 0)
@@ -80,6 +81,8 @@ int Sockmap::pair(int a, uint64_t a_cookie, int b, uint64_t b_cookie) {
   fd = static_cast<uint64_t>(b);
   if (bpf_map_update_elem(sockets_fd_, &b_cookie, &fd, BPF_ANY) != 0)
     return uv_translate_sys_error(errno);
+  if (gap_ms > 0)
+    ::usleep(gap_ms * 1000); // blocks the loop: a test's knob, never a benchmark's
   Peer to_b{b_cookie, 0}, to_a{a_cookie, 0};
   if (bpf_map_update_elem(peers_fd_, &a_cookie, &to_b, BPF_ANY) != 0)
     return uv_translate_sys_error(errno);

@@ -38,7 +38,8 @@ public:
   // Known fault (bench/README.md, "the pairing race"): bytes that arrive between the first
   // update and the last are passed up to the socket (it has no partner yet), where nobody reads
   // them once paired; later bytes are redirected past them. The fix is in that section.
-  int pair(int a, uint64_t a_cookie, int b, uint64_t b_cookie);
+  // `gap_ms`: a pause between the sockhash's updates and the peers' (the race's test only).
+  int pair(int a, uint64_t a_cookie, int b, uint64_t b_cookie, unsigned gap_ms = 0);
   // Unpairs and takes both out of the map (their queues must be empty: what the kernel holds
   // for them is dropped).
   void unpair(uint64_t a_cookie, uint64_t b_cookie);
