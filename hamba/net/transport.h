@@ -19,11 +19,10 @@
 //     keys already in hand (this kernel has none: CONFIG_TLS is off).
 //   - A kernel relay (BPF sockmap): once both sides are TCP and nothing is queued or due (no
 //     read-ahead, no header), both sockets go into the map and the kernel moves the bytes.
-//     hamba then leaves the byte path: start_reading() is never called again, and the
-//     transports report only on_eof (the peer's FIN, seen as EPOLLRDHUP), on_error and close.
-//     The relay shuts the other side's write half only once every redirected byte has left
-//     (the program's byte count against the peer's acknowledged bytes), and the counters come
-//     from the program's per-socket counts.
+//     It was built and measured, and did not ship: it lost to this relay on this kernel (each
+//     redirect goes through a kernel worker) and holds no backpressure. The experiment lives
+//     in bench/kernel_relay/ (bench_kernel_relay, on this seam's TcpTransport and Relay), its
+//     numbers and profile in bench/README.md, "Kernel relay".
 //
 // Rules every implementation keeps:
 //   - the handler is called from the loop only, never from inside a call the handler made
