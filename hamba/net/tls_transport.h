@@ -148,10 +148,12 @@ private:
   void free_session();
   bool live() const { return ssl_ || records_; }
 
+  // Takes the record layer from OpenSSL if it can (see tls_handover.h;
+  // tls_transport_session.cpp).
+  void take_records();
+
   // --- after the switch (tls_transport_records.cpp) ---
   enum class Step : uint8_t { plain, more, need_more, eof, error };
-  // Takes the record layer from OpenSSL if it can (see tls_handover.h).
-  void take_records();
   void deliver_records(const char* data, size_t len);
   // Opens the record at buf[pos]: plaintext (maybe empty), a control record handled (more), a
   // partial record (need_more), the client's close_notify (eof), or a failure (error: the

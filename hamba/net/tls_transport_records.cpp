@@ -1,6 +1,6 @@
-// The TLS transport once hamba keeps the record layer (net/tls_records.h): the switch from
-// OpenSSL, reading (records opened in place, at most one partial record held), post-handshake
-// messages and alerts, and writing. See tls_transport.h.
+// The TLS transport once hamba keeps the record layer (net/tls_records.h; the switch from
+// OpenSSL is tls_transport_session.cpp's): reading (records opened in place, at most one partial
+// record held), post-handshake messages and alerts, and writing. See tls_transport.h.
 #include "base/check.h"
 #include "net/read_buffer.h"
 #include "net/tls_transport.h"
@@ -35,37 +35,6 @@ constexpr uint8_t kClientHello = 1;
 
 uint64_t tls_record_errors() {
   return record_errors.load(std::memory_order_relaxed);
-}
-
-void TlsTransport::take_records() {
-  std::unique_ptr<TlsRecords> records = handover_->take(ssl_);
-  handover_.reset();
-  if (!records)
-    return; // OpenSSL keeps the record layer: correct, just not small
-  // The facts asked for after the handshake (the log, PROXY v2 TLVs).
-  const unsigned char* p = nullptr;
-  unsigned int n = 0;
-  SSL_get0_alpn_selected(ssl_, &p, &n);
-  if (p)
-    facts_.alpn.assign(reinterpret_cast<const char*>(p), n);
-  facts_.subject = peer_subject();
-  facts_.common_name = peer_common_name();
-  facts_.version = SSL_get_version(ssl_);
-  facts_.cipher = cipher();
-  facts_.resumed = SSL_session_reused(ssl_) == 1;
-  records_ = std::move(records);
-  // What came after the client's Finished is still in the read BIO: the first records to open.
-  char* unread = nullptr;
-  long left = BIO_get_mem_data(rbio_, &unread);
-  if (left > 0 && !hold(reinterpret_cast<const uint8_t*>(unread), static_cast<size_t>(left))) {
-    records_.reset(); // out of memory: OpenSSL keeps it
-    return;
-  }
-  SSL_free(ssl_); // and both BIOs
-  ssl_ = nullptr;
-  rbio_ = wbio_ = nullptr;
-  ticket_keys_.reset(); // only the SSL object used them
-  context_.reset();
 }
 
 // --- holding what is not delivered yet ---
