@@ -24,8 +24,7 @@ constexpr size_t kQueueReadAhead = 16 * 1024;
 
 std::string peer_name(const net::TcpTransport& t) {
   sockaddr_storage addr{};
-  int len = sizeof addr;
-  if (!t.open() || uv_tcp_getpeername(t.handle(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+  if (!t.open() || net::sock::peer_address(t.fd(), addr) != 0)
     return "?";
   return format_sockaddr(reinterpret_cast<sockaddr*>(&addr));
 }
@@ -61,9 +60,9 @@ int Connection::accept(std::shared_ptr<ConnectionHost> host, net::Listener& list
   c->expects_header_ = proxy_header;
   c->source_place_ = std::move(place);
   sockaddr_storage peer;
-  int rc = c->client_.init(c->host_->loop());
-  if (rc == 0)
-    rc = listener.accept(c->client_.handle(), &peer);
+  int rc = listener.accept(&peer);
+  if (rc >= 0)
+    rc = c->client_.adopt(c->host_->loop(), rc);
   if (rc < 0) {
     c->state_ = ConnectionState::closed; // never opened
     delete c;
@@ -235,8 +234,7 @@ bool Connection::admit_carried(const net::PrereadResult& r) {
   sockaddr_storage own{};
   const sockaddr* source = reinterpret_cast<const sockaddr*>(&r.source);
   if (!r.carried) {
-    int len = sizeof own;
-    source = uv_tcp_getpeername(client_.handle(), reinterpret_cast<sockaddr*>(&own), &len) == 0
+    source = net::sock::peer_address(client_.fd(), own) == 0
                  ? reinterpret_cast<const sockaddr*>(&own)
                  : nullptr;
   }
@@ -379,14 +377,12 @@ void Connection::connect(const balance::PoolSnapshot::Entry& server,
   if (server_tls_) // a full handshake only the first time
     server_tls_->resume_from(host_->tls_session(server_));
   relay_.set_server(server_io());
-  int rc = server_conn_.init(host_->loop());
-  if (rc == 0)
-    rc = server_conn_.connect(server_->sockaddr_ptr());
-  if (rc == 0) // libuv made the socket in the connect: the SYN may be on its way, no matter
+  int rc = server_conn_.connect(host_->loop(), server_->sockaddr_ptr());
+  if (rc == 0) // the socket was made in the connect: the SYN may be on its way, no matter
     set_tcp_options(server_conn_.fd(), host_->config().server_tcp, host_->config().idle_timeout);
   // Reading the server starts with the connect: its socket is registered with the poller once
-  // for both (after the connect it would cost two more epoll_ctl calls). libuv reports the
-  // connect before any read.
+  // for both (after the connect it would cost two more epoll_ctl calls). The transport reports
+  // the connect before any read.
   if (rc == 0)
     rc = server_conn_.start_reading();
   if (rc < 0 && is_local_error(rc))
