@@ -378,6 +378,9 @@ void Connection::connect(const balance::PoolSnapshot::Entry& server,
     server_tls_->resume_from(host_->tls_session(server_));
   relay_.set_server(server_io());
   int rc = server_conn_.connect(host_->loop(), server_->sockaddr_ptr());
+  const bool connected_now = rc == 1; // no on_connected comes: called below
+  if (connected_now)
+    rc = 0;
   if (rc == 0) // the socket was made in the connect: the SYN may be on its way, no matter
     set_tcp_options(server_conn_.fd(), host_->config().server_tcp, host_->config().idle_timeout);
   // Reading the server starts with the connect: its socket is registered with the poller once
@@ -389,6 +392,8 @@ void Connection::connect(const balance::PoolSnapshot::Entry& server,
     short_of_resources(rc);
   else if (rc < 0)
     connect_failed(rc);
+  else if (connected_now)
+    on_connected(server_conn_, 0);
 }
 
 void Connection::server_handshake_failed() {

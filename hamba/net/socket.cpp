@@ -60,6 +60,13 @@ int connect_start(int fd, const sockaddr* address) {
   return uv_translate_sys_error(errno);
 }
 
+bool established(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+         info.tcpi_state == TCP_ESTABLISHED;
+}
+
 int peer_address(int fd, sockaddr_storage& into) {
   socklen_t len = sizeof into;
   return ::getpeername(fd, reinterpret_cast<sockaddr*>(&into), &len) == 0

@@ -24,6 +24,9 @@ int open_stream(int family);
 // Starts a connect on a non-blocking socket: 0 when it is under way (or done; the socket turns
 // writable then), else an error.
 int connect_start(int fd, const sockaddr* address);
+// The connect of a socket is done: its handshake completed (TCP_INFO's state), as a loopback
+// connect's does inside connect(2).
+bool established(int fd);
 // The peer's and the local address of a connected socket: 0, else an error.
 int peer_address(int fd, sockaddr_storage& into);
 int local_address(int fd, sockaddr_storage& into);

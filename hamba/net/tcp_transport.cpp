@@ -71,6 +71,8 @@ int TcpTransport::connect(uv_loop_t* loop, const sockaddr* address) {
   fd_ = fd;
   if (int rc = watch(loop); rc < 0)
     return rc;
+  if (sock::established(fd_))
+    return 1;
   connecting_ = true; // writable: the connect ended (SO_ERROR says how)
   int rc = update_interest(false);
   if (rc < 0)

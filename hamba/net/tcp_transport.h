@@ -41,7 +41,10 @@ public:
   int adopt(uv_loop_t* loop, int fd);
   // Makes a non-blocking socket for `address` (TCP_NODELAY on) and starts its connect on
   // `loop`; the handler's on_connected says how it ended. 0, or a libuv error now (no handler
-  // call then; the transport stays closed).
+  // call then; the transport stays closed), or 1: connected now (a loopback server's handshake
+  // completes inside connect(2)), no on_connected comes, and the caller goes on as it would
+  // have there. That spares the poll a round watching for writable, and the two epoll_ctl
+  // calls that would stop it watching again.
   int connect(uv_loop_t* loop, const sockaddr* address);
   bool open() const { return fd_ >= 0; }
   int fd() const { return fd_; }
