@@ -110,6 +110,10 @@ int TcpTransport::update_interest(bool narrow) {
 }
 
 void TcpTransport::on_poll(int status, int events) {
+  // After a handler call, this socket may be closed, and even another one opened in its place
+  // (a connect retried from on_connected): then nothing more of this report is for it.
+  const uv_poll_t* const watched = poll_.get();
+  auto gone = [&] { return poll_.get() != watched; };
   if (status == 0 && events == 0)
     events = UV_READABLE | UV_WRITABLE; // a hang-up alone (EPOLLHUP): met by the calls below
   if (status < 0) {
@@ -124,20 +128,23 @@ void TcpTransport::on_poll(int status, int events) {
     if (error < 0)
       reading_ = false; // nothing more comes from this socket
     handler_->on_connected(*this, error);
-    if (!open())
+    if (gone())
       return;
   }
   if ((events & UV_WRITABLE) && head_ && !flush())
     return;
+  if (gone())
+    return;
   if ((events & (UV_READABLE | UV_DISCONNECT)) && reading_) {
     read_ready((events & UV_DISCONNECT) != 0);
-    if (!open())
+    if (gone())
       return;
   }
   update_interest(true); // what nobody wants any more is not watched
 }
 
 void TcpTransport::read_ready(bool disconnect) {
+  const uv_poll_t* const watched = poll_.get();
   for (int round = 0; round < kReadsPerWakeup && reading_; ++round) {
     if (mode_ == Mode::span_used) {
       // A read-ahead span the handler did not renew: its buffer is full.
@@ -156,8 +163,8 @@ void TcpTransport::read_ready(bool disconnect) {
       eof_follows_ = disconnect && got < room;
       handler_->on_read(*this, into, got);
       eof_follows_ = false;
-      if (!open())
-        return;
+      if (poll_.get() != watched)
+        return; // closed by the handler (or reopened: a new socket)
       if (got < room && !disconnect)
         return; // a short read: the socket is empty
       continue;
@@ -247,6 +254,7 @@ int TcpTransport::send(const uv_buf_t* bufs, unsigned count, bool more) {
 }
 
 bool TcpTransport::flush() {
+  const uv_poll_t* const watched = poll_.get();
   while (head_) {
     uv_buf_t rest = uv_buf_init(head_->data + head_->sent, head_->size - head_->sent);
     ssize_t n = sock::send_now(fd_, &rest, 1);
@@ -267,7 +275,7 @@ bool TcpTransport::flush() {
   }
   if (queued_ <= marks.low) {
     handler_->on_drained(*this);
-    if (!open())
+    if (poll_.get() != watched)
       return false;
   }
   if (!head_ && shut_pending_) {
@@ -277,7 +285,7 @@ bool TcpTransport::flush() {
       return false;
     }
     handler_->on_shut(*this);
-    if (!open())
+    if (poll_.get() != watched)
       return false;
   }
   return true;
