@@ -1,6 +1,8 @@
 // Client address hashing and the Maglev lookup table; see source_hash.h.
 #include "balance/source_hash.h"
 
+#include "base/bit_mix.h"
+
 #include <algorithm>
 #include <cstring>
 #include <netinet/in.h>
@@ -9,28 +11,13 @@
 
 namespace hamba::balance {
 
-namespace {
-
-// The 64-bit finalizer of SplitMix64 (Steele, Lea and Flood): every input bit flips about half
-// of the output bits, which FNV-1a alone does not give for short keys.
-uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
-} // namespace
-
 uint64_t hash_bytes(std::string_view bytes, uint64_t seed) {
-  uint64_t h = 0xcbf29ce484222325ULL ^ mix(seed);
+  uint64_t h = 0xcbf29ce484222325ULL ^ bit_mix(seed);
   for (unsigned char c : bytes) {
     h ^= c;
     h *= 0x100000001b3ULL;
   }
-  return mix(h);
+  return bit_mix(h);
 }
 
 uint64_t hash_client(const sockaddr* address) {

@@ -95,6 +95,8 @@ private:
   void start(const sockaddr_storage& peer);
 
   // --- before a server (connection.cpp) ---
+  // One side's keepalive and user timeout on a new socket.
+  static void set_tcp_options(int fd, const config::TcpOptions& o, config::Duration idle_timeout);
   // Reads on into ahead_ while it has room; false when that ended the connection.
   bool read_ahead();
   void on_ahead(size_t n);
@@ -113,14 +115,16 @@ private:
     return server_tls_ ? static_cast<net::Transport&>(*server_tls_) : server_conn_;
   }
   std::unique_ptr<net::TlsTransport> make_server_tls();
-  void server_handshake_failed();
   // The lists applied to the address a PROXY header carried; false when that refused it.
   bool admit_carried(const net::PrereadResult& r);
+  uint64_t deadline() const;
+
+  // --- toward a server (connection_server.cpp) ---
   void choose(const balance::Server* failed);
   void enqueue(bool front);
   void connect_failed(int status); // a libuv error; UV_ETIMEDOUT for the connect timeout
   void short_of_resources(int rc);
-  uint64_t deadline() const;
+  void server_handshake_failed();
 
   // --- the first bytes toward the server (connection_first_bytes.cpp) ---
   void on_connected(net::Transport& t, int status) override;

@@ -1,6 +1,7 @@
 // The per-source table; see source_table.h for the layout and why it is exact.
 #include "engine/source_table.h"
 
+#include "base/bit_mix.h"
 #include "engine/admission.h"
 
 #include <algorithm>
@@ -18,15 +19,6 @@ constexpr uint64_t kCountMask = (1ULL << kCountBits) - 1;
 constexpr uint64_t kWindowMask = (1ULL << 24) - 1;
 // IPv4 ids: a block no routable IPv6 /64 uses (0:ffff::/32), so the two families never meet.
 constexpr uint64_t kV4Id = 0x0000ffff00000000ULL;
-
-uint64_t mix(uint64_t x) { // splitmix64's finalizer: every input bit moves every output bit
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
 
 std::atomic_ref<uint64_t> atomic(uint64_t& word) {
   return std::atomic_ref<uint64_t>(word);
@@ -69,7 +61,7 @@ uint64_t SourceTable::id_of(const Address128& source) const {
   const Address128 group = source.prefix(ipv6_prefix_);
   if (ipv6_prefix_ <= 64)
     return group.hi;
-  return mix(group.hi ^ mix(group.lo)); // longer prefixes: 64 bits of a hash
+  return bit_mix(group.hi ^ bit_mix(group.lo)); // longer prefixes: 64 bits of a hash
 }
 
 Address128 SourceTable::address_of_id(uint64_t id) const {
@@ -79,7 +71,7 @@ Address128 SourceTable::address_of_id(uint64_t id) const {
 }
 
 SourceTable::Place SourceTable::place_of(uint64_t id) const {
-  const uint64_t h = mix(id ^ key_);
+  const uint64_t h = bit_mix(id ^ key_);
   // The bucket comes from the top bits (a multiply, not a modulo: any number of buckets), the
   // tags from the low ones, so two sources in one bucket differ in their tags as much as any.
   const uint64_t bucket = ((h >> 32) * buckets_) >> 32;
