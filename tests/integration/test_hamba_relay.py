@@ -190,7 +190,8 @@ class Relay(unittest.TestCase):
                         self.assertEqual(data_segs_in, 1)
                         merged += segs_in == 2
                 self.stop_clean(hamba)
-        self.assertGreater(merged, tries // 2, f"{merged} of {tries} tries got the FIN with the answer")
+        self.assertGreater(merged, tries // 2,
+                           f"{merged} of {tries} tries got the FIN with the answer")
 
 
 if __name__ == "__main__":
