@@ -119,6 +119,11 @@ constexpr FrontendCounterRow kFrontendRows[] = {
      "reason=\"closed\"", MetricType::counter, kTlsHandshakeErrorsHelp,
      "TLS handshake errors: closed", Shown::number, nullptr,
      HAMBA_FRONTEND_FIELD(tls_handshake_errors[5], tls_handshake_errors[5])},
+    {"tls_record_errors", "hamba_frontend_tls_record_errors_total", nullptr, MetricType::counter,
+     "Client connections reset for a TLS record that did not authenticate or was malformed, "
+     "after the handshake (tls).",
+     "TLS record errors", Shown::number, nullptr,
+     HAMBA_FRONTEND_FIELD(tls_record_errors, tls_record_errors)},
     // One family, one row per reason, in engine::Refusal's order (checked below).
     {"refused_deny_list", "hamba_frontend_denied_connections_total", "reason=\"deny_list\"",
      MetricType::counter, kRefusedHelp, "refused: deny list", Shown::number, nullptr,

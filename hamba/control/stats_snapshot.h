@@ -92,6 +92,7 @@ struct FrontendStats {
   uint64_t client_hello_errors = 0; // routes: no valid TLS ClientHello in time
   // tls: failed handshakes by reason (version, cipher, certificate, protocol, timeout, closed).
   uint64_t tls_handshake_errors[6] = {0, 0, 0, 0, 0, 0};
+  uint64_t tls_record_errors = 0; // tls: a client record refused after the handshake
   // Clients refused, by reason (engine/admission.h's Refusal order).
   uint64_t refused[5] = {0, 0, 0, 0, 0};
   std::vector<ServerStats> servers;

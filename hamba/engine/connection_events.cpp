@@ -98,6 +98,8 @@ void Connection::on_error(net::Transport& from, int) {
     finish(End::client_reset);
     return;
   default:
+    if (tls_ && tls_->record_refused())
+      ++host_->counters().tls_record_errors;
     finish(End::client_reset);
     return;
   }
@@ -128,6 +130,8 @@ void Connection::on_relay_end(net::RelayEnd how) {
     finish(End::closed);
     return;
   case net::RelayEnd::client_reset:
+    if (tls_ && tls_->record_refused())
+      ++host_->counters().tls_record_errors;
     finish(End::client_reset);
     return;
   case net::RelayEnd::server_reset:

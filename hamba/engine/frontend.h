@@ -46,6 +46,8 @@ struct FrontendCounters {
   // tls: handshakes that failed, by reason (net::TlsFailure, none excluded: version, cipher,
   // certificate, protocol, timeout, closed).
   Count tls_handshake_errors[6] = {0, 0, 0, 0, 0, 0};
+  // tls: connections reset for a client record that did not authenticate or was malformed.
+  Count tls_record_errors = 0;
   // Clients refused by the allow and deny lists, accept_proxy from or per_source limits,
   // indexed by Refusal (engine/admission.h).
   Count refused[kRefusalReasons] = {0, 0, 0, 0, 0};

@@ -1,6 +1,7 @@
 // Certificates, names and settings of a TLS-terminating frontend; see tls_context.h.
 #include "net/tls_context.h"
 
+#include "net/tls_handover.h"
 #include "net/tls_ticket_keys.h"
 
 #include <cerrno>
@@ -105,6 +106,8 @@ std::shared_ptr<const TlsServerContext> TlsServerContext::build(const TlsServerO
     static const unsigned char kSessionContext[] = "hamba";
     SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
     enable_ticket_keys(ctx);
+    // The application traffic secrets, for hamba's record layer after the handshake.
+    SSL_CTX_set_keylog_callback(ctx, &TlsHandover::on_keylog);
     // (SSL_CTX_set_tlsext_servername_callback, without the macro's C cast.)
     SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
                           reinterpret_cast<void (*)()>(&TlsServerContext::on_server_name));

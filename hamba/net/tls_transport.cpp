@@ -1,4 +1,6 @@
-// TLS over another transport, OpenSSL on memory BIOs; see tls_transport.h.
+// TLS over another transport, OpenSSL on memory BIOs: the handshake, reads and writes; see
+// tls_transport.h. The session itself (made, renewed, started, its facts) is
+// tls_transport_session.cpp's, the record layer after the handshake tls_transport_records.cpp's.
 #include "net/tls_transport.h"
 
 #include "base/check.h"
@@ -49,179 +51,18 @@ TlsFailure classify(const char** text) {
 
 } // namespace
 
-// The write side's BIO: what OpenSSL seals goes to the lower transport as it is written (taken
-// by the kernel, or copied into the lower transport's bounded queue), so nothing is held here
-// between calls, and no buffer sized by the largest write stays with an idle connection. A
-// write error is kept for flush() to report; OpenSSL is told the bytes went.
-BIO_METHOD* TlsTransport::lower_bio_method() {
-  static BIO_METHOD* method = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "hamba lower");
-    if (!m)
-      return m;
-    BIO_meth_set_write(m, [](BIO* b, const char* data, int len) -> int {
-      auto* self = static_cast<TlsTransport*>(BIO_get_data(b));
-      if (self->write_error_ == 0 && len > 0) {
-        uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
-        self->write_error_ = self->lower_.write(&buf, 1);
-      }
-      return len;
-    });
-    BIO_meth_set_ctrl(m, [](BIO*, int cmd, long, void*) -> long {
-      return cmd == BIO_CTRL_FLUSH ? 1 : 0; // nothing is ever pending here
-    });
-    BIO_meth_set_create(m, [](BIO* b) -> int {
-      BIO_set_init(b, 1);
-      return 1;
-    });
-    return m;
-  }();
-  return method;
-}
-
-TlsTransport::TlsTransport(Transport& lower, std::shared_ptr<const TlsServerContext> context,
-                           uv_loop_t* loop, std::shared_ptr<const TicketKeySet> ticket_keys)
-    : lower_(lower), context_(std::move(context)), ticket_keys_(std::move(ticket_keys)),
-      loop_(loop) {
-  make_session(context_->new_session());
-  if (ssl_)
-    use_ticket_keys(ssl_, ticket_keys_.get());
-}
-
-TlsTransport::TlsTransport(Transport& lower, std::shared_ptr<const TlsClientContext> context,
-                           uv_loop_t* loop)
-    : lower_(lower), client_context_(std::move(context)), loop_(loop) {
-  make_session(client_context_->new_session());
-}
-
-void TlsTransport::renew() {
-  free_session();
-  established_ = lower_eof_ = eof_told_ = heard_ = false;
-  failure_ = TlsFailure::none;
-  failure_text_ = "";
-  server_name_.clear();
-  make_session(client_context_->new_session());
-}
-
-void TlsTransport::resume_from(std::shared_ptr<TlsSessionSlot> slot) {
-  session_slot_ = std::move(slot);
-  if (ssl_ && client_context_)
-    client_context_->resume_from(ssl_, session_slot_.get());
-}
-
-void TlsTransport::renew(std::shared_ptr<const TlsClientContext> context) {
-  client_context_ = std::move(context);
-  renew();
-}
-
-void TlsTransport::make_session(SSL* ssl) {
-  ssl_ = ssl;
-  rbio_ = BIO_new(BIO_s_mem());
-  BIO_METHOD* lower_method = lower_bio_method();
-  wbio_ = lower_method ? BIO_new(lower_method) : nullptr;
-  write_error_ = 0;
-  if (!ssl_ || !rbio_ || !wbio_) {
-    BIO_free(rbio_);
-    BIO_free(wbio_);
-    SSL_free(ssl_);
-    ssl_ = nullptr;
-    rbio_ = wbio_ = nullptr;
-    return; // start_handshake() says UV_ENOMEM
-  }
-  // An empty read BIO asks for more (SSL_ERROR_WANT_READ) rather than reporting an EOF.
-  BIO_set_mem_eof_return(rbio_, -1);
-  BIO_set_data(wbio_, this);
-  SSL_set_bio(ssl_, rbio_, wbio_);
-  if (client_context_)
-    SSL_set_connect_state(ssl_);
-  else
-    SSL_set_accept_state(ssl_);
-}
-
-TlsTransport::~TlsTransport() {
-  free_session();
-}
-
-void TlsTransport::free_session() {
-  if (later_)
-    later_->close();
-  SSL_free(ssl_); // and both BIOs
-  ssl_ = nullptr;
-  rbio_ = wbio_ = nullptr;
-  want_ = Want::none;
-}
-
-void TlsTransport::feed(const char* data, size_t len) {
-  if (ssl_ && len > 0) {
-    heard_ = true;
-    BIO_write(rbio_, data, static_cast<int>(len));
-  }
-}
-
-int TlsTransport::start_handshake() {
-  if (!ssl_)
-    return UV_ENOMEM;
-  lower_.set_handler(this);
-  int rc = lower_.start_reading();
-  if (rc < 0)
-    return rc;
-  if (client_context_) { // the ClientHello goes now; nothing else can happen before a read
-    ERR_clear_error();
-    SSL_do_handshake(ssl_);
-    ERR_clear_error();
-    return flush();
-  }
-  if (BIO_ctrl_pending(rbio_) > 0)
-    deliver_later(); // fed bytes: stepped from the loop, as a read would be
-  return 0;
-}
-
-std::string_view TlsTransport::alpn() const {
-  const unsigned char* p = nullptr;
-  unsigned int n = 0;
-  if (ssl_)
-    SSL_get0_alpn_selected(ssl_, &p, &n);
-  return {reinterpret_cast<const char*>(p), n};
-}
-
-std::string TlsTransport::peer_subject() const {
-  X509* peer = ssl_ ? SSL_get0_peer_certificate(ssl_) : nullptr;
-  if (!peer)
-    return {};
-  BIO* out = BIO_new(BIO_s_mem());
-  if (!out)
-    return {};
-  X509_NAME_print_ex(out, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253);
-  BUF_MEM* mem = nullptr;
-  BIO_get_mem_ptr(out, &mem);
-  std::string subject = mem ? std::string(mem->data, mem->length) : std::string();
-  BIO_free(out);
-  return subject;
-}
-
-std::string TlsTransport::peer_common_name() const {
-  X509* peer = ssl_ ? SSL_get0_peer_certificate(ssl_) : nullptr;
-  if (!peer)
-    return {};
-  char cn[256];
-  int n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
-  return n > 0 ? std::string(cn, static_cast<size_t>(n)) : std::string();
-}
-
-const char* TlsTransport::cipher() const {
-  const char* name = ssl_ ? SSL_get_cipher_name(ssl_) : nullptr;
-  return name ? name : "";
-}
-
-const char* TlsTransport::version() const {
-  return ssl_ ? SSL_get_version(ssl_) : "";
-}
-
 // --- the lower transport's events ---
 
 void TlsTransport::on_read(Transport&, const char* data, size_t len) {
+  if (records_) {
+    deliver_records(data, len);
+    return;
+  }
   if (!ssl_)
     return;
   heard_ = true;
+  if (handover_)
+    handover_->fed(data, len);
   if (BIO_write(rbio_, data, static_cast<int>(len)) != static_cast<int>(len)) {
     if (!established_) {
       fail_handshake(TlsFailure::protocol, "out of memory");
@@ -294,9 +135,10 @@ void TlsTransport::on_handshake_done() {
       if (c >= 'A' && c <= 'Z')
         c = static_cast<char>(c - 'A' + 'a');
   }
-  // (kTLS would take over the record layer here; see tls_transport.h.)
+  if (handover_)
+    take_records(); // (and kTLS would take over here; see tls_transport.h)
   if (want_ == Want::none)
-    lower_.stop_reading(); // what came with the client's Finished stays in the read BIO
+    lower_.stop_reading(); // what came with the client's Finished waits (read BIO, or held_)
   handler_->on_connected(*this, 0);
 }
 
@@ -310,6 +152,8 @@ void TlsTransport::fail_handshake(TlsFailure why, const char* text) {
 // --- reading ---
 
 bool TlsTransport::has_pending() const {
+  if (records_)
+    return held_len_ > 0 || lower_eof_ || peer_closed_;
   return ssl_ && (SSL_has_pending(ssl_) || BIO_ctrl_pending(rbio_) > 0 || lower_eof_);
 }
 
@@ -322,6 +166,10 @@ void TlsTransport::deliver_later() {
 }
 
 void TlsTransport::deliver() {
+  if (records_) {
+    deliver_records(nullptr, 0);
+    return;
+  }
   if (!ssl_)
     return;
   if (!established_) {
@@ -381,22 +229,26 @@ void TlsTransport::deliver() {
 }
 
 int TlsTransport::start_reading() {
-  if (!ssl_)
+  if (!live())
     return UV_EPIPE;
   want_ = Want::loop_buffer;
   if (has_pending())
     deliver_later();
+  if (records_ && held_len_ > 0)
+    return 0; // what is held goes first; the lower transport reads once it is drained
   return lower_eof_ ? 0 : lower_.start_reading();
 }
 
 int TlsTransport::read_into(char* into, size_t room) {
-  if (!ssl_)
+  if (!live())
     return UV_EPIPE;
   into_ = into;
   room_ = room;
   want_ = Want::span;
   if (has_pending())
     deliver_later();
+  if (records_ && held_len_ > 0)
+    return 0; // as in start_reading()
   return lower_eof_ ? 0 : lower_.start_reading();
 }
 
@@ -409,6 +261,8 @@ void TlsTransport::stop_reading() {
 }
 
 ssize_t TlsTransport::read_now(char* into, size_t size) {
+  if (records_)
+    return read_now_records(into, size);
   if (!ssl_ || !established_)
     return UV_EAGAIN;
   for (int round = 0; round < 2; ++round) {
@@ -468,6 +322,8 @@ int TlsTransport::flush() {
 }
 
 int TlsTransport::write(const uv_buf_t* bufs, unsigned count) {
+  if (records_)
+    return write_records(bufs, count);
   if (!ssl_ || !established_)
     return UV_EPIPE;
   for (unsigned i = 0; i < count; ++i) {
@@ -488,6 +344,15 @@ int TlsTransport::write(const uv_buf_t* bufs, unsigned count) {
 }
 
 int TlsTransport::shutdown_write() {
+  if (records_) {
+    static const uint8_t close_notify[] = {1, 0}; // warning, close_notify (RFC 8446 §6.1)
+    if (!close_sent_) {
+      close_sent_ = true;
+      if (int rc = write_records(kTlsAlert, close_notify, sizeof close_notify); rc < 0)
+        return rc;
+    }
+    return lower_.shutdown_write();
+  }
   if (!ssl_)
     return UV_EPIPE;
   if (established_) {

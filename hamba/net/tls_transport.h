@@ -19,16 +19,27 @@
 // given) is delivered at the loop's next turn after reading starts again, never inside the
 // call that started it.
 //
-// kTLS would go in on_handshake_done(): with CONFIG_TLS, the session's keys go to the socket
-// (setsockopt TCP_ULP "tls", then TLS_TX/TLS_RX), the BIOs are dropped and the lower transport
-// carries plaintext, so a relay between two kTLS sockets could be spliced. This kernel has
-// none.
+// Once the handshake is done (on_handshake_done()), a server session on an AEAD suite leaves
+// OpenSSL: its keys and sequence numbers go to a record layer of hamba's own
+// (net/tls_records.h, gathered by net/tls_handover.h), the facts the connection asks for later
+// (SNI, ALPN, version, cipher, the client's subject, resumed) are copied out, and the SSL object
+// and its BIOs are freed, so an idle connection keeps two AEAD contexts and its keys. Records
+// are then opened in place in the loop's read buffer; at most one partial record (or what a
+// stopped reader left) is held, and released once drained (tls_transport_records.cpp). Other
+// suites (CBC, CCM) and the client side keep OpenSSL's record layer.
+//
+// kTLS would replace hamba's record layer at that same point, with the keys already in hand:
+// with CONFIG_TLS, they go to the socket (setsockopt TCP_ULP "tls", then TLS_TX/TLS_RX) and the
+// lower transport carries plaintext, so a relay between two kTLS sockets could be spliced. This
+// kernel has none.
 //
 // One owner (the connection) holds it beside its lower transport, from the accept to the close.
 #pragma once
 
 #include "base/uv_handle.h"
 #include "net/tls_context.h"
+#include "net/tls_handover.h"
+#include "net/tls_records.h"
 #include "net/tls_ticket_keys.h"
 #include "net/transport.h"
 
@@ -51,6 +62,8 @@ enum class TlsFailure : uint8_t {
 };
 constexpr int kTlsFailureCount = 6; // without none
 const char* tls_failure_name(TlsFailure f);
+// Client records hamba's record layer refused (a bad tag, a malformed record), all workers.
+uint64_t tls_record_errors();
 
 class TlsTransport final : public Transport, TransportHandler {
 public:
@@ -69,7 +82,12 @@ public:
   // and keeps there the one the server gives (held to the session's end).
   void resume_from(std::shared_ptr<TlsSessionSlot> slot);
   // The handshake resumed a session.
-  bool resumed() const { return ssl_ && SSL_session_reused(ssl_) == 1; }
+  bool resumed() const { return ssl_ ? SSL_session_reused(ssl_) == 1 : facts_.resumed; }
+  // hamba keeps the record layer (OpenSSL's session is gone).
+  bool own_records() const { return records_ != nullptr; }
+  // The last error was a client record refused (a bad tag, a malformed record), counted in
+  // tls_record_errors() and the frontend's hamba_frontend_tls_record_errors_total.
+  bool record_refused() const { return record_refused_; }
   ~TlsTransport() override;
   TlsTransport(const TlsTransport&) = delete;
   TlsTransport& operator=(const TlsTransport&) = delete;
@@ -128,6 +146,32 @@ private:
   int flush();
   static BIO_METHOD* lower_bio_method();
   void free_session();
+  bool live() const { return ssl_ || records_; }
+
+  // Takes the record layer from OpenSSL if it can (see tls_handover.h;
+  // tls_transport_session.cpp).
+  void take_records();
+
+  // --- after the switch (tls_transport_records.cpp) ---
+  enum class Step : uint8_t { plain, more, need_more, eof, error };
+  void deliver_records(const char* data, size_t len);
+  // Opens the record at buf[pos]: plaintext (maybe empty), a control record handled (more), a
+  // partial record (need_more), the client's close_notify (eof), or a failure (error: the
+  // caller calls fail_records()).
+  Step open_next(uint8_t* buf, size_t len, size_t& pos, uint8_t** plain, size_t* plain_len);
+  bool on_post_handshake(const uint8_t* msg, size_t len);
+  // Gives plaintext and opens records while the handler reads: false if it closed this one.
+  bool drain(uint8_t* buf, size_t len, size_t& pos, uint8_t*& plain, size_t& plain_len, Step& last);
+  // Keeps plaintext then ciphertext not delivered yet in held_ (or releases it): false when
+  // out of memory.
+  bool keep(uint8_t* buf, size_t len, size_t pos, const uint8_t* plain, size_t plain_len);
+  bool hold(const uint8_t* data, size_t len);
+  bool reserve(size_t need);
+  void release_held();
+  void fail_records(const char* text, int error);
+  ssize_t read_now_records(char* into, size_t size);
+  int write_records(uint8_t type, const uint8_t* data, size_t len);
+  int write_records(const uv_buf_t* bufs, unsigned count);
 
   enum class Want : uint8_t { none, loop_buffer, span, span_used };
   Transport& lower_;
@@ -151,6 +195,20 @@ private:
   TlsFailure failure_ = TlsFailure::none;
   const char* failure_text_ = "";
   std::string server_name_;
+  std::unique_ptr<TlsHandover> handover_; // server side, until the switch
+  std::unique_ptr<TlsRecords> records_;   // hamba's record layer, after it
+  std::unique_ptr<uint8_t[]> held_;       // plaintext [0, held_plain_), then ciphertext
+  uint32_t held_len_ = 0, held_cap_ = 0, held_plain_ = 0;
+  bool peer_closed_ = false; // its close_notify came: nothing after it is read
+  bool close_sent_ = false;
+  bool record_refused_ = false;
+  // What the connection asks once OpenSSL's session is gone.
+  struct Facts {
+    std::string alpn, subject, common_name;
+    const char* version = ""; // OpenSSL's static names
+    const char* cipher = "";
+    bool resumed = false;
+  } facts_;
   // The loop's next turn, for plaintext held while not reading (made at the first need).
   std::unique_ptr<uvx::Timer> later_;
 };

@@ -13,15 +13,16 @@
 //     plaintext is held, and counted in queued(), until the next read lets SSL_write go on.
 //     queued() is the plaintext not yet encrypted plus the TCP transport's queue, so the relay's
 //     backpressure is unchanged; on_drained() comes when both fall to the low mark. shutdown_write
-//     sends close_notify then shuts the TCP write half. kTLS would replace the BIOs with the
-//     kernel's record layer after the handshake (this kernel has none: CONFIG_TLS is off).
+//     sends close_notify then shuts the TCP write half. After the handshake a server session
+//     on an AEAD suite leaves OpenSSL for hamba's own record layer (net/tls_records.h): same
+//     rules, no BIOs, no SSL object. kTLS would replace that record layer with the kernel's,
+//     keys already in hand (this kernel has none: CONFIG_TLS is off).
 //   - A kernel relay (BPF sockmap): once both sides are TCP and nothing is queued or due (no
 //     read-ahead, no header), both sockets go into the map and the kernel moves the bytes.
-//     hamba then leaves the byte path: start_reading() is never called again, and the
-//     transports report only on_eof (the peer's FIN, seen as EPOLLRDHUP), on_error and close.
-//     The relay shuts the other side's write half only once every redirected byte has left
-//     (the program's byte count against the peer's acknowledged bytes), and the counters come
-//     from the program's per-socket counts.
+//     It was built and measured, and did not ship: it lost to this relay on this kernel (each
+//     redirect goes through a kernel worker) and holds no backpressure. The experiment lives
+//     in bench/kernel_relay/ (bench_kernel_relay, on this seam's TcpTransport and Relay), its
+//     numbers and profile in bench/README.md, "Kernel relay".
 //
 // Rules every implementation keeps:
 //   - the handler is called from the loop only, never from inside a call the handler made

@@ -7,6 +7,10 @@ are made in the test (ECDSA P-256 and RSA 2048).
   counted (hamba_frontend_tls_handshake_errors_total{reason="version"}).
 - The plaintext reaches plain servers both ways, with the EOF: an echo server, nginx through
   `curl --cacert`, redis-server through redis-cli --tls and redis-benchmark --tls.
+- hamba's own record layer after the handshake: 16 MiB both ways at once, checksummed (TLS 1.3
+  AES-256-GCM and TLS 1.2 ChaCha20-Poly1305); an s_client session sending KeyUpdates (its K
+  command) mid-stream, the echo going on after each; a record with a flipped bit resets the
+  connection, and is counted (hamba_frontend_tls_record_errors_total).
 - ALPN picks the server's preferred protocol; a session ticket resumes, also after a reconfigure
   (the ticket keys are the process's).
 - Slow paths: a ClientHello in many small segments, a queued client (its request, decrypted,
@@ -263,6 +267,87 @@ class TlsTermination(unittest.TestCase):
             c.close_notify()
             self.assertEqual(c.read_to_eof(), b"<eof seen>")
             c.raw.close()
+
+    def test_16_mib_both_ways_checksummed(self):
+        # hamba's own record layer (TLS 1.3 AES-256-GCM, the default) and a TLS 1.2 ChaCha20
+        # session: 16 MiB up to the echo server and back at once, one client thread.
+        import hashlib
+        import select
+        for tls12 in (False, True):
+            ctx = client_context(self.certs.bundle)
+            if tls12:
+                ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+                ctx.set_ciphers("ECDHE-ECDSA-CHACHA20-POLY1305")
+            s = tls_connect(self.port, "a.test", self.certs.bundle, ctx=ctx)
+            self.assertEqual(s.version(), "TLSv1.2" if tls12 else "TLSv1.3")
+            s.setblocking(False)
+            payload = os.urandom(16 << 20)
+            sent, received, back = 0, 0, hashlib.sha256()
+            deadline = time.monotonic() + 60
+            while received < len(payload) and time.monotonic() < deadline:
+                if sent < len(payload):
+                    try:
+                        sent += s.send(payload[sent:sent + 65536])
+                    except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                        pass
+                try:
+                    data = s.recv(262144)
+                    if not data:
+                        break
+                    back.update(data)
+                    received += len(data)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    select.select([s], [s] if sent < len(payload) else [], [], 1)
+            s.close()
+            self.assertEqual(received, len(payload))
+            self.assertEqual(back.hexdigest(), hashlib.sha256(payload).hexdigest())
+
+    def test_s_client_key_update_mid_stream(self):
+        # s_client's K command: a KeyUpdate asking for hamba's; the echo goes on both ways.
+        out_path = os.path.join(self.workdir, "s_client_key_update.out")
+        with open(out_path, "wb") as out:
+            client = subprocess.Popen(
+                ["openssl", "s_client", "-connect", f"127.0.0.1:{self.port}", "-servername",
+                 "a.test", "-tls1_3"], stdin=subprocess.PIPE, stdout=out,
+                stderr=subprocess.STDOUT)
+        try:
+            def said(text):
+                with open(out_path, "rb") as f:
+                    return f.read().count(text)
+            for line, seen in ((b"before the update\n", b"before the update"),
+                               (b"K\n", b"KEYUPDATE"),
+                               (b"after the update\n", b"after the update"),
+                               (b"K\n", b"KEYUPDATE"),
+                               (b"and after another\n", b"and after another")):
+                count = said(seen)
+                client.stdin.write(line)
+                client.stdin.flush()
+                wait_until(lambda: said(seen) > count, timeout=10, what=seen.decode())
+        finally:
+            client.stdin.close()
+            client.wait(timeout=10)
+        self.assertNotIn(b"errno", open(out_path, "rb").read())
+
+    def test_a_flipped_bit_resets_and_is_counted(self):
+        def count():
+            _, _, body = http_request(self.admin, "GET", "/metrics")
+            key = 'hamba_frontend_tls_record_errors_total{frontend="tls"} '
+            return int(body.decode().split(key)[1].split()[0])
+        before = count()
+        c = MemoryTls(self.port, "a.test", self.certs.bundle)
+        c.send(b"fine")
+        self.assertEqual(c.read(4), b"fine")
+        c.tls.write(b"tampered")
+        record = bytearray(c.outgoing.read())
+        record[-1] ^= 0x10  # in the tag
+        c.raw.sendall(bytes(record))
+        try:
+            got = c.raw.recv(65536)
+        except ConnectionResetError:
+            got = b""
+        self.assertEqual(got, b"")  # closed (reset), nothing echoed
+        wait_until(lambda: count() == before + 1, what="tls_record_errors + 1")
+        c.raw.close()
 
     def test_alpn_is_the_servers_preference(self):
         with tls_connect(self.port, "a.test", self.certs.bundle, alpn=["http/1.1", "h2"]) as s:
