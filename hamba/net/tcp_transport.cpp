@@ -195,7 +195,11 @@ int TcpTransport::read_into(char* into, size_t room) {
 }
 
 void TcpTransport::stop_reading() {
-  reading_ = false; // the poll stops watching it at its next report
+  // At once: a socket with bytes waiting would be reported again at the next turn for nothing
+  // (and an owner may watch the descriptor with a poll handle of its own once this one stops).
+  reading_ = false;
+  if (active_ & UV_READABLE)
+    update_interest(true);
 }
 
 ssize_t TcpTransport::read_now(char* into, size_t size) {
