@@ -127,6 +127,9 @@ void TcpTransport::on_poll(int status, int events) {
     const int error = sock::pending_error(fd_);
     if (error < 0)
       reading_ = false; // nothing more comes from this socket
+    // Connected: the poll stops watching for writable before the handler hears of it, which
+    // may then watch the descriptor with a poll of its own.
+    update_interest(true);
     handler_->on_connected(*this, error);
     if (gone())
       return;
@@ -197,6 +200,10 @@ int TcpTransport::read_into(char* into, size_t room) {
 void TcpTransport::stop_reading() {
   // At once: a socket with bytes waiting would be reported again at the next turn for nothing
   // (and an owner may watch the descriptor with a poll handle of its own once this one stops).
+  // After an EOF or an error reading has stopped already, and the report's end narrows the
+  // poll (unless the handler closes first, which spares that epoll_ctl).
+  if (!reading_)
+    return;
   reading_ = false;
   if (active_ & UV_READABLE)
     update_interest(true);
