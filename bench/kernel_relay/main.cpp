@@ -131,17 +131,18 @@ private:
 };
 
 bool Session::start(net::Listener& listener) {
-  if (client_.init(worker_.loop()) < 0 || listener.accept(client_.handle()) < 0)
+  const int fd = listener.accept();
+  if (fd < 0 || client_.adopt(worker_.loop(), fd) < 0)
     return false;
-  if (server_.init(worker_.loop()) < 0) {
-    client_.reset();
-    return false;
-  }
   server_.set_handler(this);
-  if (server_.connect(reinterpret_cast<const sockaddr*>(&worker_.next_server())) < 0) {
+  const int rc =
+      server_.connect(worker_.loop(), reinterpret_cast<const sockaddr*>(&worker_.next_server()));
+  if (rc < 0) {
     client_.reset();
     return false;
   }
+  if (rc == 1) // connected at once: no on_connected comes
+    on_connected(server_, 0);
   return true;
 }
 

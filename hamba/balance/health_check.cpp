@@ -68,12 +68,12 @@ void HealthCheck::start_probe() {
   tls_.reset();
   tcp_ = std::make_unique<net::TcpTransport>();
   tcp_->set_handler(this);
-  int rc = tcp_->init(loop_);
-  if (rc == 0)
-    rc = tcp_->connect(server_->sockaddr_ptr());
-  if (rc == 0) {
+  int rc = tcp_->connect(loop_, server_->sockaddr_ptr());
+  if (rc >= 0) {
     probing_ = true;
     arm(static_cast<uint64_t>(params_.timeout.count()));
+    if (rc == 1) // connected at once: no on_connected comes
+      on_connected(*tcp_, 0);
     return;
   }
   // Could not even start: no file descriptors (hamba's problem), or the address is refused at

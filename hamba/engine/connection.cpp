@@ -20,8 +20,7 @@ namespace hamba::engine {
 namespace {
 std::string peer_name(const net::TcpTransport& t) {
   sockaddr_storage addr{};
-  int len = sizeof addr;
-  if (!t.open() || uv_tcp_getpeername(t.handle(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+  if (!t.open() || net::sock::peer_address(t.fd(), addr) != 0)
     return "?";
   return format_sockaddr(reinterpret_cast<sockaddr*>(&addr));
 }
@@ -59,9 +58,9 @@ int Connection::accept(std::shared_ptr<ConnectionHost> host, net::Listener& list
   c->expects_header_ = proxy_header;
   c->source_place_ = std::move(place);
   sockaddr_storage peer;
-  int rc = c->client_.init(c->host_->loop());
-  if (rc == 0)
-    rc = listener.accept(c->client_.handle(), &peer);
+  int rc = listener.accept(&peer);
+  if (rc >= 0)
+    rc = c->client_.adopt(c->host_->loop(), rc);
   if (rc < 0) {
     c->state_ = ConnectionState::closed; // never opened
     delete c;
@@ -233,8 +232,7 @@ bool Connection::admit_carried(const net::PrereadResult& r) {
   sockaddr_storage own{};
   const sockaddr* source = reinterpret_cast<const sockaddr*>(&r.source);
   if (!r.carried) {
-    int len = sizeof own;
-    source = uv_tcp_getpeername(client_.handle(), reinterpret_cast<sockaddr*>(&own), &len) == 0
+    source = net::sock::peer_address(client_.fd(), own) == 0
                  ? reinterpret_cast<const sockaddr*>(&own)
                  : nullptr;
   }

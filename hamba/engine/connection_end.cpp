@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "engine/connection.h"
 #include "engine/engine.h"
+#include "net/socket.h"
 
 namespace hamba::engine {
 
@@ -114,9 +115,7 @@ std::string Connection::client_label() const {
   if (carried_)
     return format_sockaddr(reinterpret_cast<const sockaddr*>(&carried_->source));
   sockaddr_storage addr{};
-  int len = sizeof addr;
-  if (!client_.open() ||
-      uv_tcp_getpeername(client_.handle(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+  if (!client_.open() || net::sock::peer_address(client_.fd(), addr) != 0)
     return "?";
   return format_sockaddr(reinterpret_cast<sockaddr*>(&addr));
 }

@@ -10,6 +10,7 @@
 #include "base/descriptors.h"
 #include "engine/connection.h"
 #include "net/read_buffer.h"
+#include "net/socket.h"
 
 namespace hamba::engine {
 
@@ -162,16 +163,15 @@ net::ProxyHeaderBytes Connection::proxy_header(config::ProxyProtocol protocol) c
     return net::build_proxy_header(version, reinterpret_cast<const sockaddr*>(&carried_->source),
                                    reinterpret_cast<const sockaddr*>(&carried_->destination));
   sockaddr_storage peer{}, local{};
-  int plen = sizeof peer, llen = sizeof local;
   const sockaddr* p = reinterpret_cast<sockaddr*>(&peer);
   if (carried_)
     p = reinterpret_cast<const sockaddr*>(&carried_->source); // kept from the accept
-  else if (uv_tcp_getpeername(client_.handle(), reinterpret_cast<sockaddr*>(&peer), &plen) != 0)
+  else if (net::sock::peer_address(client_.fd(), peer) != 0)
     return net::build_proxy_header(version, nullptr, nullptr);
   // The listener's own address when it is bound to one: no getsockname per connection.
   const sockaddr* destination = host_->local_address();
   if (!destination) {
-    if (uv_tcp_getsockname(client_.handle(), reinterpret_cast<sockaddr*>(&local), &llen) != 0)
+    if (net::sock::local_address(client_.fd(), local) != 0)
       return net::build_proxy_header(version, nullptr, nullptr);
     destination = reinterpret_cast<const sockaddr*>(&local);
   }

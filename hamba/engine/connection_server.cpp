@@ -80,20 +80,23 @@ void Connection::connect(const balance::PoolSnapshot::Entry& server,
   if (server_tls_) // a full handshake only the first time
     server_tls_->resume_from(host_->tls_session(server_));
   relay_.set_server(server_io());
-  int rc = server_conn_.init(host_->loop());
-  if (rc == 0)
-    rc = server_conn_.connect(server_->sockaddr_ptr());
-  if (rc == 0) // libuv made the socket in the connect: the SYN may be on its way, no matter
+  int rc = server_conn_.connect(host_->loop(), server_->sockaddr_ptr());
+  const bool connected_now = rc == 1; // no on_connected comes: called below
+  if (connected_now)
+    rc = 0;
+  if (rc == 0) // the socket was made in the connect: the SYN may be on its way, no matter
     set_tcp_options(server_conn_.fd(), host_->config().server_tcp, host_->config().idle_timeout);
   // Reading the server starts with the connect: its socket is registered with the poller once
-  // for both (after the connect it would cost two more epoll_ctl calls). libuv reports the
-  // connect before any read.
+  // for both (after the connect it would cost two more epoll_ctl calls). The transport reports
+  // the connect before any read.
   if (rc == 0)
     rc = server_conn_.start_reading();
   if (rc < 0 && is_local_error(rc))
     short_of_resources(rc);
   else if (rc < 0)
     connect_failed(rc);
+  else if (connected_now)
+    on_connected(server_conn_, 0);
 }
 
 void Connection::server_handshake_failed() {

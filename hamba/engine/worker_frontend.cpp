@@ -14,6 +14,11 @@
 
 namespace hamba::engine {
 
+namespace {
+// Connections one wakeup of the listener accepts at most (HAProxy's tune.maxaccept is 64).
+constexpr int kAcceptsPerWakeup = 64;
+} // namespace
+
 WorkerFrontend::WorkerFrontend(Worker& worker, FrontendViewPtr view,
                                std::shared_ptr<FrontendCounters> counters, int fd)
     : worker_(worker), counters_(std::move(counters)) {
@@ -162,7 +167,9 @@ bool WorkerFrontend::accept_one(bool beyond_limit) {
 void WorkerFrontend::accept_pending() {
   // A connection that ends inside its own accept posts the next accept to the loop's next turn
   // (Worker::closed): this loop, not recursion, takes the clients that wait.
-  while (listener_ && listener_->pending()) {
+  // Bounded per wakeup: the loop turns to its connections between bursts, and the listener,
+  // still readable, is reported again at the next turn.
+  for (int n = 0; n < kAcceptsPerWakeup && listener_ && listener_->pending(); ++n) {
     worker_.apply_offered_views(); // a reconfigure or a drain that has answered applies
     if (!accept_one(false)) {
       worker_.paused();

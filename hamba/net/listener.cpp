@@ -205,18 +205,12 @@ int Listener::take() {
   return fd;
 }
 
-int Listener::accept(uv_tcp_t* client, sockaddr_storage* peer) {
+int Listener::accept(sockaddr_storage* peer) {
   if (!pending())
     return UV_EAGAIN;
-  int fd = std::exchange(ready_fd_, -1);
   if (peer)
     *peer = ready_peer_;
-  int rc = uv_tcp_open(client, fd);
-  if (rc < 0)
-    ::close(fd);
-  if (!backing_off_ && !draining_)
-    watch(true);
-  return rc;
+  return take();
 }
 
 } // namespace hamba::net

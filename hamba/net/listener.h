@@ -46,10 +46,11 @@ public:
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  // Hands the waiting connection to `client` (initialised by the caller), and its peer address
-  // to `peer` when given (as accept(2) told it: no getpeername later; AF_UNSPEC if unknown).
-  // Returns a libuv error code (0 on success; UV_EAGAIN when none waits).
-  int accept(uv_tcp_t* client, sockaddr_storage* peer = nullptr);
+  // Hands over the waiting connection's descriptor (non-blocking, close-on-exec: the caller
+  // owns it), and its peer address to `peer` when given (as accept(2) told it: no getpeername
+  // later; AF_UNSPEC if unknown). Returns the descriptor, or a libuv error code (UV_EAGAIN when
+  // none waits).
+  int accept(sockaddr_storage* peer = nullptr);
   // A connection is waiting to be accepted: it is taken from the kernel's queue and held until
   // accept(). False when the queue is empty, or when hamba is short of descriptors.
   bool pending();

@@ -30,7 +30,10 @@ void Relay::on_read(Transport& from, const char* data, size_t len) {
   Transport& to = destination(d);
   owner_.on_relay_activity(d, len);
   uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
-  if (to.write(&buf, 1) < 0) {
+  // The source's EOF comes next (on_eof, then the shutdown in eof()): the bytes may wait for
+  // that shutdown's FIN, so both leave in one segment.
+  const int rc = from.eof_follows() ? to.write_last(&buf, 1) : to.write(&buf, 1);
+  if (rc < 0) {
     end(blame(other(d))); // the destination is gone (reset, EPIPE)
     return;
   }

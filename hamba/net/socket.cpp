@@ -6,15 +6,9 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 namespace hamba::net::sock {
-
-int fd_of(const uv_handle_t* handle) {
-  uv_os_fd_t fd = -1;
-  if (!handle || uv_fileno(handle, &fd) != 0)
-    return -1;
-  return fd;
-}
 
 ssize_t recv_now(int fd, char* into, size_t size) {
   ssize_t n;
@@ -24,24 +18,71 @@ ssize_t recv_now(int fd, char* into, size_t size) {
   return n >= 0 ? n : uv_translate_sys_error(errno);
 }
 
-ssize_t send_now(int fd, const uv_buf_t* bufs, unsigned count) {
+ssize_t send_now(int fd, const uv_buf_t* bufs, unsigned count, bool more) {
   ssize_t n;
+  const int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0);
   if (count == 1) {
     // send() rather than sendmsg() for the common case: a little less work in the kernel.
     do
-      n = ::send(fd, bufs[0].base, bufs[0].len, MSG_NOSIGNAL | MSG_DONTWAIT);
+      n = ::send(fd, bufs[0].base, bufs[0].len, flags);
     while (n < 0 && errno == EINTR);
   } else {
     msghdr msg{};
     msg.msg_iov = reinterpret_cast<iovec*>(const_cast<uv_buf_t*>(bufs)); // same layout on unix
     msg.msg_iovlen = count;
     do
-      n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      n = ::sendmsg(fd, &msg, flags);
     while (n < 0 && errno == EINTR);
   }
   if (n >= 0)
     return n;
   return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : uv_translate_sys_error(errno);
+}
+
+int open_stream(int family) {
+  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return uv_translate_sys_error(errno);
+  int on = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on); // a socket without it still works
+  return fd;
+}
+
+int connect_start(int fd, const sockaddr* address) {
+  const socklen_t len = address->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  int rc;
+  do
+    rc = ::connect(fd, address, len);
+  while (rc < 0 && errno == EINTR);
+  // EINTR once retried can say EALREADY: the connect goes on, as with EINPROGRESS.
+  if (rc == 0 || errno == EINPROGRESS || errno == EALREADY)
+    return 0;
+  return uv_translate_sys_error(errno);
+}
+
+bool established(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+         info.tcpi_state == TCP_ESTABLISHED;
+}
+
+int peer_address(int fd, sockaddr_storage& into) {
+  socklen_t len = sizeof into;
+  return ::getpeername(fd, reinterpret_cast<sockaddr*>(&into), &len) == 0
+             ? 0
+             : uv_translate_sys_error(errno);
+}
+
+int local_address(int fd, sockaddr_storage& into) {
+  socklen_t len = sizeof into;
+  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&into), &len) == 0
+             ? 0
+             : uv_translate_sys_error(errno);
+}
+
+void close_fd(int fd) {
+  ::close(fd); // Linux closes the descriptor even when close reports EINTR: never retried
 }
 
 int pending_error(int fd) {

@@ -6,19 +6,32 @@
 #pragma once
 
 #include <cstddef>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <uv.h>
 
 namespace hamba::net::sock {
 
-// The descriptor behind a libuv handle, or -1.
-int fd_of(const uv_handle_t* handle);
 // Reads what is there without waiting: bytes read, 0 at the peer's EOF, else an error
 // (UV_EAGAIN: nothing yet).
 ssize_t recv_now(int fd, char* into, size_t size);
 // Sends without waiting and without SIGPIPE: the bytes the kernel took (maybe 0, maybe fewer
-// than offered), else an error (the peer is gone).
-ssize_t send_now(int fd, const uv_buf_t* bufs, unsigned count);
+// than offered), else an error (the peer is gone). `more`: a shutdown follows at once, the
+// kernel may hold the bytes for it (MSG_MORE) so that the FIN leaves in their segment.
+ssize_t send_now(int fd, const uv_buf_t* bufs, unsigned count, bool more = false);
+// A new non-blocking TCP socket of `family` (close-on-exec, TCP_NODELAY on), else an error.
+int open_stream(int family);
+// Starts a connect on a non-blocking socket: 0 when it is under way (or done; the socket turns
+// writable then), else an error.
+int connect_start(int fd, const sockaddr* address);
+// The connect of a socket is done: its handshake completed (TCP_INFO's state), as a loopback
+// connect's does inside connect(2).
+bool established(int fd);
+// The peer's and the local address of a connected socket: 0, else an error.
+int peer_address(int fd, sockaddr_storage& into);
+int local_address(int fd, sockaddr_storage& into);
+// Closes the descriptor.
+void close_fd(int fd);
 // The pending error on the socket (SO_ERROR) as a libuv error, 0 when none.
 int pending_error(int fd);
 // The coming close sends a reset (RST) instead of a FIN (SO_LINGER 0).

@@ -1,110 +1,236 @@
 // A TCP socket as a transport; see tcp_transport.h.
 #include "net/tcp_transport.h"
 
+#include "base/check.h"
 #include "net/socket.h"
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 namespace hamba::net {
 
-int TcpTransport::init(uv_loop_t* loop) {
-  int rc = tcp_.init([&](uv_tcp_t* h) { return uv_tcp_init(loop, h); });
-  if (rc == 0)
-    tcp_.set_data(this);
+namespace {
+
+// Full reads one wakeup may make before the loop turns to other connections (a short read, the
+// EOF, a handler that stops reading end it sooner). The poll is level-triggered: what is left
+// is reported again at the next turn.
+constexpr int kReadsPerWakeup = 8;
+
+// Write blocks kept per thread for reuse: a steady stream of stalled writes allocates nothing.
+struct BlockCache {
+  static constexpr int kKeep = 16;
+  void* items[kKeep];
+  int count = 0;
+  ~BlockCache() {
+    while (count > 0)
+      ::operator delete(items[--count]);
+  }
+};
+thread_local BlockCache block_cache;
+
+void* take_block(size_t size) {
+  return block_cache.count > 0 ? block_cache.items[--block_cache.count] : ::operator new(size);
+}
+
+void give_block(void* raw) {
+  if (block_cache.count < BlockCache::kKeep)
+    block_cache.items[block_cache.count++] = raw;
+  else
+    ::operator delete(raw);
+}
+
+} // namespace
+
+int TcpTransport::watch(uv_loop_t* loop) {
+  int rc = poll_.init([&](uv_poll_t* p) { return uv_poll_init_socket(loop, p, fd_); });
+  if (rc < 0) {
+    sock::close_fd(fd_);
+    fd_ = -1;
+    return rc;
+  }
+  poll_.set_data(this);
+  return 0;
+}
+
+int TcpTransport::adopt(uv_loop_t* loop, int fd) {
+  HAMBA_DCHECK(fd_ < 0);
+  fd_ = fd;
+  return watch(loop);
+}
+
+int TcpTransport::connect(uv_loop_t* loop, const sockaddr* address) {
+  HAMBA_DCHECK(fd_ < 0);
+  int fd = sock::open_stream(address->sa_family);
+  if (fd < 0)
+    return fd;
+  if (int rc = sock::connect_start(fd, address); rc < 0) {
+    sock::close_fd(fd);
+    return rc;
+  }
+  fd_ = fd;
+  if (int rc = watch(loop); rc < 0)
+    return rc;
+  if (sock::established(fd_))
+    return 1;
+  connecting_ = true; // writable: the connect ended (SO_ERROR says how)
+  int rc = update_interest(false);
+  if (rc < 0)
+    close();
   return rc;
 }
 
-int TcpTransport::fd() const {
-  return sock::fd_of(tcp_.base());
-}
-
-int TcpTransport::connect(const sockaddr* address) {
-  uv_tcp_nodelay(tcp_.get(), 1); // applied when libuv creates the socket
-  return connect_.start<&TcpTransport::on_connect>(this, [&](uv_connect_t* req, auto cb) {
-    return uv_tcp_connect(req, tcp_.get(), address, cb);
-  });
-}
-
-void TcpTransport::on_connect(int status) {
-  handler_->on_connected(*this, status);
-}
-
-int TcpTransport::begin_reading() {
+int TcpTransport::interest() const {
+  int events = 0;
   if (reading_)
+    events |= UV_READABLE | UV_DISCONNECT;
+  if (head_ || connecting_)
+    events |= UV_WRITABLE;
+  return events;
+}
+
+int TcpTransport::update_interest(bool narrow) {
+  if (!poll_)
+    return UV_EBADF;
+  const int want = interest();
+  const int next = narrow ? want : (active_ | want);
+  if (next == active_)
     return 0;
-  int rc = uv_read_start(
-      tcp_.stream(),
-      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-        auto* self = uvx::Handle<uv_tcp_t>::owner<TcpTransport>(h);
-        *buf = self && self->mode_ == Mode::span
-                   ? uv_buf_init(self->into_, static_cast<unsigned>(self->room_))
-                   : uv_buf_init(read_buffer(), kBufferSize);
-      },
-      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-        if (auto* self = uvx::Handle<uv_tcp_t>::owner<TcpTransport>(s))
-          self->on_read(nread, buf);
-      });
-  reading_ = rc == 0;
+  if (next == 0) {
+    uv_poll_stop(poll_.get());
+    active_ = 0;
+    return 0;
+  }
+  int rc = uv_poll_start(poll_.get(), next, [](uv_poll_t* p, int status, int events) {
+    if (auto* self = uvx::Handle<uv_poll_t>::owner<TcpTransport>(p))
+      self->on_poll(status, events);
+  });
+  active_ = rc == 0 ? next : 0;
   return rc;
+}
+
+void TcpTransport::on_poll(int status, int events) {
+  // After a handler call, this socket may be closed, and even another one opened in its place
+  // (a connect retried from on_connected): then nothing more of this report is for it.
+  const uv_poll_t* const watched = poll_.get();
+  auto gone = [&] { return poll_.get() != watched; };
+  if (status == 0 && events == 0)
+    events = UV_READABLE | UV_WRITABLE; // a hang-up alone (EPOLLHUP): met by the calls below
+  if (status < 0) {
+    // An error on the socket (POLLERR; libuv stopped the poll): whatever is wanted meets it in
+    // its own system call (a read's data first, then the reset; a queued write's EPIPE).
+    active_ = 0;
+    events = UV_READABLE | UV_WRITABLE;
+  }
+  if (connecting_ && (events & UV_WRITABLE)) {
+    connecting_ = false;
+    const int error = sock::pending_error(fd_);
+    if (error < 0)
+      reading_ = false; // nothing more comes from this socket
+    // Connected: the poll stops watching for writable before the handler hears of it, which
+    // may then watch the descriptor with a poll of its own.
+    update_interest(true);
+    handler_->on_connected(*this, error);
+    if (gone())
+      return;
+  }
+  if ((events & UV_WRITABLE) && head_ && !flush())
+    return;
+  if (gone())
+    return;
+  if ((events & (UV_READABLE | UV_DISCONNECT)) && reading_) {
+    read_ready((events & UV_DISCONNECT) != 0);
+    if (gone())
+      return;
+  }
+  update_interest(true); // what nobody wants any more is not watched
+}
+
+void TcpTransport::read_ready(bool disconnect) {
+  const uv_poll_t* const watched = poll_.get();
+  for (int round = 0; round < kReadsPerWakeup && reading_; ++round) {
+    if (mode_ == Mode::span_used) {
+      // A read-ahead span the handler did not renew: its buffer is full.
+      reading_ = false;
+      return;
+    }
+    char* into = mode_ == Mode::span ? into_ : read_buffer();
+    const size_t room = mode_ == Mode::span ? room_ : kBufferSize;
+    const ssize_t n = sock::recv_now(fd_, into, room);
+    if (n > 0) {
+      const size_t got = static_cast<size_t>(n);
+      counters.bytes_read += got;
+      if (mode_ == Mode::span)
+        mode_ = Mode::span_used; // the handler gives the next span, or reads otherwise, or stops
+      // The poll saw the peer's FIN, and this read emptied the socket: the EOF is next.
+      eof_follows_ = disconnect && got < room;
+      handler_->on_read(*this, into, got);
+      eof_follows_ = false;
+      if (poll_.get() != watched)
+        return; // closed by the handler (or reopened: a new socket)
+      if (got < room && !disconnect)
+        return; // a short read: the socket is empty
+      continue;
+    }
+    if (n == UV_EAGAIN)
+      return;
+    reading_ = false;
+    if (n == 0)
+      handler_->on_eof(*this);
+    else
+      handler_->on_error(*this, static_cast<int>(n));
+    return;
+  }
 }
 
 int TcpTransport::start_reading() {
   mode_ = Mode::loop_buffer;
-  return begin_reading();
+  reading_ = true;
+  return update_interest(false);
 }
 
 int TcpTransport::read_into(char* into, size_t room) {
   into_ = into;
   room_ = static_cast<uint32_t>(room);
   mode_ = Mode::span;
-  return begin_reading();
+  reading_ = true;
+  return update_interest(false);
 }
 
 void TcpTransport::stop_reading() {
-  if (reading_ && tcp_)
-    uv_read_stop(tcp_.stream());
+  // At once: a socket with bytes waiting would be reported again at the next turn for nothing
+  // (and an owner may watch the descriptor with a poll handle of its own once this one stops).
+  // After an EOF or an error reading has stopped already, and the report's end narrows the
+  // poll (unless the handler closes first, which spares that epoll_ctl).
+  if (!reading_)
+    return;
   reading_ = false;
+  if (active_ & UV_READABLE)
+    update_interest(true);
 }
 
 ssize_t TcpTransport::read_now(char* into, size_t size) {
-  return sock::recv_now(fd(), into, size);
-}
-
-void TcpTransport::on_read(ssize_t nread, const uv_buf_t* buf) {
-  if (nread > 0) {
-    counters.bytes_read += static_cast<uint64_t>(nread);
-    if (mode_ == Mode::span)
-      mode_ = Mode::span_used; // the handler gives the next span, or reads otherwise, or stops
-    handler_->on_read(*this, buf->base, static_cast<size_t>(nread));
-    // A read-ahead span the handler did not renew (its buffer is full) stops reading: a
-    // zero-length buffer would make libuv report UV_ENOBUFS, which is no error of the peer's.
-    if (mode_ == Mode::span_used && reading_)
-      stop_reading();
-    return;
-  }
-  if (nread == 0)
-    return;
-  // libuv reports UV_EOF without reading again after a partial read when the poll said POLLHUP,
-  // so a reset that came with the last data arrives as an EOF. That EOF is the one without a
-  // buffer; a FIN leaves no error on the socket, a reset leaves ECONNRESET.
-  if (nread == UV_EOF && (buf->base != nullptr || sock::pending_error(fd()) != UV_ECONNRESET)) {
-    stop_reading();
-    handler_->on_eof(*this);
-    return;
-  }
-  stop_reading();
-  handler_->on_error(*this, nread == UV_EOF ? UV_ECONNRESET : static_cast<int>(nread));
+  return open() ? sock::recv_now(fd_, into, size) : ssize_t{UV_EBADF};
 }
 
 int TcpTransport::write(const uv_buf_t* bufs, unsigned count) {
+  return send(bufs, count, false);
+}
+
+int TcpTransport::write_last(const uv_buf_t* bufs, unsigned count) {
+  return send(bufs, count, true);
+}
+
+int TcpTransport::send(const uv_buf_t* bufs, unsigned count, bool more) {
+  if (!open())
+    return UV_EPIPE;
   size_t total = 0;
   for (unsigned i = 0; i < count; ++i)
     total += bufs[i].len;
   counters.bytes_written += total;
   size_t sent = 0;
-  if (queued_ == 0) {
-    ssize_t n = sock::send_now(fd(), bufs, count);
+  if (!head_ && !connecting_) {
+    ssize_t n = sock::send_now(fd_, bufs, count, more);
     if (n < 0)
       return static_cast<int>(n);
     sent = static_cast<size_t>(n);
@@ -117,77 +243,96 @@ int TcpTransport::write(const uv_buf_t* bufs, unsigned count) {
   while (i < count && offset >= bufs[i].len)
     offset -= bufs[i++].len;
   while (i < count) {
-    uint32_t block = 0;
-    int rc = writes_.start<&TcpTransport::on_written>(
-        this,
-        [&](uv_write_t* req, Block& b, auto done) {
-          uv_buf_t one = uv_buf_init(b.data, b.size);
-          return uv_write(req, tcp_.stream(), &one, 1, done);
-        },
-        [&](Block& b) {
-          b.size = 0;
-          while (i < count && b.size < kBufferSize) {
-            size_t take = std::min(bufs[i].len - offset, kBufferSize - b.size);
-            std::memcpy(b.data + b.size, bufs[i].base + offset, take);
-            b.size += static_cast<uint32_t>(take);
-            offset += take;
-            if (offset == bufs[i].len) {
-              ++i;
-              offset = 0;
-            }
-          }
-          block = b.size;
-        });
-    if (rc < 0)
-      return rc; // that block is not in flight: queued_ counts only those that are
-    queued_ += block;
+    auto* b = new (take_block(sizeof(Block))) Block;
+    b->next = nullptr;
+    b->size = 0;
+    b->sent = 0;
+    while (i < count && b->size < kBufferSize) {
+      size_t take = std::min(bufs[i].len - offset, kBufferSize - b->size);
+      std::memcpy(b->data + b->size, bufs[i].base + offset, take);
+      b->size += static_cast<uint32_t>(take);
+      offset += take;
+      if (offset == bufs[i].len) {
+        ++i;
+        offset = 0;
+      }
+    }
+    (tail_ ? tail_->next : head_) = b;
+    tail_ = b;
+    queued_ += b->size;
   }
-  return 0;
+  return update_interest(false);
 }
 
-void TcpTransport::on_written(Block& block, int status) {
-  queued_ -= block.size;
-  if (status < 0) {
-    handler_->on_error(*this, status);
-    return;
+bool TcpTransport::flush() {
+  const uv_poll_t* const watched = poll_.get();
+  while (head_) {
+    uv_buf_t rest = uv_buf_init(head_->data + head_->sent, head_->size - head_->sent);
+    ssize_t n = sock::send_now(fd_, &rest, 1);
+    if (n < 0) {
+      handler_->on_error(*this, static_cast<int>(n));
+      return false;
+    }
+    head_->sent += static_cast<uint32_t>(n);
+    queued_ -= static_cast<uint32_t>(n);
+    if (head_->sent < head_->size)
+      break; // the kernel is full: the poll says when it takes more
+    Block* done = head_;
+    head_ = done->next;
+    if (!head_)
+      tail_ = nullptr;
+    done->~Block();
+    give_block(done);
   }
-  if (queued_ <= marks.low)
+  if (queued_ <= marks.low) {
     handler_->on_drained(*this);
+    if (poll_.get() != watched)
+      return false;
+  }
+  if (!head_ && shut_pending_) {
+    shut_pending_ = false;
+    if (int rc = sock::shutdown_write(fd_); rc < 0) {
+      handler_->on_error(*this, rc);
+      return false;
+    }
+    handler_->on_shut(*this);
+    if (poll_.get() != watched)
+      return false;
+  }
+  return true;
 }
 
 int TcpTransport::shutdown_write() {
-  if (queued_ == 0) {
-    // Now rather than through uv_shutdown, which waits a loop round for the socket to be
-    // writable (two epoll_ctl calls and a wakeup per connection).
-    int rc = sock::shutdown_write(fd());
+  if (!open())
+    return UV_ENOTCONN;
+  if (!head_) {
+    int rc = sock::shutdown_write(fd_);
     return rc == 0 ? 1 : rc;
   }
-  int rc = shutdown_.start<&TcpTransport::on_shutdown>(
-      this, [&](uv_shutdown_t* req, auto done) { return uv_shutdown(req, tcp_.stream(), done); });
-  return rc < 0 ? rc : 0;
-}
-
-void TcpTransport::on_shutdown(int status) {
-  if (status < 0)
-    handler_->on_error(*this, status);
-  else
-    handler_->on_shut(*this);
+  shut_pending_ = true; // after the queue (flush)
+  return 0;
 }
 
 void TcpTransport::reset() {
-  if (tcp_)
-    sock::reset_on_close(fd());
+  if (open())
+    sock::reset_on_close(fd_);
   close();
 }
 
 void TcpTransport::close() {
-  // libuv cancels the requests in flight when the socket closes; their callbacks only free them.
-  writes_.detach();
-  shutdown_.detach();
-  connect_.detach();
-  reading_ = false;
+  while (head_) {
+    Block* b = head_;
+    head_ = b->next;
+    b->~Block();
+    give_block(b);
+  }
+  tail_ = nullptr;
   queued_ = 0;
-  tcp_.close();
+  reading_ = connecting_ = shut_pending_ = false;
+  active_ = 0;
+  poll_.close(); // stops watching at once: the descriptor may go now
+  if (fd_ >= 0)
+    sock::close_fd(std::exchange(fd_, -1));
 }
 
 } // namespace hamba::net

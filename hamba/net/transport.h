@@ -30,7 +30,13 @@
 //     on_read from read_now();
 //   - after close() or reset(), no handler call comes again;
 //   - a read delivers bytes valid only during on_read (the loop's buffer, or the span given to
-//     read_into()).
+//     read_into());
+//   - the peer's FIN that came with its last bytes is told with them: during that on_read,
+//     eof_follows() is true, and on_eof comes next unless the handler stops reading first. A
+//     relay then hands the bytes on with write_last() and shuts the other side at once, so
+//     (TCP: MSG_MORE, then shutdown) the FIN leaves in the bytes' segment, not in one of its
+//     own. eof_follows() is false wherever the transport cannot tell (the EOF then comes as
+//     before, one read later).
 #pragma once
 
 #include <cstddef>
@@ -88,6 +94,10 @@ public:
   // Writes every byte of `bufs`: what cannot go now is queued, in order. Returns 0, or an error
   // when the stream is gone (no handler call then).
   virtual int write(const uv_buf_t* bufs, unsigned count) = 0;
+  // As write(), for the last bytes before a shutdown_write() the caller makes at once: the
+  // transport may hold them for that shutdown (TCP: MSG_MORE), so they and the FIN leave in
+  // one segment. The caller must shut (or close) right after; a plain write() by default.
+  virtual int write_last(const uv_buf_t* bufs, unsigned count) { return write(bufs, count); }
   virtual size_t queued() const = 0;
   bool above_high() const { return queued() > marks.high; }
   // Shuts the write half once the queue is written: 1 done now, 0 pending (on_shut or on_error
@@ -98,11 +108,15 @@ public:
   // Closes (a FIN after what the kernel holds). Idempotent; so is reset().
   virtual void close() = 0;
 
+  // During on_read only: the peer's EOF came with these bytes, and on_eof follows.
+  bool eof_follows() const { return eof_follows_; }
+
   Marks marks;
   Counters counters;
 
 protected:
   TransportHandler* handler_ = nullptr;
+  bool eof_follows_ = false; // set around on_read by the implementations that can tell
 };
 
 } // namespace hamba::net

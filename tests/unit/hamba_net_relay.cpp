@@ -26,7 +26,13 @@ public:
       return UV_EPIPE;
     for (unsigned i = 0; i < count; ++i)
       (stuck ? queue : sent).append(bufs[i].base, bufs[i].len);
+    held_for_fin = false;
     return 0;
+  }
+  int write_last(const uv_buf_t* bufs, unsigned count) override {
+    int rc = write(bufs, count);
+    held_for_fin = rc == 0; // the bytes wait for the shutdown that follows (TCP: MSG_MORE)
+    return rc;
   }
   size_t queued() const override { return queue.size(); }
   int shutdown_write() override {
@@ -46,6 +52,13 @@ public:
     reading = false;
     handler_->on_eof(*this);
   }
+  // The last bytes and the FIN in one read, as a TCP transport reports them after EPOLLRDHUP.
+  void peer_sends_and_closes(const std::string& s) {
+    eof_follows_ = true;
+    handler_->on_read(*this, s.data(), s.size());
+    eof_follows_ = false;
+    peer_closes();
+  }
   void peer_resets() { handler_->on_error(*this, UV_ECONNRESET); }
   void kernel_takes_queue() {
     stuck = false;
@@ -62,6 +75,7 @@ public:
   std::string sent, queue;
   bool reading = false, stuck = false, broken = false, shut = false, shut_pending = false;
   bool was_reset = false;
+  bool held_for_fin = false; // the last write was write_last()
 };
 
 struct Owner final : RelayOwner {
@@ -103,6 +117,18 @@ TEST_CASE("bytes go both ways, in order, and both EOFs end it closed") {
   f.server.peer_closes();
   CHECK(f.owner.ended);
   CHECK(f.owner.end == RelayEnd::closed);
+}
+
+TEST_CASE("last bytes with the EOF go out with write_last, and the shutdown right after") {
+  Fixture f;
+  REQUIRE(f.relay.start(false));
+  f.server.peer_sends("HTTP/1.0 200 OK\r\n");
+  CHECK_FALSE(f.client.held_for_fin); // more may come: sent at once
+  f.server.peer_sends_and_closes("\r\nbye");
+  CHECK(f.client.sent == "HTTP/1.0 200 OK\r\n\r\nbye");
+  CHECK(f.client.held_for_fin);
+  CHECK(f.client.shut); // the FIN that takes the held bytes along
+  CHECK_FALSE(f.owner.ended);
 }
 
 TEST_CASE("a destination above its high mark stops the source until it drains") {
