@@ -1,21 +1,18 @@
 // Fuzz target for the server side of the TLS transport (net/tls_transport.h): a client's bytes,
 // in segments whose size the first byte picks, then its FIN. Whatever they are, the transport
 // reports at most one end of the handshake (established, or an error with a reason), writes
-// only while the session lives, and closes cleanly. The certificate is made once, in memory,
-// and written to temporary files for TlsServerContext.
+// only while the session lives, and closes cleanly. The certificate is made once
+// (tests/unit/temp_cert.h).
+#include "../unit/temp_cert.h"
 #include "fuzz_check.h"
 #include "net/tls_context.h"
 #include "net/tls_transport.h"
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <memory>
-#include <openssl/ec.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <string>
-#include <unistd.h>
 
 using namespace hamba::net;
 using fuzz::check;
@@ -56,31 +53,9 @@ struct Events final : TransportHandler {
 };
 
 std::shared_ptr<const TlsServerContext> make_context() {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* x = X509_new();
-  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-  X509_gmtime_adj(X509_getm_notBefore(x), 0);
-  X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-  X509_set_pubkey(x, key);
-  X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("a.test"), -1, -1, 0);
-  X509_set_issuer_name(x, X509_get_subject_name(x));
-  X509_sign(x, key, EVP_sha256());
-  char c[] = "/tmp/fuzz-tls-certXXXXXX", k[] = "/tmp/fuzz-tls-keyXXXXXX";
-  ::close(mkstemp(c));
-  ::close(mkstemp(k));
-  FILE* f = std::fopen(c, "w");
-  PEM_write_X509(f, x);
-  std::fclose(f);
-  f = std::fopen(k, "w");
-  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
-  std::fclose(f);
-  X509_free(x);
-  EVP_PKEY_free(key);
-  auto context = TlsServerContext::build({.certs = {{c, k}}, .alpn = {"h2", "http/1.1"}});
-  ::unlink(c);
-  ::unlink(k);
-  return context;
+  hamba::test::TempCert cert; // its files go when it does: the context holds what it read
+  return TlsServerContext::build(
+      {.certs = {{cert.cert, cert.key_path}}, .alpn = {"h2", "http/1.1"}});
 }
 
 } // namespace
