@@ -784,7 +784,10 @@ frontends:
 
     def test_the_next_connection_to_a_server_resumes(self):
         """One session per server (and worker) is kept and offered on the next connect: behind
-        `openssl s_server -www`, whose page says whether the handshake was New or Reused."""
+        `openssl s_server -www`, whose page says whether the handshake was New or Reused. The
+        first request may already resume: the readiness probe's connection through hamba can
+        finish its handshake with the server (a loopback connect completes at once) before the
+        probe's client goes."""
         with tempfile.TemporaryDirectory(prefix="hamba-tls-") as d:
             crt, key = make_cert(d, "s", ["s.test"])
             tls_port, port = free_port(), free_port()
@@ -808,7 +811,9 @@ frontends:
                             page = read_to_eof(s).decode(errors="replace")
                         seen += [line.split(",")[0] for line in page.splitlines()
                                  if line.startswith(("New,", "Reused,"))]
-                    self.assertEqual(seen, ["New", "Reused", "Reused"])
+                    self.assertEqual(len(seen), 3, seen)
+                    self.assertIn(seen[0], ("New", "Reused"))
+                    self.assertEqual(seen[1:], ["Reused", "Reused"])
                     assert_stops_cleanly(self, h)
 
 
