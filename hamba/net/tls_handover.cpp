@@ -16,26 +16,11 @@ int handover_index() {
   return index;
 }
 
-// Hex into bytes: the length, or 0 if it is not hex or does not fit.
-size_t unhex(std::string_view hex, uint8_t* out, size_t room) {
-  if (hex.size() % 2 || hex.size() / 2 > room)
-    return 0;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9')
-      return c - '0';
-    if (c >= 'a' && c <= 'f')
-      return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-      return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0)
-      return 0;
-    out[i / 2] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return hex.size() / 2;
+// The key log's hex into bytes (OpenSSL's own decoder, no separator): the length, or 0 if it
+// is not hex or does not fit.
+size_t unhex(const char* hex, uint8_t* out, size_t room) {
+  size_t len = 0;
+  return OPENSSL_hexstr2buf_ex(out, room, &len, hex, '\0') == 1 ? len : 0;
 }
 
 // TLS 1.2's key block (RFC 5246 §6.3): PRF(master_secret, "key expansion", server_random +
@@ -107,7 +92,8 @@ void TlsHandover::keylog(const SSL* ssl, const char* line) {
   size_t a = l.find(' '), b = a == l.npos ? l.npos : l.find(' ', a + 1);
   if (b == l.npos)
     return;
-  std::string_view label = l.substr(0, a), secret = l.substr(b + 1);
+  std::string_view label = l.substr(0, a);
+  const char* secret = line + b + 1; // to the line's end
   if (label == "SERVER_TRAFFIC_SECRET_0") {
     write_secret_len_ = unhex(secret, write_secret_, sizeof write_secret_);
     write_mark_ = written_.at_boundary() ? static_cast<int64_t>(written_.started) : -1;
